@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod coordinator_cmd;
 mod evidence_cmd;
 
 /// Lockstep: atomic delivery-versus-payment settlement across platforms and chains.
@@ -19,11 +20,14 @@ struct Cli {
 enum Command {
     /// Content-addressed evidence: canonical bytes, refs, builders, verification, bench.
     Evidence(evidence_cmd::EvidenceArgs),
+    /// Run the coordinator daemon (HTTP API, matching, webhooks).
+    Serve(coordinator_cmd::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Evidence(args) => evidence_cmd::run(args),
+        Command::Serve(args) => coordinator_cmd::serve(args),
     }
 }
