@@ -1,14 +1,23 @@
 //! Content-addressed settlement evidence for Lockstep.
 //!
-//! `ref(obj) = "sha256:" + hex(SHA-256(JCS(obj)))`, byte-compatible with the public
-//! algovoi Keystone corpus. See `docs/evidence.md`.
+//! `ref(obj) = "sha256:" + hex(SHA-256(JCS(obj)))` (RFC 8785), byte-compatible with the
+//! public algovoi Keystone corpus. Every typed constructor validates before hashing and
+//! writes canonical bytes directly. See `docs/evidence.md`.
 
-use sha2::{Digest, Sha256};
+mod construct;
+pub mod dvp;
+mod error;
+mod fields;
+mod hash;
+pub mod jcs;
+pub mod keystone;
+mod reference;
 
-/// The lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use construct::Preimage;
+pub use error::{Error, Result};
+pub use hash::{ref_of_bytes, sha256_hex};
+pub use jcs::{canonicalize, parse_strict, ref_of};
+pub use reference::{Ref, is_bare_hex};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,270 @@
+//! The compliance decision of a DvP settlement, mapped onto the Keystone
+//! (docs/evidence.md, "Our mapping").
+//!
+//! Per party: a passport (who, under which platform, in which role, for which window)
+//! and a mandate (what its instruction authorised it to deliver). Once per settlement:
+//! `policy_ref` (template + screening policy) bound to `terms_ref` (the matched terms).
+//! Per party a Keystone decision; the settlement-level `decision_ref` is the corpus'
+//! composite trust query over the two per-party decisions, in party order, with the
+//! trust outcome that the verdict maps to. Its digest is the on-chain `decisionRef`.
+
+use crate::keystone::{
+    Decision, Mandate, Passport, PolicyBinding, TrustOutcome, TrustQuery, Verdict, policy_ref,
+};
+use crate::{Error, Ref, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What one party delivers into the settlement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Exact quantity, a decimal string in the instrument's base units.
+    pub quantity: String,
+    /// The instrument (e.g. `eip155:1/erc20:0x…` or a platform asset id).
+    pub instrument: String,
+}
+
+/// One party of a DvP settlement, as the coordinator knows it at compliance time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DvpParty {
+    /// Platform id (`did:…`/`urn:…` kept as is, otherwise `urn:lockstep:platform:<id>`).
+    pub platform: String,
+    /// The platform's reference for the instruction.
+    pub external_reference: String,
+    /// Role in the trade (e.g. `buyer`, `seller`).
+    pub role: String,
+    /// The wallet that deposits.
+    pub wallet: String,
+    /// What the party delivers.
+    pub delivers: Delivery,
+    /// When the instruction was created, epoch ms.
+    pub created_at_ms: u64,
+    /// When the settlement times out, epoch ms.
+    pub timeout_at_ms: u64,
+}
+
+/// The input of [`settlement_decision`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DvpDecisionInput {
+    /// The two parties, in the settlement's party order (A then B).
+    pub parties: [DvpParty; 2],
+    /// The matched terms (a JSON object); `terms_ref = ref(terms)`.
+    pub terms: Value,
+    /// The template and screening policy in force (a JSON object).
+    pub policy: Value,
+    /// The compliance verdict: ALLOW cleared, REFER flagged, DENY failed.
+    pub verdict: Verdict,
+}
+
+/// One party's share of the decision: every preimage and ref.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyDecision {
+    /// Passport preimage.
+    pub passport: Passport,
+    /// `ref(passport)`.
+    pub passport_ref: Ref,
+    /// Mandate preimage.
+    pub mandate: Mandate,
+    /// `ref(mandate)`.
+    pub mandate_ref: Ref,
+    /// Decision preimage.
+    pub decision: Decision,
+    /// `ref(decision)`.
+    pub decision_ref: Ref,
+}
+
+/// The compliance decision of a settlement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DvpDecision {
+    /// Per-party evidence, in party order.
+    pub parties: [PartyDecision; 2],
+    /// `ref(terms)`.
+    pub terms_ref: Ref,
+    /// `ref(policy)`.
+    pub policy_ref: Ref,
+    /// `{policy_ref, subject_ref: terms_ref}`.
+    pub policy_binding: PolicyBinding,
+    /// `ref(policy_binding)`.
+    pub policy_bound_ref: Ref,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// `{subject_refs: [decision_ref A, decision_ref B], trust_outcome}`.
+    pub settlement_decision: TrustQuery,
+    /// `ref(settlement_decision)`: the one settlement-level decision ref (on-chain
+    /// `decisionRef` = its digest).
+    pub decision_ref: Ref,
+}
+
+/// The trust outcome a compliance verdict maps to in the settlement decision.
+pub fn verdict_trust_outcome(v: Verdict) -> TrustOutcome {
+    match v {
+        Verdict::Allow => TrustOutcome::Trusted,
+        Verdict::Refer => TrustOutcome::Provisional,
+        Verdict::Deny => TrustOutcome::Untrusted,
+    }
+}
+
+/// The issuer a platform id maps to: DIDs and URNs unchanged, anything else
+/// `urn:lockstep:platform:<id>`.
+pub fn platform_issuer(platform: &str) -> String {
+    if platform.starts_with("did:") || platform.starts_with("urn:") {
+        platform.to_owned()
+    } else {
+        format!("urn:lockstep:platform:{platform}")
+    }
+}
+
+/// The passport of a party.
+pub fn party_passport(p: &DvpParty) -> Passport {
+    Passport {
+        agent_id: format!("{}:{}", p.platform, p.external_reference),
+        issuer: platform_issuer(&p.platform),
+        scope: p.role.clone(),
+        validity_window: format!(
+            "{}/{}",
+            rfc3339_ms(p.created_at_ms),
+            rfc3339_ms(p.timeout_at_ms)
+        ),
+    }
+}
+
+/// The mandate of a party: `cap = "<quantity> <instrument>"`.
+pub fn party_mandate(p: &DvpParty) -> Mandate {
+    Mandate {
+        cap: format!("{} {}", p.delivers.quantity, p.delivers.instrument),
+        payer: p.wallet.clone(),
+        period: "single".into(),
+        revocation_state: "active".into(),
+    }
+}
+
+fn validate_party(i: usize, p: &DvpParty) -> Result<()> {
+    let f = |name: &str| format!("parties[{i}].{name}");
+    for (name, v) in [
+        ("platform", &p.platform),
+        ("external_reference", &p.external_reference),
+        ("role", &p.role),
+        ("wallet", &p.wallet),
+        ("delivers.instrument", &p.delivers.instrument),
+    ] {
+        crate::construct::nonempty(&f(name), v)?;
+    }
+    let q = &p.delivers.quantity;
+    if q.is_empty() || !q.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(Error::rule(
+            f("delivers.quantity"),
+            "must be a non-empty string of decimal digits",
+        ));
+    }
+    crate::construct::safe_uint(&f("created_at_ms"), p.created_at_ms)?;
+    crate::construct::safe_uint(&f("timeout_at_ms"), p.timeout_at_ms)?;
+    if p.timeout_at_ms <= p.created_at_ms {
+        return Err(Error::rule(
+            f("timeout_at_ms"),
+            "must be later than created_at_ms",
+        ));
+    }
+    Ok(())
+}
+
+/// Computes every preimage and ref of a settlement's compliance decision.
+pub fn settlement_decision(input: &DvpDecisionInput) -> Result<DvpDecision> {
+    for (i, p) in input.parties.iter().enumerate() {
+        validate_party(i, p)?;
+    }
+    if !input.terms.is_object() {
+        return Err(Error::WrongType {
+            field: "terms".into(),
+            expected: "object",
+            found: crate::fields::type_name(&input.terms),
+        });
+    }
+    let terms_ref = crate::ref_of(&input.terms)?;
+    let policy_ref = policy_ref(&input.policy)?;
+    let policy_binding = PolicyBinding {
+        policy_ref,
+        subject_ref: terms_ref,
+    };
+    let policy_bound_ref = policy_binding.reference()?;
+    let party = |p: &DvpParty| -> Result<PartyDecision> {
+        let passport = party_passport(p);
+        let passport_ref = passport.reference()?;
+        let mandate = party_mandate(p);
+        let mandate_ref = mandate.reference()?;
+        let decision = Decision {
+            agent_ref: passport_ref,
+            mandate_ref,
+            policy_bound_ref,
+            verdict: input.verdict,
+        };
+        let decision_ref = decision.reference()?;
+        Ok(PartyDecision {
+            passport,
+            passport_ref,
+            mandate,
+            mandate_ref,
+            decision,
+            decision_ref,
+        })
+    };
+    let parties = [party(&input.parties[0])?, party(&input.parties[1])?];
+    if parties[0].decision_ref == parties[1].decision_ref {
+        return Err(Error::rule(
+            "parties[1]",
+            "identical to parties[0]: a settlement needs two distinct parties",
+        ));
+    }
+    let settlement_decision = TrustQuery {
+        subject_refs: vec![parties[0].decision_ref, parties[1].decision_ref],
+        trust_outcome: verdict_trust_outcome(input.verdict),
+    };
+    let decision_ref = settlement_decision.reference()?;
+    Ok(DvpDecision {
+        parties,
+        terms_ref,
+        policy_ref,
+        policy_binding,
+        policy_bound_ref,
+        verdict: input.verdict,
+        settlement_decision,
+        decision_ref,
+    })
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC with milliseconds
+/// (`2026-06-21T00:00:00.000Z`).
+pub fn rfc3339_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let sod = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60,
+        ms % 1000
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_716_460_800_000), "2024-05-23T10:40:00.000Z");
+        assert_eq!(rfc3339_ms(951_782_400_123), "2000-02-29T00:00:00.123Z");
+    }
+}
