@@ -1,6 +1,16 @@
-//! `lockstep evidence ...` subcommands.
+//! `lockstep evidence ...`: canonical bytes, refs, builders, bundle verification and
+//! the speed benchmark. Outputs use the reference Python packages' keys so the two can
+//! be compared directly. Bad input: one line on stderr, nothing on stdout, exit 2.
 
 use clap::{Args, Subcommand};
+use eyre::{WrapErr, eyre};
+use lockstep_evidence::keystone::{KeystoneInput, TrustOutcome, bind_keystone};
+use lockstep_evidence::lifecycle::{SettlementReceipt, genesis, settlement_binding};
+use lockstep_evidence::pef::{Frame, audit_chain_of_frames};
+use lockstep_evidence::{Ref, bundle, canonicalize, parse_strict, ref_of};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `lockstep evidence`.
@@ -12,21 +22,243 @@ pub(crate) struct EvidenceArgs {
 
 #[derive(Debug, Subcommand)]
 enum EvidenceCommand {
-    /// Print the SHA-256 of standard input (placeholder until the evidence CLI lands).
-    Sha256,
+    /// Print the RFC 8785 canonical bytes of a JSON document (stdin when no file).
+    Canon {
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+    },
+    /// Print `sha256:<hex>` of the canonical bytes of a JSON document.
+    Ref {
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+    },
+    /// Build one construction from its inputs (JSON) and print its output (JSON).
+    Build {
+        #[command(subcommand)]
+        what: BuildCommand,
+    },
+    /// Verify an evidence bundle offline: exit 0 when every ref recomputes.
+    Verify {
+        /// The bundle file.
+        bundle: PathBuf,
+    },
+    /// Build an evidence bundle from settlement facts (see docs/evidence.md).
+    Bundle {
+        /// Facts file (default: stdin).
+        file: Option<PathBuf>,
+    },
+    /// Time N full keystones on one thread and print the rate and the last refs.
+    Bench {
+        /// Number of full keystones.
+        #[arg(long, default_value_t = 100_000)]
+        iterations: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BuildCommand {
+    /// `bind_keystone`: the whole keystone record.
+    Keystone {
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+    },
+    /// `evidence_frame`: a Payment Evidence Frame.
+    Frame {
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+    },
+    /// `audit_chain_of_frames`: rows, row hashes and cap.
+    AuditChain {
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+    },
+    /// Settlement binding: content hash, retention row, binding.
+    SettlementBinding {
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+    },
 }
 
 /// Runs an evidence subcommand.
 pub(crate) fn run(args: EvidenceArgs) -> ExitCode {
-    match args.command {
-        EvidenceCommand::Sha256 => {
-            let mut buf = Vec::new();
-            if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf) {
-                eprintln!("error: reading stdin: {e}");
+    match execute(args.command) {
+        Ok(Outcome::Out(bytes)) => {
+            let mut out = std::io::stdout().lock();
+            if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
                 return ExitCode::from(2);
             }
-            println!("{}", lockstep_evidence::sha256_hex(&buf));
             ExitCode::SUCCESS
         }
+        Ok(Outcome::Mismatch(line)) => {
+            eprintln!("{line}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
     }
+}
+
+enum Outcome {
+    Out(Vec<u8>),
+    Mismatch(String),
+}
+
+fn read_input(file: Option<&PathBuf>) -> eyre::Result<Value> {
+    let mut bytes = Vec::new();
+    match file {
+        Some(p) => {
+            bytes = std::fs::read(p).wrap_err_with(|| format!("reading {}", p.display()))?;
+        }
+        None => {
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .wrap_err("reading stdin")?;
+        }
+    }
+    Ok(parse_strict(&bytes)?)
+}
+
+fn json_line(v: &impl serde::Serialize) -> eyre::Result<Outcome> {
+    let mut s = serde_json::to_vec(v)?;
+    s.push(b'\n');
+    Ok(Outcome::Out(s))
+}
+
+fn execute(cmd: EvidenceCommand) -> eyre::Result<Outcome> {
+    match cmd {
+        EvidenceCommand::Canon { file } => {
+            let v = read_input(file.as_ref())?;
+            Ok(Outcome::Out(canonicalize(&v)?))
+        }
+        EvidenceCommand::Ref { file } => {
+            let v = read_input(file.as_ref())?;
+            Ok(Outcome::Out(format!("{}\n", ref_of(&v)?).into_bytes()))
+        }
+        EvidenceCommand::Build { what } => build(what),
+        EvidenceCommand::Bundle { file } => {
+            let v = read_input(file.as_ref())?;
+            let facts = bundle::BundleFacts::from_json("$", &v)?;
+            json_line(&bundle::build_bundle(&facts)?)
+        }
+        EvidenceCommand::Verify { bundle: path } => {
+            let v = read_input(Some(&path))?;
+            match bundle::verify_bundle(&v, &bundle::OfflineOnly) {
+                Ok(summary) => Ok(Outcome::Out(format!("{summary}\n").into_bytes())),
+                Err(bundle::VerifyError::Mismatch(m)) => {
+                    Ok(Outcome::Mismatch(format!("mismatch: {m}")))
+                }
+                Err(bundle::VerifyError::Invalid(e)) => Err(eyre!(e)),
+            }
+        }
+        EvidenceCommand::Bench { iterations } => bench(iterations),
+    }
+}
+
+fn build(what: BuildCommand) -> eyre::Result<Outcome> {
+    match what {
+        BuildCommand::Keystone { file } => {
+            let v = read_input(file.as_ref())?;
+            let input = KeystoneInput::from_json("$", &v)?;
+            json_line(&bind_keystone(&input)?)
+        }
+        BuildCommand::Frame { file } => {
+            let v = read_input(file.as_ref())?;
+            let frame = Frame::from_json("$", &v)?;
+            json_line(&frame.to_output()?)
+        }
+        BuildCommand::AuditChain { file } => {
+            let v = read_input(file.as_ref())?;
+            let (ids, outcome) = audit_input(&v)?;
+            json_line(&audit_chain_of_frames(&ids, outcome)?)
+        }
+        BuildCommand::SettlementBinding { file } => {
+            let v = read_input(file.as_ref())?;
+            let obj = v
+                .as_object()
+                .ok_or_else(|| eyre!("$: expected an object"))?;
+            for k in obj.keys() {
+                if !["execution_ref", "receipt", "prev_hash", "row_number"].contains(&k.as_str()) {
+                    return Err(eyre!("$.{k}: unexpected member"));
+                }
+            }
+            let execution_ref = Ref::parse_field(
+                "$.execution_ref",
+                obj.get("execution_ref")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| eyre!("$.execution_ref: required string member is missing"))?,
+            )?;
+            let receipt = SettlementReceipt::from_json(
+                "$.receipt",
+                obj.get("receipt")
+                    .ok_or_else(|| eyre!("$.receipt: required member is missing"))?,
+            )?;
+            let prev_hash = match obj.get("prev_hash") {
+                None => genesis(),
+                Some(Value::String(s)) => Ref::from_bare("$.prev_hash", s)?,
+                Some(_) => return Err(eyre!("$.prev_hash: expected a string of 64 hex digits")),
+            };
+            let row_number = match obj.get("row_number") {
+                None => 1,
+                Some(Value::Number(n)) if !n.is_f64() => n
+                    .as_u64()
+                    .ok_or_else(|| eyre!("$.row_number: must be an integer >= 1"))?,
+                Some(_) => return Err(eyre!("$.row_number: expected an integer")),
+            };
+            json_line(&settlement_binding(
+                execution_ref,
+                &receipt,
+                prev_hash,
+                row_number,
+            )?)
+        }
+    }
+}
+
+fn audit_input(v: &Value) -> eyre::Result<(Vec<Ref>, TrustOutcome)> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| eyre!("$: expected an object"))?;
+    for k in obj.keys() {
+        if !["frame_ids", "trust_outcome"].contains(&k.as_str()) {
+            return Err(eyre!("$.{k}: unexpected member"));
+        }
+    }
+    let ids = obj
+        .get("frame_ids")
+        .and_then(Value::as_array)
+        .ok_or_else(|| eyre!("$.frame_ids: required array member is missing"))?;
+    let ids = ids
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let p = format!("$.frame_ids[{i}]");
+            let s = v.as_str().ok_or_else(|| eyre!("{p}: expected a string"))?;
+            Ok(Ref::parse_field(&p, s)?)
+        })
+        .collect::<eyre::Result<Vec<_>>>()?;
+    let outcome = match obj.get("trust_outcome") {
+        None => TrustOutcome::Trusted,
+        Some(Value::String(s)) => TrustOutcome::parse_field("$.trust_outcome", s)?,
+        Some(_) => return Err(eyre!("$.trust_outcome: expected a string")),
+    };
+    Ok((ids, outcome))
+}
+
+fn bench(iterations: u64) -> eyre::Result<Outcome> {
+    if iterations == 0 {
+        return Err(eyre!("--iterations must be at least 1"));
+    }
+    let start = std::time::Instant::now();
+    let last = lockstep_evidence::bench::run(iterations)?;
+    let seconds = start.elapsed().as_secs_f64();
+    tracing::debug!(iterations, seconds, "evidence bench finished");
+    json_line(&serde_json::json!({
+        "iterations": iterations,
+        "seconds": seconds,
+        "keystones_per_sec": iterations as f64 / seconds,
+        "last": last,
+    }))
 }

@@ -66,8 +66,11 @@ impl<'a> ObjWriter<'a> {
             self.out.push(b',');
         }
         self.first = false;
-        write_str(self.out, key);
-        self.out.push(b':');
+        // Keys are the constructions' own ASCII member names: nothing to escape.
+        debug_assert!(key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'));
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
         self.out
     }
 
@@ -81,7 +84,7 @@ impl<'a> ObjWriter<'a> {
     pub(crate) fn reference(&mut self, key: &str, v: &Ref) {
         let o = self.key(key);
         o.push(b'"');
-        o.extend_from_slice(v.as_str().as_bytes());
+        o.extend_from_slice(v.as_bytes());
         o.push(b'"');
     }
 

@@ -8,6 +8,7 @@
 //! composite trust query over the two per-party decisions, in party order, with the
 //! trust outcome that the verdict maps to. Its digest is the on-chain `decisionRef`.
 
+use crate::fields::Fields;
 use crate::keystone::{
     Decision, Mandate, Passport, PolicyBinding, TrustOutcome, TrustQuery, Verdict, policy_ref,
 };
@@ -229,6 +230,56 @@ pub fn settlement_decision(input: &DvpDecisionInput) -> Result<DvpDecision> {
         settlement_decision,
         decision_ref,
     })
+}
+
+impl DvpParty {
+    /// Reads a party from strict JSON (exact keys).
+    pub fn from_json(path: &str, v: &Value) -> Result<DvpParty> {
+        let mut f = Fields::new(path, v)?;
+        let dp = f.path("delivers");
+        let d = f.object("delivers")?;
+        let mut df = Fields::new(&dp, d)?;
+        let delivers = Delivery {
+            quantity: df.string("quantity")?,
+            instrument: df.string("instrument")?,
+        };
+        df.finish()?;
+        let p = DvpParty {
+            platform: f.string("platform")?,
+            external_reference: f.string("external_reference")?,
+            role: f.string("role")?,
+            wallet: f.string("wallet")?,
+            delivers,
+            created_at_ms: f.uint("created_at_ms")?,
+            timeout_at_ms: f.uint("timeout_at_ms")?,
+        };
+        f.finish()?;
+        Ok(p)
+    }
+}
+
+impl DvpDecisionInput {
+    /// Reads the decision input from strict JSON (exact keys).
+    pub fn from_json(path: &str, v: &Value) -> Result<DvpDecisionInput> {
+        let mut f = Fields::new(path, v)?;
+        let pp = f.path("parties");
+        let parties = f.array("parties")?;
+        if parties.len() != 2 {
+            return Err(Error::rule(pp, "must hold exactly two parties"));
+        }
+        let parties = [
+            DvpParty::from_json(&format!("{pp}[0]"), &parties[0])?,
+            DvpParty::from_json(&format!("{pp}[1]"), &parties[1])?,
+        ];
+        let input = DvpDecisionInput {
+            parties,
+            terms: f.object("terms")?.clone(),
+            policy: f.object("policy")?.clone(),
+            verdict: Verdict::parse_field(&f.path("verdict"), &f.string("verdict")?)?,
+        };
+        f.finish()?;
+        Ok(input)
+    }
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC with milliseconds

@@ -64,15 +64,6 @@ impl<'a> Fields<'a> {
         as_string(&p, self.req(key)?)
     }
 
-    pub(crate) fn nonempty(&mut self, key: &'static str) -> Result<String> {
-        let p = self.path(key);
-        let s = self.string(key)?;
-        if s.is_empty() {
-            return Err(Error::Empty { field: p });
-        }
-        Ok(s)
-    }
-
     pub(crate) fn reference(&mut self, key: &'static str) -> Result<Ref> {
         let p = self.path(key);
         let s = self.string(key)?;

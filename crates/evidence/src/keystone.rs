@@ -306,7 +306,7 @@ pub(crate) fn write_trust_query(out: &mut Vec<u8>, refs: &[Ref], outcome: TrustO
             a.push(b',');
         }
         a.push(b'"');
-        a.extend_from_slice(r.as_str().as_bytes());
+        a.extend_from_slice(r.as_bytes());
         a.push(b'"');
     }
     a.push(b']');

@@ -4,6 +4,8 @@
 //! public algovoi Keystone corpus. Every typed constructor validates before hashing and
 //! writes canonical bytes directly. See `docs/evidence.md`.
 
+pub mod bench;
+pub mod bundle;
 mod construct;
 pub mod dvp;
 mod error;
@@ -11,6 +13,8 @@ mod fields;
 mod hash;
 pub mod jcs;
 pub mod keystone;
+pub mod lifecycle;
+pub mod pef;
 mod reference;
 
 pub use construct::Preimage;

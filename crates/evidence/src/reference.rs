@@ -61,6 +61,12 @@ impl Ref {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
+    /// The reference as ASCII bytes (`sha256:<hex>`).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The 64 hex digits without the `sha256:` prefix.
     pub fn bare(&self) -> &str {
         &self.as_str()[7..]

@@ -1,0 +1,221 @@
+//! The "full keystone" workload shared by `lockstep evidence bench` and the criterion
+//! benchmark: one complete lifecycle per iteration, all inputs fixed except `i`.
+
+use crate::keystone::{
+    Decision, Execution, Mandate, Outcome, Passport, PolicyBinding, TrustOutcome, TrustQuery,
+    Verdict,
+};
+use crate::lifecycle::{
+    ExecutionBinding, RetentionRow, SettlementAmount, SettlementReceipt, SettlementResult, genesis,
+};
+use crate::pef::{ClaimType, Frame, Scratch, audit_chain_refs};
+use crate::{Preimage, Ref, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The refs of one full keystone (printed as `last` by the bench).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FullKeystoneRefs {
+    /// Passport.
+    pub passport_ref: Ref,
+    /// Mandate.
+    pub mandate_ref: Ref,
+    /// Policy.
+    pub policy_ref: Ref,
+    /// Policy bound to the mandate.
+    pub policy_bound_ref: Ref,
+    /// Decision.
+    pub decision_ref: Ref,
+    /// Execution.
+    pub execution_ref: Ref,
+    /// Trust query over the five refs.
+    pub trust_query_ref: Ref,
+    /// Settlement receipt.
+    pub settlement_ref: Ref,
+    /// Retention row.
+    pub retention_chain_ref: Ref,
+    /// Execution binding.
+    pub binding_ref: Ref,
+    /// Frame carrying the execution.
+    pub execution_frame_id: Ref,
+    /// Frame carrying the settlement receipt.
+    pub settlement_frame_id: Ref,
+    /// Row hashes of the audit chain (serialised bare).
+    #[serde(serialize_with = "bare_pair")]
+    pub row_hashes: [Ref; 2],
+    /// Audit chain cap.
+    pub cap: Ref,
+}
+
+fn bare_pair<S: serde::Serializer>(r: &[Ref; 2], s: S) -> std::result::Result<S::Ok, S::Error> {
+    [r[0].bare(), r[1].bare()].serialize(s)
+}
+
+/// Reusable state for [`full_keystone`]: buffers and the preimages whose fixed members
+/// are built once; each iteration only overwrites the members that change.
+#[derive(Debug)]
+pub struct BenchState {
+    buf: Vec<u8>,
+    scratch: Scratch,
+    passport: Passport,
+    mandate: Mandate,
+    execution_frame: Frame<Execution>,
+    settlement_frame: Frame<SettlementReceipt>,
+    subject_refs: Vec<Ref>,
+}
+
+const PROVIDER: &str = "did:web:lockstep.local";
+
+impl Default for BenchState {
+    fn default() -> BenchState {
+        let zero = genesis();
+        BenchState {
+            buf: Vec::with_capacity(1024),
+            scratch: Scratch::default(),
+            passport: Passport {
+                agent_id: String::with_capacity(32),
+                issuer: "did:algo:issuer".into(),
+                scope: "payments".into(),
+                validity_window: "2026-06-21/2026-09-21".into(),
+            },
+            mandate: Mandate {
+                cap: "1000".into(),
+                payer: "0x00000000000000000000000000000000DEADBEEF".into(),
+                period: "monthly".into(),
+                revocation_state: "active".into(),
+            },
+            execution_frame: Frame {
+                claim_type: ClaimType::PaymentExecution,
+                receipt_format: "execution-ref-v1".into(),
+                receipt: Execution {
+                    decision_ref: zero,
+                    action_type: "payment".into(),
+                    scope: "bilateral".into(),
+                    outcome: Outcome::Committed,
+                    executed_at_ms: 0,
+                },
+                frame_provider_did: PROVIDER.into(),
+                frame_timestamp_ms: 0,
+            },
+            settlement_frame: Frame {
+                claim_type: ClaimType::PaymentSettlement,
+                receipt_format: "settlement-attestation-v1".into(),
+                receipt: SettlementReceipt {
+                    canon_version: crate::keystone::CANON_VERSION.into(),
+                    jurisdiction_flags: vec!["UK".into(), "EU".into()],
+                    settled_payment_ref: zero,
+                    settlement_amount: SettlementAmount {
+                        amount_minor: "100000".into(),
+                        asset_id: "USDC.6".into(),
+                    },
+                    settlement_chain: "eip155:1".into(),
+                    settlement_provider_did: PROVIDER.into(),
+                    settlement_result: SettlementResult::Settled,
+                    settlement_timestamp_ms: 0,
+                    settlement_round: None,
+                },
+                frame_provider_did: PROVIDER.into(),
+                frame_timestamp_ms: 0,
+            },
+            subject_refs: Vec::with_capacity(5),
+        }
+    }
+}
+
+/// The fixed policy document `{"policy_id": "aml.transfer", "version": 1}`, written
+/// canonically (a test checks these bytes equal `canonicalize` of the document).
+pub const POLICY_CANONICAL: &[u8] = br#"{"policy_id":"aml.transfer","version":1}"#;
+
+/// Computes one full keystone for index `i` (see docs/evidence.md, "Speed"): every
+/// reference is serialised and hashed afresh; only allocations are reused.
+pub fn full_keystone(i: u64, st: &mut BenchState) -> Result<FullKeystoneRefs> {
+    use std::fmt::Write;
+    let buf = &mut st.buf;
+    st.passport.agent_id.clear();
+    let _ = write!(st.passport.agent_id, "agent-{i}");
+    let passport_ref = st.passport.reference_with(buf)?;
+    let mandate_ref = st.mandate.reference_with(buf)?;
+    let policy_ref = Ref::from_digest(Sha256::digest(POLICY_CANONICAL).into());
+    let policy_bound_ref = PolicyBinding {
+        policy_ref,
+        subject_ref: mandate_ref,
+    }
+    .reference_with(buf)?;
+    let decision_ref = Decision {
+        agent_ref: passport_ref,
+        mandate_ref,
+        policy_bound_ref,
+        verdict: Verdict::Allow,
+    }
+    .reference_with(buf)?;
+    let executed_at_ms = 1_716_460_800_000 + i;
+    let ef = &mut st.execution_frame;
+    ef.receipt.decision_ref = decision_ref;
+    ef.receipt.executed_at_ms = executed_at_ms;
+    ef.frame_timestamp_ms = executed_at_ms;
+    let execution_ref = ef.receipt.reference_with(buf)?;
+    st.subject_refs.clear();
+    st.subject_refs.extend_from_slice(&[
+        passport_ref,
+        mandate_ref,
+        policy_bound_ref,
+        decision_ref,
+        execution_ref,
+    ]);
+    let tq = TrustQuery {
+        subject_refs: std::mem::take(&mut st.subject_refs),
+        trust_outcome: TrustOutcome::Trusted,
+    };
+    let trust_query_ref = tq.reference_with(buf)?;
+    st.subject_refs = tq.subject_refs;
+    let sf = &mut st.settlement_frame;
+    sf.receipt.settled_payment_ref = execution_ref;
+    sf.receipt.settlement_timestamp_ms = executed_at_ms + 1000;
+    sf.frame_timestamp_ms = executed_at_ms + 1000;
+    let settlement_ref = sf.receipt.reference_with(buf)?;
+    let retention_chain_ref = RetentionRow {
+        content_hash: settlement_ref,
+        prev_hash: genesis(),
+        row_number: 1,
+    }
+    .reference_with(buf)?;
+    let binding_ref = ExecutionBinding {
+        execution_ref,
+        settlement_ref,
+        retention_chain_ref,
+    }
+    .reference_with(buf)?;
+    let execution_frame = st.execution_frame.refs_with(&mut st.scratch)?;
+    let settlement_frame = st.settlement_frame.refs_with(&mut st.scratch)?;
+    let chain = audit_chain_refs(
+        &[execution_frame.frame_id, settlement_frame.frame_id],
+        TrustOutcome::Trusted,
+        buf,
+    )?;
+    Ok(FullKeystoneRefs {
+        passport_ref,
+        mandate_ref,
+        policy_ref,
+        policy_bound_ref,
+        decision_ref,
+        execution_ref,
+        trust_query_ref,
+        settlement_ref,
+        retention_chain_ref,
+        binding_ref,
+        execution_frame_id: execution_frame.frame_id,
+        settlement_frame_id: settlement_frame.frame_id,
+        row_hashes: [chain.row_hashes[0], chain.row_hashes[1]],
+        cap: chain.cap,
+    })
+}
+
+/// Runs `n` full keystones and returns the refs of the last one (`None` when `n == 0`).
+pub fn run(n: u64) -> Result<Option<FullKeystoneRefs>> {
+    let mut st = BenchState::default();
+    let mut last = None;
+    for i in 0..n {
+        last = Some(full_keystone(i, &mut st)?);
+    }
+    Ok(last)
+}

@@ -1,0 +1,655 @@
+//! The evidence bundle of a DvP settlement: every preimage and ref from the compliance
+//! decision to the per-leg receipts, their PEF frames and the capped audit chain; and
+//! its offline verification.
+//!
+//! Verification rebuilds every derived value from the bundle's `facts` with the typed
+//! constructors (so every ref is recomputed and every link re-derived) and compares the
+//! result with the bundle in document order; the first difference is reported with its
+//! JSON path, the expected and the found value. Online re-anchoring plugs in through
+//! [`AnchorChecker`].
+
+use crate::construct::{ObjWriter, nonempty, safe_uint};
+use crate::dvp::{DvpDecisionInput, settlement_decision, verdict_trust_outcome};
+use crate::fields::{Fields, as_string};
+use crate::keystone::{Execution, Outcome};
+use crate::lifecycle::{
+    ExecutionBinding, Refund, RefundResult, RetentionRow, SettlementAmount, SettlementReceipt,
+    SettlementResult, genesis,
+};
+use crate::pef::{ClaimType, Frame, JsonReceipt, PEF_CANON_VERSION, audit_chain_of_frames};
+use crate::{Error, Preimage, Ref, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::fmt;
+
+/// `bundle_version` of the bundles this crate writes and verifies.
+pub const BUNDLE_VERSION: &str = "lockstep-evidence-bundle/v1";
+/// `action_type` of a leg's execution.
+pub const LEG_ACTION_TYPE: &str = "dvp_settlement";
+
+/// Where a leg's outcome was recorded on-chain: the log of the escrow event that
+/// executed or unwound it. `anchor_ref = ref(anchor)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorRecord {
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// Escrow contract address, `0x` + 40 lowercase hex.
+    pub escrow: String,
+    /// On-chain `settlementId`, `0x` + 64 lowercase hex.
+    pub settlement_id: String,
+    /// Transaction hash, `0x` + 64 lowercase hex.
+    pub tx_hash: String,
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash, `0x` + 64 lowercase hex.
+    pub block_hash: String,
+    /// Index of the log in the block.
+    pub log_index: u64,
+    /// Event name (e.g. `SettlementExecuted`, `SettlementRefunded`).
+    pub event: String,
+}
+
+fn check_hex(field: &str, v: &str, digits: usize) -> Result<()> {
+    let ok = v.len() == digits + 2
+        && v.starts_with("0x")
+        && v[2..]
+            .bytes()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+    if !ok {
+        return Err(Error::rule(
+            field,
+            format!("must be 0x followed by {digits} lowercase hex digits"),
+        ));
+    }
+    Ok(())
+}
+
+impl Preimage for AnchorRecord {
+    fn validate(&self) -> Result<()> {
+        safe_uint("chain_id", self.chain_id)?;
+        check_hex("escrow", &self.escrow, 40)?;
+        check_hex("settlement_id", &self.settlement_id, 64)?;
+        check_hex("tx_hash", &self.tx_hash, 64)?;
+        safe_uint("block_number", self.block_number)?;
+        check_hex("block_hash", &self.block_hash, 64)?;
+        safe_uint("log_index", self.log_index)?;
+        nonempty("event", &self.event)
+    }
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        let mut o = ObjWriter::begin(out);
+        o.str("block_hash", &self.block_hash);
+        o.uint("block_number", self.block_number);
+        o.uint("chain_id", self.chain_id);
+        o.str("escrow", &self.escrow);
+        o.str("event", &self.event);
+        o.uint("log_index", self.log_index);
+        o.str("settlement_id", &self.settlement_id);
+        o.str("tx_hash", &self.tx_hash);
+        o.end();
+    }
+}
+
+impl AnchorRecord {
+    /// Reads an anchor record from strict JSON (exact keys).
+    pub fn from_json(path: &str, v: &Value) -> Result<AnchorRecord> {
+        let mut f = Fields::new(path, v)?;
+        let a = AnchorRecord {
+            chain_id: f.uint("chain_id")?,
+            escrow: f.string("escrow")?,
+            settlement_id: f.string("settlement_id")?,
+            tx_hash: f.string("tx_hash")?,
+            block_number: f.uint("block_number")?,
+            block_hash: f.string("block_hash")?,
+            log_index: f.uint("log_index")?,
+            event: f.string("event")?,
+        };
+        f.finish()?;
+        a.validate().map_err(|e| prefix(path, e))?;
+        Ok(a)
+    }
+
+    /// The content reference of the anchor (validated first).
+    pub fn reference(&self) -> Result<Ref> {
+        <Self as Preimage>::reference(self)
+    }
+}
+
+fn prefix(path: &str, e: Error) -> Error {
+    match e {
+        Error::Rule { field, rule } => Error::Rule {
+            field: format!("{path}.{field}"),
+            rule,
+        },
+        Error::Empty { field } => Error::Empty {
+            field: format!("{path}.{field}"),
+        },
+        Error::IntegerOutOfRange { field, value } => Error::IntegerOutOfRange {
+            field: format!("{path}.{field}"),
+            value,
+        },
+        other => other,
+    }
+}
+
+/// What happened to one leg, as the chain recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegFacts {
+    /// Index into the on-chain `legs` array.
+    pub leg_index: u64,
+    /// EVM chain id of the leg.
+    pub chain_id: u64,
+    /// ERC-20 token, `0x` + 40 lowercase hex.
+    pub token: String,
+    /// Exact amount in base units (decimal digits).
+    pub amount: String,
+    /// `COMMITTED` (executed) or `REVERSED` (refunded after deposit).
+    pub outcome: Outcome,
+    /// Block timestamp × 1000 of the receipt that executed or unwound the leg.
+    pub executed_at_ms: u64,
+    /// The receipt anchor.
+    pub anchor: AnchorRecord,
+}
+
+impl LegFacts {
+    fn from_json(path: &str, v: &Value) -> Result<LegFacts> {
+        let mut f = Fields::new(path, v)?;
+        let ap = f.path("anchor");
+        let op = f.path("outcome");
+        let l = LegFacts {
+            leg_index: f.uint("leg_index")?,
+            chain_id: f.uint("chain_id")?,
+            token: f.string("token")?,
+            amount: f.string("amount")?,
+            outcome: Outcome::parse_field(&op, &f.string("outcome")?)?,
+            executed_at_ms: f.uint("executed_at_ms")?,
+            anchor: AnchorRecord::from_json(&ap, f.req("anchor")?)?,
+        };
+        f.finish()?;
+        check_hex(&format!("{path}.token"), &l.token, 40)?;
+        if l.amount.is_empty() || !l.amount.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(Error::rule(
+                format!("{path}.amount"),
+                "must be a non-empty string of decimal digits",
+            ));
+        }
+        if !matches!(l.outcome, Outcome::Committed | Outcome::Reversed) {
+            return Err(Error::rule(
+                op,
+                "a leg's outcome must be COMMITTED or REVERSED",
+            ));
+        }
+        if l.anchor.chain_id != l.chain_id {
+            return Err(Error::rule(
+                format!("{ap}.chain_id"),
+                format!("must equal the leg's chain_id {}", l.chain_id),
+            ));
+        }
+        Ok(l)
+    }
+}
+
+/// Everything a settlement's bundle is derived from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundleFacts {
+    /// The coordinator's trade reference (`settlementId = keccak256(utf8(it))`).
+    pub trade_reference: String,
+    /// When the compliance decision was taken, epoch ms.
+    pub decided_at_ms: u64,
+    /// The DID of the party emitting the frames.
+    pub frame_provider_did: String,
+    /// Jurisdiction codes carried by every settlement receipt, in order.
+    pub jurisdiction_flags: Vec<String>,
+    /// The compliance decision's inputs.
+    pub decision: DvpDecisionInput,
+    /// Per-leg outcomes, in leg order (empty when nothing was registered, e.g. DENY).
+    pub legs: Vec<LegFacts>,
+}
+
+impl BundleFacts {
+    /// Reads bundle facts from strict JSON (exact keys).
+    pub fn from_json(path: &str, v: &Value) -> Result<BundleFacts> {
+        let mut f = Fields::new(path, v)?;
+        let jp = f.path("jurisdiction_flags");
+        let jurisdiction_flags = f
+            .array("jurisdiction_flags")?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| as_string(&format!("{jp}[{i}]"), v))
+            .collect::<Result<Vec<_>>>()?;
+        let dp = f.path("decision");
+        let lp = f.path("legs");
+        let facts = BundleFacts {
+            trade_reference: f.string("trade_reference")?,
+            decided_at_ms: f.uint("decided_at_ms")?,
+            frame_provider_did: f.string("frame_provider_did")?,
+            jurisdiction_flags,
+            decision: DvpDecisionInput::from_json(&dp, f.req("decision")?)?,
+            legs: f
+                .array("legs")?
+                .iter()
+                .enumerate()
+                .map(|(i, v)| LegFacts::from_json(&format!("{lp}[{i}]"), v))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        f.finish()?;
+        nonempty(&format!("{path}.trade_reference"), &facts.trade_reference)?;
+        nonempty(
+            &format!("{path}.frame_provider_did"),
+            &facts.frame_provider_did,
+        )?;
+        for (i, l) in facts.legs.iter().enumerate() {
+            if facts.legs[..i].iter().any(|o| o.leg_index == l.leg_index) {
+                return Err(Error::rule(
+                    format!("{lp}[{i}].leg_index"),
+                    "duplicate leg_index",
+                ));
+            }
+            if l.anchor.settlement_id != facts.legs[0].anchor.settlement_id {
+                return Err(Error::rule(
+                    format!("{lp}[{i}].anchor.settlement_id"),
+                    "every anchor must carry the same settlement_id",
+                ));
+            }
+        }
+        Ok(facts)
+    }
+}
+
+fn frame_json<R: Preimage>(
+    frames: &mut Vec<Value>,
+    ids: &mut Vec<Ref>,
+    frame: Frame<R>,
+) -> Result<Ref> {
+    let out = frame.to_output()?;
+    let id = Ref::parse_field("frame_id", out["frame_id"].as_str().unwrap_or_default())?;
+    ids.push(id);
+    frames.push(out);
+    Ok(id)
+}
+
+/// Builds the complete evidence bundle of a settlement from its facts.
+pub fn build_bundle(facts: &BundleFacts) -> Result<Value> {
+    let d = settlement_decision(&facts.decision)?;
+    let provider = facts.frame_provider_did.clone();
+    let mut frames = Vec::new();
+    let mut frame_ids = Vec::new();
+    frame_json(
+        &mut frames,
+        &mut frame_ids,
+        Frame {
+            claim_type: ClaimType::CompositeVerdict,
+            receipt_format: "lockstep-settlement-decision-v1".into(),
+            receipt: d.settlement_decision.clone(),
+            frame_provider_did: provider.clone(),
+            frame_timestamp_ms: facts.decided_at_ms,
+        },
+    )?;
+    let mut legs = Vec::new();
+    let mut prev = genesis();
+    for (n, l) in facts.legs.iter().enumerate() {
+        let anchor_ref = l.anchor.reference()?;
+        let chain = format!("eip155:{}", l.chain_id);
+        let execution = Execution {
+            decision_ref: d.decision_ref,
+            action_type: LEG_ACTION_TYPE.into(),
+            scope: format!("{chain}:leg:{}", l.leg_index),
+            outcome: l.outcome,
+            executed_at_ms: l.executed_at_ms,
+        };
+        let execution_ref = execution.reference()?;
+        let receipt = SettlementReceipt {
+            canon_version: crate::keystone::CANON_VERSION.into(),
+            jurisdiction_flags: facts.jurisdiction_flags.clone(),
+            settled_payment_ref: execution_ref,
+            settlement_amount: SettlementAmount {
+                amount_minor: l.amount.clone(),
+                asset_id: format!("{chain}/erc20:{}", l.token),
+            },
+            settlement_chain: chain.clone(),
+            settlement_provider_did: format!("did:pkh:{chain}:{}#{anchor_ref}", l.anchor.escrow),
+            settlement_result: if l.outcome == Outcome::Committed {
+                SettlementResult::Settled
+            } else {
+                SettlementResult::Reversed
+            },
+            settlement_timestamp_ms: l.executed_at_ms,
+            settlement_round: None,
+        };
+        let settlement_ref = receipt.reference()?;
+        let row = RetentionRow {
+            content_hash: settlement_ref,
+            prev_hash: prev,
+            row_number: n as u64 + 1,
+        };
+        let retention_chain_ref = row.reference()?;
+        prev = retention_chain_ref;
+        let binding = ExecutionBinding {
+            execution_ref,
+            settlement_ref,
+            retention_chain_ref,
+        };
+        let binding_ref = binding.reference()?;
+        let mut leg = Map::new();
+        leg.insert("leg_index".into(), json!(l.leg_index));
+        leg.insert("anchor_ref".into(), anchor_ref.into());
+        leg.insert("execution".into(), execution.to_value());
+        leg.insert("execution_ref".into(), execution_ref.into());
+        leg.insert("settlement_receipt".into(), receipt.to_value());
+        leg.insert("content_hash".into(), json!(settlement_ref.bare()));
+        leg.insert("settlement_ref".into(), settlement_ref.into());
+        leg.insert("retention_row".into(), row.to_value());
+        leg.insert("retention_chain_ref".into(), retention_chain_ref.into());
+        leg.insert("binding".into(), binding.to_value());
+        leg.insert("binding_ref".into(), binding_ref.into());
+        let ts = l.executed_at_ms;
+        frame_json(
+            &mut frames,
+            &mut frame_ids,
+            Frame {
+                claim_type: ClaimType::PaymentSettlement,
+                receipt_format: "lockstep-receipt-anchor-v1".into(),
+                receipt: l.anchor.clone(),
+                frame_provider_did: provider.clone(),
+                frame_timestamp_ms: ts,
+            },
+        )?;
+        frame_json(
+            &mut frames,
+            &mut frame_ids,
+            Frame {
+                claim_type: ClaimType::PaymentExecution,
+                receipt_format: "execution-ref-v1".into(),
+                receipt: execution,
+                frame_provider_did: provider.clone(),
+                frame_timestamp_ms: ts,
+            },
+        )?;
+        frame_json(
+            &mut frames,
+            &mut frame_ids,
+            Frame {
+                claim_type: ClaimType::PaymentSettlement,
+                receipt_format: "settlement-attestation-v1".into(),
+                receipt,
+                frame_provider_did: provider.clone(),
+                frame_timestamp_ms: ts,
+            },
+        )?;
+        frame_json(
+            &mut frames,
+            &mut frame_ids,
+            Frame {
+                claim_type: ClaimType::PaymentExecution,
+                receipt_format: "execution-binding-v1".into(),
+                receipt: JsonReceipt(json!({
+                    "binding_ref": binding_ref,
+                    "canon_version": PEF_CANON_VERSION,
+                    "execution_ref": execution_ref,
+                    "retention_chain_ref": retention_chain_ref,
+                    "settlement_ref": settlement_ref,
+                })),
+                frame_provider_did: provider.clone(),
+                frame_timestamp_ms: ts,
+            },
+        )?;
+        if l.outcome == Outcome::Reversed {
+            let refund = Refund {
+                refund_amount: l.amount.clone(),
+                refund_result: RefundResult::Full,
+                subject_ref: execution_ref,
+            };
+            let refund_ref = refund.reference()?;
+            leg.insert("refund".into(), refund.to_value());
+            leg.insert("refund_ref".into(), refund_ref.into());
+            frame_json(
+                &mut frames,
+                &mut frame_ids,
+                Frame {
+                    claim_type: ClaimType::PaymentRefund,
+                    receipt_format: "refund-receipt-v1".into(),
+                    receipt: refund,
+                    frame_provider_did: provider.clone(),
+                    frame_timestamp_ms: ts,
+                },
+            )?;
+        }
+        legs.push(Value::Object(leg));
+    }
+    let audit = audit_chain_of_frames(&frame_ids, verdict_trust_outcome(d.verdict))?;
+    let parties: Vec<Value> = d
+        .parties
+        .iter()
+        .map(|p| {
+            json!({
+                "passport": p.passport.to_value(),
+                "passport_ref": p.passport_ref,
+                "mandate": p.mandate.to_value(),
+                "mandate_ref": p.mandate_ref,
+                "decision": p.decision.to_value(),
+                "decision_ref": p.decision_ref,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "bundle_version": BUNDLE_VERSION,
+        "facts": facts,
+        "decision": {
+            "terms_ref": d.terms_ref,
+            "policy_ref": d.policy_ref,
+            "policy_binding": d.policy_binding.to_value(),
+            "policy_bound_ref": d.policy_bound_ref,
+            "parties": parties,
+            "settlement_decision": d.settlement_decision.to_value(),
+            "decision_ref": d.decision_ref,
+            "onchain_decision_ref": format!("0x{}", d.decision_ref.bare()),
+        },
+        "legs": legs,
+        "frames": frames,
+        "audit_chain": audit,
+    }))
+}
+
+/// The first thing in a bundle that does not match its recomputation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// JSON path of the value.
+    pub path: String,
+    /// What recomputation produced (compact JSON, or `<absent>`).
+    pub expected: String,
+    /// What the bundle holds (compact JSON, or `<absent>`).
+    pub found: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: expected {}, found {}",
+            self.path, self.expected, self.found
+        )
+    }
+}
+
+/// Why a bundle did not verify.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VerifyError {
+    /// The bundle is malformed (its facts cannot be read or break a rule).
+    #[error("invalid bundle: {0}")]
+    Invalid(#[from] Error),
+    /// A value does not match its recomputation (or an anchor checker objected).
+    #[error("mismatch: {0}")]
+    Mismatch(Mismatch),
+}
+
+/// Checks a leg's receipt anchor against its chain (online re-anchoring plugs in here:
+/// re-fetch the receipt, check the event, block hash, settlement id).
+pub trait AnchorChecker {
+    /// Checks one anchor; `path` is the anchor's JSON path in the bundle.
+    fn check(&self, path: &str, anchor: &AnchorRecord) -> std::result::Result<(), Mismatch>;
+    /// A short description for the summary line.
+    fn describe(&self) -> &'static str;
+}
+
+/// The offline checker: anchors are verified only as content (their refs), not
+/// re-fetched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OfflineOnly;
+
+impl AnchorChecker for OfflineOnly {
+    fn check(&self, _path: &str, _anchor: &AnchorRecord) -> std::result::Result<(), Mismatch> {
+        Ok(())
+    }
+    fn describe(&self) -> &'static str {
+        "anchors not re-fetched (offline)"
+    }
+}
+
+/// What a verified bundle establishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifySummary {
+    /// The trade reference.
+    pub trade_reference: String,
+    /// The settlement decision_ref.
+    pub decision_ref: Ref,
+    /// Number of legs.
+    pub legs: usize,
+    /// Number of frames.
+    pub frames: usize,
+    /// The audit chain cap.
+    pub cap: Ref,
+    /// What the anchor checker did.
+    pub anchors: &'static str,
+}
+
+impl fmt::Display for VerifySummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ok: {BUNDLE_VERSION} trade {} decision_ref {} (decisionRef 0x{}), {} legs, {} frames, cap {}; {}",
+            self.trade_reference,
+            self.decision_ref,
+            self.decision_ref.bare(),
+            self.legs,
+            self.frames,
+            self.cap,
+            self.anchors
+        )
+    }
+}
+
+fn compact(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 160 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(157).map_or(s.len(), |(i, _)| i)]
+        )
+    } else {
+        s
+    }
+}
+
+/// Compares `found` with `expected`, returning the first difference in `expected`'s
+/// document order.
+pub fn first_difference(expected: &Value, found: &Value, path: &str) -> Option<Mismatch> {
+    let mm = |e: String, f: String| {
+        Some(Mismatch {
+            path: path.to_owned(),
+            expected: e,
+            found: f,
+        })
+    };
+    match (expected, found) {
+        (Value::Object(e), Value::Object(f)) => {
+            for (k, ev) in e {
+                let p = format!("{path}.{k}");
+                match f.get(k) {
+                    None => {
+                        return Some(Mismatch {
+                            path: p,
+                            expected: compact(ev),
+                            found: "<absent>".into(),
+                        });
+                    }
+                    Some(fv) => {
+                        if let Some(m) = first_difference(ev, fv, &p) {
+                            return Some(m);
+                        }
+                    }
+                }
+            }
+            f.iter()
+                .find(|(k, _)| !e.contains_key(*k))
+                .map(|(k, fv)| Mismatch {
+                    path: format!("{path}.{k}"),
+                    expected: "<absent>".into(),
+                    found: compact(fv),
+                })
+        }
+        (Value::Array(e), Value::Array(f)) => {
+            for (i, ev) in e.iter().enumerate() {
+                let p = format!("{path}[{i}]");
+                match f.get(i) {
+                    None => {
+                        return Some(Mismatch {
+                            path: p,
+                            expected: compact(ev),
+                            found: "<absent>".into(),
+                        });
+                    }
+                    Some(fv) => {
+                        if let Some(m) = first_difference(ev, fv, &p) {
+                            return Some(m);
+                        }
+                    }
+                }
+            }
+            f.get(e.len()).map(|fv| Mismatch {
+                path: format!("{path}[{}]", e.len()),
+                expected: "<absent>".into(),
+                found: compact(fv),
+            })
+        }
+        (e, f) if e == f => None,
+        (e, f) => mm(compact(e), compact(f)),
+    }
+}
+
+/// Verifies a (strictly parsed) bundle offline, then asks `checker` about each anchor.
+pub fn verify_bundle(
+    bundle: &Value,
+    checker: &dyn AnchorChecker,
+) -> std::result::Result<VerifySummary, VerifyError> {
+    let mut f = Fields::new("$", bundle)?;
+    let version = f.string("bundle_version")?;
+    if version != BUNDLE_VERSION {
+        return Err(VerifyError::Mismatch(Mismatch {
+            path: "$.bundle_version".into(),
+            expected: Value::from(BUNDLE_VERSION).to_string(),
+            found: Value::from(version).to_string(),
+        }));
+    }
+    let facts = BundleFacts::from_json("$.facts", f.req("facts")?)?;
+    let rebuilt = build_bundle(&facts)?;
+    if let Some(m) = first_difference(&rebuilt, bundle, "$") {
+        return Err(VerifyError::Mismatch(m));
+    }
+    for (i, l) in facts.legs.iter().enumerate() {
+        checker
+            .check(&format!("$.facts.legs[{i}].anchor"), &l.anchor)
+            .map_err(VerifyError::Mismatch)?;
+    }
+    let d = settlement_decision(&facts.decision)?;
+    let cap = Ref::parse_field(
+        "$.audit_chain.cap",
+        rebuilt["audit_chain"]["cap"].as_str().unwrap_or_default(),
+    )?;
+    Ok(VerifySummary {
+        trade_reference: facts.trade_reference,
+        decision_ref: d.decision_ref,
+        legs: facts.legs.len(),
+        frames: rebuilt["frames"].as_array().map_or(0, Vec::len),
+        cap,
+        anchors: checker.describe(),
+    })
+}
