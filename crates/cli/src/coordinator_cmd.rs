@@ -1,14 +1,265 @@
 //! `lockstep serve`, `lockstep platform ...` and `lockstep token ...`.
+//!
+//! Settings precedence: flags > environment variables > `--config` TOML file > defaults.
+//! The attester key is read only from `LOCKSTEP_ATTESTER_KEY` or `--attester-key-file`.
 
-use clap::Args;
+use clap::{Args, Subcommand};
+use eyre::{WrapErr, eyre};
+use lockstep_coordinator::auth::Scope;
+use lockstep_coordinator::config::Config;
+use lockstep_coordinator::db::Db;
+use lockstep_coordinator::server::{Coordinator, Server, load_attester};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Where the configuration and the database are.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "LOCKSTEP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (`sqlite://PATH` or `postgres://...`); default: SQLite under the data dir.
+    #[arg(long, env = "LOCKSTEP_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Data directory (default `./.lockstep`).
+    #[arg(long, env = "LOCKSTEP_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn load(&self) -> eyre::Result<Config> {
+        let mut c = match &self.config {
+            Some(p) => Config::from_file(p)?,
+            None => Config::default(),
+        };
+        if let Some(d) = &self.data_dir {
+            c.data_dir = d.clone();
+        }
+        if let Some(u) = &self.database_url {
+            c.database_url = Some(u.clone());
+        }
+        Ok(c)
+    }
+}
 
 /// Arguments of `lockstep serve`.
 #[derive(Debug, Args)]
-pub(crate) struct ServeArgs {}
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Listen address (default 127.0.0.1:8080).
+    #[arg(long, env = "LOCKSTEP_LISTEN")]
+    listen: Option<String>,
+    /// File holding the attester's hex private key (when LOCKSTEP_ATTESTER_KEY is unset).
+    #[arg(long, env = "LOCKSTEP_ATTESTER_KEY_FILE")]
+    attester_key_file: Option<PathBuf>,
+    /// Unmatched instruction time-to-live, seconds (default 86400).
+    #[arg(long, env = "LOCKSTEP_INSTRUCTION_TTL_SECS")]
+    instruction_ttl_secs: Option<u64>,
+    /// Local sanctions list (.json or .csv).
+    #[arg(long, env = "LOCKSTEP_SANCTIONS_LIST")]
+    sanctions_list: Option<PathBuf>,
+    /// External screening service URL.
+    #[arg(long, env = "LOCKSTEP_SCREENING_URL")]
+    screening_url: Option<String>,
+    /// Log JSON lines instead of text.
+    #[arg(long, env = "LOCKSTEP_LOG_JSON")]
+    log_json: Option<bool>,
+}
 
-/// Runs the coordinator daemon.
-pub(crate) fn serve(_args: ServeArgs) -> ExitCode {
-    eprintln!("error: the coordinator service is not built yet");
-    ExitCode::from(2)
+/// Arguments of `lockstep platform`.
+#[derive(Debug, Args)]
+pub(crate) struct PlatformArgs {
+    #[command(subcommand)]
+    command: PlatformCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum PlatformCommand {
+    /// Create a platform and its first token (printed once).
+    Create {
+        /// Platform name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Arguments of `lockstep token`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token (printed once): for a platform, or with --operator an operator token.
+    Issue {
+        /// The platform.
+        #[arg(
+            long,
+            required_unless_present = "operator",
+            conflicts_with = "operator"
+        )]
+        platform: Option<String>,
+        /// Issue an operator token (settlement counts, stuck list, compliance decisions).
+        #[arg(long)]
+        operator: bool,
+        /// Scopes (repeatable); default: every platform scope.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// The token id (`tok_...`).
+        token_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn runtime() -> eyre::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")
+}
+
+fn finish(r: eyre::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs the coordinator daemon until SIGINT/SIGTERM, then shuts down gracefully.
+pub(crate) fn serve(args: ServeArgs) -> ExitCode {
+    finish(serve_inner(args))
+}
+
+fn serve_inner(args: ServeArgs) -> eyre::Result<()> {
+    let mut config = args.store.load()?;
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if let Some(t) = args.instruction_ttl_secs {
+        config.instruction_ttl_secs = t;
+    }
+    if let Some(p) = args.sanctions_list {
+        config.compliance.sanctions_list = Some(p);
+    }
+    if let Some(u) = args.screening_url {
+        config.compliance.http_url = Some(u);
+    }
+    if let Some(j) = args.log_json {
+        config.log_json = j;
+    }
+    crate::init_tracing(config.log_json);
+    let key = std::env::var("LOCKSTEP_ATTESTER_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    let attester = load_attester(key.as_deref(), args.attester_key_file.as_deref())?;
+    runtime()?.block_on(async move {
+        let coordinator = Coordinator::new(config, attester, None).await?;
+        let server = Server::start(coordinator).await?;
+        println!(
+            "{}",
+            serde_json::json!({"listening": server.addr().to_string()})
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests and webhook attempts");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Runs a platform subcommand.
+pub(crate) fn platform(args: PlatformArgs) -> ExitCode {
+    crate::init_tracing(false);
+    finish((|| {
+        let PlatformCommand::Create { name, store } = args.command;
+        let config = store.load()?;
+        runtime()?.block_on(async move {
+            let db = Db::connect(&config.database_url()).await?;
+            let created = lockstep_coordinator::admin::create_platform(&db, &name).await?;
+            println!("{}", serde_json::to_string(&created)?);
+            Ok(())
+        })
+    })())
+}
+
+/// Runs a token subcommand.
+pub(crate) fn token(args: TokenArgs) -> ExitCode {
+    crate::init_tracing(false);
+    finish((|| match args.command {
+        TokenCommand::Issue {
+            platform,
+            operator,
+            scopes,
+            store,
+        } => {
+            let config = store.load()?;
+            let scopes: Vec<Scope> = if operator {
+                vec![Scope::Operator]
+            } else if scopes.is_empty() {
+                Scope::PLATFORM_DEFAULT.to_vec()
+            } else {
+                scopes
+                    .iter()
+                    .map(|s| s.parse::<Scope>().map_err(|e| eyre!(e)))
+                    .collect::<eyre::Result<_>>()?
+            };
+            runtime()?.block_on(async move {
+                let db = Db::connect(&config.database_url()).await?;
+                let t = lockstep_coordinator::admin::issue_token(&db, platform.as_deref(), &scopes)
+                    .await?;
+                println!("{}", serde_json::to_string(&t)?);
+                Ok(())
+            })
+        }
+        TokenCommand::Revoke { token_id, store } => {
+            let config = store.load()?;
+            runtime()?.block_on(async move {
+                let db = Db::connect(&config.database_url()).await?;
+                let revoked = lockstep_coordinator::admin::revoke_token(&db, &token_id).await?;
+                println!(
+                    "{}",
+                    serde_json::json!({"token_id": token_id, "revoked": revoked})
+                );
+                if revoked {
+                    Ok(())
+                } else {
+                    Err(eyre!("no live token {token_id}"))
+                }
+            })
+        }
+    })())
 }

@@ -22,6 +22,25 @@ enum Command {
     Evidence(evidence_cmd::EvidenceArgs),
     /// Run the coordinator daemon (HTTP API, matching, webhooks).
     Serve(coordinator_cmd::ServeArgs),
+    /// Manage platforms (coordinator clients).
+    Platform(coordinator_cmd::PlatformArgs),
+    /// Issue and revoke API tokens.
+    Token(coordinator_cmd::TokenArgs),
+}
+
+/// Structured logs on stderr: `RUST_LOG` filter (default `info`), text or JSON lines.
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (never expected) is harmless; ignore its error.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,5 +48,7 @@ fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Evidence(args) => evidence_cmd::run(args),
         Command::Serve(args) => coordinator_cmd::serve(args),
+        Command::Platform(args) => coordinator_cmd::platform(args),
+        Command::Token(args) => coordinator_cmd::token(args),
     }
 }

@@ -1,0 +1,68 @@
+//! Settlement templates, defined as data (`crates/coordinator/templates/*.json`) and
+//! embedded in the binary.
+
+use crate::state::SettlementState;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+const BUILT_IN: &[&str] = &[
+    include_str!("../templates/dvp-standard.json"),
+    include_str!("../templates/cross-chain-dvp.json"),
+];
+
+/// A settlement template.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// Identifier used by instructions (`template_slug`).
+    pub slug: String,
+    /// Human name.
+    pub name: String,
+    /// What it settles.
+    pub description: String,
+    /// Whether every leg must be on one chain.
+    pub single_chain: bool,
+    /// Roles that must be present, one instruction each.
+    pub required_roles: Vec<String>,
+    /// Leg types each instruction must contain.
+    pub required_leg_types: Vec<String>,
+    /// Screening providers run for this template (when configured).
+    pub compliance_providers: Vec<String>,
+    /// States a settlement of this template passes through.
+    pub states: Vec<SettlementState>,
+    /// Allowed edges; a subset of the coordinator's one transition table.
+    pub transitions: Vec<(SettlementState, SettlementState)>,
+}
+
+/// The built-in templates, validated against the state machine table.
+pub fn built_in() -> Result<Vec<Template>> {
+    BUILT_IN
+        .iter()
+        .map(|text| {
+            let t: Template = serde_json::from_str(text)?;
+            for (from, to) in &t.transitions {
+                if !from.can_transition_to(*to) {
+                    return Err(Error::Config(format!(
+                        "template {}: edge {from} -> {to} is not in the state machine table",
+                        t.slug
+                    )));
+                }
+            }
+            Ok(t)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn built_in_templates_load_and_respect_the_table() {
+        let ts = super::built_in().unwrap();
+        let slugs: Vec<_> = ts.iter().map(|t| t.slug.as_str()).collect();
+        assert_eq!(slugs, ["dvp-standard", "cross-chain-dvp"]);
+        assert!(ts[0].single_chain && !ts[1].single_chain);
+        assert_eq!(ts[0].transitions.len(), crate::state::TRANSITIONS.len());
+    }
+}
