@@ -172,20 +172,20 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         if (received != leg.amount) revert EscrowTransferAmountMismatch(leg.token, leg.amount, received);
         emit LegDeposited(id, legIndex, msg.sender, leg.token, leg.amount);
 
-        if (deposited != _localMask(terms.legs)) return;
-
-        // Every local leg is in.
         uint256 spent;
-        s.state = State.LOCKED;
-        emit SettlementLocked(id, termsHash);
-        if (terms.hubEid == localEid) {
-            if (deposited | s.lockedMask == _allMask(terms.legs.length)) {
-                Terms memory t = terms;
-                _execute(s, t, termsHash);
-                spent = _broadcast(t, encoded, SettlementMsgCodec.RELEASE, msg.value, msg.sender);
+        if (deposited == _localMask(terms.legs)) {
+            // Every local leg is in.
+            s.state = State.LOCKED;
+            emit SettlementLocked(id, termsHash);
+            if (terms.hubEid == localEid) {
+                if (deposited | s.lockedMask == _allMask(terms.legs.length)) {
+                    Terms memory t = terms;
+                    _execute(s, t, termsHash);
+                    spent = _broadcast(t, encoded, SettlementMsgCodec.RELEASE, msg.value, msg.sender);
+                }
+            } else {
+                spent = _sendOrDefer(id, terms.hubEid, SettlementMsgCodec.LOCKED, encoded, msg.value, msg.sender);
             }
-        } else {
-            spent = _sendOrDefer(id, terms.hubEid, SettlementMsgCodec.LOCKED, encoded, msg.value, msg.sender);
         }
         _returnExcess(spent);
     }
