@@ -1,0 +1,283 @@
+//! Test harness: a real coordinator on 127.0.0.1:0 over SQLite or PostgreSQL, driven
+//! through real HTTP with reqwest.
+#![allow(dead_code, clippy::unwrap_used, unreachable_pub, missing_docs)]
+
+use alloy::signers::local::PrivateKeySigner;
+use lockstep_coordinator::config::{ChainConfig, Config};
+use lockstep_coordinator::server::{Coordinator, Server};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Executor;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const CHAIN_A: u64 = 31337;
+pub const CHAIN_B: u64 = 31338;
+pub const ESCROW_A: &str = "0x00000000000000000000000000000000000E5c01";
+pub const ESCROW_B: &str = "0x00000000000000000000000000000000000E5c02";
+pub const ASSET: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+pub const USDC: &str = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
+pub const OTHER_TOKEN: &str = "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB";
+pub const SELLER_WALLET: &str = "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb";
+pub const BUYER_WALLET: &str = "0x52908400098527886E0F7030069857D2E4169EE7";
+pub const SANCTIONED_WALLET: &str = "0x8617E340B3D01FA5F11F306F4090FD50E238070D";
+
+/// A fresh database URL for the backend, or `None` (PostgreSQL not available).
+pub async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("lockstep.db").display())),
+        Backend::Postgres => {
+            let Ok(admin) = std::env::var("LOCKSTEP_TEST_POSTGRES_URL") else {
+                eprintln!(
+                    "\n!!!!! SKIPPING PostgreSQL test: LOCKSTEP_TEST_POSTGRES_URL is not set (run under script/with-postgres) !!!!!\n"
+                );
+                return None;
+            };
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&admin)
+                .await
+                .expect("LOCKSTEP_TEST_POSTGRES_URL is set but the server does not answer");
+            let name = format!(
+                "lockstep_test_{}",
+                ulid::Ulid::new().to_string().to_lowercase()
+            );
+            pool.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
+            pool.close().await;
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+            Some(format!("{base}/{name}"))
+        }
+    }
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub attester: PrivateKeySigner,
+    pub server: Option<Server>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+pub fn base_config(db_url: String) -> Config {
+    let mut c = Config::default();
+    c.listen = "127.0.0.1:0".into();
+    c.database_url = Some(db_url);
+    c.chains = vec![
+        ChainConfig {
+            chain_id: CHAIN_A,
+            eid: 40161,
+            escrow: ESCROW_A.parse().unwrap(),
+            rpc_url: None,
+            confirmations: 1,
+        },
+        ChainConfig {
+            chain_id: CHAIN_B,
+            eid: 40162,
+            escrow: ESCROW_B.parse().unwrap(),
+            rpc_url: None,
+            confirmations: 1,
+        },
+    ];
+    c.webhooks.retry_base_ms = 200;
+    c.webhooks.poll_interval_ms = 50;
+    c.expiry_sweep_interval_ms = 200;
+    c
+}
+
+impl Env {
+    /// Starts a coordinator; `tweak` edits the configuration first. `None` when the
+    /// backend is not available (PostgreSQL without the env var).
+    pub async fn start(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config, &std::path::Path),
+    ) -> Option<Env> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = database_url(backend, dir.path()).await?;
+        let mut config = base_config(url);
+        tweak(&mut config, dir.path());
+        let attester = PrivateKeySigner::random();
+        let mut env = Env {
+            dir,
+            config,
+            attester,
+            server: None,
+            base: String::new(),
+            http: reqwest::Client::new(),
+        };
+        env.boot().await;
+        Some(env)
+    }
+
+    async fn boot(&mut self) {
+        let c = Coordinator::new(self.config.clone(), self.attester.clone(), None)
+            .await
+            .unwrap();
+        let s = Server::start(c).await.unwrap();
+        self.base = format!("http://{}", s.addr());
+        self.server = Some(s);
+    }
+
+    /// Graceful shutdown and a fresh start on the same database.
+    pub async fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        self.boot().await;
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub fn db(&self) -> &lockstep_coordinator::db::Db {
+        &self.server.as_ref().unwrap().coordinator().db
+    }
+
+    /// A platform and its all-scopes token.
+    pub async fn platform(&self, name: &str) -> (String, String) {
+        let p = lockstep_coordinator::admin::create_platform(self.db(), name)
+            .await
+            .unwrap();
+        (p.platform_id, p.token)
+    }
+
+    pub async fn operator(&self) -> String {
+        lockstep_coordinator::admin::issue_token(
+            self.db(),
+            None,
+            &[lockstep_coordinator::auth::Scope::Operator],
+        )
+        .await
+        .unwrap()
+        .token
+    }
+
+    pub async fn req(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.req(reqwest::Method::GET, Some(token), path, None)
+            .await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.req(reqwest::Method::POST, Some(token), path, Some(body))
+            .await
+    }
+
+    /// Polls a settlement until it is in `state` (10 s at most).
+    pub async fn wait_state(&self, token: &str, id: &str, state: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let (s, v) = self.get(token, &format!("/v1/settlements/{id}")).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            if v["state"] == state {
+                return v;
+            }
+            last = v;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("settlement {id} never reached {state}: {last:#}");
+    }
+}
+
+pub fn timeout_at() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339()
+}
+
+/// A seller instruction on one chain: delivers `qty` ASSET, receives `price` USDC.
+pub fn seller(key: &str, trade_reference: Option<&str>) -> Value {
+    json!({
+        "idempotency_key": key,
+        "template_slug": "dvp-standard",
+        "role": "seller",
+        "party": {"external_reference": format!("order-{key}"), "name": "Alpha Securities AG", "wallet_address": SELLER_WALLET, "chain_id": CHAIN_A},
+        "legs": [
+            {"leg_type": "asset_delivery", "instrument_id": ASSET, "quantity": "1000", "direction": "deliver", "chain_id": CHAIN_A},
+            {"leg_type": "payment", "instrument_id": USDC, "quantity": "250000000", "direction": "receive", "chain_id": CHAIN_A}
+        ],
+        "timeout_at": timeout_at(),
+        "trade_reference": trade_reference,
+    })
+}
+
+/// The matching buyer instruction.
+pub fn buyer(key: &str, trade_reference: Option<&str>) -> Value {
+    json!({
+        "idempotency_key": key,
+        "template_slug": "dvp-standard",
+        "role": "buyer",
+        "party": {"external_reference": format!("order-{key}"), "name": "Beta Capital LLC", "wallet_address": BUYER_WALLET, "chain_id": CHAIN_A},
+        "legs": [
+            {"leg_type": "asset_delivery", "instrument_id": ASSET, "quantity": "1000", "direction": "receive", "chain_id": CHAIN_A},
+            {"leg_type": "payment", "instrument_id": USDC, "quantity": "250000000", "direction": "deliver", "chain_id": CHAIN_A}
+        ],
+        "timeout_at": timeout_at(),
+        "trade_reference": trade_reference,
+    })
+}
+
+/// Submits a seller first side (A) and a matching buyer (B); returns the settlement id.
+pub async fn matched_pair(
+    env: &Env,
+    a: &str,
+    b: &str,
+    tag: &str,
+    tweak_buyer: impl FnOnce(&mut Value),
+) -> (String, Value) {
+    let (s, first) = env
+        .post(a, "/v1/instructions", &seller(&format!("s-{tag}"), None))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let tr = first["trade_reference"].as_str().unwrap().to_string();
+    let mut second = buyer(&format!("b-{tag}"), Some(&tr));
+    tweak_buyer(&mut second);
+    let (s, v) = env.post(b, "/v1/instructions", &second).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    (
+        v["settlement_id"].as_str().unwrap_or_default().to_string(),
+        v,
+    )
+}
+
+/// One test body, two backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::common::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::common::Backend::Postgres).await } )*
+        }
+    };
+}
