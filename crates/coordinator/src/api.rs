@@ -418,7 +418,7 @@ async fn cancel_instruction(
 ) -> ApiResult<Json<InstructionView>> {
     let platform = auth.platform(Scope::InstructionsWrite)?;
     match instructions::cancel(&c, platform, &id).await? {
-        Cancelled::Done(v) => Ok(Json(v)),
+        Cancelled::Done(v) => Ok(Json(*v)),
         Cancelled::NotFound => Err(ApiError::not_found()),
         Cancelled::WrongStatus(s) => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -733,7 +733,7 @@ pub async fn list(
 #[derive(Debug)]
 pub enum Cancelled {
     /// Cancelled; the new view.
-    Done(InstructionView),
+    Done(Box<InstructionView>),
     /// Not the platform's, or missing.
     NotFound,
     /// Not `pending_match`; its current status.
@@ -751,7 +751,7 @@ pub async fn cancel(c: &Coordinator, platform: &str, id: &str) -> Result<Cancell
         return Ok(Cancelled::WrongStatus(v.status));
     }
     Ok(match get(c, platform, id).await? {
-        Some(v) => Cancelled::Done(v),
+        Some(v) => Cancelled::Done(Box::new(v)),
         None => Cancelled::NotFound,
     })
 }

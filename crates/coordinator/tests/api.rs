@@ -428,7 +428,8 @@ async fn bad_json_and_bad_fields(backend: Backend) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(v["detail"].as_str().unwrap().contains("role"), "{v}");
 
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Case = (&'static str, Box<dyn Fn(&mut Value)>, &'static str);
+    let cases: Vec<Case> = vec![
         (
             "float quantity",
             Box::new(|v| v["legs"][0]["quantity"] = json!("1.5")),

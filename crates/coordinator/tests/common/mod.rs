@@ -66,9 +66,11 @@ pub struct Env {
 }
 
 pub fn base_config(db_url: String) -> Config {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".into();
-    c.database_url = Some(db_url);
+    let mut c = Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: Some(db_url),
+        ..Config::default()
+    };
     c.chains = vec![
         ChainConfig {
             chain_id: CHAIN_A,
