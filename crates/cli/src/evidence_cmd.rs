@@ -4,10 +4,8 @@
 
 use clap::{Args, Subcommand};
 use eyre::{WrapErr, eyre};
-use lockstep_evidence::keystone::{KeystoneInput, TrustOutcome, bind_keystone};
-use lockstep_evidence::lifecycle::{SettlementReceipt, genesis, settlement_binding};
-use lockstep_evidence::pef::{Frame, audit_chain_of_frames};
-use lockstep_evidence::{Ref, bundle, canonicalize, parse_strict, ref_of};
+use lockstep_evidence::vectors::compute;
+use lockstep_evidence::{bundle, canonicalize, parse_strict, ref_of};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -140,8 +138,7 @@ fn execute(cmd: EvidenceCommand) -> eyre::Result<Outcome> {
         EvidenceCommand::Build { what } => build(what),
         EvidenceCommand::Bundle { file } => {
             let v = read_input(file.as_ref())?;
-            let facts = bundle::BundleFacts::from_json("$", &v)?;
-            json_line(&bundle::build_bundle(&facts)?)
+            json_line(&compute("bundle", &v)?)
         }
         EvidenceCommand::Verify { bundle: path } => {
             let v = read_input(Some(&path))?;
@@ -158,93 +155,15 @@ fn execute(cmd: EvidenceCommand) -> eyre::Result<Outcome> {
 }
 
 fn build(what: BuildCommand) -> eyre::Result<Outcome> {
-    match what {
-        BuildCommand::Keystone { file } => {
-            let v = read_input(file.as_ref())?;
-            let input = KeystoneInput::from_json("$", &v)?;
-            json_line(&bind_keystone(&input)?)
-        }
-        BuildCommand::Frame { file } => {
-            let v = read_input(file.as_ref())?;
-            let frame = Frame::from_json("$", &v)?;
-            json_line(&frame.to_output()?)
-        }
-        BuildCommand::AuditChain { file } => {
-            let v = read_input(file.as_ref())?;
-            let (ids, outcome) = audit_input(&v)?;
-            json_line(&audit_chain_of_frames(&ids, outcome)?)
-        }
-        BuildCommand::SettlementBinding { file } => {
-            let v = read_input(file.as_ref())?;
-            let obj = v
-                .as_object()
-                .ok_or_else(|| eyre!("$: expected an object"))?;
-            for k in obj.keys() {
-                if !["execution_ref", "receipt", "prev_hash", "row_number"].contains(&k.as_str()) {
-                    return Err(eyre!("$.{k}: unexpected member"));
-                }
-            }
-            let execution_ref = Ref::parse_field(
-                "$.execution_ref",
-                obj.get("execution_ref")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| eyre!("$.execution_ref: required string member is missing"))?,
-            )?;
-            let receipt = SettlementReceipt::from_json(
-                "$.receipt",
-                obj.get("receipt")
-                    .ok_or_else(|| eyre!("$.receipt: required member is missing"))?,
-            )?;
-            let prev_hash = match obj.get("prev_hash") {
-                None => genesis(),
-                Some(Value::String(s)) => Ref::from_bare("$.prev_hash", s)?,
-                Some(_) => return Err(eyre!("$.prev_hash: expected a string of 64 hex digits")),
-            };
-            let row_number = match obj.get("row_number") {
-                None => 1,
-                Some(Value::Number(n)) if !n.is_f64() => n
-                    .as_u64()
-                    .ok_or_else(|| eyre!("$.row_number: must be an integer >= 1"))?,
-                Some(_) => return Err(eyre!("$.row_number: expected an integer")),
-            };
-            json_line(&settlement_binding(
-                execution_ref,
-                &receipt,
-                prev_hash,
-                row_number,
-            )?)
-        }
-    }
-}
-
-fn audit_input(v: &Value) -> eyre::Result<(Vec<Ref>, TrustOutcome)> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| eyre!("$: expected an object"))?;
-    for k in obj.keys() {
-        if !["frame_ids", "trust_outcome"].contains(&k.as_str()) {
-            return Err(eyre!("$.{k}: unexpected member"));
-        }
-    }
-    let ids = obj
-        .get("frame_ids")
-        .and_then(Value::as_array)
-        .ok_or_else(|| eyre!("$.frame_ids: required array member is missing"))?;
-    let ids = ids
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let p = format!("$.frame_ids[{i}]");
-            let s = v.as_str().ok_or_else(|| eyre!("{p}: expected a string"))?;
-            Ok(Ref::parse_field(&p, s)?)
-        })
-        .collect::<eyre::Result<Vec<_>>>()?;
-    let outcome = match obj.get("trust_outcome") {
-        None => TrustOutcome::Trusted,
-        Some(Value::String(s)) => TrustOutcome::parse_field("$.trust_outcome", s)?,
-        Some(_) => return Err(eyre!("$.trust_outcome: expected a string")),
+    // The same entry points the vector files use, so CLI output and vectors agree.
+    let (construction, file) = match what {
+        BuildCommand::Keystone { file } => ("keystone", file),
+        BuildCommand::Frame { file } => ("frame", file),
+        BuildCommand::AuditChain { file } => ("audit_chain", file),
+        BuildCommand::SettlementBinding { file } => ("settlement_binding", file),
     };
-    Ok((ids, outcome))
+    let v = read_input(file.as_ref())?;
+    json_line(&compute(construction, &v)?)
 }
 
 fn bench(iterations: u64) -> eyre::Result<Outcome> {

@@ -117,14 +117,14 @@ impl AnchorRecord {
 fn prefix(path: &str, e: Error) -> Error {
     match e {
         Error::Rule { field, rule } => Error::Rule {
-            field: format!("{path}.{field}"),
+            field: crate::fields::join(path, &field),
             rule,
         },
         Error::Empty { field } => Error::Empty {
-            field: format!("{path}.{field}"),
+            field: crate::fields::join(path, &field),
         },
         Error::IntegerOutOfRange { field, value } => Error::IntegerOutOfRange {
-            field: format!("{path}.{field}"),
+            field: crate::fields::join(path, &field),
             value,
         },
         other => other,
@@ -165,10 +165,10 @@ impl LegFacts {
             anchor: AnchorRecord::from_json(&ap, f.req("anchor")?)?,
         };
         f.finish()?;
-        check_hex(&format!("{path}.token"), &l.token, 40)?;
+        check_hex(&crate::fields::join(path, "token"), &l.token, 40)?;
         if l.amount.is_empty() || !l.amount.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Error::rule(
-                format!("{path}.amount"),
+                crate::fields::join(path, "amount"),
                 "must be a non-empty string of decimal digits",
             ));
         }
@@ -232,7 +232,10 @@ impl BundleFacts {
                 .collect::<Result<Vec<_>>>()?,
         };
         f.finish()?;
-        nonempty(&format!("{path}.trade_reference"), &facts.trade_reference)?;
+        nonempty(
+            &crate::fields::join(path, "trade_reference"),
+            &facts.trade_reference,
+        )?;
         nonempty(
             &format!("{path}.frame_provider_did"),
             &facts.frame_provider_did,

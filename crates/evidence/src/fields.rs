@@ -42,11 +42,7 @@ impl<'a> Fields<'a> {
     }
 
     pub(crate) fn path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{}", self.path, key)
-        }
+        join(&self.path, key)
     }
 
     pub(crate) fn opt(&mut self, key: &'static str) -> Option<&'a Value> {
@@ -140,5 +136,15 @@ pub(crate) fn as_uint(path: &str, v: &Value) -> Result<u64> {
             expected: "integer",
             found: type_name(other),
         }),
+    }
+}
+
+/// `path.key`, where the root paths `""` and `"$"` give just `key`: typed constructors
+/// name members relative to the construction's input.
+pub(crate) fn join(path: &str, key: &str) -> String {
+    if path.is_empty() || path == "$" {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
     }
 }

@@ -225,11 +225,14 @@ fn map_json_err(e: &serde_json::Error) -> Error {
             _ => Error::UnrepresentableNumber { field: a, value: b },
         };
     }
-    let message = msg
+    let mut message = msg
         .split(" at line ")
         .next()
         .unwrap_or(msg.as_str())
         .to_owned();
+    if message.contains("surrogate") || message.contains("end of hex escape") {
+        message = format!("lone or malformed UTF-16 surrogate escape ({message})");
+    }
     Error::Json {
         line: e.line(),
         column: e.column(),

@@ -16,6 +16,7 @@ pub mod keystone;
 pub mod lifecycle;
 pub mod pef;
 mod reference;
+pub mod vectors;
 
 pub use construct::Preimage;
 pub use error::{Error, Result};
