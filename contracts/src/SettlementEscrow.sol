@@ -94,21 +94,26 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         bytes32 id = terms.settlementId;
         Settlement storage s = _settlements[id];
         if (s.state != State.NONE) revert EscrowInvalidState(id, s.state);
-        if (terms.timeoutAt <= block.timestamp) revert EscrowExpired(id, terms.timeoutAt);
+        bytes32 termsHash = keccak256(abi.encode(terms));
+        bool isHub = terms.hubEid == localEid;
+        bool buffered = s.termsHash == termsHash;
+        // Expired terms are rejected, with one exception that keeps liveness: a hub that was never
+        // registered but already heard LOCKED from a spoke registers straight into REFUNDED (aborted),
+        // so `resend` can send the ABORT that unwinds that spoke.
+        bool lateAbort = isHub && buffered && s.lockedMask != 0;
+        if (terms.timeoutAt <= block.timestamp && !lateAbort) revert EscrowExpired(id, terms.timeoutAt);
         _validate(terms);
 
-        bytes32 termsHash = keccak256(abi.encode(terms));
-        bytes32 digest = _registrationDigest(id, termsHash, terms.decisionRef);
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
-        if (err != ECDSA.RecoverError.NoError || signer != attester) revert EscrowInvalidAttestation(id, signer);
+        _checkAttestation(id, termsHash, terms.decisionRef, signature);
 
         // Apply what peers told us before we registered, if it was about exactly these terms.
         State next = State.OPEN;
         uint32 locked;
-        if (s.termsHash == termsHash) {
-            if (terms.hubEid == localEid) locked = s.lockedMask;
+        if (buffered) {
+            if (isHub) locked = s.lockedMask;
             else if (s.flags & _FLAG_EARLY_ABORT != 0) next = State.REFUNDED;
         }
+        if (lateAbort && terms.timeoutAt <= block.timestamp) next = State.REFUNDED;
         _settlements[id] = Settlement(termsHash, next, 0, 0, locked);
         emit SettlementRegistered(id, termsHash, terms.hubEid, terms.timeoutAt, terms.decisionRef);
         if (next == State.REFUNDED) emit SettlementRefunded(id, termsHash);
@@ -466,6 +471,15 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         if (!hubSeen) revert EscrowHubNotInLegs(id, hub);
         if (!localSeen) revert EscrowNoLocalLeg(id, localEid);
         if (!isHub && peers[hub] == bytes32(0)) revert EscrowNoPeer(id, hub);
+    }
+
+    function _checkAttestation(bytes32 id, bytes32 termsHash, bytes32 decisionRef, bytes calldata signature)
+        private
+        view
+    {
+        bytes32 digest = _registrationDigest(id, termsHash, decisionRef);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || signer != attester) revert EscrowInvalidAttestation(id, signer);
     }
 
     function _checkTerms(Settlement storage s, bytes32 id, bytes memory encoded)

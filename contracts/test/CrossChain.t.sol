@@ -300,6 +300,30 @@ contract CrossChainTest is EscrowTestBase {
         _assertState(escB, ID, ISettlementEscrow.State.EXECUTED);
     }
 
+    /// @dev Liveness: the spoke locked but the hub never registered before the timeout. The hub may still
+    /// register (straight into REFUNDED) because it holds the spoke's buffered LOCKED, then resend ABORT.
+    function test_LateHubRegistrationAbortsLockedSpoke() public {
+        Terms memory t = _crossChain(ID);
+        _register(escB, t);
+        _deposit(t, 1);
+        _deliver(A);
+        vm.warp(t.timeoutAt);
+        _register(escA, t);
+        _assertState(escA, ID, ISettlementEscrow.State.REFUNDED);
+        _resend(escA, t);
+        _deliver(B);
+        _assertState(escB, ID, ISettlementEscrow.State.REFUNDED);
+        assertEq(cash.balanceOf(buyer), CASH_AMOUNT);
+    }
+
+    function test_RevertWhen_LateHubRegistrationWithoutLockedSpoke() public {
+        Terms memory t = _crossChain(ID);
+        vm.warp(t.timeoutAt);
+        bytes memory sig = _sign(escA, t, ATTESTER_PK);
+        vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowExpired.selector, ID, t.timeoutAt));
+        escA.register(t, sig);
+    }
+
     /// @dev A buffered message for other terms under the same id is dropped at registration.
     function test_BufferedMessageForOtherTermsDiscarded() public {
         Terms memory t = _crossChain(ID);

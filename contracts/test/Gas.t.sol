@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.22;
+
+import {console} from "forge-std/console.sol";
+
+import {EscrowTestBase} from "./utils/EscrowTestBase.sol";
+import {ISettlementEscrow, Terms} from "../src/ISettlementEscrow.sol";
+import {DemoToken} from "../src/demo/DemoToken.sol";
+import {ICoolVm} from "./RealStack.t.sol";
+
+/// @notice Does two transferFrom calls in one transaction: the floor of any two-party swap.
+contract TwoTransfers {
+    function swap(
+        DemoToken a,
+        address aFrom,
+        address aTo,
+        uint256 aAmt,
+        DemoToken b,
+        address bFrom,
+        address bTo,
+        uint256 bAmt
+    ) external {
+        a.transferFrom(aFrom, aTo, aAmt);
+        b.transferFrom(bFrom, bTo, bAmt);
+    }
+}
+
+/// @notice Gas of each escrow call against the targets of protocol.md, in steady state: the escrow
+/// already holds both tokens for other live settlements, parties hold balances, recipients are fresh.
+/// Each `test_Gas*` measures one call (setup excluded with pauseGasMetering) so `forge snapshot`
+/// records it, and asserts the target with a gasleft() measurement so a regression fails the suite.
+contract GasTest is EscrowTestBase {
+    bytes32 internal constant ID = keccak256("LS-GAS-1");
+    TwoTransfers internal floorSwap;
+
+    function setUp() public override {
+        super.setUp();
+        floorSwap = new TwoTransfers();
+        // Steady state: other live settlements already keep both tokens in the escrow.
+        asset.mint(address(escA), 1);
+        cash.mint(address(escA), 1);
+        asset.mint(address(escB), 1);
+        cash.mint(address(escB), 1);
+        _fund(seller, address(asset), address(escA), ASSET_AMOUNT);
+        _fund(buyer, address(cash), address(escA), CASH_AMOUNT);
+        _fund(buyer, address(cash), address(escB), CASH_AMOUNT);
+        asset.mint(seller, 1);
+        cash.mint(buyer, 1);
+    }
+
+    /// @dev Marks every account a measured call touches as cold, as in a fresh transaction.
+    function _cool() internal {
+        address[8] memory touched =
+            [address(escA), address(asset), address(cash), seller, buyer, buyerVault, sellerCash, address(floorSwap)];
+        for (uint256 i; i < touched.length; ++i) {
+            ICoolVm(address(vm)).cool(touched[i]);
+        }
+    }
+
+    function _approveFloor() internal {
+        asset.mint(seller, ASSET_AMOUNT);
+        cash.mint(buyer, CASH_AMOUNT);
+        vm.prank(seller);
+        asset.approve(address(floorSwap), ASSET_AMOUNT);
+        vm.prank(buyer);
+        cash.approve(address(floorSwap), CASH_AMOUNT);
+    }
+
+    function test_GasFloorTwoTransferFrom() public {
+        vm.pauseGasMetering();
+        _approveFloor();
+        _cool();
+        vm.resumeGasMetering();
+        floorSwap.swap(asset, seller, buyerVault, ASSET_AMOUNT, cash, buyer, sellerCash, CASH_AMOUNT);
+    }
+
+    function test_GasRegister() public {
+        vm.pauseGasMetering();
+        Terms memory t = _singleChain(ID);
+        bytes memory sig = _sign(escA, t, ATTESTER_PK);
+        _cool();
+        vm.resumeGasMetering();
+        escA.register(t, sig);
+    }
+
+    function test_GasDepositNotLast() public {
+        vm.pauseGasMetering();
+        Terms memory t = _singleChain(ID);
+        _register(escA, t);
+        _cool();
+        vm.resumeGasMetering();
+        vm.prank(seller);
+        escA.deposit(t, 0, 0);
+    }
+
+    function test_GasDepositNotLastBySecret() public {
+        vm.pauseGasMetering();
+        Terms memory t = _singleChain(ID);
+        _register(escA, t);
+        _cool();
+        vm.resumeGasMetering();
+        vm.prank(buyer);
+        escA.deposit(t, 1, BUYER_SECRET);
+    }
+
+    function test_GasDepositLastWithSwap() public {
+        vm.pauseGasMetering();
+        Terms memory t = _singleChain(ID);
+        _register(escA, t);
+        vm.prank(buyer);
+        escA.deposit(t, 1, BUYER_SECRET);
+        _cool();
+        vm.resumeGasMetering();
+        vm.prank(seller);
+        escA.deposit(t, 0, 0);
+    }
+
+    function test_GasRefundOneLeg() public {
+        vm.pauseGasMetering();
+        Terms memory t = _singleChain(ID);
+        _register(escA, t);
+        vm.prank(seller);
+        escA.deposit(t, 0, 0);
+        vm.warp(t.timeoutAt);
+        _cool();
+        vm.resumeGasMetering();
+        escA.refund(t);
+    }
+
+    /// @dev Asserts every single-chain target with gasleft() (the snapshot entries above record them too).
+    function test_GasTargetsSingleChain() public {
+        _approveFloor();
+        _cool();
+        uint256 g = gasleft();
+        floorSwap.swap(asset, seller, makeAddr("r1"), ASSET_AMOUNT, cash, buyer, makeAddr("r2"), CASH_AMOUNT);
+        uint256 floorGas = g - gasleft();
+
+        Terms memory t = _singleChain(ID);
+        bytes memory sig = _sign(escA, t, ATTESTER_PK);
+        _cool();
+        g = gasleft();
+        escA.register(t, sig);
+        uint256 reg = g - gasleft();
+        _cool();
+        vm.prank(buyer);
+        g = gasleft();
+        escA.deposit(t, 1, BUYER_SECRET);
+        uint256 dep1 = g - gasleft();
+        _cool();
+        vm.prank(seller);
+        g = gasleft();
+        escA.deposit(t, 0, 0);
+        uint256 dep2 = g - gasleft();
+        assertEq(uint8(_stateOf(escA, ID)), uint8(ISettlementEscrow.State.EXECUTED));
+
+        t = _singleChain(keccak256("LS-GAS-2"));
+        _fund(seller, address(asset), address(escA), ASSET_AMOUNT);
+        _register(escA, t);
+        vm.prank(seller);
+        escA.deposit(t, 0, 0);
+        vm.warp(t.timeoutAt);
+        _cool();
+        g = gasleft();
+        escA.refund(t);
+        uint256 refundGas = g - gasleft();
+
+        console.log("floor (2x transferFrom)", floorGas);
+        console.log("register", reg);
+        console.log("deposit (not last, secret)", dep1);
+        console.log("deposit (last, with swap)", dep2);
+        console.log("whole settlement", reg + dep1 + dep2);
+        console.log("refund one leg", refundGas);
+        assertLe(dep1, 90_000, "deposit (not last)");
+        assertLe(dep2, 150_000, "last deposit incl. swap");
+        assertLe(refundGas, 50_000, "refund one leg");
+        assertLe(reg + dep1 + dep2, 4 * floorGas, "whole single-chain settlement <= 4x measured floor");
+        assertLe(reg + dep1 + dep2, 4 * 61_000, "whole single-chain settlement <= 4x protocol.md's 61k floor");
+    }
+}

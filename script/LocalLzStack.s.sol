@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.22;
+
+import {CommonBase} from "forge-std/Base.sol";
+
+import {ZeroFeeWorker} from "../contracts/src/local/ZeroFeeWorker.sol";
+import {
+    ILocalEndpoint,
+    ILocalSendUln,
+    ILocalReceiveUln,
+    UlnConfig,
+    SetDefaultUlnConfigParam,
+    ExecutorConfig,
+    SetDefaultExecutorConfigParam
+} from "../contracts/src/local/ILzStack.sol";
+
+/// @notice Deploys and configures the real LayerZero v2 stack on a local chain (shared by
+/// script/Deploy.s.sol, script/Wire.s.sol and the real-stack tests). Needs the `lzstack` profile's
+/// artifacts: run `FOUNDRY_PROFILE=lzstack forge build` first.
+abstract contract LocalLzStack is CommonBase {
+    /// @notice Executor max message size configured for every path (the escrow's messages are ~600 bytes).
+    uint32 internal constant MAX_MESSAGE_SIZE = 10_000;
+
+    /// @notice Creating a contract from an lzstack artifact failed (artifact missing or constructor reverted).
+    error LocalLzStackCreateFailed(string artifact);
+
+    /// @notice One chain's LayerZero contracts.
+    struct Stack {
+        uint32 eid;
+        address endpoint;
+        address sendLib;
+        address receiveLib;
+        address worker;
+        address relayer;
+    }
+
+    /// @notice Deploys EndpointV2, SendUln302, ReceiveUln302 and a ZeroFeeWorker, and registers both libraries.
+    /// The caller (broadcaster) becomes the owner of the libraries; `owner` owns the endpoint.
+    function _deployStack(uint32 eid, address owner, address relayer) internal returns (Stack memory stack) {
+        stack.eid = eid;
+        stack.relayer = relayer;
+        stack.endpoint = _create("out-lzstack/EndpointV2.sol/EndpointV2.json", abi.encode(eid, owner));
+        stack.sendLib =
+            _create("out-lzstack/SendUln302.sol/SendUln302.json", abi.encode(stack.endpoint, uint256(0), uint256(0)));
+        stack.receiveLib = _create("out-lzstack/ReceiveUln302.sol/ReceiveUln302.json", abi.encode(stack.endpoint));
+        stack.worker = address(new ZeroFeeWorker());
+        ILocalEndpoint(stack.endpoint).registerLibrary(stack.sendLib);
+        ILocalEndpoint(stack.endpoint).registerLibrary(stack.receiveLib);
+    }
+
+    /// @notice Configures the path to and from `remoteEid`: send side DVN + executor = the worker,
+    /// receive side DVN = the relayer, one confirmation; sets both default libraries for that eid.
+    /// Must be called by the owner of the libraries and of the endpoint.
+    function _configurePath(Stack memory stack, uint32 remoteEid) internal {
+        SetDefaultUlnConfigParam[] memory sendUln = new SetDefaultUlnConfigParam[](1);
+        sendUln[0] = SetDefaultUlnConfigParam(remoteEid, _ulnConfig(stack.worker));
+        ILocalSendUln(stack.sendLib).setDefaultUlnConfigs(sendUln);
+        SetDefaultExecutorConfigParam[] memory exec = new SetDefaultExecutorConfigParam[](1);
+        exec[0] = SetDefaultExecutorConfigParam(remoteEid, ExecutorConfig(MAX_MESSAGE_SIZE, stack.worker));
+        ILocalSendUln(stack.sendLib).setDefaultExecutorConfigs(exec);
+        SetDefaultUlnConfigParam[] memory recvUln = new SetDefaultUlnConfigParam[](1);
+        recvUln[0] = SetDefaultUlnConfigParam(remoteEid, _ulnConfig(stack.relayer));
+        ILocalReceiveUln(stack.receiveLib).setDefaultUlnConfigs(recvUln);
+        ILocalEndpoint(stack.endpoint).setDefaultSendLibrary(remoteEid, stack.sendLib);
+        ILocalEndpoint(stack.endpoint).setDefaultReceiveLibrary(remoteEid, stack.receiveLib, 0);
+    }
+
+    function _ulnConfig(address dvn) internal pure returns (UlnConfig memory config) {
+        address[] memory required = new address[](1);
+        required[0] = dvn;
+        config = UlnConfig({
+            confirmations: 1,
+            requiredDVNCount: 1,
+            optionalDVNCount: 0,
+            optionalDVNThreshold: 0,
+            requiredDVNs: required,
+            optionalDVNs: new address[](0)
+        });
+    }
+
+    function _create(string memory artifact, bytes memory args) internal returns (address addr) {
+        bytes memory initCode = abi.encodePacked(vm.getCode(artifact), args);
+        assembly ("memory-safe") {
+            addr := create(0, add(initCode, 0x20), mload(initCode))
+        }
+        if (addr == address(0)) revert LocalLzStackCreateFailed(artifact);
+    }
+}
