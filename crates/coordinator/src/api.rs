@@ -6,7 +6,9 @@ use crate::instructions::{
     self, Cancelled, FieldError, InstructionRequest, InstructionView, Submitted,
 };
 use crate::server::Coordinator;
-use crate::settlements::{self, DecisionRefused, EventView, ManualDecision, SettlementView};
+use crate::settlements::{
+    self, DecisionRefused, DepositInstruction, EventView, ManualDecision, SettlementView,
+};
 use crate::state::SettlementState;
 use crate::templates::Template;
 use crate::webhooks::{self, Delivery, Endpoint};
@@ -276,6 +278,9 @@ pub fn router(c: AppState) -> Router {
         .routes(routes!(get_settlement))
         .routes(routes!(settlement_events))
         .routes(routes!(compliance_decision))
+        .routes(routes!(settlement_deposits))
+        .routes(routes!(settlement_evidence))
+        .routes(routes!(operator_retry))
         .routes(routes!(list_templates))
         .routes(routes!(get_template))
         .routes(routes!(create_endpoint, list_endpoints))
@@ -497,6 +502,68 @@ async fn settlement_events(
     let items = settlements::events(&c, &id).await?;
     let n = i64::try_from(items.len()).unwrap_or(i64::MAX);
     Ok(page(items, n, n, 0))
+}
+
+/// The legs the calling platform must fund, with `approve` and `deposit` calldata, so a
+/// custody system can sign without knowing the escrow ABI. Empty until `COMPLIANCE_CLEARED`;
+/// deposits succeed only once the chain side has registered the terms.
+#[utoipa::path(get, path = "/v1/settlements/{id}/deposits", params(("id" = String, Path)), responses((status = 200, body = Paginated<DepositInstruction>), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn settlement_deposits(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Paginated<DepositInstruction>>> {
+    let platform = auth.platform(Scope::SettlementsRead)?;
+    let s = settlements::get_visible(&c, &id, Some(platform))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let items = settlements::deposits(&c, &s, platform).await?;
+    let n = i64::try_from(items.len()).unwrap_or(0);
+    Ok(page(items, n, n, 0))
+}
+
+/// The decision evidence: `decision_ref` and every preimage (lockstep-evidence's DvP decision).
+#[utoipa::path(get, path = "/v1/settlements/{id}/evidence", params(("id" = String, Path)), responses((status = 200, description = "`{settlement_id, decision_ref, decision, compliance}`"), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn settlement_evidence(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let reader = auth.settlement_reader()?;
+    let s = settlements::get_visible(&c, &id, reader)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let v = s.view()?;
+    Ok(Json(
+        json!({"settlement_id": v.id, "trade_reference": v.trade_reference, "decision_ref": v.decision_ref, "decision": v.evidence, "compliance": v.compliance, "terms_hash": v.terms_hash}),
+    ))
+}
+
+/// Run the settlement's next automatic step now (operator): screening, or the hand-over
+/// to the registrar.
+#[utoipa::path(post, path = "/v1/operator/settlements/{id}/retry", params(("id" = String, Path)), responses((status = 200, body = SettlementView), (status = 404, body = ErrorBody)), tag = "operator")]
+async fn operator_retry(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SettlementView>> {
+    auth.operator()?;
+    settlements::get_visible(&c, &id, None)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    match settlements::process(&c, &id).await {
+        Ok(()) | Err(Error::ConcurrentTransition { .. }) => {}
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("step failed: {e}"),
+            ));
+        }
+    }
+    let s = settlements::get_visible(&c, &id, None)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(s.view()?))
 }
 
 /// A manual compliance decision.

@@ -73,7 +73,11 @@ impl Db {
                     if backend == Backend::Sqlite {
                         // WAL + synchronous=NORMAL: durable across process crashes, one
                         // fsync per checkpoint instead of per commit.
-                        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000"] {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA busy_timeout = 5000",
+                        ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
                     }

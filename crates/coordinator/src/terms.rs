@@ -32,6 +32,12 @@ alloy::sol! {
         Leg[] legs;
     }
 
+    /// The escrow's deposit entry point (contracts/src/ISettlementEscrow.sol).
+    function deposit(Terms terms, uint256 legIndex, bytes32 secret) external payable;
+
+    /// ERC-20 approval of the escrow for the leg amount.
+    function approve(address spender, uint256 amount) external returns (bool);
+
     /// The EIP-712 message the attester signs.
     #[derive(Debug, PartialEq, Eq)]
     struct Registration {

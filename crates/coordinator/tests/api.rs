@@ -3,12 +3,14 @@
 
 mod common;
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, U256};
 use alloy::signers::Signature;
+use alloy::sol_types::SolCall;
 use common::*;
 use lockstep_coordinator::settlements::{EventView, verify_trail};
 use lockstep_coordinator::terms::{
-    Registration, registration_signing_hash, terms_from_json, terms_hash,
+    Registration, approveCall, deposit_key, depositCall, registration_signing_hash,
+    terms_from_json, terms_hash,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -120,6 +122,55 @@ async fn full_two_platform_flow(backend: Backend) {
     assert_ne!(legs[0]["deposit_key"], legs[1]["deposit_key"]);
     assert!(!v.to_string().contains("secret"));
     assert_eq!(v["evidence"]["decision_ref"], v["decision_ref"]);
+
+    // Each platform gets the legs it funds, with calldata that decodes to the same terms.
+    for (token, idx) in [(&a, 0usize), (&b, 1usize)] {
+        let (s, d) = env
+            .get(token, &format!("/v1/settlements/{sid}/deposits"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{d}");
+        assert_eq!(d["total"], 1, "{d}");
+        let item = &d["items"][0];
+        assert_eq!(item["leg_index"], idx);
+        assert_eq!(item["escrow"], ESCROW_A);
+        let call = hex::decode(
+            item["deposit_calldata"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("0x"),
+        )
+        .unwrap();
+        let decoded = <depositCall as SolCall>::abi_decode(&call).unwrap();
+        assert_eq!(decoded.terms, terms_from_json(&v["terms"]).unwrap());
+        assert_eq!(decoded.legIndex, U256::from(idx));
+        assert_eq!(
+            deposit_key(&decoded.secret).to_string(),
+            legs[idx]["deposit_key"].as_str().unwrap()
+        );
+        let approve = hex::decode(
+            item["approve_calldata"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("0x"),
+        )
+        .unwrap();
+        let approve = <approveCall as SolCall>::abi_decode(&approve).unwrap();
+        assert_eq!(approve.spender, ESCROW_A.parse::<Address>().unwrap());
+        assert_eq!(
+            approve.amount.to_string(),
+            legs[idx]["amount"].as_str().unwrap()
+        );
+    }
+    let (s, _) = env
+        .get(&c, &format!("/v1/settlements/{sid}/deposits"))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, e) = env
+        .get(&b, &format!("/v1/settlements/{sid}/evidence"))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(e["decision_ref"], v["decision_ref"]);
+    assert_eq!(e["decision"]["verdict"], "ALLOW");
 
     // Event trail: three hash-chained events.
     let (s, ev) = env.get(&b, &format!("/v1/settlements/{sid}/events")).await;
