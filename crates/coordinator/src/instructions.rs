@@ -606,11 +606,25 @@ pub async fn submit(c: &Coordinator, platform: &str, req: InstructionRequest) ->
     } else {
         "pending_match"
     };
-    sqlx::query("INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)")
+    let inserted = sqlx::query("INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)")
         .bind(&id).bind(platform).bind(&req.idempotency_key).bind(&hash).bind(&body.template_slug).bind(body.role.as_str())
         .bind(&trade_reference).bind(status).bind(serde_json::to_string(&body)?).bind(settlement_id.clone())
         .bind(failure.as_ref().map(serde_json::to_string).transpose()?).bind(deadline).bind(expires_at).bind(now)
-        .execute(&mut *tx).await?;
+        .execute(&mut *tx).await;
+    if let Err(sqlx::Error::Database(e)) = &inserted
+        && e.is_unique_violation()
+    {
+        // A concurrent request with the same key won the race: answer as a replay would.
+        drop(tx);
+        let mut conn = c.db.pool().acquire().await?;
+        return Ok(
+            match by_key(&mut conn, platform, &req.idempotency_key).await? {
+                Some((h, resp)) if h == hash => Submitted::Replayed(serde_json::from_str(&resp)?),
+                _ => Submitted::KeyReused,
+            },
+        );
+    }
+    inserted?;
     if let (Some((other_id, other_platform, other)), Some(sid)) = (&matched_with, &settlement_id) {
         let r = sqlx::query("UPDATE instructions SET status = 'matched', settlement_id = $1, updated_at = $2 WHERE id = $3 AND status = 'pending_match'")
             .bind(sid).bind(now).bind(other_id).execute(&mut *tx).await?;

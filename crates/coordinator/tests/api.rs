@@ -342,6 +342,21 @@ async fn idempotent_replay_and_conflict(backend: Backend) {
     assert_eq!(s4, StatusCode::CREATED);
     let (_, l) = env.get(&a, "/v1/instructions").await;
     assert_eq!(l["total"], 1);
+    // Concurrent submissions with one key: exactly one 201, the others replay it.
+    let racing = seller("race", None);
+    let answers = futures_join_all((0..8).map(|_| env.post(&a, "/v1/instructions", &racing))).await;
+    let created = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(s, v)| (*s == StatusCode::CREATED || *s == StatusCode::OK)
+                && v["id"] == answers[0].1["id"]),
+        "{answers:?}"
+    );
     env.stop().await;
 }
 
@@ -1080,4 +1095,31 @@ async fn operations_endpoints(backend: Backend) {
         "{m}"
     );
     env.stop().await;
+}
+
+/// Runs futures concurrently on the current task (no extra dependency).
+async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in fs {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.unwrap()).collect()
 }
