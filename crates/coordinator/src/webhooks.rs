@@ -459,12 +459,18 @@ pub(crate) async fn run_worker(c: Arc<Coordinator>, mut shutdown: watch::Receive
         }
         match claim(&c.db, 16, lease).await {
             Ok(ids) if !ids.is_empty() => {
+                // Attempts of one batch run concurrently, so one slow receiver does not
+                // hold up the others; each runs to completion even during shutdown.
+                let mut batch = tokio::task::JoinSet::new();
                 for id in ids {
-                    // Each attempt runs to completion even when shutdown is requested.
-                    if let Err(e) = deliver(&c, &id).await {
-                        tracing::warn!(delivery_id = id, error = %e, "webhook delivery bookkeeping failed");
-                    }
+                    let c = c.clone();
+                    batch.spawn(async move {
+                        if let Err(e) = deliver(&c, &id).await {
+                            tracing::warn!(delivery_id = id, error = %e, "webhook delivery bookkeeping failed");
+                        }
+                    });
                 }
+                while batch.join_next().await.is_some() {}
                 continue;
             }
             Ok(_) => {}

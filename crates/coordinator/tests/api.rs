@@ -29,6 +29,7 @@ both_backends!(
     webhooks_signed_retried_and_rotated,
     restart_loses_nothing,
     operations_endpoints,
+    shutdown_finishes_the_webhook_attempt_in_flight,
 );
 
 /// Checks every attestation recovers to the attester over the documented EIP-712 digest.
@@ -1122,4 +1123,57 @@ async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -
     })
     .await;
     out.into_iter().map(|o| o.unwrap()).collect()
+}
+
+async fn shutdown_finishes_the_webhook_attempt_in_flight(backend: Backend) {
+    let Some(mut env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    // A slow receiver: answers 204 after 1.5 s.
+    let hits = Arc::new(Mutex::new(0usize));
+    let h = hits.clone();
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::post(move || {
+            let h = h.clone();
+            async move {
+                *h.lock().unwrap() += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/slow", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (_, ep) = env
+        .post(&a, "/v1/webhook-endpoints", &json!({"url": url}))
+        .await;
+    let ep_id = ep["id"].as_str().unwrap().to_string();
+    env.post(
+        &a,
+        &format!("/v1/webhook-endpoints/{ep_id}/test"),
+        &json!({}),
+    )
+    .await;
+    wait_for(|| *hits.lock().unwrap() == 1, "the slow attempt to start").await;
+    let t = std::time::Instant::now();
+    env.restart().await;
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(800),
+        "shutdown did not wait for the attempt"
+    );
+    let (_, d) = env
+        .get(&a, &format!("/v1/webhook-endpoints/{ep_id}/deliveries"))
+        .await;
+    assert_eq!(d["items"][0]["status"], "delivered", "{d}");
+    assert_eq!(d["items"][0]["attempts"], 1);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        *hits.lock().unwrap(),
+        1,
+        "the finished attempt was sent again after the restart"
+    );
+    env.stop().await;
 }
