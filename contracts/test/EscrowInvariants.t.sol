@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.22;
+
+import {StdInvariant} from "forge-std/StdInvariant.sol";
+import {console} from "forge-std/console.sol";
+
+import {EscrowTestBase} from "./utils/EscrowTestBase.sol";
+import {EscrowHandler, IPacketRelay} from "./handlers/EscrowHandler.sol";
+import {SettlementEscrow} from "../src/SettlementEscrow.sol";
+import {ISettlementEscrow, Terms, Leg} from "../src/ISettlementEscrow.sol";
+import {DemoToken} from "../src/demo/DemoToken.sol";
+
+/// @notice Handler-based invariants over a hub and two spokes (TestHelperOz5): atomicity, conservation,
+/// exactly-once, and liveness (afterInvariant drives every settlement to an end and checks it).
+contract EscrowInvariantTest is EscrowTestBase {
+    EscrowHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        handler = new EscrowHandler(IPacketRelay(address(this)), [escA, escB, escC], [asset, cash]);
+        bytes4[] memory selectors = new bytes4[](7);
+        selectors[0] = EscrowHandler.create.selector;
+        selectors[1] = EscrowHandler.register.selector;
+        selectors[2] = EscrowHandler.deposit.selector;
+        selectors[3] = EscrowHandler.refund.selector;
+        selectors[4] = EscrowHandler.resend.selector;
+        selectors[5] = EscrowHandler.deliver.selector;
+        selectors[6] = EscrowHandler.warp.selector;
+        targetSelector(StdInvariant.FuzzSelector({addr: address(handler), selectors: selectors}));
+        targetContract(address(handler));
+    }
+
+    /// @dev Outcome of one leg read from balances: 0 none/held, 1 released, 2 refunded, 3 both (broken).
+    function _outcome(uint256 s, uint256 i, Leg memory leg) internal view returns (uint256 outcome) {
+        uint256 toRecipient = DemoToken(leg.token).balanceOf(handler.recipientOf(s, i));
+        uint256 toDepositor = DemoToken(leg.token).balanceOf(handler.depositorOf(s, i));
+        assertTrue(toRecipient == 0 || toRecipient == leg.amount, "recipient paid other than once");
+        assertTrue(toDepositor == 0 || toDepositor == leg.amount, "depositor refunded other than once");
+        if (toRecipient != 0) outcome |= 1;
+        if (toDepositor != 0) outcome |= 2;
+        if (outcome != 0) assertTrue(handler.ghostDeposited(s, i), "paid out a leg never deposited");
+    }
+
+    /// @notice Atomicity and exactly-once: per settlement, legs are all released or all refunded, never
+    /// a mix, and never a chain EXECUTED while another is REFUNDED.
+    function invariant_Atomicity() public view {
+        uint256 n = handler.settlementCount();
+        for (uint256 s; s < n; ++s) {
+            Terms memory t = handler.settlement(s);
+            uint256 seen;
+            for (uint256 i; i < t.legs.length; ++i) {
+                uint256 o = _outcome(s, i, t.legs[i]);
+                assertTrue(o != 3, "leg both released and refunded");
+                seen |= o;
+            }
+            assertTrue(seen != 3, "mixed outcome across legs");
+            bool executed;
+            bool refunded;
+            for (uint256 c; c < 3; ++c) {
+                ISettlementEscrow.State st = _stateOf(handler.escrow(c), t.settlementId);
+                executed = executed || st == ISettlementEscrow.State.EXECUTED;
+                refunded = refunded || st == ISettlementEscrow.State.REFUNDED;
+            }
+            // A chain can be REFUNDED with nothing deposited while another never executed; but an
+            // EXECUTED chain excludes any refunded leg anywhere.
+            if (executed) assertTrue(seen & 2 == 0, "executed somewhere, refunded elsewhere");
+            if (seen & 2 != 0) assertFalse(executed, "refunded leg but a chain executed");
+        }
+    }
+
+    /// @notice Conservation: each escrow's balance of each token equals the legs it holds (bitmap), and
+    /// equals ghost deposits minus everything paid out of it.
+    function invariant_Conservation() public view {
+        uint256 n = handler.settlementCount();
+        for (uint256 c; c < 3; ++c) {
+            SettlementEscrow esc = handler.escrow(c);
+            for (uint256 k; k < 2; ++k) {
+                DemoToken tok = handler.token(k);
+                uint256 held;
+                uint256 out;
+                for (uint256 s; s < n; ++s) {
+                    Terms memory t = handler.settlement(s);
+                    (,, uint32 mask,) = esc.settlementOf(t.settlementId);
+                    for (uint256 i; i < t.legs.length; ++i) {
+                        Leg memory leg = t.legs[i];
+                        if (leg.eid != c + 1 || leg.token != address(tok)) continue;
+                        if (mask & (uint32(1) << uint32(i)) != 0) held += leg.amount;
+                        out += tok.balanceOf(handler.recipientOf(s, i)) + tok.balanceOf(handler.depositorOf(s, i));
+                    }
+                }
+                assertEq(tok.balanceOf(address(esc)), held, "balance != held legs");
+                assertEq(held + out, handler.ghostIn(c, k), "ghost deposits != held + paid out");
+            }
+        }
+    }
+
+    /// @notice Liveness: once every timeout has passed, someone pays every step and every packet is
+    /// delivered, every registered settlement is EXECUTED or REFUNDED everywhere and the escrows are empty.
+    function afterInvariant() public {
+        handler.finishAll();
+        invariant_Atomicity();
+        invariant_Conservation();
+        uint256 n = handler.settlementCount();
+        uint256[5] memory states;
+        uint256[4] memory outcomes;
+        for (uint256 s; s < n; ++s) {
+            Terms memory t = handler.settlement(s);
+            for (uint256 i; i < t.legs.length; ++i) {
+                outcomes[_outcome(s, i, t.legs[i])]++;
+            }
+            for (uint256 c; c < 3; ++c) {
+                ISettlementEscrow.State st = _stateOf(handler.escrow(c), t.settlementId);
+                states[uint8(st)]++;
+                assertTrue(
+                    st == ISettlementEscrow.State.NONE || st == ISettlementEscrow.State.EXECUTED
+                        || st == ISettlementEscrow.State.REFUNDED,
+                    "settlement not finished"
+                );
+            }
+            for (uint256 i; i < t.legs.length; ++i) {
+                if (handler.ghostDeposited(s, i)) assertTrue(_outcome(s, i, t.legs[i]) != 0, "deposit stuck");
+            }
+        }
+        console.log("settlements", n);
+        console.log(
+            "calls create/register/deposit",
+            handler.calls("create"),
+            handler.calls("register"),
+            handler.calls("deposit")
+        );
+        console.log(
+            "calls refund/resend/deliver", handler.calls("refund"), handler.calls("resend"), handler.calls("deliver")
+        );
+        console.log("chain states NONE/EXECUTED/REFUNDED", states[0], states[3], states[4]);
+        console.log("legs untouched/released/refunded", outcomes[0], outcomes[1], outcomes[2]);
+        for (uint256 c; c < 3; ++c) {
+            assertEq(asset.balanceOf(address(handler.escrow(c))), 0, "asset left in escrow");
+            assertEq(cash.balanceOf(address(handler.escrow(c))), 0, "cash left in escrow");
+        }
+    }
+}

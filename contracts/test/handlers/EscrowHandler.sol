@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.22;
+
+import {CommonBase} from "forge-std/Base.sol";
+import {StdUtils} from "forge-std/StdUtils.sol";
+
+import {SettlementEscrow} from "../../src/SettlementEscrow.sol";
+import {ISettlementEscrow, Terms, Leg} from "../../src/ISettlementEscrow.sol";
+import {DemoToken} from "../../src/demo/DemoToken.sol";
+
+/// @notice The part of TestHelperOz5 the handler drives: deliver the oldest `count` packets to a receiver.
+interface IPacketRelay {
+    function verifyPackets(
+        uint32 dstEid,
+        bytes32 dstAddress,
+        uint256 packetAmount,
+        address composer,
+        bytes memory resolvedPayload
+    ) external;
+}
+
+/// @notice Drives random settlements across a hub (eid 1) and two spokes (eids 2, 3): registrations
+/// in any order, deposits with or without the LayerZero fee, refunds, resends, clock jumps and packet
+/// deliveries interleaved across chains. Every party address is unique per (settlement, leg) and funded
+/// exactly once, so balances show exactly what happened to each leg.
+contract EscrowHandler is CommonBase, StdUtils {
+    uint256 internal constant ATTESTER_PK = 0xA77E57;
+    uint256 internal constant MAX_SETTLEMENTS = 6;
+    uint32[3] internal EIDS = [uint32(1), 2, 3];
+
+    IPacketRelay internal immutable relay;
+    SettlementEscrow[3] internal escrows;
+    DemoToken[2] internal tokens;
+
+    Terms[] internal _settlements;
+    /// @notice Ghost: legs whose deposit succeeded, per settlement.
+    mapping(uint256 => mapping(uint256 => bool)) public ghostDeposited;
+    /// @notice Ghost: sum of successful deposits per (escrow index, token index).
+    uint256[2][3] public ghostIn;
+    /// @notice Count of calls per action, for the run summary.
+    mapping(bytes32 => uint256) public calls;
+
+    constructor(IPacketRelay relay_, SettlementEscrow[3] memory escrows_, DemoToken[2] memory tokens_) {
+        relay = relay_;
+        escrows = escrows_;
+        tokens = tokens_;
+        vm.deal(address(this), 1000 ether);
+    }
+
+    receive() external payable {}
+
+    // ------------------------------------------------------------------ views for the invariants
+
+    function settlementCount() external view returns (uint256) {
+        return _settlements.length;
+    }
+
+    function settlement(uint256 i) external view returns (Terms memory) {
+        return _settlements[i];
+    }
+
+    function escrow(uint256 i) external view returns (SettlementEscrow) {
+        return escrows[i];
+    }
+
+    function token(uint256 i) external view returns (DemoToken) {
+        return tokens[i];
+    }
+
+    function chainIndex(uint32 eid) public pure returns (uint256) {
+        return eid - 1;
+    }
+
+    function depositorOf(uint256 s, uint256 leg) public pure returns (address) {
+        return address(uint160(uint256(keccak256(abi.encode("depositor", s, leg)))));
+    }
+
+    function recipientOf(uint256 s, uint256 leg) public pure returns (address) {
+        return address(uint160(uint256(keccak256(abi.encode("recipient", s, leg)))));
+    }
+
+    function secretOf(uint256 s, uint256 leg) public pure returns (bytes32) {
+        return keccak256(abi.encode("secret", s, leg));
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    /// @notice Creates terms: 1 to 4 legs over 1 to 3 chains, any hub among them, random amounts.
+    function create(uint256 seed, uint8 legCount, uint16 ttl) external {
+        if (_settlements.length >= MAX_SETTLEMENTS) return;
+        calls["create"]++;
+        uint256 s = _settlements.length;
+        uint256 n = bound(legCount, 1, 4);
+        Leg[] memory legs = new Leg[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            bool bySecret = r & 1 == 1;
+            legs[i] = Leg({
+                eid: EIDS[(r >> 8) % 3],
+                token: address(tokens[(r >> 16) % 2]),
+                amount: bound(r >> 32, 1, 1e24),
+                depositor: bySecret ? address(0) : depositorOf(s, i),
+                depositKey: bySecret ? keccak256(abi.encodePacked(secretOf(s, i))) : bytes32(0),
+                recipient: recipientOf(s, i)
+            });
+        }
+        uint32 hub = legs[(seed >> 128) % n].eid;
+        _settlements.push();
+        Terms storage t = _settlements[s];
+        t.settlementId = keccak256(abi.encode("LS-INV", s));
+        t.hubEid = hub;
+        t.timeoutAt = uint64(block.timestamp + bound(ttl, 10 minutes, 3 hours));
+        t.decisionRef = keccak256(abi.encode("decision", s));
+        for (uint256 i; i < n; ++i) {
+            t.legs.push(legs[i]);
+        }
+        // Usually register everywhere at once (in leg order, so spokes often before the hub); the
+        // `register` action covers the other orders and late registrations.
+        if ((seed >> 64) % 4 != 0) {
+            for (uint256 i; i < n; ++i) {
+                this.register(s, i);
+            }
+        }
+    }
+
+    /// @notice Registers a settlement on one of its chains (any order: spokes before the hub too).
+    function register(uint256 sSeed, uint256 legSeed) external {
+        if (_settlements.length == 0) return;
+        Terms memory t = _settlements[sSeed % _settlements.length];
+        SettlementEscrow esc = escrows[chainIndex(t.legs[legSeed % t.legs.length].eid)];
+        bytes32 digest = esc.registrationDigest(t.settlementId, keccak256(abi.encode(t)), t.decisionRef);
+        (uint8 v, bytes32 r, bytes32 sig) = vm.sign(ATTESTER_PK, digest);
+        try esc.register(t, abi.encodePacked(r, sig, v)) {
+            calls["register"]++;
+        } catch {}
+    }
+
+    /// @notice Deposits a leg by its depositor, paying the quoted LayerZero fee or nothing (deferral).
+    function deposit(uint256 sSeed, uint256 legSeed, bool payFee) external {
+        if (_settlements.length == 0) return;
+        uint256 s = sSeed % _settlements.length;
+        Terms memory t = _settlements[s];
+        // The first leg not yet deposited from a random start, so settlements complete often.
+        uint256 i = legSeed % t.legs.length;
+        for (uint256 k; k < t.legs.length && ghostDeposited[s][i]; ++k) {
+            i = (i + 1) % t.legs.length;
+        }
+        if (ghostDeposited[s][i]) return;
+        Leg memory leg = t.legs[i];
+        SettlementEscrow esc = escrows[chainIndex(leg.eid)];
+        address who = depositorOf(s, i);
+        uint256 fee;
+        if (payFee) {
+            try esc.quoteDeposit(t, i) returns (uint256 f) {
+                fee = f;
+            } catch {}
+        }
+        DemoToken(leg.token).mint(who, leg.amount);
+        vm.startPrank(who);
+        DemoToken(leg.token).approve(address(esc), leg.amount);
+        vm.deal(who, fee);
+        try esc.deposit{value: fee}(t, i, leg.depositor == address(0) ? secretOf(s, i) : bytes32(0)) {
+            ghostDeposited[s][i] = true;
+            ghostIn[chainIndex(leg.eid)][leg.token == address(tokens[0]) ? 0 : 1] += leg.amount;
+            calls["deposit"]++;
+        } catch {
+            // Undo the funding so the depositor's balance keeps meaning "refunded".
+            DemoToken(leg.token).transfer(address(0xdead), leg.amount);
+        }
+        vm.stopPrank();
+    }
+
+    /// @notice Anyone refunds / aborts on one chain, paying the quoted fee.
+    function refund(uint256 sSeed, uint256 legSeed) external {
+        if (_settlements.length == 0) return;
+        Terms memory t = _settlements[sSeed % _settlements.length];
+        SettlementEscrow esc = escrows[chainIndex(t.legs[legSeed % t.legs.length].eid)];
+        uint256 fee = esc.quoteRefund(t);
+        try esc.refund{value: fee}(t) {
+            calls["refund"]++;
+        } catch {}
+    }
+
+    /// @notice Anyone resends a chain's pending message.
+    function resend(uint256 sSeed, uint256 legSeed) external {
+        if (_settlements.length == 0) return;
+        Terms memory t = _settlements[sSeed % _settlements.length];
+        SettlementEscrow esc = escrows[chainIndex(t.legs[legSeed % t.legs.length].eid)];
+        try esc.quoteResend(t) returns (uint256 fee) {
+            try esc.resend{value: fee}(t) {
+                calls["resend"]++;
+            } catch {}
+        } catch {}
+    }
+
+    /// @notice Delivers the oldest 1-3 packets waiting for one chain.
+    function deliver(uint256 chainSeed, uint8 count) external {
+        uint256 c = chainSeed % 3;
+        try relay.verifyPackets(
+            EIDS[c], bytes32(uint256(uint160(address(escrows[c])))), bound(count, 1, 3), address(0), ""
+        ) {
+            calls["deliver"]++;
+        } catch {}
+    }
+
+    /// @notice Moves the clock forward (timeouts).
+    function warp(uint32 secs) external {
+        calls["warp"]++;
+        vm.warp(block.timestamp + bound(secs, 1, 15 minutes));
+    }
+
+    /// @notice Liveness driver (not fuzzed): after every timeout, someone pays gas for every pending step
+    /// and every packet is delivered, for a few rounds.
+    function finishAll() external {
+        uint256 latest;
+        for (uint256 s; s < _settlements.length; ++s) {
+            if (_settlements[s].timeoutAt > latest) latest = _settlements[s].timeoutAt;
+        }
+        if (latest >= block.timestamp) vm.warp(latest + 1);
+        for (uint256 round; round < 4; ++round) {
+            for (uint256 c; c < 3; ++c) {
+                _deliverAll(c);
+            }
+            for (uint256 s; s < _settlements.length; ++s) {
+                for (uint256 i; i < _settlements[s].legs.length; ++i) {
+                    this.register(s, i);
+                    this.refund(s, i);
+                    this.resend(s, i);
+                }
+            }
+        }
+    }
+
+    function _deliverAll(uint256 c) internal {
+        try relay.verifyPackets(EIDS[c], bytes32(uint256(uint160(address(escrows[c])))), 0, address(0), "") {} catch {}
+    }
+}
