@@ -129,10 +129,11 @@ pub const POLICY_CANONICAL: &[u8] = br#"{"policy_id":"aml.transfer","version":1}
 /// Computes one full keystone for index `i` (see docs/evidence.md, "Speed"): every
 /// reference is serialised and hashed afresh; only allocations are reused.
 pub fn full_keystone(i: u64, st: &mut BenchState) -> Result<FullKeystoneRefs> {
-    use std::fmt::Write;
     let buf = &mut st.buf;
     st.passport.agent_id.clear();
-    let _ = write!(st.passport.agent_id, "agent-{i}");
+    st.passport.agent_id.push_str("agent-");
+    let mut digits = itoa_buf(i);
+    st.passport.agent_id.push_str(digits.as_str());
     let passport_ref = st.passport.reference_with(buf)?;
     let mandate_ref = st.mandate.reference_with(buf)?;
     let policy_ref = Ref::from_digest(Sha256::digest(POLICY_CANONICAL).into());
@@ -218,4 +219,30 @@ pub fn run(n: u64) -> Result<Option<FullKeystoneRefs>> {
         last = Some(full_keystone(i, &mut st)?);
     }
     Ok(last)
+}
+
+/// Decimal digits of `v` without going through `fmt`.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_str(&mut self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0")
+    }
+}
+
+fn itoa_buf(mut v: u64) -> Digits {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    Digits { buf, start: i }
 }

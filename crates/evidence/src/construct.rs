@@ -88,6 +88,15 @@ impl<'a> ObjWriter<'a> {
         o.push(b'"');
     }
 
+    /// Writes a reference in its bare (64 hex) form.
+    #[inline]
+    pub(crate) fn bare(&mut self, key: &str, v: &Ref) {
+        let o = self.key(key);
+        o.push(b'"');
+        o.extend_from_slice(&v.as_bytes()[7..]);
+        o.push(b'"');
+    }
+
     #[inline]
     pub(crate) fn uint(&mut self, key: &str, v: u64) {
         let o = self.key(key);

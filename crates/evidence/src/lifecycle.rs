@@ -202,8 +202,8 @@ impl Preimage for RetentionRow {
     }
     fn write_canonical(&self, out: &mut Vec<u8>) {
         let mut o = ObjWriter::begin(out);
-        o.str("content_hash", self.content_hash.bare());
-        o.str("prev_hash", self.prev_hash.bare());
+        o.bare("content_hash", &self.content_hash);
+        o.bare("prev_hash", &self.prev_hash);
         o.uint("row_number", self.row_number);
         o.end();
     }

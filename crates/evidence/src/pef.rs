@@ -79,12 +79,10 @@ pub struct FrameRefs {
     pub receipt_hash: Ref,
 }
 
-/// Reusable buffers for computing frames without allocating.
+/// A reusable buffer for computing frames without allocating.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    /// Receipt bytes.
-    pub a: Vec<u8>,
-    /// Preimage bytes.
+    /// The frame preimage (the receipt is written inside it).
     pub b: Vec<u8>,
 }
 
@@ -96,28 +94,26 @@ impl<R: Preimage> Frame<R> {
         self.receipt.validate()
     }
 
-    fn write_preimage(&self, out: &mut Vec<u8>, receipt: &[u8], receipt_hash: &Ref) {
+    /// `receipt_hash` and `frame_id`, reusing `s`. The receipt is serialised once,
+    /// straight into the preimage, and hashed in place.
+    pub fn refs_with(&self, s: &mut Scratch) -> Result<FrameRefs> {
+        self.validate_frame()?;
+        let out = &mut s.b;
+        out.clear();
         let mut o = ObjWriter::begin(out);
         o.str("canon_version", PEF_CANON_VERSION);
         o.str("claim_type", self.claim_type.as_str());
         o.str("frame_provider_did", &self.frame_provider_did);
         o.uint("frame_timestamp_ms", self.frame_timestamp_ms);
         o.str("pef_version", PEF_VERSION);
-        o.key("receipt").extend_from_slice(receipt);
+        let body = o.key("receipt");
+        let start = body.len();
+        self.receipt.write_canonical(body);
+        let receipt_hash = Ref::from_digest(Sha256::digest(&body[start..]).into());
         o.str("receipt_format", &self.receipt_format);
-        o.reference("receipt_hash", receipt_hash);
+        o.reference("receipt_hash", &receipt_hash);
         o.end();
-    }
-
-    /// `receipt_hash` and `frame_id`, reusing `s`.
-    pub fn refs_with(&self, s: &mut Scratch) -> Result<FrameRefs> {
-        self.validate_frame()?;
-        s.a.clear();
-        self.receipt.write_canonical(&mut s.a);
-        let receipt_hash = Ref::from_digest(Sha256::digest(&s.a).into());
-        s.b.clear();
-        self.write_preimage(&mut s.b, &s.a, &receipt_hash);
-        let frame_id = Ref::from_digest(Sha256::digest(&s.b).into());
+        let frame_id = Ref::from_digest(Sha256::digest(out.as_slice()).into());
         Ok(FrameRefs {
             frame_id,
             receipt_hash,
@@ -227,10 +223,10 @@ pub struct AuditChainRefs {
     pub cap: Ref,
 }
 
-fn write_audit_row(out: &mut Vec<u8>, content_hash: &Ref, prev_bare: &str, n: u64) {
+fn write_audit_row(out: &mut Vec<u8>, content_hash: &Ref, prev: &Ref, n: u64) {
     let mut o = ObjWriter::begin(out);
     o.reference("content_hash", content_hash);
-    o.str("prev_hash", prev_bare);
+    o.bare("prev_hash", prev);
     o.uint("row_number", n);
     o.end();
 }
@@ -248,7 +244,7 @@ pub fn audit_chain_refs(
     let mut prev = crate::lifecycle::genesis();
     for (i, fid) in frame_ids.iter().enumerate() {
         buf.clear();
-        write_audit_row(buf, fid, prev.bare(), i as u64 + 1);
+        write_audit_row(buf, fid, &prev, i as u64 + 1);
         prev = Ref::from_digest(Sha256::digest(buf.as_slice()).into());
         row_hashes.push(prev);
     }
