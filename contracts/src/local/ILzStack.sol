@@ -39,6 +39,7 @@ struct SetDefaultExecutorConfigParam {
 /// @notice The EndpointV2 owner and executor calls used locally.
 interface ILocalEndpoint {
     function eid() external view returns (uint32);
+    function defaultSendLibrary(uint32 eid) external view returns (address);
     function registerLibrary(address lib) external;
     function setDefaultSendLibrary(uint32 eid, address lib) external;
     function setDefaultReceiveLibrary(uint32 eid, address lib, uint256 gracePeriod) external;

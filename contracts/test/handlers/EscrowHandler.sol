@@ -165,7 +165,7 @@ contract EscrowHandler is CommonBase, StdUtils {
             calls["deposit"]++;
         } catch {
             // Undo the funding so the depositor's balance keeps meaning "refunded".
-            DemoToken(leg.token).transfer(address(0xdead), leg.amount);
+            if (!DemoToken(leg.token).transfer(address(0xdead), leg.amount)) revert();
         }
         vm.stopPrank();
     }
