@@ -27,8 +27,8 @@ contract RealStackTest is Test, LocalLzStack {
     uint32 internal constant EID_B = 40_102;
     uint256 internal constant ATTESTER_PK = 0xA77E57;
     bytes32 internal constant BUYER_SECRET = keccak256("buyer secret");
-    /// @dev Regression bound for the whole cross-chain settlement (measured ~820k; target 500k unmet).
-    uint256 internal constant CROSS_CHAIN_GAS_BOUND = 850_000;
+    /// @dev Regression bound for the whole cross-chain settlement (measured ~694k; target 500k unmet).
+    uint256 internal constant CROSS_CHAIN_GAS_BOUND = 720_000;
     bytes32 internal constant PACKET_SENT = keccak256("PacketSent(bytes,bytes,address)");
 
     address internal relayer = makeAddr("relayer");
@@ -86,10 +86,14 @@ contract RealStackTest is Test, LocalLzStack {
     }
 
     function _terms() internal view returns (Terms memory t) {
+        return _terms(keccak256("LS-REAL-1"));
+    }
+
+    function _terms(bytes32 id) internal view returns (Terms memory t) {
         Leg[] memory legs = new Leg[](2);
         legs[0] = Leg(EID_A, address(asset), 100e18, seller, bytes32(0), buyerVault);
         legs[1] = Leg(EID_B, address(cash), 1000e6, address(0), keccak256(abi.encodePacked(BUYER_SECRET)), sellerCash);
-        t = Terms(keccak256("LS-REAL-1"), EID_A, uint64(block.timestamp + 1 hours), keccak256("decision"), legs);
+        t = Terms(id, EID_A, uint64(block.timestamp + 1 hours), keccak256("decision"), legs);
     }
 
     function _sign(SettlementEscrow esc, Terms memory t) internal view returns (bytes memory) {
@@ -186,8 +190,10 @@ contract RealStackTest is Test, LocalLzStack {
     }
 
     /// @dev The whole two-leg cross-chain settlement through the real LayerZero stack, every transaction
-    /// measured cold. Target (protocol.md): all transactions on both chains <= 500k.
+    /// measured cold, in steady state (a first settlement already used both paths, so LayerZero's nonce
+    /// slots are non-zero). Target (protocol.md): all transactions on both chains <= 500k.
     function test_RealStackCrossChainSettlement() public {
+        _settleUnmetered(_terms(keccak256("LS-REAL-WARMUP")));
         Terms memory t = _terms();
         uint256 total;
         uint256 intrinsicTotal;
@@ -224,16 +230,33 @@ contract RealStackTest is Test, LocalLzStack {
         total += u;
         intrinsicTotal += n;
         assertEq(uint8(_state(escB, t.settlementId)), uint8(ISettlementEscrow.State.EXECUTED));
-        assertEq(asset.balanceOf(buyerVault), 100e18);
-        assertEq(cash.balanceOf(sellerCash), 1000e6);
+        assertEq(asset.balanceOf(buyerVault), 200e18);
+        assertEq(cash.balanceOf(sellerCash), 2000e6);
         console.log("total execution gas, 10 transactions", total);
         console.log("total intrinsic + calldata gas", intrinsicTotal);
         console.log("total including intrinsic", total + intrinsicTotal);
-        // protocol.md's target is 500k. The real ULN302 stack alone costs ~450k for the two messages
-        // (send ~120k each, verify ~29k, commitVerification ~58k, endpoint receive), so the target is not
-        // reachable with two LayerZero messages; docs/protocol.md reports the breakdown. This bound only
-        // guards against regressions.
+        // protocol.md's target is 500k. Two registrations (~130k) plus the real ULN302 cost of two
+        // messages (send ~95k, verify ~27k, commitVerification ~54k each: ~350k) already exceed it, so
+        // the target is not reachable with this design; docs/protocol.md reports the breakdown. This
+        // bound only guards against regressions.
         assertLe(total, CROSS_CHAIN_GAS_BOUND, "cross-chain settlement, execution gas");
+    }
+
+    function _settleUnmetered(Terms memory t) internal {
+        asset.mint(seller, t.legs[0].amount);
+        cash.mint(buyer, t.legs[1].amount);
+        escA.register(t, _sign(escA, t));
+        escB.register(t, _sign(escB, t));
+        vm.recordLogs();
+        vm.prank(buyer);
+        escB.deposit(t, 1, BUYER_SECRET);
+        Vm.Log[] memory lockedLogs = vm.getRecordedLogs();
+        vm.prank(seller);
+        escA.deposit(t, 0, bytes32(0));
+        vm.recordLogs();
+        _relay(lockedLogs, stackA);
+        _relay(vm.getRecordedLogs(), stackB);
+        assertEq(uint8(_state(escB, t.settlementId)), uint8(ISettlementEscrow.State.EXECUTED));
     }
 
     /// @dev Timeout path through the real stack: hub aborts, the locked spoke is refunded by ABORT.
