@@ -237,3 +237,38 @@ fn bench_workload_matches_the_published_keystone_at_agent_001_shape() {
         Some(k.row_hashes[1].bare())
     );
 }
+
+#[test]
+fn our_canonical_bytes_equal_serde_jcs_on_every_vector_document() {
+    // An independent RFC 8785 implementation as a cross-check of our writer (both the
+    // Value canonicaliser and, through the bundles, the typed constructors' output).
+    let mut n = 0;
+    for dir in ["published", "lockstep", "bundles"] {
+        for p in files(dir) {
+            let doc = load(&p);
+            assert_eq!(
+                lockstep_evidence::canonicalize(&doc).unwrap(),
+                serde_jcs::to_vec(&doc).unwrap(),
+                "{}",
+                p.display()
+            );
+            n += 1;
+        }
+    }
+    for c in load(&root().join("lockstep/canonical.json"))["cases"]
+        .as_array()
+        .unwrap()
+    {
+        if let (Some(t), Some(out)) = (c["input_text"].as_str(), c["output"].get("canonical")) {
+            let v = parse_strict(t.as_bytes()).unwrap();
+            assert_eq!(
+                serde_jcs::to_string(&v).unwrap(),
+                out.as_str().unwrap(),
+                "{}",
+                c["id"]
+            );
+            n += 1;
+        }
+    }
+    assert!(n > 30);
+}
