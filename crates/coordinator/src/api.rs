@@ -35,6 +35,7 @@ pub struct ApiError {
     status: StatusCode,
     detail: String,
     errors: Option<Vec<FieldError>>,
+    retry_after: Option<u64>,
 }
 
 /// The error body.
@@ -53,6 +54,7 @@ impl ApiError {
             status,
             detail: detail.into(),
             errors: None,
+            retry_after: None,
         }
     }
     fn not_found() -> ApiError {
@@ -81,6 +83,7 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail,
             errors: Some(errors),
+            retry_after: None,
         }
     }
 }
@@ -95,6 +98,11 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = secs.to_string().parse()
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if self.status == StatusCode::UNAUTHORIZED
             && let Ok(v) = "Bearer".parse()
         {
@@ -156,7 +164,21 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
         match crate::auth::authenticate(&c.db, token).await? {
-            Some(p) => Ok(Auth(p)),
+            Some(p) => {
+                if let Err(secs) = c.limiter.check(
+                    &p.token_id,
+                    c.config.rate_limit_per_second,
+                    c.config.rate_limit_burst,
+                ) {
+                    let mut e = ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate limit exceeded for this token",
+                    );
+                    e.retry_after = Some(secs);
+                    return Err(e);
+                }
+                Ok(Auth(p))
+            }
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid or revoked token",

@@ -25,6 +25,10 @@ pub struct Config {
     pub stuck_after_secs: u64,
     /// Log as JSON lines.
     pub log_json: bool,
+    /// Requests per second allowed per token (token bucket; 0 disables the limit).
+    pub rate_limit_per_second: f64,
+    /// Burst size of the per-token bucket.
+    pub rate_limit_burst: f64,
     /// The chains settlements may use.
     pub chains: Vec<ChainConfig>,
     /// Screening providers.
@@ -43,6 +47,8 @@ impl Default for Config {
             expiry_sweep_interval_ms: 5_000,
             stuck_after_secs: 3_600,
             log_json: false,
+            rate_limit_per_second: 1_000.0,
+            rate_limit_burst: 2_000.0,
             chains: Vec::new(),
             compliance: ComplianceConfig::default(),
             webhooks: WebhookConfig::default(),

@@ -3,6 +3,34 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// Per-token token buckets: `rate` requests per second, bursts up to `burst`.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one token from `key`'s bucket; `Err(seconds until one is available)` when empty.
+    pub fn check(&self, key: &str, rate: f64, burst: f64) -> Result<(), u64> {
+        if rate <= 0.0 {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        let Ok(mut b) = self.buckets.lock() else {
+            return Ok(());
+        };
+        let (tokens, last) = b.entry(key.to_string()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
 /// Counters keyed by metric name and label set.
 #[derive(Debug, Default)]
 pub struct Metrics {

@@ -25,6 +25,8 @@ pub struct Coordinator {
     pub templates: Vec<Template>,
     /// Prometheus counters.
     pub metrics: Metrics,
+    /// Per-token request limits.
+    pub limiter: crate::metrics::RateLimiter,
     /// Signs registration attestations.
     pub attester: PrivateKeySigner,
     /// Configured screening providers.
@@ -78,6 +80,7 @@ impl Coordinator {
             config,
             templates: crate::templates::built_in()?,
             metrics: Metrics::default(),
+            limiter: Default::default(),
             attester,
             providers,
             registrar,

@@ -30,6 +30,7 @@ both_backends!(
     restart_loses_nothing,
     operations_endpoints,
     shutdown_finishes_the_webhook_attempt_in_flight,
+    rate_limit_answers_429_with_retry_after,
 );
 
 /// Checks every attestation recovers to the attester over the documented EIP-712 digest.
@@ -589,6 +590,7 @@ async fn bad_json_and_bad_fields(backend: Backend) {
 
 async fn flagged_then_manual_approve_or_reject(backend: Backend) {
     let Some(env) = Env::start(backend, |c, dir| {
+        c.stuck_after_secs = 0;
         let list = dir.join("sanctions.csv");
         std::fs::write(
             &list,
@@ -619,6 +621,16 @@ async fn flagged_then_manual_approve_or_reject(backend: Backend) {
     assert_eq!(v["state"], "COMPLIANCE_CHECKING");
     assert_eq!(v["compliance"]["screening"]["result"], "flagged");
     assert!(v["terms"].is_null());
+    // Waiting for a human: reported as stuck (stuck_after_secs = 0 here).
+    let (_, st) = env.get(&op, "/v1/operator/stuck-settlements").await;
+    assert!(
+        st["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == sid.as_str()),
+        "{st}"
+    );
     let (s, _) = env
         .post(
             &a,
@@ -1175,5 +1187,35 @@ async fn shutdown_finishes_the_webhook_attempt_in_flight(backend: Backend) {
         1,
         "the finished attempt was sent again after the restart"
     );
+    env.stop().await;
+}
+
+async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
+    let Some(env) = Env::start(backend, |c, _| {
+        c.rate_limit_per_second = 1.0;
+        c.rate_limit_burst = 3.0;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    for _ in 0..3 {
+        assert_eq!(env.get(&a, "/v1/instructions").await.0, StatusCode::OK);
+    }
+    let r = env
+        .http
+        .get(format!("{}/v1/instructions", env.base))
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "1");
+    // Buckets are per token.
+    assert_eq!(env.get(&b, "/v1/instructions").await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(env.get(&a, "/v1/instructions").await.0, StatusCode::OK);
     env.stop().await;
 }
