@@ -293,3 +293,23 @@ fn bench_prints_rate_and_the_last_refs() {
     assert_eq!(v["last"], serde_json::to_value(&last).unwrap());
     assert_eq!(v["last"]["row_hashes"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn bundle_builds_the_vector_bundle_from_its_facts() {
+    for name in ["settled", "refunded", "denied"] {
+        let facts = std::fs::read(vectors().join(format!("bundles/{name}.facts.json"))).unwrap();
+        let out = ok_json(&["evidence", "bundle"], &facts);
+        assert_eq!(
+            out,
+            load(&vectors().join(format!("bundles/{name}.bundle.json"))),
+            "{name}"
+        );
+    }
+    let mut facts = load(&vectors().join("bundles/settled.facts.json"));
+    facts["legs"][0]["anchor"]["block_hash"] = json!("0xABC");
+    bad(
+        &["evidence", "bundle"],
+        facts.to_string().as_bytes(),
+        "legs[0].anchor.block_hash: must be 0x followed by 64 lowercase hex digits",
+    );
+}
