@@ -161,3 +161,22 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn the_example_configuration_parses() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lockstep.example.toml");
+        let c = super::Config::from_file(&path).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.chains.len(), 2);
+        assert_eq!(c.chain(31338).unwrap().eid, 40162);
+        assert!(
+            toml::from_str::<super::Config>("secret_key = \"0x01\"").is_err(),
+            "unknown keys are refused"
+        );
+    }
+}

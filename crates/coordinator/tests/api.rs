@@ -31,6 +31,7 @@ both_backends!(
     operations_endpoints,
     shutdown_finishes_the_webhook_attempt_in_flight,
     rate_limit_answers_429_with_retry_after,
+    registrar_seam_and_chain_driven_states,
 );
 
 /// Checks every attestation recovers to the attester over the documented EIP-712 digest.
@@ -1217,5 +1218,91 @@ async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
     assert_eq!(env.get(&b, "/v1/instructions").await.0, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     assert_eq!(env.get(&a, "/v1/instructions").await.0, StatusCode::OK);
+    env.stop().await;
+}
+
+/// Records what the coordinator hands over; stands in for the chain side's registrar.
+struct RecordingRegistrar(Mutex<Vec<lockstep_coordinator::registrar::ClearedSettlement>>);
+
+impl lockstep_coordinator::registrar::SettlementRegistrar for RecordingRegistrar {
+    fn register<'a>(
+        &'a self,
+        s: &'a lockstep_coordinator::registrar::ClearedSettlement,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0.lock().unwrap().push(s.clone());
+            Ok(())
+        })
+    }
+}
+
+async fn registrar_seam_and_chain_driven_states(backend: Backend) {
+    use lockstep_coordinator::settlements::apply_transition;
+    use lockstep_coordinator::state::SettlementState as S;
+    let Some(mut env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let rec = Arc::new(RecordingRegistrar(Mutex::new(Vec::new())));
+    env.with_registrar(rec.clone()).await;
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let (url, got) = receiver(0).await;
+    env.post(&a, "/v1/webhook-endpoints", &json!({"url": url}))
+        .await;
+    let (sid, _) = matched_pair(&env, &a, &b, "reg", |_| {}).await;
+    let v = env.wait_state(&a, &sid, "COMPLIANCE_CLEARED").await;
+    wait_for(
+        || rec.0.lock().unwrap().len() == 1,
+        "the registrar hand-over",
+    )
+    .await;
+    {
+        let handed = rec.0.lock().unwrap()[0].clone();
+        assert_eq!(handed.id, sid);
+        assert_eq!(handed.terms, terms_from_json(&v["terms"]).unwrap());
+        assert_eq!(
+            handed.terms_hash.to_string(),
+            v["terms_hash"].as_str().unwrap()
+        );
+        assert_eq!(handed.attestations.len(), 1);
+    }
+    // The chain side drives the rest through the one guarded transition function.
+    let c = env.server.as_ref().unwrap().coordinator().clone();
+    let err = apply_transition(&c, &sid, S::Finalized, "skipping ahead")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, lockstep_coordinator::Error::IllegalTransition { .. }),
+        "{err}"
+    );
+    for (to, cause) in [
+        (S::AwaitingDeposits, "registered on 40161"),
+        (S::ExecutingSwap, "all legs locked"),
+        (S::Finalized, "executed"),
+    ] {
+        apply_transition(&c, &sid, to, cause).await.unwrap();
+    }
+    let v = env.wait_state(&b, &sid, "FINALIZED").await;
+    assert_eq!(v["state"], "FINALIZED");
+    let (_, ev) = env.get(&a, &format!("/v1/settlements/{sid}/events")).await;
+    let events: Vec<EventView> = serde_json::from_value(ev["items"].clone()).unwrap();
+    assert_eq!(events.len(), 6);
+    assert!(verify_trail(&sid, &events));
+    let err = apply_transition(&c, &sid, S::RolledBack, "too late")
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        lockstep_coordinator::Error::IllegalTransition { .. }
+    ));
+    wait_for(
+        || events_of(&got).contains(&"settlement.state.finalized".to_string()),
+        "the finalized webhook",
+    )
+    .await;
+    // Handed over exactly once, also across a restart.
+    env.restart().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(rec.0.lock().unwrap().len(), 1);
     env.stop().await;
 }

@@ -57,6 +57,7 @@ pub async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<Str
 }
 
 pub struct Env {
+    pub registrar: Option<std::sync::Arc<dyn lockstep_coordinator::registrar::SettlementRegistrar>>,
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub attester: PrivateKeySigner,
@@ -106,6 +107,7 @@ impl Env {
         tweak(&mut config, dir.path());
         let attester = PrivateKeySigner::random();
         let mut env = Env {
+            registrar: None,
             dir,
             config,
             attester,
@@ -117,10 +119,23 @@ impl Env {
         Some(env)
     }
 
+    /// Restarts with a registrar plugged in.
+    pub async fn with_registrar(
+        &mut self,
+        r: std::sync::Arc<dyn lockstep_coordinator::registrar::SettlementRegistrar>,
+    ) {
+        self.registrar = Some(r);
+        self.restart().await;
+    }
+
     async fn boot(&mut self) {
-        let c = Coordinator::new(self.config.clone(), self.attester.clone(), None)
-            .await
-            .unwrap();
+        let c = Coordinator::new(
+            self.config.clone(),
+            self.attester.clone(),
+            self.registrar.clone(),
+        )
+        .await
+        .unwrap();
         let s = Server::start(c).await.unwrap();
         self.base = format!("http://{}", s.addr());
         self.server = Some(s);
