@@ -8,7 +8,7 @@ use crate::keystone::{
 use crate::lifecycle::{
     ExecutionBinding, RetentionRow, SettlementAmount, SettlementReceipt, SettlementResult, genesis,
 };
-use crate::pef::{ClaimType, Frame, Scratch, audit_chain_refs};
+use crate::pef::{ClaimType, Frame, Scratch, audit_chain_refs_into};
 use crate::{Preimage, Ref, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -62,6 +62,7 @@ pub struct BenchState {
     execution_frame: Frame<Execution>,
     settlement_frame: Frame<SettlementReceipt>,
     subject_refs: Vec<Ref>,
+    row_hashes: Vec<Ref>,
 }
 
 const PROVIDER: &str = "did:web:lockstep.local";
@@ -118,6 +119,7 @@ impl Default for BenchState {
                 frame_timestamp_ms: 0,
             },
             subject_refs: Vec::with_capacity(5),
+            row_hashes: Vec::with_capacity(2),
         }
     }
 }
@@ -188,10 +190,11 @@ pub fn full_keystone(i: u64, st: &mut BenchState) -> Result<FullKeystoneRefs> {
     .reference_with(buf)?;
     let execution_frame = st.execution_frame.refs_with(&mut st.scratch)?;
     let settlement_frame = st.settlement_frame.refs_with(&mut st.scratch)?;
-    let chain = audit_chain_refs(
+    let cap = audit_chain_refs_into(
         &[execution_frame.frame_id, settlement_frame.frame_id],
         TrustOutcome::Trusted,
         buf,
+        &mut st.row_hashes,
     )?;
     Ok(FullKeystoneRefs {
         passport_ref,
@@ -206,8 +209,8 @@ pub fn full_keystone(i: u64, st: &mut BenchState) -> Result<FullKeystoneRefs> {
         binding_ref,
         execution_frame_id: execution_frame.frame_id,
         settlement_frame_id: settlement_frame.frame_id,
-        row_hashes: [chain.row_hashes[0], chain.row_hashes[1]],
-        cap: chain.cap,
+        row_hashes: [st.row_hashes[0], st.row_hashes[1]],
+        cap,
     })
 }
 

@@ -182,8 +182,11 @@ pub struct RetentionRow {
 }
 
 /// The all-zero digest used as `prev_hash` of the first row.
+pub const GENESIS: Ref = Ref::from_digest([0u8; 32]);
+
+/// The all-zero digest used as `prev_hash` of the first row.
 pub fn genesis() -> Ref {
-    Ref::from_digest([0u8; 32])
+    GENESIS
 }
 
 impl Preimage for RetentionRow {

@@ -237,11 +237,24 @@ pub fn audit_chain_refs(
     trust_outcome: TrustOutcome,
     buf: &mut Vec<u8>,
 ) -> Result<AuditChainRefs> {
+    let mut row_hashes = Vec::with_capacity(frame_ids.len());
+    let cap = audit_chain_refs_into(frame_ids, trust_outcome, buf, &mut row_hashes)?;
+    Ok(AuditChainRefs { row_hashes, cap })
+}
+
+/// Like [`audit_chain_refs`], appending the row hashes to `row_hashes` (cleared first)
+/// and returning the cap, so a caller can reuse every allocation.
+pub fn audit_chain_refs_into(
+    frame_ids: &[Ref],
+    trust_outcome: TrustOutcome,
+    buf: &mut Vec<u8>,
+    row_hashes: &mut Vec<Ref>,
+) -> Result<Ref> {
     if frame_ids.is_empty() {
         return Err(Error::rule("frame_ids", "must be a non-empty list"));
     }
-    let mut row_hashes = Vec::with_capacity(frame_ids.len());
-    let mut prev = crate::lifecycle::genesis();
+    row_hashes.clear();
+    let mut prev = crate::lifecycle::GENESIS;
     for (i, fid) in frame_ids.iter().enumerate() {
         buf.clear();
         write_audit_row(buf, fid, &prev, i as u64 + 1);
@@ -250,8 +263,7 @@ pub fn audit_chain_refs(
     }
     buf.clear();
     write_trust_query(buf, frame_ids, trust_outcome);
-    let cap = Ref::from_digest(Sha256::digest(buf.as_slice()).into());
-    Ok(AuditChainRefs { row_hashes, cap })
+    Ok(Ref::from_digest(Sha256::digest(buf.as_slice()).into()))
 }
 
 /// The audit chain over `frame_ids` (`audit_chain_of_frames`).

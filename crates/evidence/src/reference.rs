@@ -16,12 +16,18 @@ pub struct Ref([u8; LEN]);
 
 impl Ref {
     /// The reference whose digest is `digest`.
-    pub fn from_digest(digest: [u8; 32]) -> Ref {
+    pub const fn from_digest(digest: [u8; 32]) -> Ref {
         let mut b = [0u8; LEN];
-        b[..7].copy_from_slice(PREFIX);
-        for (i, byte) in digest.iter().enumerate() {
-            b[7 + 2 * i] = HEX[(byte >> 4) as usize];
-            b[8 + 2 * i] = HEX[(byte & 0x0f) as usize];
+        let mut i = 0;
+        while i < 7 {
+            b[i] = PREFIX[i];
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 32 {
+            b[7 + 2 * i] = HEX[(digest[i] >> 4) as usize];
+            b[8 + 2 * i] = HEX[(digest[i] & 0x0f) as usize];
+            i += 1;
         }
         Ref(b)
     }
