@@ -8,6 +8,7 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 import {EscrowTestBase} from "./utils/EscrowTestBase.sol";
 import {SettlementEscrow} from "../src/SettlementEscrow.sol";
 import {ISettlementEscrow, Terms, Leg} from "../src/ISettlementEscrow.sol";
+import {DemoToken} from "../src/demo/DemoToken.sol";
 
 /// @notice Unit tests of every external function and revert path on one chain (A), plus fuzz tests.
 contract SettlementEscrowTest is EscrowTestBase {
@@ -304,6 +305,26 @@ contract SettlementEscrowTest is EscrowTestBase {
         escA.deposit{value: 1 ether}(t, 0, 0);
         assertEq(seller.balance, 1 ether);
         assertEq(address(escA).balance, 0);
+    }
+
+    function test_RevertWhen_DepositExcessValueNotReturnable() public {
+        NoReceiveDepositor custody = new NoReceiveDepositor();
+        Terms memory t = _singleChain(ID);
+        t.legs[0].depositor = address(custody); // a contract without receive(): returning excess fails
+        _register(escA, t);
+        asset.mint(address(custody), ASSET_AMOUNT);
+        vm.deal(address(custody), 1 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlementEscrow.EscrowFeeRefundFailed.selector, address(custody), 1 ether)
+        );
+        custody.deposit(escA, t, 0, 1 ether);
+    }
+
+    function test_RevertWhen_DepositWithPermitLegOutOfRange() public {
+        Terms memory t = _singleChain(ID);
+        _register(escA, t);
+        vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowLegNotLocal.selector, ID, 7));
+        escA.depositWithPermit(t, 7, 0, block.timestamp, 27, bytes32(0), bytes32(0));
     }
 
     function test_DepositWhilePaused() public {
@@ -652,5 +673,13 @@ contract SettlementEscrowTest is EscrowTestBase {
         t.legs[0].amount = amount;
         vm.expectPartialRevert(ISettlementEscrow.EscrowInvalidAttestation.selector);
         escA.register(t, sig);
+    }
+}
+
+/// @notice Custody contract that can deposit but cannot receive native value.
+contract NoReceiveDepositor {
+    function deposit(SettlementEscrow esc, Terms calldata t, uint256 leg, uint256 value) external {
+        DemoToken(t.legs[leg].token).approve(address(esc), t.legs[leg].amount);
+        esc.deposit{value: value}(t, leg, bytes32(0));
     }
 }

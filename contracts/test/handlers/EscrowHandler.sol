@@ -136,16 +136,34 @@ contract EscrowHandler is CommonBase, StdUtils {
     }
 
     /// @notice Deposits a leg by its depositor, paying the quoted LayerZero fee or nothing (deferral).
+    /// Prefers a leg that can still be deposited (chain OPEN, before the timeout), scanning from a
+    /// random settlement and leg, so that settlements complete often; falls back to the random pick.
     function deposit(uint256 sSeed, uint256 legSeed, bool payFee) external {
-        if (_settlements.length == 0) return;
-        uint256 s = sSeed % _settlements.length;
-        Terms memory t = _settlements[s];
-        // The first leg not yet deposited from a random start, so settlements complete often.
-        uint256 i = legSeed % t.legs.length;
-        for (uint256 k; k < t.legs.length && ghostDeposited[s][i]; ++k) {
-            i = (i + 1) % t.legs.length;
+        uint256 count = _settlements.length;
+        if (count == 0) return;
+        (uint256 s, uint256 i) = (sSeed % count, 0);
+        bool found;
+        for (uint256 k; k < count && !found; ++k) {
+            uint256 cand = (sSeed % count + k) % count;
+            Terms storage t = _settlements[cand];
+            if (block.timestamp >= t.timeoutAt) continue;
+            for (uint256 j; j < t.legs.length; ++j) {
+                uint256 leg = (legSeed % t.legs.length + j) % t.legs.length;
+                if (ghostDeposited[cand][leg]) continue;
+                (, ISettlementEscrow.State st,,) = escrows[chainIndex(t.legs[leg].eid)].settlementOf(t.settlementId);
+                if (st == ISettlementEscrow.State.OPEN) {
+                    (s, i, found) = (cand, leg, true);
+                    break;
+                }
+            }
         }
+        if (!found) i = legSeed % _settlements[s].legs.length;
         if (ghostDeposited[s][i]) return;
+        _deposit(s, i, payFee);
+    }
+
+    function _deposit(uint256 s, uint256 i, bool payFee) internal {
+        Terms memory t = _settlements[s];
         Leg memory leg = t.legs[i];
         SettlementEscrow esc = escrows[chainIndex(leg.eid)];
         address who = depositorOf(s, i);
