@@ -177,6 +177,55 @@ contract SettlementEscrowTest is EscrowTestBase {
         escA.register(_terms(ID, A, legs), "");
     }
 
+    /// @dev The maximum of 32 legs on one chain: every bit of the leg bitmaps is exercised.
+    function test_ThirtyTwoLegsExecute() public {
+        Leg[] memory legs = new Leg[](32);
+        for (uint256 i; i < 32; ++i) {
+            legs[i] = _leg(A, address(cash), i + 1, address(0), bytes32(i + 1), address(uint160(0x1000 + i)));
+        }
+        Terms memory t = _terms(ID, A, legs);
+        _register(escA, t);
+        for (uint256 i; i < 32; ++i) {
+            address who = address(uint160(0x2000 + i));
+            _fund(who, address(cash), address(escA), i + 1);
+            vm.prank(who);
+            escA.deposit(t, i, bytes32(i + 1));
+            (, ISettlementEscrow.State state, uint32 mask,) = escA.settlementOf(ID);
+            if (i < 31) {
+                assertEq(uint8(state), uint8(ISettlementEscrow.State.OPEN));
+                assertEq(mask, uint32((uint256(1) << (i + 1)) - 1));
+            }
+        }
+        assertEq(uint8(_stateOf(escA, ID)), uint8(ISettlementEscrow.State.EXECUTED));
+        for (uint256 i; i < 32; ++i) {
+            assertEq(cash.balanceOf(address(uint160(0x1000 + i))), i + 1);
+        }
+        assertEq(cash.balanceOf(address(escA)), 0);
+    }
+
+    /// @dev 32 legs, some deposited (including high indices), refunded after the timeout.
+    function test_ThirtyTwoLegsRefund() public {
+        Leg[] memory legs = new Leg[](32);
+        for (uint256 i; i < 32; ++i) {
+            legs[i] = _leg(A, address(cash), i + 1, address(uint160(0x2000 + i)), 0, address(uint160(0x1000 + i)));
+        }
+        Terms memory t = _terms(ID, A, legs);
+        _register(escA, t);
+        uint256[4] memory picks = [uint256(0), 9, 17, 31];
+        for (uint256 k; k < 4; ++k) {
+            address who = address(uint160(0x2000 + picks[k]));
+            _fund(who, address(cash), address(escA), picks[k] + 1);
+            vm.prank(who);
+            escA.deposit(t, picks[k], 0);
+        }
+        vm.warp(t.timeoutAt);
+        escA.refund(t);
+        for (uint256 k; k < 4; ++k) {
+            assertEq(cash.balanceOf(address(uint160(0x2000 + picks[k]))), picks[k] + 1);
+        }
+        assertEq(cash.balanceOf(address(escA)), 0);
+    }
+
     function test_RevertWhen_RegisterLegZeroAmount() public {
         Terms memory t = _singleChain(ID);
         t.legs[1].amount = 0;
