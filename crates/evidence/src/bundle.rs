@@ -555,66 +555,40 @@ fn compact(v: &Value) -> String {
 /// Compares `found` with `expected`, returning the first difference in `expected`'s
 /// document order.
 pub fn first_difference(expected: &Value, found: &Value, path: &str) -> Option<Mismatch> {
-    let mm = |e: String, f: String| {
-        Some(Mismatch {
-            path: path.to_owned(),
-            expected: e,
-            found: f,
-        })
-    };
     match (expected, found) {
-        (Value::Object(e), Value::Object(f)) => {
-            for (k, ev) in e {
-                let p = format!("{path}.{k}");
-                match f.get(k) {
-                    None => {
-                        return Some(Mismatch {
-                            path: p,
-                            expected: compact(ev),
-                            found: "<absent>".into(),
-                        });
-                    }
-                    Some(fv) => {
-                        if let Some(m) = first_difference(ev, fv, &p) {
-                            return Some(m);
-                        }
-                    }
-                }
-            }
-            f.iter()
-                .find(|(k, _)| !e.contains_key(*k))
-                .map(|(k, fv)| Mismatch {
-                    path: format!("{path}.{k}"),
-                    expected: "<absent>".into(),
-                    found: compact(fv),
-                })
-        }
-        (Value::Array(e), Value::Array(f)) => {
-            for (i, ev) in e.iter().enumerate() {
-                let p = format!("{path}[{i}]");
-                match f.get(i) {
-                    None => {
-                        return Some(Mismatch {
-                            path: p,
-                            expected: compact(ev),
-                            found: "<absent>".into(),
-                        });
-                    }
-                    Some(fv) => {
-                        if let Some(m) = first_difference(ev, fv, &p) {
-                            return Some(m);
-                        }
-                    }
-                }
-            }
-            f.get(e.len()).map(|fv| Mismatch {
-                path: format!("{path}[{}]", e.len()),
-                expected: "<absent>".into(),
-                found: compact(fv),
-            })
-        }
+        (Value::Object(e), Value::Object(f)) => e
+            .iter()
+            .find_map(|(k, ev)| child_difference(Some(ev), f.get(k), format!("{path}.{k}")))
+            .or_else(|| {
+                f.iter()
+                    .find(|(k, _)| !e.contains_key(*k))
+                    .and_then(|(k, fv)| child_difference(None, Some(fv), format!("{path}.{k}")))
+            }),
+        (Value::Array(e), Value::Array(f)) => (0..e.len().max(f.len()))
+            .find_map(|i| child_difference(e.get(i), f.get(i), format!("{path}[{i}]"))),
         (e, f) if e == f => None,
-        (e, f) => mm(compact(e), compact(f)),
+        (e, f) => Some(Mismatch {
+            path: path.to_owned(),
+            expected: compact(e),
+            found: compact(f),
+        }),
+    }
+}
+
+/// One member or element of a compared container: absent on either side is a mismatch
+/// at `path`; present on both sides recurses.
+fn child_difference(
+    expected: Option<&Value>,
+    found: Option<&Value>,
+    path: String,
+) -> Option<Mismatch> {
+    match (expected, found) {
+        (Some(e), Some(f)) => first_difference(e, f, &path),
+        (e, f) => Some(Mismatch {
+            path,
+            expected: e.map_or_else(|| "<absent>".into(), compact),
+            found: f.map_or_else(|| "<absent>".into(), compact),
+        }),
     }
 }
 

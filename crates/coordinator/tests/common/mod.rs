@@ -233,30 +233,30 @@ pub fn timeout_at() -> String {
 
 /// A seller instruction on one chain: delivers `qty` ASSET, receives `price` USDC.
 pub fn seller(key: &str, trade_reference: Option<&str>) -> Value {
-    json!({
-        "idempotency_key": key,
-        "template_slug": "dvp-standard",
-        "role": "seller",
-        "party": {"external_reference": format!("order-{key}"), "name": "Alpha Securities AG", "wallet_address": SELLER_WALLET, "chain_id": CHAIN_A},
-        "legs": [
-            {"leg_type": "asset_delivery", "instrument_id": ASSET, "quantity": "1000", "direction": "deliver", "chain_id": CHAIN_A},
-            {"leg_type": "payment", "instrument_id": USDC, "quantity": "250000000", "direction": "receive", "chain_id": CHAIN_A}
-        ],
-        "timeout_at": timeout_at(),
-        "trade_reference": trade_reference,
-    })
+    instruction(key, trade_reference, "seller")
 }
 
 /// The matching buyer instruction.
 pub fn buyer(key: &str, trade_reference: Option<&str>) -> Value {
+    instruction(key, trade_reference, "buyer")
+}
+
+/// One side of the standard single-chain trade: the seller delivers ASSET and receives
+/// USDC, the buyer the reverse.
+fn instruction(key: &str, trade_reference: Option<&str>, role: &str) -> Value {
+    let (name, wallet, asset_dir, cash_dir) = if role == "seller" {
+        ("Alpha Securities AG", SELLER_WALLET, "deliver", "receive")
+    } else {
+        ("Beta Capital LLC", BUYER_WALLET, "receive", "deliver")
+    };
     json!({
         "idempotency_key": key,
         "template_slug": "dvp-standard",
-        "role": "buyer",
-        "party": {"external_reference": format!("order-{key}"), "name": "Beta Capital LLC", "wallet_address": BUYER_WALLET, "chain_id": CHAIN_A},
+        "role": role,
+        "party": {"external_reference": format!("order-{key}"), "name": name, "wallet_address": wallet, "chain_id": CHAIN_A},
         "legs": [
-            {"leg_type": "asset_delivery", "instrument_id": ASSET, "quantity": "1000", "direction": "receive", "chain_id": CHAIN_A},
-            {"leg_type": "payment", "instrument_id": USDC, "quantity": "250000000", "direction": "deliver", "chain_id": CHAIN_A}
+            {"leg_type": "asset_delivery", "instrument_id": ASSET, "quantity": "1000", "direction": asset_dir, "chain_id": CHAIN_A},
+            {"leg_type": "payment", "instrument_id": USDC, "quantity": "250000000", "direction": cash_dir, "chain_id": CHAIN_A}
         ],
         "timeout_at": timeout_at(),
         "trade_reference": trade_reference,
