@@ -1,0 +1,15 @@
+//! alloy bindings for Lockstep's contracts, generated at build time from the forge
+//! artifacts in `out/` (see `build.rs`): the escrow's interface ([`ISettlementEscrow`]:
+//! calls, events, custom errors, `Terms`/`Leg`), the LayerZero v2 calls the relayer makes ([`ILocalEndpoint`],
+//! [`ILocalReceiveUln`], [`ILayerZeroEndpointV2`] for `PacketSent` and the inbound views)
+//! and the local demo token ([`DemoToken`]).
+//!
+//! Reverts are decoded into the interface's typed errors with [`decode_revert`].
+
+#![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
+
+mod revert;
+
+pub use revert::{EscrowRevert, decode_revert, decode_revert_data};
