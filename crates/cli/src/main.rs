@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 
 mod coordinator_cmd;
+mod devnet_cmd;
 mod evidence_cmd;
 
 /// Lockstep: atomic delivery-versus-payment settlement across platforms and chains.
@@ -26,6 +27,8 @@ enum Command {
     Platform(coordinator_cmd::PlatformArgs),
     /// Issue and revoke API tokens.
     Token(coordinator_cmd::TokenArgs),
+    /// Two local anvil chains with LayerZero, escrows and demo tokens, plus the coordinator.
+    Devnet(devnet_cmd::DevnetArgs),
 }
 
 /// Structured logs on stderr: `RUST_LOG` filter (default `info`), text or JSON lines.
@@ -50,5 +53,6 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => coordinator_cmd::serve(args),
         Command::Platform(args) => coordinator_cmd::platform(args),
         Command::Token(args) => coordinator_cmd::token(args),
+        Command::Devnet(args) => devnet_cmd::run(args),
     }
 }
