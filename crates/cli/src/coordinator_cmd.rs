@@ -3,14 +3,17 @@
 //! Settings precedence: flags > environment variables > `--config` TOML file > defaults.
 //! The attester key is read only from `LOCKSTEP_ATTESTER_KEY` or `--attester-key-file`.
 
+use alloy::signers::local::PrivateKeySigner;
 use clap::{Args, Subcommand};
 use eyre::{WrapErr, eyre};
 use lockstep_coordinator::auth::Scope;
 use lockstep_coordinator::config::Config;
 use lockstep_coordinator::db::Db;
+use lockstep_coordinator::registrar::SettlementRegistrar;
 use lockstep_coordinator::server::{Coordinator, Server, load_attester};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Where the configuration and the database are.
 #[derive(Debug, Args)]
@@ -53,6 +56,11 @@ pub(crate) struct ServeArgs {
     /// File holding the attester's hex private key (when LOCKSTEP_ATTESTER_KEY is unset).
     #[arg(long, env = "LOCKSTEP_ATTESTER_KEY_FILE")]
     attester_key_file: Option<PathBuf>,
+    /// File holding the relayer's hex private key (when LOCKSTEP_RELAYER_KEY is unset): the
+    /// signer of registrations, LayerZero deliveries (it is the receive-side DVN) and refunds.
+    /// Required when any configured chain has an `rpc_url`.
+    #[arg(long, env = "LOCKSTEP_RELAYER_KEY_FILE")]
+    relayer_key_file: Option<PathBuf>,
     /// Unmatched instruction time-to-live, seconds (default 86400).
     #[arg(long, env = "LOCKSTEP_INSTRUCTION_TTL_SECS")]
     instruction_ttl_secs: Option<u64>,
@@ -166,9 +174,33 @@ fn serve_inner(args: ServeArgs) -> eyre::Result<()> {
         .ok()
         .filter(|k| !k.is_empty());
     let attester = load_attester(key.as_deref(), args.attester_key_file.as_deref())?;
+    let chain_side = config.chains.iter().any(|c| c.rpc_url.is_some());
+    let relayer = if chain_side {
+        Some(load_relayer(args.relayer_key_file.as_deref())?)
+    } else {
+        tracing::warn!(
+            "no chain has an rpc_url: the chain side is off and cleared settlements wait in COMPLIANCE_CLEARED"
+        );
+        None
+    };
     runtime()?.block_on(async move {
-        let coordinator = Coordinator::new(config, attester, None).await?;
-        let server = Server::start(coordinator).await?;
+        let side = match relayer {
+            Some(signer) => {
+                let side = lockstep_chain::ChainSide::connect(&config, signer)
+                    .await
+                    .wrap_err("connecting the chains")?;
+                tracing::info!(chains = side.chains.len(), relayer = %side.chains[0].sender.from(), "chain side connected");
+                Some(side)
+            }
+            None => None,
+        };
+        let registrar = side.clone().map(|s| s as Arc<dyn SettlementRegistrar>);
+        let coordinator = Coordinator::new(config, attester, registrar).await?;
+        let server = Server::start_with(coordinator, |c, rx| match &side {
+            Some(side) => side.spawn(c, rx),
+            None => Vec::new(),
+        })
+        .await?;
         println!(
             "{}",
             serde_json::json!({"listening": server.addr().to_string()})
@@ -178,6 +210,26 @@ fn serve_inner(args: ServeArgs) -> eyre::Result<()> {
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// The relayer's signer from `LOCKSTEP_RELAYER_KEY` or a key file.
+fn load_relayer(file: Option<&std::path::Path>) -> eyre::Result<PrivateKeySigner> {
+    let key = match std::env::var("LOCKSTEP_RELAYER_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+    {
+        Some(k) => k,
+        None => match file {
+            Some(f) => std::fs::read_to_string(f)
+                .wrap_err_with(|| format!("reading the relayer key file {}", f.display()))?,
+            None => eyre::bail!(
+                "chains with rpc_url are configured but there is no relayer key: set LOCKSTEP_RELAYER_KEY (hex private key) or --relayer-key-file"
+            ),
+        },
+    };
+    key.trim()
+        .parse::<PrivateKeySigner>()
+        .map_err(|e| eyre::eyre!("relayer key is not a valid secp256k1 private key: {e}"))
 }
 
 async fn shutdown_signal() {

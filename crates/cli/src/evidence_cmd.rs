@@ -35,10 +35,16 @@ enum EvidenceCommand {
         #[command(subcommand)]
         what: BuildCommand,
     },
-    /// Verify an evidence bundle offline: exit 0 when every ref recomputes.
+    /// Verify an evidence bundle: exit 0 when every ref recomputes offline and, with
+    /// `--rpc`, every receipt anchor is found on its chain (receipt, block hash, log, event,
+    /// settlement id).
     Verify {
         /// The bundle file.
         bundle: PathBuf,
+        /// `CHAIN_ID=URL`: re-check the anchors on that chain (repeat per chain; every
+        /// anchored chain needs one once any is given).
+        #[arg(long = "rpc", value_name = "CHAIN_ID=URL")]
+        rpc: Vec<String>,
     },
     /// Build an evidence bundle from settlement facts (see docs/evidence.md).
     Bundle {
@@ -140,9 +146,42 @@ fn execute(cmd: EvidenceCommand) -> eyre::Result<Outcome> {
             let v = read_input(file.as_ref())?;
             json_line(&compute("bundle", &v)?)
         }
-        EvidenceCommand::Verify { bundle: path } => {
+        EvidenceCommand::Verify { bundle: path, rpc } => {
             let v = read_input(Some(&path))?;
-            match bundle::verify_bundle(&v, &bundle::OfflineOnly) {
+            let fetched;
+            let checker: &dyn bundle::AnchorChecker = if rpc.is_empty() {
+                &bundle::OfflineOnly
+            } else {
+                let mut urls = std::collections::BTreeMap::new();
+                for r in &rpc {
+                    let (id, url) = r
+                        .split_once('=')
+                        .ok_or_else(|| eyre!("--rpc {r}: expected CHAIN_ID=URL"))?;
+                    let id: u64 = id
+                        .trim()
+                        .parse()
+                        .map_err(|e| eyre!("--rpc {r}: chain id: {e}"))?;
+                    urls.insert(id, url.trim().to_string());
+                }
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                // Refs are checked first (offline, no network) so a tampered bundle is
+                // reported as such before any RPC failure.
+                if let Err(e) = bundle::verify_bundle(&v, &bundle::OfflineOnly) {
+                    return match e {
+                        bundle::VerifyError::Mismatch(m) => {
+                            Ok(Outcome::Mismatch(format!("mismatch: {m}")))
+                        }
+                        bundle::VerifyError::Invalid(e) => Err(eyre!(e)),
+                    };
+                }
+                fetched = rt
+                    .block_on(lockstep_chain::anchors::RpcAnchors::fetch(&v, &urls))
+                    .map_err(|e| eyre!(e))?;
+                &fetched
+            };
+            match bundle::verify_bundle(&v, checker) {
                 Ok(summary) => Ok(Outcome::Out(format!("{summary}\n").into_bytes())),
                 Err(bundle::VerifyError::Mismatch(m)) => {
                     Ok(Outcome::Mismatch(format!("mismatch: {m}")))

@@ -544,8 +544,10 @@ async fn settlement_deposits(
     Ok(page(items, n, n, 0))
 }
 
-/// The decision evidence: `decision_ref` and every preimage (lockstep-evidence's DvP decision).
-#[utoipa::path(get, path = "/v1/settlements/{id}/evidence", params(("id" = String, Path)), responses((status = 200, description = "`{settlement_id, decision_ref, decision, compliance}`"), (status = 404, body = ErrorBody)), tag = "settlements")]
+/// The settlement's evidence: the decision evidence (`decision_ref` and every preimage) and,
+/// once the settlement is final on chain, `bundle`: the receipt-anchored evidence bundle
+/// (docs/evidence.md) that `lockstep evidence verify --rpc` re-checks; `null` before.
+#[utoipa::path(get, path = "/v1/settlements/{id}/evidence", params(("id" = String, Path)), responses((status = 200, description = "`{settlement_id, trade_reference, decision_ref, decision, compliance, terms_hash, bundle}`"), (status = 404, body = ErrorBody)), tag = "settlements")]
 async fn settlement_evidence(
     State(c): State<AppState>,
     auth: Auth,
@@ -556,8 +558,9 @@ async fn settlement_evidence(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let v = s.view()?;
+    let bundle = settlements::bundle(&c, &s.id).await?;
     Ok(Json(
-        json!({"settlement_id": v.id, "trade_reference": v.trade_reference, "decision_ref": v.decision_ref, "decision": v.evidence, "compliance": v.compliance, "terms_hash": v.terms_hash}),
+        json!({"settlement_id": v.id, "trade_reference": v.trade_reference, "decision_ref": v.decision_ref, "decision": v.evidence, "compliance": v.compliance, "terms_hash": v.terms_hash, "bundle": bundle}),
     ))
 }
 

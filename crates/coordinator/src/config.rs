@@ -72,6 +72,42 @@ pub struct ChainConfig {
     /// Confirmations to wait before trusting a log (used by the chain side).
     #[serde(default = "default_confirmations")]
     pub confirmations: u64,
+    /// The LayerZero `EndpointV2` on this chain (the relayer reads `PacketSent` from it and
+    /// calls `lzReceive` on it).
+    #[serde(default)]
+    pub endpoint: Option<Address>,
+    /// The `ReceiveUln302` on this chain (the relayer, as the receive-side DVN, calls
+    /// `verify` and `commitVerification` on it).
+    #[serde(default)]
+    pub receive_lib: Option<Address>,
+    /// First block the indexer reads (the escrow's deployment block).
+    #[serde(default)]
+    pub start_block: u64,
+    /// How often the indexer polls the chain head, milliseconds.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+impl ChainConfig {
+    /// A chain with only the fields the API side needs (chain id, eid, escrow); the chain
+    /// side's fields take their defaults.
+    pub fn new(chain_id: u64, eid: u32, escrow: Address) -> ChainConfig {
+        ChainConfig {
+            chain_id,
+            eid,
+            escrow,
+            rpc_url: None,
+            confirmations: default_confirmations(),
+            endpoint: None,
+            receive_lib: None,
+            start_block: 0,
+            poll_interval_ms: default_poll_interval_ms(),
+        }
+    }
+}
+
+fn default_poll_interval_ms() -> u64 {
+    500
 }
 
 fn default_confirmations() -> u64 {

@@ -18,7 +18,10 @@ pub enum Backend {
 }
 
 /// The migrations, in order, embedded in the binary.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_chain.sql")),
+];
 
 /// The database handle shared by the API and the workers.
 #[derive(Debug, Clone)]

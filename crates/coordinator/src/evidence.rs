@@ -45,7 +45,8 @@ pub enum ComplianceVerdict {
 pub struct DecisionEvidence {
     /// The settlement-level decision ref; its digest is the on-chain `decisionRef`.
     pub decision_ref: Ref,
-    /// The full `DvpDecision` (every preimage and ref) as JSON.
+    /// The full `DvpDecision` (every preimage and ref) as JSON, plus `input` (the
+    /// `DvpDecisionInput` it was computed from) and `decided_at_ms`.
     pub document: Value,
 }
 
@@ -86,8 +87,14 @@ pub fn decision(
         },
     };
     let out = settlement_decision(&input).map_err(|e| err(e.to_string()))?;
+    let mut document = serde_json::to_value(&out)?;
+    if let Value::Object(o) = &mut document {
+        // Kept so the receipt-anchored bundle can be rebuilt from the same inputs later.
+        o.insert("input".into(), serde_json::to_value(&input)?);
+        o.insert("decided_at_ms".into(), Value::from(crate::now_ms()));
+    }
     Ok(DecisionEvidence {
         decision_ref: out.decision_ref,
-        document: serde_json::to_value(&out)?,
+        document,
     })
 }

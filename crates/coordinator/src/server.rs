@@ -108,6 +108,15 @@ pub struct Server {
 impl Server {
     /// Binds `config.listen` and starts the API and the workers.
     pub async fn start(c: Coordinator) -> Result<Server> {
+        Self::start_with(c, |_, _| Vec::new()).await
+    }
+
+    /// Like [`Server::start`], plus the tasks `extra` starts (the chain side's indexers,
+    /// reconciler and relayer); they get the shutdown signal and are awaited on shutdown.
+    pub async fn start_with(
+        c: Coordinator,
+        extra: impl FnOnce(Arc<Coordinator>, watch::Receiver<bool>) -> Vec<JoinHandle<()>>,
+    ) -> Result<Server> {
         let listener = tokio::net::TcpListener::bind(&c.config.listen)
             .await
             .map_err(|source| Error::Io {
@@ -154,12 +163,14 @@ impl Server {
                 }
             })
         };
+        let mut tasks = vec![http, webhooks, settlements, sweeper];
+        tasks.extend(extra(c.clone(), rx.clone()));
         tracing::info!(%addr, attester = %c.attester.address(), backend = ?c.db.backend(), "coordinator listening");
         Ok(Server {
             addr,
             coordinator: c,
             shutdown: tx,
-            tasks: vec![http, webhooks, settlements, sweeper],
+            tasks,
         })
     }
 

@@ -979,6 +979,23 @@ pub async fn deposits(
     Ok(out)
 }
 
+/// The receipt-anchored evidence bundle, once the chain side built it.
+pub async fn bundle(c: &Coordinator, id: &str) -> Result<Option<Value>> {
+    let row = sqlx::query("SELECT bundle FROM settlements WHERE id = $1")
+        .bind(id)
+        .fetch_optional(c.db.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let text: Option<String> = row.try_get("bundle")?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| Error::Corrupt {
+            what: "evidence bundle",
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
 /// Per-state counts.
 pub async fn counts(c: &Coordinator) -> Result<Vec<(SettlementState, i64)>> {
     let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM settlements GROUP BY state")

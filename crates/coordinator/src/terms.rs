@@ -10,31 +10,12 @@ use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// `Leg`, `Terms` and the escrow's `deposit` call come from the bindings generated from
+/// the compiled contract (crates/bindings), so the coordinator's encoding cannot drift from
+/// the Solidity.
+pub use lockstep_bindings::ISettlementEscrow::{Leg, Terms, depositCall};
+
 alloy::sol! {
-    /// One leg of the settlement on one chain.
-    #[derive(Debug, PartialEq, Eq)]
-    struct Leg {
-        uint32 eid;
-        address token;
-        uint256 amount;
-        address depositor;
-        bytes32 depositKey;
-        address recipient;
-    }
-
-    /// The terms every escrow registers.
-    #[derive(Debug, PartialEq, Eq)]
-    struct Terms {
-        bytes32 settlementId;
-        uint32 hubEid;
-        uint64 timeoutAt;
-        bytes32 decisionRef;
-        Leg[] legs;
-    }
-
-    /// The escrow's deposit entry point (contracts/src/ISettlementEscrow.sol).
-    function deposit(Terms terms, uint256 legIndex, bytes32 secret) external payable;
-
     /// ERC-20 approval of the escrow for the leg amount.
     function approve(address spender, uint256 amount) external returns (bool);
 
@@ -219,13 +200,11 @@ mod tests {
     fn attestation_recovers_to_the_attester_and_binds_chain_and_escrow() {
         let signer = PrivateKeySigner::random();
         let terms = sample();
-        let chain = ChainConfig {
-            chain_id: 31337,
-            eid: 40161,
-            escrow: address!("0x00000000000000000000000000000000000e5c40"),
-            rpc_url: None,
-            confirmations: 1,
-        };
+        let chain = ChainConfig::new(
+            31337,
+            40161,
+            address!("0x00000000000000000000000000000000000e5c40"),
+        );
         let att = attest(&signer, &terms, &[&chain], "stl_x").unwrap();
         let sig: Signature = att[0].signature.parse().unwrap();
         let reg = Registration {

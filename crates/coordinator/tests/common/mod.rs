@@ -73,20 +73,8 @@ pub fn base_config(db_url: String) -> Config {
         ..Config::default()
     };
     c.chains = vec![
-        ChainConfig {
-            chain_id: CHAIN_A,
-            eid: 40161,
-            escrow: ESCROW_A.parse().unwrap(),
-            rpc_url: None,
-            confirmations: 1,
-        },
-        ChainConfig {
-            chain_id: CHAIN_B,
-            eid: 40162,
-            escrow: ESCROW_B.parse().unwrap(),
-            rpc_url: None,
-            confirmations: 1,
-        },
+        ChainConfig::new(CHAIN_A, 40161, ESCROW_A.parse().unwrap()),
+        ChainConfig::new(CHAIN_B, 40162, ESCROW_B.parse().unwrap()),
     ];
     c.webhooks.retry_base_ms = 200;
     c.webhooks.poll_interval_ms = 50;

@@ -1,0 +1,212 @@
+//! One configured chain: a read provider, and the transaction sender of the coordinator's
+//! signer on that chain.
+//!
+//! Every transaction the coordinator sends on a chain goes through that chain's
+//! [`TxSender`], which holds the signer's nonce: sends are serialised, the nonce is the
+//! node's pending count read under the lock (so a failed send never leaves a gap), the gas
+//! limit comes from `eth_estimateGas` (a revert there is decoded into the escrow's typed
+//! errors and nothing is sent), and a transaction not mined within `mine_timeout` is
+//! replaced at the same nonce with fees raised by 25 % (up to three times).
+
+use crate::error::{ChainError, Result};
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, B256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use lockstep_coordinator::config::ChainConfig;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// A chain the coordinator reads and writes.
+#[derive(Debug)]
+pub struct ChainClient {
+    /// The chain's configuration.
+    pub config: ChainConfig,
+    /// Provider with the signer's wallet (reads go through it too).
+    pub provider: DynProvider,
+    /// The sender of the coordinator's transactions on this chain.
+    pub sender: TxSender,
+}
+
+impl ChainClient {
+    /// Connects to `config.rpc_url` with `signer` (checks the chain id).
+    pub async fn connect(config: ChainConfig, signer: PrivateKeySigner) -> Result<ChainClient> {
+        let url = config.rpc_url.clone().ok_or_else(|| {
+            ChainError::Config(format!("chain {} has no rpc_url", config.chain_id))
+        })?;
+        let url: alloy::transports::http::reqwest::Url = url.parse().map_err(|e| {
+            ChainError::Config(format!("chain {}: rpc_url {url}: {e}", config.chain_id))
+        })?;
+        let from = signer.address();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(url)
+            .erased();
+        let chain_id = provider
+            .get_chain_id()
+            .await
+            .map_err(|e| rpc(config.chain_id, "eth_chainId", e))?;
+        if chain_id != config.chain_id {
+            return Err(ChainError::Config(format!(
+                "rpc_url of chain {} answers chain id {chain_id}",
+                config.chain_id
+            )));
+        }
+        Ok(ChainClient {
+            sender: TxSender {
+                chain_id,
+                from,
+                provider: provider.clone(),
+                lock: Mutex::new(()),
+                mine_timeout: Duration::from_secs(30),
+            },
+            provider,
+            config,
+        })
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.config.chain_id
+    }
+
+    /// The escrow address.
+    pub fn escrow(&self) -> Address {
+        self.config.escrow
+    }
+
+    /// The endpoint address (required by the relayer and the indexer).
+    pub fn endpoint(&self) -> Result<Address> {
+        self.config.endpoint.ok_or_else(|| {
+            ChainError::Config(format!("chain {} has no endpoint", self.config.chain_id))
+        })
+    }
+
+    /// The receive library address (required by the relayer).
+    pub fn receive_lib(&self) -> Result<Address> {
+        self.config.receive_lib.ok_or_else(|| {
+            ChainError::Config(format!("chain {} has no receive_lib", self.config.chain_id))
+        })
+    }
+
+    /// The latest block's timestamp (the chain's clock, which decides timeouts).
+    pub async fn latest_timestamp(&self) -> Result<u64> {
+        let b = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| rpc(self.chain_id(), "eth_getBlockByNumber(latest)", e))?
+            .ok_or_else(|| ChainError::unexpected(self.chain_id(), "no latest block"))?;
+        Ok(b.header.timestamp)
+    }
+}
+
+/// Wraps a transport error.
+pub(crate) fn rpc(chain_id: u64, what: &str, e: impl std::fmt::Display) -> ChainError {
+    ChainError::Rpc {
+        chain_id,
+        what: what.into(),
+        message: e.to_string(),
+    }
+}
+
+/// Sends the coordinator's transactions on one chain: one nonce sequence per signer.
+#[derive(Debug)]
+pub struct TxSender {
+    chain_id: u64,
+    from: Address,
+    provider: DynProvider,
+    lock: Mutex<()>,
+    mine_timeout: Duration,
+}
+
+impl TxSender {
+    /// The signer's address.
+    pub fn from(&self) -> Address {
+        self.from
+    }
+
+    /// Estimates, signs, sends `tx` (to and input set by the caller) and waits for its
+    /// receipt. `what` names the call in errors and logs. A revert at estimation is returned
+    /// as [`ChainError::Reverted`] with the decoded error; a mined failure as
+    /// [`ChainError::Failed`].
+    pub async fn send(&self, tx: TransactionRequest, what: &str) -> Result<TransactionReceipt> {
+        let _guard = self.lock.lock().await;
+        let tx = tx.with_from(self.from).with_chain_id(self.chain_id);
+        let gas = match self.provider.estimate_gas(tx.clone()).await {
+            Ok(g) => g,
+            Err(e) => {
+                if let Some(revert) = lockstep_bindings::decode_revert(&e) {
+                    return Err(ChainError::Reverted {
+                        chain_id: self.chain_id,
+                        what: what.into(),
+                        revert,
+                    });
+                }
+                return Err(rpc(self.chain_id, &format!("estimateGas {what}"), e));
+            }
+        };
+        let nonce = self
+            .provider
+            .get_transaction_count(self.from)
+            .pending()
+            .await
+            .map_err(|e| rpc(self.chain_id, "eth_getTransactionCount", e))?;
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| rpc(self.chain_id, "fee estimation", e))?;
+        let (mut max_fee, mut tip) = (fees.max_fee_per_gas, fees.max_priority_fee_per_gas);
+        let gas_limit = gas.saturating_mul(12) / 10 + 10_000;
+        for attempt in 0..4u32 {
+            let req = tx
+                .clone()
+                .with_nonce(nonce)
+                .with_gas_limit(gas_limit)
+                .with_max_fee_per_gas(max_fee)
+                .with_max_priority_fee_per_gas(tip);
+            let pending = match self.provider.send_transaction(req).await {
+                Ok(p) => p,
+                Err(e) => {
+                    // A replacement that lost the race to the original: look for the
+                    // original's receipt below by waiting on the next attempt.
+                    if attempt > 0 && e.to_string().contains("nonce too low") {
+                        return Err(rpc(self.chain_id, what, e));
+                    }
+                    return Err(rpc(self.chain_id, &format!("send {what}"), e));
+                }
+            };
+            let hash: B256 = *pending.tx_hash();
+            tracing::debug!(chain_id = self.chain_id, %hash, nonce, attempt, what, "transaction sent");
+            match pending
+                .with_timeout(Some(self.mine_timeout))
+                .get_receipt()
+                .await
+            {
+                Ok(r) => {
+                    if !r.status() {
+                        return Err(ChainError::Failed {
+                            chain_id: self.chain_id,
+                            what: what.into(),
+                            tx_hash: hash.to_string(),
+                        });
+                    }
+                    tracing::info!(chain_id = self.chain_id, tx = %hash, gas_used = r.gas_used, what, "transaction mined");
+                    return Ok(r);
+                }
+                Err(e) => {
+                    tracing::warn!(chain_id = self.chain_id, %hash, attempt, error = %e, what, "not mined in time; replacing with higher fees");
+                    max_fee = max_fee.saturating_mul(5) / 4 + 1;
+                    tip = tip.saturating_mul(5) / 4 + 1;
+                }
+            }
+        }
+        Err(rpc(
+            self.chain_id,
+            what,
+            "not mined after 4 attempts with rising fees",
+        ))
+    }
+}
