@@ -25,7 +25,7 @@ const DEPLOYER: (&str, &str) = (
 );
 const RELAYER: (&str, &str) = (
     "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6ef690d",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
 );
 const ATTESTER: (&str, &str) = (
     "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
