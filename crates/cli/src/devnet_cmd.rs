@@ -196,6 +196,9 @@ async fn devnet(args: DevnetArgs, children: &mut Children) -> eyre::Result<()> {
         let child = Command::new(&anvil)
             .args(["--host", "127.0.0.1", "--port", &c.port.to_string()])
             .args(["--chain-id", &c.chain_id.to_string()])
+            // Transactions are mined at once, and an empty block every half second gives
+            // the indexer the confirmations it waits for (as a live chain would).
+            .args(["--mixed-mining", "--block-time", "0.5"])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
