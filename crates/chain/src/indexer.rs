@@ -402,3 +402,71 @@ pub async fn index_once(chain: &ChainClient, c: &Coordinator) -> Result<bool> {
 pub fn onchain_id(trade_reference: &str) -> B256 {
     keccak256(trade_reference.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use alloy::primitives::{Bytes, LogData, U256, address};
+    use lockstep_bindings::ISettlementEscrow;
+
+    #[test]
+    fn decodes_escrow_events_by_solidity_name() {
+        let escrow = address!("0x00000000000000000000000000000000000e5c01");
+        let id = B256::repeat_byte(0xab);
+        let ev = ISettlementEscrow::LegDeposited {
+            settlementId: id,
+            legIndex: U256::from(1),
+            depositor: address!("0x00000000000000000000000000000000000000d1"),
+            token: address!("0x00000000000000000000000000000000000000e1"),
+            amount: U256::from(2500u64),
+        };
+        let log = alloy::primitives::Log {
+            address: escrow,
+            data: ev.encode_log_data(),
+        };
+        let s = decode_escrow_log(&log).unwrap();
+        assert_eq!(s.event, "LegDeposited");
+        assert_eq!(s.key, id);
+        assert_eq!(s.fields["legIndex"], "1");
+        assert_eq!(s.fields["amount"], "2500");
+        assert_eq!(
+            s.fields["token"],
+            "0x00000000000000000000000000000000000000e1"
+        );
+        // Not an escrow event.
+        let junk = alloy::primitives::Log {
+            address: escrow,
+            data: LogData::new_unchecked(vec![B256::ZERO], Bytes::new()),
+        };
+        assert!(decode_escrow_log(&junk).is_none());
+    }
+
+    #[test]
+    fn keeps_only_packets_sent_by_the_escrow() {
+        let escrow = address!("0x00000000000000000000000000000000000e5c01");
+        let guid = B256::repeat_byte(0x42);
+        let mut packet = vec![1u8];
+        packet.extend_from_slice(&7u64.to_be_bytes());
+        packet.extend_from_slice(&40101u32.to_be_bytes());
+        packet.extend_from_slice(escrow.into_word().as_slice());
+        packet.extend_from_slice(&40102u32.to_be_bytes());
+        packet.extend_from_slice(escrow.into_word().as_slice());
+        packet.extend_from_slice(guid.as_slice());
+        packet.extend_from_slice(b"message");
+        let ev = PacketSent {
+            encodedPayload: Bytes::from(packet),
+            options: Bytes::new(),
+            sendLibrary: Address::ZERO,
+        };
+        let log = alloy::primitives::Log {
+            address: Address::ZERO,
+            data: ev.encode_log_data(),
+        };
+        let s = decode_packet_sent(&log, escrow).unwrap();
+        assert_eq!(s.event, "PacketSent");
+        assert_eq!(s.key, guid);
+        let other = address!("0x00000000000000000000000000000000000e5c02");
+        assert!(decode_packet_sent(&log, other).is_none());
+    }
+}
