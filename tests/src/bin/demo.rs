@@ -1,0 +1,2 @@
+//! The Lockstep demo (placeholder while the harness lands).
+fn main() {}

@@ -1,0 +1,267 @@
+//! The coordinator daemon as a child process, and the `lockstep` CLI calls the tests make.
+
+use crate::devnet::{DevnetInfo, lockstep_bin, repo_root, tail};
+use eyre::{WrapErr, bail};
+use serde_json::Value;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Tunables of the coordinator configuration the harness writes.
+#[derive(Debug, Clone)]
+pub struct CoordinatorSettings {
+    /// `confirmations` of every chain.
+    pub confirmations: u64,
+    /// `poll_interval_ms` of every chain.
+    pub chain_poll_ms: u64,
+}
+
+impl Default for CoordinatorSettings {
+    fn default() -> Self {
+        CoordinatorSettings {
+            confirmations: 1,
+            chain_poll_ms: 200,
+        }
+    }
+}
+
+/// Writes a coordinator configuration for the devnet's two chains.
+pub fn write_config(
+    info: &DevnetInfo,
+    path: &Path,
+    listen: &str,
+    data_dir: &Path,
+    s: &CoordinatorSettings,
+) -> eyre::Result<()> {
+    let q = |v: &str| Value::String(v.to_string()).to_string();
+    let mut t = String::new();
+    t.push_str(&format!("listen = {}\n", q(listen)));
+    t.push_str(&format!(
+        "database_url = {}\n",
+        q(&format!(
+            "sqlite://{}",
+            data_dir.join("lockstep.db").display()
+        ))
+    ));
+    t.push_str(&format!(
+        "data_dir = {}\n",
+        q(&data_dir.display().to_string())
+    ));
+    t.push_str("expiry_sweep_interval_ms = 500\n");
+    for c in &info.chains {
+        t.push_str("\n[[chains]]\n");
+        t.push_str(&format!("chain_id = {}\neid = {}\n", c.chain_id, c.eid));
+        t.push_str(&format!("escrow = {}\n", q(&c.escrow.to_string())));
+        t.push_str(&format!("endpoint = {}\n", q(&c.endpoint.to_string())));
+        t.push_str(&format!(
+            "receive_lib = {}\n",
+            q(&c.receive_lib.to_string())
+        ));
+        t.push_str(&format!("rpc_url = {}\n", q(&c.rpc_url)));
+        t.push_str(&format!("confirmations = {}\n", s.confirmations));
+        t.push_str(&format!("start_block = {}\n", c.deploy_block));
+        t.push_str(&format!("poll_interval_ms = {}\n", s.chain_poll_ms));
+    }
+    t.push_str("\n[webhooks]\nretry_base_ms = 200\npoll_interval_ms = 50\nmax_attempts = 20\n");
+    std::fs::create_dir_all(data_dir)?;
+    std::fs::write(path, t).wrap_err_with(|| format!("writing {}", path.display()))
+}
+
+/// `lockstep serve` as a child process; stdout and stderr are appended to one log file
+/// across restarts.
+#[derive(Debug)]
+pub struct Coordinator {
+    bin: PathBuf,
+    /// The configuration file.
+    pub config: PathBuf,
+    /// The log file.
+    pub log: PathBuf,
+    /// `http://host:port`.
+    pub url: String,
+    attester_key: String,
+    relayer_key: String,
+    child: Option<Child>,
+    /// How many times it was started.
+    pub starts: u32,
+}
+
+impl Coordinator {
+    /// A coordinator (not started) for the configuration at `config`, listening on `listen`.
+    pub fn new(
+        config: PathBuf,
+        log: PathBuf,
+        listen: &str,
+        attester_key: &str,
+        relayer_key: &str,
+    ) -> eyre::Result<Coordinator> {
+        Ok(Coordinator {
+            bin: lockstep_bin()?,
+            config,
+            log,
+            url: format!("http://{listen}"),
+            attester_key: attester_key.to_string(),
+            relayer_key: relayer_key.to_string(),
+            child: None,
+            starts: 0,
+        })
+    }
+
+    /// Starts the daemon and waits until `/healthz` answers 200.
+    pub async fn start(&mut self) -> eyre::Result<()> {
+        if self.child.is_some() {
+            bail!("coordinator already running");
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        self.starts += 1;
+        let child = Command::new(&self.bin)
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("LOCKSTEP_ATTESTER_KEY", &self.attester_key)
+            .env("LOCKSTEP_RELAYER_KEY", &self.relayer_key)
+            .env(
+                "RUST_LOG",
+                std::env::var("LOCKSTEP_E2E_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .env_remove("LOCKSTEP_CONFIG")
+            .env_remove("LOCKSTEP_DATABASE_URL")
+            .env_remove("LOCKSTEP_DATA_DIR")
+            .env_remove("LOCKSTEP_LISTEN")
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .wrap_err("starting lockstep serve")?;
+        self.child = Some(child);
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Some(c) = self.child.as_mut()
+                && let Some(status) = c.try_wait()?
+            {
+                self.child = None;
+                bail!(
+                    "lockstep serve exited ({status}); log tail:\n{}",
+                    self.log_tail(40)
+                );
+            }
+            if let Ok(r) = http
+                .get(format!("{}/healthz", self.url))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!(
+                    "lockstep serve did not answer /healthz within 60 s; log tail:\n{}",
+                    self.log_tail(40)
+                );
+            }
+            tokio::time::sleep(crate::POLL).await;
+        }
+    }
+
+    /// SIGKILL: no graceful shutdown at all.
+    pub fn kill(&mut self) -> eyre::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM and wait (SIGKILL after 20 s).
+    pub async fn stop(&mut self) -> eyre::Result<()> {
+        let Some(mut c) = self.child.take() else {
+            return Ok(());
+        };
+        Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if c.try_wait()?.is_some() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        c.kill()?;
+        c.wait()?;
+        bail!("lockstep serve ignored SIGTERM for 20 s")
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The last `n` lines of the log.
+    pub fn log_tail(&self, n: usize) -> String {
+        tail(&self.log, n)
+    }
+
+    /// `lockstep platform create --name NAME`: `(platform_id, token)`.
+    pub fn create_platform(&self, name: &str) -> eyre::Result<(String, String)> {
+        let out = self.cli(&["platform", "create", "--name", name])?;
+        let v: Value = serde_json::from_slice(&out.stdout).wrap_err_with(|| {
+            format!(
+                "platform create printed {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })?;
+        match (v["platform_id"].as_str(), v["token"].as_str()) {
+            (Some(id), Some(token)) => Ok((id.to_string(), token.to_string())),
+            _ => bail!("platform create printed {v}"),
+        }
+    }
+
+    /// A `lockstep` CLI call against this coordinator's configuration; fails unless exit 0.
+    pub fn cli(&self, args: &[&str]) -> eyre::Result<Output> {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("LOCKSTEP_DATABASE_URL")
+            .env_remove("LOCKSTEP_DATA_DIR")
+            .output()
+            .wrap_err_with(|| format!("running lockstep {}", args.join(" ")))?;
+        if !out.status.success() {
+            bail!(
+                "lockstep {} failed ({}): {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `lockstep evidence verify BUNDLE --rpc CHAIN=URL ...`: the process output (any exit code).
+pub fn evidence_verify(bundle: &Path, rpcs: &[(u64, String)]) -> eyre::Result<Output> {
+    let mut cmd = Command::new(lockstep_bin()?);
+    cmd.args(["evidence", "verify"]).arg(bundle);
+    for (chain, url) in rpcs {
+        cmd.arg("--rpc").arg(format!("{chain}={url}"));
+    }
+    cmd.output().wrap_err("running lockstep evidence verify")
+}
