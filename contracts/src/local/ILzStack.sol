@@ -63,4 +63,10 @@ interface ILocalReceiveUln {
     function setDefaultUlnConfigs(SetDefaultUlnConfigParam[] calldata params) external;
     function verify(bytes calldata packetHeader, bytes32 payloadHash, uint64 confirmations) external;
     function commitVerification(bytes calldata packetHeader, bytes32 payloadHash) external;
+    /// @notice A DVN's stored verification of `(keccak256(header), payloadHash)`, deleted again by
+    /// `commitVerification` (`ReceiveUlnBase.hashLookup`).
+    function hashLookup(bytes32 headerHash, bytes32 payloadHash, address dvn)
+        external
+        view
+        returns (bool submitted, uint64 confirmations);
 }

@@ -34,6 +34,7 @@ CREATE TABLE chain_logs (
     PRIMARY KEY (chain_id, block_number, log_index)
 );
 CREATE INDEX chain_logs_by_key ON chain_logs (settlement_key);
+CREATE INDEX chain_logs_by_event ON chain_logs (event);
 -- One row per LayerZero packet the relayer delivers.
 -- state: pending -> verified -> committed -> delivered | failed (attempts exhausted).
 CREATE TABLE lz_packets (
