@@ -141,9 +141,15 @@ impl Chain {
         Ok(())
     }
 
-    /// `evm_setIntervalMining`: an empty block every `secs` seconds, 0 = only on demand
-    /// (transactions are still mined at once).
-    pub async fn set_interval_mining(&self, secs: u64) -> eyre::Result<()> {
+    /// Transactions mined at once, empty blocks only when the test mines them.
+    pub async fn manual_blocks(&self) -> eyre::Result<()> {
+        // Interval 0 turns mining off altogether; automine back on for transactions.
+        self.provider.anvil_set_interval_mining(0).await?;
+        Ok(self.provider.anvil_set_auto_mine(true).await?)
+    }
+
+    /// A block every `secs` seconds (transactions wait for the next one).
+    pub async fn interval_blocks(&self, secs: u64) -> eyre::Result<()> {
         Ok(self.provider.anvil_set_interval_mining(secs).await?)
     }
 
@@ -260,7 +266,14 @@ impl Custody {
         let wallet = EthereumWallet::from(signer);
         let mut providers = BTreeMap::new();
         for c in chains {
+            // The pending nonce is read for every transaction: a cached nonce would run
+            // ahead after a refused transaction (failed estimate) or a reorg, and every later
+            // transaction would wait forever behind the gap.
             let p = ProviderBuilder::new()
+                .disable_recommended_fillers()
+                .with_gas_estimation()
+                .with_simple_nonce_management()
+                .fetch_chain_id()
                 .wallet(wallet.clone())
                 .connect_http(c.rpc_url.parse()?)
                 .erased();
@@ -293,6 +306,7 @@ impl Custody {
             .send_transaction(tx)
             .await
             .wrap_err_with(|| format!("sending a transaction to {to} on chain {chain_id}"))?
+            .with_timeout(Some(std::time::Duration::from_secs(60)))
             .get_receipt()
             .await?;
         if !receipt.status() {

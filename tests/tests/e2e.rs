@@ -59,6 +59,12 @@ async fn balances(
     ))
 }
 
+/// The on-chain `timeoutAt` of the terms inside a deposit instruction.
+fn timeout_of(d: &DepositInstruction) -> eyre::Result<u64> {
+    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(&d.deposit_calldata)?)?;
+    Ok(call.terms.timeoutAt)
+}
+
 /// The escrow's `refund(terms)` calldata for the terms inside a deposit instruction.
 fn refund_calldata(d: &DepositInstruction) -> eyre::Result<Bytes> {
     let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(&d.deposit_calldata)?)?;
@@ -215,7 +221,7 @@ async fn missing_deposit_times_out_and_refunds() -> eyre::Result<()> {
         .await?;
     assert_eq!(held, bond0.0 - t.quantity, "the deposit left the seller");
     // The buyer never pays. Past the deadline on both chains the relayer unwinds.
-    let deadline = w.timeout_at(&s.settlement_id).await?;
+    let deadline = timeout_of(&ds)?;
     w.warp_to(deadline + 1).await?;
     w.wait_state(&s.settlement_id, "TIMED_OUT").await?;
     w.wait_webhook(&w.seller_platform, &s.settlement_id, "TIMED_OUT")
@@ -256,7 +262,7 @@ async fn hub_abort_refunds_the_locked_spoke_only_by_message() -> eyre::Result<()
         EscrowState::Locked,
         "hub: local leg in, spoke not yet reported"
     );
-    let deadline = w.timeout_at(&s.settlement_id).await?;
+    let deadline = timeout_of(&db)?;
     w.warp_to(deadline + 1).await?;
     // The locked spoke cannot unwind itself, even past the deadline.
     let out = w
@@ -473,7 +479,7 @@ async fn reorg_dropping_a_deposit_block_keeps_state_and_webhooks_right() -> eyre
     let a = &w.chain_a;
     let (s, ds, db) = to_awaiting_deposits(&w, &t).await?;
     // Blocks only on demand from here: the test decides what gets confirmed.
-    a.set_interval_mining(0).await?;
+    a.manual_blocks().await?;
     w.seller.fund(&ds).await?;
     a.mine(6).await?;
     w.buyer.approve(&db).await?;
@@ -513,7 +519,7 @@ async fn reorg_dropping_a_deposit_block_keeps_state_and_webhooks_right() -> eyre
     }
     // Deposit again: now it settles, once.
     w.buyer.deposit(&db).await?;
-    a.set_interval_mining(1).await?;
+    a.interval_blocks(1).await?;
     w.wait_state(&s.settlement_id, "FINALIZED").await?;
     w.wait_webhook(&w.seller_platform, &s.settlement_id, "FINALIZED")
         .await?;
