@@ -146,6 +146,7 @@ pub fn decode_packet_sent(log: &alloy::primitives::Log, escrow: Address) -> Opti
 /// Runs the indexer of one chain until shutdown.
 pub async fn run(
     chain: Arc<ChainClient>,
+    leader: Arc<crate::leader::Leader>,
     c: Arc<Coordinator>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -153,6 +154,12 @@ pub async fn run(
     let mut failures = 0u32;
     loop {
         if *shutdown.borrow() {
+            break;
+        }
+        if !leader.is_leader() {
+            if crate::leader::wait_turn(every, &mut shutdown).await {
+                continue;
+            }
             break;
         }
         match index_once(&chain, &c).await {

@@ -22,6 +22,7 @@ pub mod anchors;
 pub mod client;
 pub mod error;
 pub mod indexer;
+pub mod leader;
 pub mod reconcile;
 pub mod registrar;
 pub mod relayer;
@@ -43,6 +44,9 @@ use tokio::task::JoinHandle;
 pub struct ChainSide {
     /// One client per configured chain, in configuration order.
     pub chains: Vec<Arc<ChainClient>>,
+    /// Whether this instance runs the chain side (always on SQLite; the advisory-lock
+    /// holder on PostgreSQL, see [`leader`]).
+    pub leader: Arc<leader::Leader>,
 }
 
 impl ChainSide {
@@ -64,7 +68,10 @@ impl ChainSide {
         if chains.is_empty() {
             return Err(ChainError::Config("no [[chains]] configured".into()));
         }
-        Ok(Arc::new(ChainSide { chains }))
+        Ok(Arc::new(ChainSide {
+            chains,
+            leader: Arc::default(),
+        }))
     }
 
     /// The chain with this LayerZero endpoint id.
@@ -77,16 +84,22 @@ impl ChainSide {
         self.chains.iter().find(|c| c.config.chain_id == chain_id)
     }
 
-    /// Starts the indexers (one per chain), the reconciler and the relayer.
+    /// Starts the leader election, the indexers (one per chain), the reconciler and the
+    /// relayer; the last three only work while this instance leads.
     pub fn spawn(
         self: &Arc<Self>,
         c: Arc<Coordinator>,
         shutdown: watch::Receiver<bool>,
     ) -> Vec<JoinHandle<()>> {
-        let mut tasks = Vec::new();
+        let mut tasks = vec![tokio::spawn(leader::run(
+            self.leader.clone(),
+            c.clone(),
+            shutdown.clone(),
+        ))];
         for chain in &self.chains {
             tasks.push(tokio::spawn(indexer::run(
                 chain.clone(),
+                self.leader.clone(),
                 c.clone(),
                 shutdown.clone(),
             )));

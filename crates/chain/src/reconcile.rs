@@ -225,6 +225,12 @@ pub async fn run(side: Arc<ChainSide>, c: Arc<Coordinator>, mut shutdown: watch:
         if *shutdown.borrow() {
             break;
         }
+        if !side.leader.is_leader() {
+            if crate::leader::wait_turn(every, &mut shutdown).await {
+                continue;
+            }
+            break;
+        }
         if let Err(e) = reconcile_all(&side, &c).await {
             tracing::warn!(error = %e, "reconcile round failed");
         }

@@ -282,10 +282,17 @@ pub async fn run(side: Arc<ChainSide>, c: Arc<Coordinator>, mut shutdown: watch:
         .unwrap_or(250);
     let tick_ms = smallest.clamp(20, 250);
     let every = Duration::from_millis(tick_ms);
+    let leader = side.leader.clone();
     let mut relayer = Relayer::new(side, c);
     tracing::info!(tick_ms, "relayer started");
     loop {
         if *shutdown.borrow() {
+            break;
+        }
+        if !leader.is_leader() {
+            if crate::leader::wait_turn(every, &mut shutdown).await {
+                continue;
+            }
             break;
         }
         relayer.tick(&shutdown).await;
