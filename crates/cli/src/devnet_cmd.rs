@@ -396,8 +396,12 @@ async fn deploy(root: &Path, dir: &Path, chains: &[Chain; 2]) -> eyre::Result<[V
         .env("RELAYER", RELAYER.0)
         .env("ATTESTER", ATTESTER.0)
         .stdin(Stdio::null())
-        .status()
+        .kill_on_drop(true)
+        .status();
+    // A stuck broadcast must not hang the devnet (and every test queued behind the lock).
+    let status = tokio::time::timeout(Duration::from_secs(300), status)
         .await
+        .map_err(|_| eyre!("script/deploy-local did not finish within 300 s"))?
         .wrap_err("running script/deploy-local")?;
     if !status.success() {
         bail!("script/deploy-local failed ({status})");
