@@ -35,7 +35,8 @@ pub struct Delivery {
     pub at: Instant,
 }
 
-type Printer = Arc<dyn Fn(&Delivery) + Send + Sync>;
+/// Called for every accepted delivery (the demo prints them as they arrive).
+pub type Printer = Arc<dyn Fn(&Delivery) + Send + Sync>;
 
 #[derive(Default)]
 struct Inner {

@@ -5,14 +5,13 @@ use crate::api::{Api, DepositInstruction, Trade};
 use crate::chain::{Chain, Custody};
 use crate::devnet::{Devnet, free_port};
 use crate::process::{Coordinator, CoordinatorSettings, evidence_verify, write_config};
-use crate::webhooks::{Delivery, WebhookReceiver};
+use crate::webhooks::{Delivery, Printer, WebhookReceiver};
 use crate::{POLL, STEP_TIMEOUT};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use eyre::{WrapErr, bail, eyre};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to set the world up.
@@ -25,7 +24,7 @@ pub struct WorldOptions {
     /// Names of the seller's and the buyer's platforms.
     pub platform_names: (String, String),
     /// Called for every accepted webhook delivery (the demo prints them).
-    pub on_webhook: Option<Arc<dyn Fn(&Delivery) + Send + Sync>>,
+    pub on_webhook: Option<Printer>,
 }
 
 impl WorldOptions {

@@ -533,3 +533,51 @@ async fn reorg_dropping_a_deposit_block_keeps_state_and_webhooks_right() -> eyre
     w.done();
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorg_after_the_indexer_saw_a_deposit_rewinds_and_settles_once() -> eyre::Result<()> {
+    let mut opts = WorldOptions::new("deep_reorg");
+    opts.settings = CoordinatorSettings {
+        confirmations: 2,
+        ..CoordinatorSettings::default()
+    };
+    let w = World::start(opts).await?;
+    let t = w.single_chain_trade("deep").await?;
+    let a = &w.chain_a;
+    let (s, ds, db) = to_awaiting_deposits(&w, &t).await?;
+    a.manual_blocks().await?;
+    let (head_before, _) = a.head().await?;
+    w.seller.fund(&ds).await?;
+    // Confirmed and indexed...
+    a.mine(4).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // ...then a reorg deeper than the confirmations takes the approve and the deposit away.
+    let (head, _) = a.head().await?;
+    a.rollback(head - head_before).await?;
+    let on = a.settlement_of(s.onchain_id).await?;
+    assert_eq!((on.state, on.deposited_mask), (EscrowState::Open, 0));
+    a.mine(4).await?;
+    // The buyer alone cannot complete it: only one leg is in on the canonical chain.
+    w.buyer.fund(&db).await?;
+    a.mine(4).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        w.state(&s.settlement_id).await?,
+        "AWAITING_DEPOSITS",
+        "a deposit dropped by the reorg still counted\n{}",
+        w.context(Some(&s.settlement_id)).await
+    );
+    // The seller deposits again: settles once.
+    w.seller.fund(&ds).await?;
+    a.interval_blocks(1).await?;
+    w.wait_state(&s.settlement_id, "FINALIZED").await?;
+    w.wait_webhook(&w.buyer_platform, &s.settlement_id, "FINALIZED")
+        .await?;
+    w.check_webhooks(&s.settlement_id).await?;
+    let deposits = a
+        .events::<ISettlementEscrow::LegDeposited>(s.onchain_id, w.start_blocks.0)
+        .await?;
+    assert_eq!(deposits.len(), 2, "two deposits on the canonical chain");
+    w.done();
+    Ok(())
+}
