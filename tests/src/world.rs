@@ -501,6 +501,30 @@ impl World {
         evidence_verify(&path, &rpcs)
     }
 
+    /// `lockstep evidence bundle FACTS`: a bundle rebuilt (consistently) from `facts`.
+    pub fn rebuild_bundle(&self, facts: &Value, file: &str) -> eyre::Result<Value> {
+        let path = self.dir.join(file);
+        std::fs::write(&path, serde_json::to_vec_pretty(facts)?)?;
+        let out = std::process::Command::new(crate::devnet::lockstep_bin()?)
+            .args(["evidence", "bundle"])
+            .arg(&path)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "lockstep evidence bundle failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// `lockstep evidence verify BUNDLE` without `--rpc` (content only).
+    pub fn verify_evidence_offline(&self, bundle: &Value, file: &str) -> eyre::Result<Output> {
+        let path = self.dir.join(file);
+        std::fs::write(&path, serde_json::to_vec_pretty(bundle)?)?;
+        evidence_verify(&path, &[])
+    }
+
     /// Moves both chains' clocks to `timestamp` (one block each).
     pub async fn warp_to(&self, timestamp: u64) -> eyre::Result<()> {
         self.chain_a.warp_to(timestamp).await?;

@@ -203,6 +203,23 @@ async fn cross_chain_settlement_finalizes_with_verified_evidence() -> eyre::Resu
         "a bundle with a changed anchor block_hash verified: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // A forgery rebuilt consistently from the changed facts passes the offline check; only
+    // the chains can tell, and they must.
+    let forged = w.rebuild_bundle(&tampered["facts"], "facts-forged.json")?;
+    let out = w.verify_evidence_offline(&forged, "bundle-forged.json")?;
+    assert!(
+        out.status.success(),
+        "the rebuilt forgery should be internally consistent: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = w.verify_evidence(&forged, "bundle-forged.json")?;
+    assert!(
+        !out.status.success(),
+        "a forged anchor passed the on-chain check: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("block_hash"), "{err}");
     w.done();
     Ok(())
 }
