@@ -15,6 +15,8 @@ pub struct CoordinatorSettings {
     pub confirmations: u64,
     /// `poll_interval_ms` of every chain.
     pub chain_poll_ms: u64,
+    /// Database URL; default: SQLite under the data directory.
+    pub database_url: Option<String>,
 }
 
 impl Default for CoordinatorSettings {
@@ -22,6 +24,7 @@ impl Default for CoordinatorSettings {
         CoordinatorSettings {
             confirmations: 1,
             chain_poll_ms: 200,
+            database_url: None,
         }
     }
 }
@@ -37,13 +40,11 @@ pub fn write_config(
     let q = |v: &str| Value::String(v.to_string()).to_string();
     let mut t = String::new();
     t.push_str(&format!("listen = {}\n", q(listen)));
-    t.push_str(&format!(
-        "database_url = {}\n",
-        q(&format!(
-            "sqlite://{}",
-            data_dir.join("lockstep.db").display()
-        ))
-    ));
+    let db = match &s.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", data_dir.join("lockstep.db").display()),
+    };
+    t.push_str(&format!("database_url = {}\n", q(&db)));
     t.push_str(&format!(
         "data_dir = {}\n",
         q(&data_dir.display().to_string())
@@ -264,4 +265,34 @@ pub fn evidence_verify(bundle: &Path, rpcs: &[(u64, String)]) -> eyre::Result<Ou
         cmd.arg("--rpc").arg(format!("{chain}={url}"));
     }
     cmd.output().wrap_err("running lockstep evidence verify")
+}
+
+/// A new, empty PostgreSQL database on the server `script/with-postgres` started
+/// (`LOCKSTEP_TEST_POSTGRES_URL`), created with `psql`; `None` when no server is given.
+pub fn fresh_postgres_database(name: &str) -> eyre::Result<Option<String>> {
+    let Ok(admin) = std::env::var("LOCKSTEP_TEST_POSTGRES_URL") else {
+        return Ok(None);
+    };
+    let db = format!(
+        "lockstep_e2e_{}_{}",
+        name.to_ascii_lowercase(),
+        std::process::id()
+    );
+    let out = Command::new("psql")
+        .arg(&admin)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
+        .arg(format!("CREATE DATABASE {db}"))
+        .output()
+        .wrap_err("running psql (PostgreSQL client) to create the test database")?;
+    if !out.status.success() {
+        bail!(
+            "psql CREATE DATABASE {db} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .ok_or_else(|| eyre::eyre!("LOCKSTEP_TEST_POSTGRES_URL has no database part: {admin}"))?;
+    Ok(Some(format!("{base}/{db}")))
 }

@@ -598,3 +598,98 @@ async fn reorg_after_the_indexer_saw_a_deposit_rewinds_and_settles_once() -> eyr
     w.done();
     Ok(())
 }
+
+/// Two coordinator instances on one PostgreSQL database: both serve the API, only the
+/// advisory-lock holder runs the chain side. The leader is SIGKILLed after the first
+/// deposit; the other takes over the chain side and the settlement finishes once, with
+/// every webhook once. Runs under `script/with-postgres` (as `script/test` does); without
+/// a server it says so loudly and passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_coordinators_hand_over_the_chain_side() -> eyre::Result<()> {
+    let Some(db) = lockstep_e2e::process::fresh_postgres_database("handover")? else {
+        eprintln!(
+            "\n!!!!! SKIPPING PostgreSQL e2e test: LOCKSTEP_TEST_POSTGRES_URL is not set (run under script/with-postgres) !!!!!\n"
+        );
+        return Ok(());
+    };
+    let mut opts = WorldOptions::new("pg-handover");
+    opts.settings.database_url = Some(db);
+    let settings = opts.settings.clone();
+    let mut w = World::start(opts).await?;
+    // A second instance of the same deployment, on another port.
+    let listen = format!("127.0.0.1:{}", lockstep_e2e::devnet::free_port()?);
+    let config2 = w.dir.join("lockstep-2.toml");
+    lockstep_e2e::process::write_config(
+        &w.devnet.info,
+        &config2,
+        &listen,
+        &w.dir.join("data-2"),
+        &settings,
+    )?;
+    let mut second = lockstep_e2e::process::Coordinator::new(
+        config2,
+        w.dir.join("coordinator-2.log"),
+        &listen,
+        &w.devnet.info.accounts.attester.private_key,
+        &w.devnet.info.accounts.relayer.private_key,
+    )?;
+    second.start().await?;
+
+    let t = w.cross_chain_trade("pg");
+    let (s, ds, db) = to_awaiting_deposits(&w, &t).await?;
+    w.seller.fund(&ds).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The first instance started first and leads; kill it without a graceful shutdown.
+    let first_log = std::fs::read_to_string(&w.coordinator.log)?;
+    ensure!(
+        first_log.contains("now runs the chain side"),
+        "the first instance never led the chain side"
+    );
+    ensure!(
+        !std::fs::read_to_string(&second.log)?.contains("now runs the chain side"),
+        "both instances ran the chain side at once"
+    );
+    w.coordinator.kill()?;
+    w.buyer.fund(&db).await?;
+    // The survivor answers the API too: read the state through it.
+    let api2 = lockstep_e2e::api::Api::new(&second.url)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let v = api2
+            .get_ok(
+                &w.seller_platform.token,
+                &format!("/v1/settlements/{}", s.settlement_id),
+            )
+            .await?;
+        if v["state"] == "FINALIZED" {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "not FINALIZED through the second instance: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let second_log = std::fs::read_to_string(&second.log)?;
+    ensure!(
+        second_log.contains("now runs the chain side"),
+        "the second instance never took over the chain side"
+    );
+    w.coordinator.start().await?;
+    w.wait_webhook(&w.seller_platform, &s.settlement_id, "FINALIZED")
+        .await?;
+    w.wait_webhook(&w.buyer_platform, &s.settlement_id, "FINALIZED")
+        .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    w.check_webhooks(&s.settlement_id).await?;
+    let bundle = w.evidence_bundle(&s.settlement_id).await?;
+    let out = w.verify_evidence(&bundle, "pg-bundle.json")?;
+    ensure!(
+        out.status.success(),
+        "evidence verify --rpc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    second.kill()?;
+    w.done();
+    Ok(())
+}
