@@ -391,17 +391,33 @@ impl World {
     }
 
     /// The `settlement.state.*` events one platform received for a settlement, one per
-    /// webhook-id, e.g. `["compliance_checking", ..., "finalized"]`.
+    /// webhook-id, e.g. `["compliance_checking", ..., "finalized"]`, in state-machine order:
+    /// deliveries run concurrently and may arrive out of order (two transitions from one
+    /// block are milliseconds apart), so they are chained by `data.previous_state` →
+    /// `data.state`, as a receiver would. Deliveries that do not fit the chain (a duplicate,
+    /// a gap) are appended in arrival order, so a comparison still shows them.
     pub fn webhook_states(&self, platform: &Platform, id: &str) -> Vec<String> {
-        self.hooks
+        let mut left: Vec<(Option<String>, String, String)> = self
+            .hooks
             .events(&platform.key, id)
             .into_iter()
             .filter_map(|d| {
-                d.event
-                    .strip_prefix("settlement.state.")
-                    .map(str::to_string)
+                let name = d.event.strip_prefix("settlement.state.")?.to_string();
+                let data = &d.body["data"];
+                let prev = data["previous_state"].as_str().map(str::to_string);
+                let state = data["state"].as_str().unwrap_or_default().to_string();
+                Some((prev, state, name))
             })
-            .collect()
+            .collect();
+        let mut out = Vec::new();
+        let mut cur: Option<String> = None;
+        while let Some(i) = left.iter().position(|(p, _, _)| *p == cur) {
+            let (_, state, name) = left.remove(i);
+            out.push(name);
+            cur = Some(state);
+        }
+        out.extend(left.into_iter().map(|(_, _, name)| name));
+        out
     }
 
     /// Checks the webhooks of both platforms for one settlement: no refused request, each
