@@ -165,8 +165,9 @@ pub async fn run(
         match index_once(&chain, &c).await {
             Ok(advanced) => {
                 failures = 0;
+                // More confirmed blocks may be waiting: read on without pausing. (The
+                // reconciler polls the stored logs on its own interval.)
                 if advanced {
-                    c.settlement_notify.notify_one();
                     continue;
                 }
             }
