@@ -15,7 +15,7 @@
 use crate::client::{ChainClient, rpc};
 use crate::error::{ChainError, Result};
 use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::{Address, B256, keccak256};
+use alloy::primitives::{Address, B256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::{SolEvent, SolEventInterface};
@@ -153,14 +153,10 @@ pub async fn run(
     let every = Duration::from_millis(chain.config.poll_interval_ms.max(20));
     let mut failures = 0u32;
     loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        if !leader.is_leader() {
-            if crate::leader::wait_turn(every, &mut shutdown).await {
-                continue;
-            }
-            break;
+        match leader.turn(every, &mut shutdown).await {
+            crate::leader::Turn::Stop => break,
+            crate::leader::Turn::Skip => continue,
+            crate::leader::Turn::Work => {}
         }
         match index_once(&chain, &c).await {
             Ok(advanced) => {
@@ -404,11 +400,6 @@ pub async fn index_once(chain: &ChainClient, c: &Coordinator) -> Result<bool> {
         );
     }
     Ok(true)
-}
-
-/// `keccak256(utf8(trade_reference))`, the on-chain settlement id.
-pub fn onchain_id(trade_reference: &str) -> B256 {
-    keccak256(trade_reference.as_bytes())
 }
 
 #[cfg(test)]

@@ -91,11 +91,30 @@ async fn try_lock(c: &Coordinator) -> Result<Option<sqlx::AnyConnection>, sqlx::
     Ok(got.then_some(conn))
 }
 
-/// Sleeps one `pause` unless shutdown comes first; `false` on shutdown. For the chain
-/// side's loops while another instance leads.
-pub async fn wait_turn(pause: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(pause) => true,
-        _ = shutdown.wait_for(|v| *v) => false,
+/// What a chain-side loop does this round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// This instance leads: do the round's work.
+    Work,
+    /// Another instance leads: one `pause` was slept; look again.
+    Skip,
+    /// Shutdown: leave the loop.
+    Stop,
+}
+
+impl Leader {
+    /// The gate at the top of every chain-side loop: stop on shutdown, work while leading,
+    /// otherwise sleep one `pause` (cut short by shutdown).
+    pub async fn turn(&self, pause: Duration, shutdown: &mut watch::Receiver<bool>) -> Turn {
+        if *shutdown.borrow() {
+            return Turn::Stop;
+        }
+        if self.is_leader() {
+            return Turn::Work;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => Turn::Skip,
+            _ = shutdown.wait_for(|v| *v) => Turn::Stop,
+        }
     }
 }

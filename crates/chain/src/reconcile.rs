@@ -222,14 +222,10 @@ pub async fn run(side: Arc<ChainSide>, c: Arc<Coordinator>, mut shutdown: watch:
             .clamp(20, 1_000),
     );
     loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        if !side.leader.is_leader() {
-            if crate::leader::wait_turn(every, &mut shutdown).await {
-                continue;
-            }
-            break;
+        match side.leader.turn(every, &mut shutdown).await {
+            crate::leader::Turn::Stop => break,
+            crate::leader::Turn::Skip => continue,
+            crate::leader::Turn::Work => {}
         }
         if let Err(e) = reconcile_all(&side, &c).await {
             tracing::warn!(error = %e, "reconcile round failed");

@@ -286,14 +286,10 @@ pub async fn run(side: Arc<ChainSide>, c: Arc<Coordinator>, mut shutdown: watch:
     let mut relayer = Relayer::new(side, c);
     tracing::info!(tick_ms, "relayer started");
     loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        if !leader.is_leader() {
-            if crate::leader::wait_turn(every, &mut shutdown).await {
-                continue;
-            }
-            break;
+        match leader.turn(every, &mut shutdown).await {
+            crate::leader::Turn::Stop => break,
+            crate::leader::Turn::Skip => continue,
+            crate::leader::Turn::Work => {}
         }
         relayer.tick(&shutdown).await;
         tokio::select! {
