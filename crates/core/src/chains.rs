@@ -1,0 +1,17 @@
+//! What the coordinator needs to know of each chain: where its escrow is. The chain side's
+//! full configuration (RPC, confirmations, LayerZero endpoint and receive library) is
+//! `lockstep_chain::ChainConfig`; the `lockstep` binary derives these from it.
+
+use alloy::primitives::Address;
+use serde::{Deserialize, Serialize};
+
+/// One chain's escrow deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscrowChain {
+    /// EVM chain id (the EIP-712 domain's `chainId`).
+    pub chain_id: u64,
+    /// LayerZero v2 endpoint id (the `eid` of the terms' legs).
+    pub eid: u32,
+    /// The `SettlementEscrow` on this chain (the EIP-712 verifying contract).
+    pub escrow: Address,
+}

@@ -1,0 +1,39 @@
+//! `lockstep-core`: the small domain every Lockstep crate shares, and the ports through
+//! which the coordinator and the chain side talk without depending on each other.
+//!
+//! - [`state`]: `SettlementState` and its one transition table;
+//! - [`instruction`]: `InstructionStatus`;
+//! - [`ids`]: prefixed ids, the on-chain settlement id, the millisecond clock;
+//! - [`ledger`]: the `Ledger` port (implemented by the coordinator, used by the chain side);
+//! - [`registrar`]: the `SettlementRegistrar` port (implemented by the chain side, called by
+//!   the coordinator) and the `Attestation` it carries;
+//! - [`chains`]: the escrow deployment per chain the coordinator signs for;
+//! - [`metrics`]: the `MetricsSource` trait through which the chain side adds to `/metrics`;
+//! - [`db`]: the shared database handle (each owning crate migrates its own tables);
+//! - [`task`]: the periodic-task helper every worker loop runs on;
+//! - [`backoff`]: the one retry policy type.
+//!
+//! Data flows one way: instruction → settlement → chain → evidence. `crates/cli` wires the
+//! coordinator and the chain side through these ports (docs/architecture.md).
+
+pub mod backoff;
+pub mod chains;
+pub mod db;
+pub mod ids;
+pub mod instruction;
+pub mod ledger;
+pub mod metrics;
+pub mod registrar;
+pub mod state;
+pub mod task;
+
+pub use backoff::Backoff;
+pub use chains::EscrowChain;
+pub use db::{Backend, Db, DbError};
+pub use ids::{new_id, now_ms, onchain_settlement_id};
+pub use instruction::InstructionStatus;
+pub use ledger::{ChainSettlement, DecisionRecord, Ledger, LedgerError};
+pub use metrics::MetricsSource;
+pub use registrar::{Attestation, ClearedSettlement, RegistrationError, SettlementRegistrar};
+pub use state::{SettlementState, TRANSITIONS};
+pub use task::{Gate, Next, Periodic};
