@@ -4,12 +4,17 @@
 //! [`ILocalReceiveUln`], [`ILayerZeroEndpointV2`] for `PacketSent` and the inbound views)
 //! and the local demo token ([`DemoToken`]).
 //!
-//! Reverts are decoded into the interface's typed errors with [`decode_revert`].
+//! Reverts are decoded into the interface's typed errors with [`decode_revert`]; the
+//! LayerZero errors of the relay steps with [`lz::decode_lz_revert`]. [`escrow_state`] holds
+//! the escrow's per-chain state values (`settlementOf(id).state`).
 
 #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
 
 include!(concat!(env!("OUT_DIR"), "/contracts.rs"));
 
+pub mod escrow_state;
+pub mod lz;
 mod revert;
 
+pub use lz::{LzRevert, decode_lz_revert};
 pub use revert::{EscrowRevert, decode_revert, decode_revert_data};
