@@ -1,8 +1,9 @@
 //! Operator actions behind the CLI: create platforms, issue and revoke tokens.
 
 use crate::auth::{Scope, hash_token, new_token};
-use crate::db::Db;
-use crate::{Error, Result, new_id, now_ms};
+use lockstep_core::Db;
+use crate::{Error, Result};
+use lockstep_core::{new_id, now_ms};
 use serde::Serialize;
 
 /// A newly created platform and its first token (printed once).

@@ -2,7 +2,7 @@
 //! stored only as their SHA-256; a lookup by hash needs no constant-time comparison.
 
 use crate::Result;
-use crate::db::Db;
+use lockstep_core::Db;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

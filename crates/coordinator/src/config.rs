@@ -1,11 +1,16 @@
-//! Configuration: one TOML file (see `lockstep.example.toml`), overridden by environment
-//! variables and flags in the binary (flags > env > file > defaults). Secrets are never
-//! read from this file: the attester key comes from `LOCKSTEP_ATTESTER_KEY` or a key file.
+//! The coordinator's part of the configuration: the top-level keys of the TOML file (see
+//! `lockstep.example.toml`) except `[[chains]]`, which belong to the chain side. The
+//! `lockstep` binary flattens this struct into its file type beside the chains and
+//! overrides it from environment variables and flags (flags > env > file > defaults).
+//! Secrets are never read from this file: the attester key comes from
+//! `LOCKSTEP_ATTESTER_KEY` or a key file.
+//!
+//! `deny_unknown_fields` has no effect on a flattened struct, so a composing type checks
+//! its top-level keys with [`Config::refuse_unknown_keys`].
 
 use crate::{Error, Result};
-use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,8 +34,6 @@ pub struct Config {
     pub rate_limit_per_second: f64,
     /// Burst size of the per-token bucket.
     pub rate_limit_burst: f64,
-    /// The chains settlements may use.
-    pub chains: Vec<ChainConfig>,
     /// Screening providers.
     pub compliance: ComplianceConfig,
     /// Webhook delivery.
@@ -49,69 +52,10 @@ impl Default for Config {
             log_json: false,
             rate_limit_per_second: 1_000.0,
             rate_limit_burst: 2_000.0,
-            chains: Vec::new(),
             compliance: ComplianceConfig::default(),
             webhooks: WebhookConfig::default(),
         }
     }
-}
-
-/// One chain: EVM chain id, LayerZero endpoint id and the escrow deployed there.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChainConfig {
-    /// EVM chain id.
-    pub chain_id: u64,
-    /// LayerZero v2 endpoint id.
-    pub eid: u32,
-    /// The `SettlementEscrow` address on this chain.
-    pub escrow: Address,
-    /// JSON-RPC URL (used by the chain side).
-    #[serde(default)]
-    pub rpc_url: Option<String>,
-    /// Confirmations to wait before trusting a log (used by the chain side).
-    #[serde(default = "default_confirmations")]
-    pub confirmations: u64,
-    /// The LayerZero `EndpointV2` on this chain (the relayer reads `PacketSent` from it and
-    /// calls `lzReceive` on it).
-    #[serde(default)]
-    pub endpoint: Option<Address>,
-    /// The `ReceiveUln302` on this chain (the relayer, as the receive-side DVN, calls
-    /// `verify` and `commitVerification` on it).
-    #[serde(default)]
-    pub receive_lib: Option<Address>,
-    /// First block the indexer reads (the escrow's deployment block).
-    #[serde(default)]
-    pub start_block: u64,
-    /// How often the indexer polls the chain head, milliseconds.
-    #[serde(default = "default_poll_interval_ms")]
-    pub poll_interval_ms: u64,
-}
-
-impl ChainConfig {
-    /// A chain with only the fields the API side needs (chain id, eid, escrow); the chain
-    /// side's fields take their defaults.
-    pub fn new(chain_id: u64, eid: u32, escrow: Address) -> ChainConfig {
-        ChainConfig {
-            chain_id,
-            eid,
-            escrow,
-            rpc_url: None,
-            confirmations: default_confirmations(),
-            endpoint: None,
-            receive_lib: None,
-            start_block: 0,
-            poll_interval_ms: default_poll_interval_ms(),
-        }
-    }
-}
-
-fn default_poll_interval_ms() -> u64 {
-    500
-}
-
-fn default_confirmations() -> u64 {
-    1
 }
 
 /// Screening providers; each one runs only when configured here and listed by the template.
@@ -155,40 +99,43 @@ impl Default for WebhookConfig {
 }
 
 impl Config {
-    /// Reads a TOML file.
-    pub fn from_file(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    /// The top-level keys this struct reads (every field name).
+    pub const KEYS: &'static [&'static str] = &[
+        "listen",
+        "database_url",
+        "data_dir",
+        "instruction_ttl_secs",
+        "expiry_sweep_interval_ms",
+        "stuck_after_secs",
+        "log_json",
+        "rate_limit_per_second",
+        "rate_limit_burst",
+        "compliance",
+        "webhooks",
+    ];
+
+    /// Refuses a top-level key of `table` that is neither one of [`Config::KEYS`] nor in
+    /// `also` (the composing type's own keys, e.g. `chains`). Nested tables need no check:
+    /// their structs refuse unknown keys themselves.
+    pub fn refuse_unknown_keys(table: &toml::Table, also: &[&str]) -> Result<()> {
+        match table
+            .keys()
+            .find(|k| !Self::KEYS.contains(&k.as_str()) && !also.contains(&k.as_str()))
+        {
+            Some(k) => Err(Error::Config(format!("unknown configuration key {k:?}"))),
+            None => Ok(()),
+        }
     }
 
     /// The database URL in force.
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
-            .unwrap_or_else(|| crate::db::sqlite_url_for(&self.data_dir))
-    }
-
-    /// The chain with this EVM chain id.
-    pub fn chain(&self, chain_id: u64) -> Option<&ChainConfig> {
-        self.chains.iter().find(|c| c.chain_id == chain_id)
+            .unwrap_or_else(|| lockstep_core::db::sqlite_url_for(&self.data_dir))
     }
 
     /// Checks invariants the types cannot express.
     pub fn validate(&self) -> Result<()> {
-        for (i, c) in self.chains.iter().enumerate() {
-            if self.chains[..i]
-                .iter()
-                .any(|o| o.chain_id == c.chain_id || o.eid == c.eid)
-            {
-                return Err(Error::Config(format!(
-                    "chain {} (eid {}) is configured twice",
-                    c.chain_id, c.eid
-                )));
-            }
-        }
         if self.webhooks.max_attempts == 0 {
             return Err(Error::Config(
                 "webhooks.max_attempts must be at least 1".into(),
@@ -201,18 +148,65 @@ impl Config {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::Config;
+    use serde::Deserialize;
+
+    /// What the `lockstep` binary composes: this struct flattened beside the chains.
+    #[derive(Deserialize)]
+    struct Composed {
+        #[serde(flatten)]
+        coordinator: Config,
+        #[serde(default)]
+        chains: Vec<toml::Table>,
+    }
+
     #[test]
     fn the_example_configuration_parses() {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lockstep.example.toml");
-        let c = super::Config::from_file(&path).unwrap();
-        c.validate().unwrap();
-        assert_eq!(c.listen, "127.0.0.1:8080");
+        let text = std::fs::read_to_string(path).unwrap();
+        let c: Composed = toml::from_str(&text).unwrap();
+        c.coordinator.validate().unwrap();
+        assert_eq!(c.coordinator.listen, "127.0.0.1:8080");
         assert_eq!(c.chains.len(), 2);
-        assert_eq!(c.chain(31338).unwrap().eid, 40162);
+        let chain = c
+            .chains
+            .iter()
+            .find(|ch| ch["chain_id"].as_integer() == Some(31338))
+            .unwrap();
+        assert_eq!(chain["eid"].as_integer(), Some(40162));
+        Config::refuse_unknown_keys(&toml::from_str(&text).unwrap(), &["chains"]).unwrap();
         assert!(
             toml::from_str::<super::Config>("secret_key = \"0x01\"").is_err(),
             "unknown keys are refused"
         );
+        let with_secret: toml::Table = toml::from_str("secret_key = \"0x01\"").unwrap();
+        assert!(
+            Config::refuse_unknown_keys(&with_secret, &["chains"]).is_err(),
+            "unknown keys are refused when flattened too"
+        );
+        assert!(
+            toml::from_str::<super::WebhookConfig>("retry_base = 1").is_err(),
+            "nested tables refuse unknown keys"
+        );
+    }
+
+    #[test]
+    fn keys_list_every_field_and_round_trip() {
+        let c = Config {
+            database_url: Some("sqlite://x.db".into()),
+            ..Config::default()
+        };
+        let text = toml::to_string(&c).unwrap();
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut want = Config::KEYS.to_vec();
+        keys.sort_unstable();
+        want.sort_unstable();
+        // `compliance` has only optional fields and serialises as an empty table.
+        assert_eq!(keys, want);
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back.listen, c.listen);
+        assert_eq!(back.database_url, c.database_url);
     }
 }

@@ -1,6 +1,6 @@
 //! The library's error type.
 
-use crate::state::SettlementState;
+use lockstep_core::{DbError, LedgerError, RegistrationError, SettlementState};
 
 /// Errors of the coordinator library. HTTP handlers map them to status codes in
 /// [`crate::api`]; everything unexpected becomes a 500 with a logged cause.
@@ -9,14 +9,12 @@ pub enum Error {
     /// A database operation failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// A schema migration failed.
-    #[error("migration {version} failed: {source}")]
-    Migration {
-        /// The migration's version number.
-        version: i64,
-        /// The database error.
-        source: sqlx::Error,
-    },
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Open(#[from] DbError),
+    /// Applying the coordinator's schema migrations failed.
+    #[error("schema migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
     /// The configuration is invalid.
     #[error("configuration error: {0}")]
     Config(String),
@@ -55,12 +53,13 @@ pub enum Error {
         message: String,
     },
     /// Signing the registration attestation failed.
-    #[error("signing for settlement {settlement_id} failed: {message}")]
+    #[error("signing for settlement {settlement_id} failed: {source}")]
     Signing {
         /// The settlement.
         settlement_id: String,
-        /// Why.
-        message: String,
+        /// The signer's error.
+        #[source]
+        source: alloy::signers::Error,
     },
     /// A screening provider failed (not a screening verdict: an outage).
     #[error("screening provider {provider} failed: {message}")]
@@ -70,6 +69,9 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// The chain side could not register a cleared settlement (retried by the worker).
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
     /// Building the decision evidence failed.
     #[error("evidence for settlement {settlement_id} failed: {message}")]
     Evidence {
@@ -83,16 +85,42 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     /// The operating system's random source failed.
     #[error("random source failed: {0}")]
-    Random(String),
+    Random(#[source] getrandom::Error),
     /// An I/O operation failed.
     #[error("i/o error on {path}: {source}")]
     Io {
         /// The file involved.
         path: String,
         /// The error.
+        #[source]
         source: std::io::Error,
     },
 }
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for LedgerError {
+    fn from(e: Error) -> LedgerError {
+        match e {
+            Error::ConcurrentTransition {
+                settlement_id,
+                expected,
+            } => LedgerError::Concurrent {
+                settlement_id,
+                expected,
+            },
+            Error::IllegalTransition {
+                settlement_id,
+                from,
+                to,
+            } => LedgerError::IllegalTransition {
+                settlement_id,
+                from,
+                to,
+            },
+            Error::NotFound { id, .. } => LedgerError::NotFound(id),
+            e => LedgerError::Storage(Box::new(e)),
+        }
+    }
+}

@@ -91,7 +91,7 @@ pub fn decision(
     if let Value::Object(o) = &mut document {
         // Kept so the receipt-anchored bundle can be rebuilt from the same inputs later.
         o.insert("input".into(), serde_json::to_value(&input)?);
-        o.insert("decided_at_ms".into(), Value::from(crate::now_ms()));
+        o.insert("decided_at_ms".into(), Value::from(lockstep_core::now_ms()));
     }
     Ok(DecisionEvidence {
         decision_ref: out.decision_ref,

@@ -1,43 +1,71 @@
 //! The Lockstep coordinator: matches settlement instructions from platforms, screens the
-//! parties, drives the settlement state machine and delivers signed webhooks.
+//! parties, drives the settlement state machine and delivers signed webhooks. It
+//! implements the [`lockstep_core::Ledger`] port the chain side moves settlements
+//! through, and calls the [`lockstep_core::SettlementRegistrar`] port the chain side
+//! implements; it never depends on the chain crate.
 //!
-//! The crate is a library so that the `lockstep` binary, the API tests and the load
-//! script all run the same code: [`server::Server::start`] builds the router, the
-//! settlement worker and the webhook worker from a [`config::Config`].
+//! # Composition (what `crates/cli` does)
+//! ```text
+//! let db = lockstep_core::Db::connect(&config.database_url()).await?;
+//! lockstep_coordinator::migrate(&db).await?;          // the coordinator's tables
+//! let app = Coordinator::new(config, db, escrows, attester)?;
+//! let ledger = app.ledger();                          // Arc<dyn Ledger>, before start
+//! // ... build the chain side from `ledger`, get its registrar and metrics ...
+//! let server = app.start(Extras { registrar, metrics_sources, tasks }).await?;
+//! server.shutdown().await;
+//! ```
 //!
-//! The chain side plugs in through [`registrar::SettlementRegistrar`]: it is called for
-//! every settlement that reaches `COMPLIANCE_CLEARED`.
+//! # Layout
+//! - [`server`]: composition and start only (router, workers, graceful shutdown);
+//!   nothing imports it.
+//! - [`settlements`]: the settlement lifecycle in one place.
+//!   [`settlements::machine`] holds `create`, the guarded `transition` (table in
+//!   `lockstep_core::state`), the one event-record builder of the hash-chained trail and
+//!   the one post-commit hook ([`settlements::machine::AfterCommit`]: transition metric,
+//!   webhook and worker wake-ups); [`settlements::screening`] the compliance pipeline
+//!   (screen, clear, roll back, manual decision, registrar hand-over);
+//!   [`settlements::store`] the rows (`sqlx::FromRow`) and queries;
+//!   [`settlements::ledger`] the `Ledger` implementation ([`CoordinatorLedger`]);
+//!   [`settlements::worker`] the settlement worker.
+//! - [`instructions`]: validation, matching rules and `submit` (validate →
+//!   replay-or-reserve → match → persist); [`trade`] the wire types of one side of a
+//!   trade that both instructions and settlements read.
+//! - [`terms`]: the on-chain terms (a pure construction), their JSON form and the
+//!   EIP-712 attestation; [`evidence`] the compliance decision evidence.
+//! - [`webhooks`]: endpoints, the transactional outbox and the delivery worker.
+//! - [`api`]: the HTTP handlers and the OpenAPI document.
+//! - [`compliance`]: screening providers; [`auth`], [`admin`]: tokens and platforms;
+//!   [`templates`], [`validate`], [`metrics`], [`config`], [`migrate`].
+//!
+//! # Tables
+//! The coordinator owns `platforms`, `api_tokens`, `instructions`, `settlements` (with
+//! its `bundle` column, written by the chain side only through the `Ledger` port),
+//! `settlement_events`, `webhook_endpoints`, `webhook_events`, `webhook_deliveries` and
+//! `webhook_attempts`, created by `migrations/` (versions 1–999) through [`migrate()`].
+//! The chain side's tables live in its own migrations; both share `_sqlx_migrations`.
 
 pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod compliance;
 pub mod config;
-pub mod db;
 pub mod error;
 pub mod evidence;
 pub mod instructions;
 pub mod metrics;
-pub mod registrar;
+pub mod migrate;
 pub mod server;
 pub mod settlements;
-pub mod state;
 pub mod templates;
 pub mod terms;
+pub mod trade;
 pub mod validate;
 pub mod webhooks;
 
 pub use error::{Error, Result};
-
-/// Milliseconds since the unix epoch, the unit of every stored time.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// A new sortable identifier with a type prefix, e.g. `ins_01J...`.
-pub(crate) fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", ulid::Ulid::new())
-}
+pub use migrate::migrate;
+pub use server::{Coordinator, Extras, Server, load_attester};
+pub use settlements::ledger::CoordinatorLedger;
 
 /// RFC 3339 rendering of a stored millisecond time.
 pub(crate) fn rfc3339(ms: i64) -> String {
@@ -49,6 +77,6 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 /// Fills a buffer from the operating system's random source.
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| Error::Random(e.to_string()))?;
+    getrandom::fill(&mut buf).map_err(Error::Random)?;
     Ok(buf)
 }

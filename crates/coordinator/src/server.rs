@@ -1,44 +1,41 @@
-//! The running service: shared state, the HTTP server and the background workers, with
-//! graceful shutdown (in-flight requests finish; each worker finishes its current step).
+//! Composition and start: builds the contexts of each concern from the configuration,
+//! serves the API and runs the workers (settlement worker, webhook worker, expiry sweeper,
+//! and the caller's extra tasks), with graceful shutdown: in-flight requests finish and
+//! each worker finishes its current step. Nothing in the crate imports this module.
 
+use crate::api::{self, ApiState};
 use crate::compliance::{HttpScreening, SanctionsList, ScreeningProvider};
 use crate::config::Config;
-use crate::db::Db;
+use crate::instructions::{self, Intake};
 use crate::metrics::Metrics;
-use crate::registrar::SettlementRegistrar;
-use crate::templates::Template;
+use crate::settlements::ledger::CoordinatorLedger;
+use crate::settlements::{AfterCommit, Lifecycle, worker};
+use crate::templates::Templates;
+use crate::terms::Escrows;
+use crate::webhooks::WebhookWorker;
 use crate::{Error, Result};
 use alloy::signers::local::PrivateKeySigner;
+use lockstep_core::{
+    Backoff, Db, EscrowChain, Ledger, MetricsSource, Next, Periodic, SettlementRegistrar,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Everything the handlers and workers share.
+/// The coordinator, composed but not started: everything that does not depend on the
+/// chain side. Its [`Coordinator::ledger`] is available before [`Coordinator::start`], so
+/// the chain side can be built from it and hand back its registrar.
 pub struct Coordinator {
-    /// Storage.
-    pub db: Db,
-    /// Configuration in force.
-    pub config: Config,
-    /// Settlement templates.
-    pub templates: Vec<Template>,
-    /// Prometheus counters.
-    pub metrics: Metrics,
-    /// Per-token request limits.
-    pub limiter: crate::metrics::RateLimiter,
-    /// Signs registration attestations.
-    pub attester: PrivateKeySigner,
-    /// Configured screening providers.
-    pub providers: Vec<Arc<dyn ScreeningProvider>>,
-    /// The chain side, when configured.
-    pub registrar: Option<Arc<dyn SettlementRegistrar>>,
-    /// Wakes the settlement worker.
-    pub settlement_notify: Notify,
-    /// Wakes the webhook worker.
-    pub webhook_notify: Notify,
-    /// Outgoing HTTP (webhooks).
-    pub http: reqwest::Client,
+    config: Config,
+    db: Db,
+    escrows: Arc<Escrows>,
+    attester: PrivateKeySigner,
+    templates: Arc<Templates>,
+    providers: Vec<Arc<dyn ScreeningProvider>>,
+    metrics: Arc<Metrics>,
+    hook: AfterCommit,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -50,138 +47,245 @@ impl std::fmt::Debug for Coordinator {
     }
 }
 
+/// What the composition root adds when starting: the chain side's registrar and metrics.
+#[derive(Default)]
+pub struct Extras {
+    /// Registers cleared settlements on chain; without one they wait in
+    /// `COMPLIANCE_CLEARED`.
+    pub registrar: Option<Arc<dyn SettlementRegistrar>>,
+    /// Appended to `/metrics` after the coordinator's own counters.
+    pub metrics_sources: Vec<Arc<dyn MetricsSource>>,
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extras")
+            .field("registrar", &self.registrar.is_some())
+            .field("metrics_sources", &self.metrics_sources.len())
+            .finish()
+    }
+}
+
+/// The screening providers the configuration enables.
+fn providers(config: &Config) -> Result<Vec<Arc<dyn ScreeningProvider>>> {
+    let mut providers: Vec<Arc<dyn ScreeningProvider>> = Vec::new();
+    if let Some(path) = &config.compliance.sanctions_list {
+        providers.push(Arc::new(SanctionsList::load(path)?));
+    }
+    if let Some(url) = &config.compliance.http_url {
+        let timeout = Duration::from_millis(config.compliance.http_timeout_ms.unwrap_or(10_000));
+        providers.push(Arc::new(HttpScreening::new(url, timeout)?));
+    }
+    if providers.is_empty() {
+        tracing::warn!("no screening provider configured: every settlement passes screening");
+    }
+    Ok(providers)
+}
+
 impl Coordinator {
-    /// Connects the database (migrating it), loads templates and screening providers.
-    pub async fn new(
+    /// Composes the coordinator over an already connected and migrated database (see
+    /// [`crate::migrate()`]): checks the configuration and the escrow list, loads the
+    /// templates and the screening providers.
+    pub fn new(
         config: Config,
+        db: Db,
+        escrows: Vec<EscrowChain>,
         attester: PrivateKeySigner,
-        registrar: Option<Arc<dyn SettlementRegistrar>>,
     ) -> Result<Coordinator> {
         config.validate()?;
-        let db = Db::connect(&config.database_url()).await?;
-        let mut providers: Vec<Arc<dyn ScreeningProvider>> = Vec::new();
-        if let Some(path) = &config.compliance.sanctions_list {
-            providers.push(Arc::new(SanctionsList::load(path)?));
-        }
-        if let Some(url) = &config.compliance.http_url {
-            let timeout =
-                Duration::from_millis(config.compliance.http_timeout_ms.unwrap_or(10_000));
-            providers.push(Arc::new(HttpScreening::new(url, timeout)?));
-        }
-        if providers.is_empty() {
-            tracing::warn!("no screening provider configured: every settlement passes screening");
-        }
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Config(format!("http client: {e}")))?;
+        let escrows = Arc::new(Escrows::new(escrows)?);
+        let metrics = Arc::new(Metrics::default());
         Ok(Coordinator {
-            db,
+            providers: providers(&config)?,
+            templates: Arc::new(Templates::load()?),
+            hook: AfterCommit::new(metrics.clone()),
+            metrics,
             config,
-            templates: crate::templates::built_in()?,
-            metrics: Metrics::default(),
-            limiter: Default::default(),
+            db,
+            escrows,
             attester,
-            providers,
-            registrar,
-            settlement_notify: Notify::new(),
-            webhook_notify: Notify::new(),
-            http,
         })
     }
 
-    /// A template by slug.
-    pub fn template(&self, slug: &str) -> Option<&Template> {
-        self.templates.iter().find(|t| t.slug == slug)
+    /// Connects `config.database_url()`, applies the coordinator's migrations and
+    /// composes (for a coordinator without a chain side, e.g. the API tests).
+    pub async fn open(
+        config: Config,
+        escrows: Vec<EscrowChain>,
+        attester: PrivateKeySigner,
+    ) -> Result<Coordinator> {
+        let db = Db::connect(&config.database_url()).await?;
+        crate::migrate(&db).await?;
+        Coordinator::new(config, db, escrows, attester)
     }
-}
 
-/// A started service.
-#[derive(Debug)]
-pub struct Server {
-    addr: SocketAddr,
-    coordinator: Arc<Coordinator>,
-    shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
-}
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
 
-impl Server {
+    /// The `Ledger` port over this coordinator's settlements, for the chain side.
+    pub fn ledger(&self) -> Arc<dyn Ledger> {
+        Arc::new(CoordinatorLedger::new(self.db.clone(), self.hook.clone()))
+    }
+
     /// Binds `config.listen` and starts the API and the workers.
-    pub async fn start(c: Coordinator) -> Result<Server> {
-        Self::start_with(c, |_, _| Vec::new()).await
+    pub async fn start(self, extras: Extras) -> Result<Server> {
+        self.start_with(extras, |_| Vec::new()).await
     }
 
-    /// Like [`Server::start`], plus the tasks `extra` starts (the chain side's indexers,
-    /// reconciler and relayer); they get the shutdown signal and are awaited on shutdown.
+    /// Like [`Coordinator::start`], plus the tasks `spawn` starts (the chain side's
+    /// indexers, reconciler and relayer); they get the shutdown signal and are awaited on
+    /// shutdown.
     pub async fn start_with(
-        c: Coordinator,
-        extra: impl FnOnce(Arc<Coordinator>, watch::Receiver<bool>) -> Vec<JoinHandle<()>>,
+        self,
+        extras: Extras,
+        spawn: impl FnOnce(watch::Receiver<bool>) -> Vec<JoinHandle<()>>,
     ) -> Result<Server> {
-        let listener = tokio::net::TcpListener::bind(&c.config.listen)
-            .await
-            .map_err(|source| Error::Io {
-                path: c.config.listen.clone(),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Io {
-            path: c.config.listen.clone(),
+        let io = |source| Error::Io {
+            path: self.config.listen.clone(),
             source,
-        })?;
-        let c = Arc::new(c);
-        let (tx, rx) = watch::channel(false);
-        let app = crate::api::router(c.clone());
-        let mut srx = rx.clone();
-        let http = tokio::spawn(async move {
-            let graceful = async move {
-                let _ = srx.wait_for(|v| *v).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(graceful)
-                .await
-            {
-                tracing::error!(error = %e, "http server failed");
-            }
-            tracing::info!("http server stopped");
-        });
-        let webhooks = tokio::spawn(crate::webhooks::run_worker(c.clone(), rx.clone()));
-        let settlements = tokio::spawn(crate::settlements::run_worker(c.clone(), rx.clone()));
-        let sweeper = {
-            let c = c.clone();
-            let mut rx = rx.clone();
-            tokio::spawn(async move {
-                let every = Duration::from_millis(c.config.expiry_sweep_interval_ms.max(10));
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep(every) => {}
-                        _ = rx.wait_for(|v| *v) => break,
-                    }
-                    match crate::instructions::expire(&c, None).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(expired = n, "expired unmatched instructions"),
-                        Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
-                    }
-                }
-            })
         };
-        let mut tasks = vec![http, webhooks, settlements, sweeper];
-        tasks.extend(extra(c.clone(), rx.clone()));
-        tracing::info!(%addr, attester = %c.attester.address(), backend = ?c.db.backend(), "coordinator listening");
+        let listener = tokio::net::TcpListener::bind(&self.config.listen)
+            .await
+            .map_err(io)?;
+        let addr = listener.local_addr().map_err(io)?;
+        let ledger = self.ledger();
+        let (tx, rx) = watch::channel(false);
+        let mut tasks = self.spawn_workers(extras, listener, &rx)?;
+        tasks.extend(spawn(rx.clone()));
         Ok(Server {
             addr,
-            coordinator: c,
+            db: self.db,
+            ledger,
             shutdown: tx,
             tasks,
         })
     }
 
+    /// Starts the HTTP server, the settlement and webhook workers and the expiry sweeper.
+    fn spawn_workers(
+        &self,
+        extras: Extras,
+        listener: tokio::net::TcpListener,
+        rx: &watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>> {
+        let lifecycle = Arc::new(Lifecycle {
+            db: self.db.clone(),
+            hook: self.hook.clone(),
+            templates: self.templates.clone(),
+            providers: self.providers.clone(),
+            attester: self.attester.clone(),
+            escrows: self.escrows.clone(),
+            registrar: extras.registrar,
+        });
+        let intake = Intake {
+            db: self.db.clone(),
+            hook: self.hook.clone(),
+            templates: self.templates.clone(),
+            escrows: self.escrows.clone(),
+            ttl_secs: self.config.instruction_ttl_secs,
+        };
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config(format!("http client: {e}")))?;
+        let webhooks = WebhookWorker {
+            db: self.db.clone(),
+            http,
+            config: self.config.webhooks.clone(),
+            metrics: self.metrics.clone(),
+            wake: self.hook.webhook_wake(),
+        };
+        let state = Arc::new(ApiState {
+            db: self.db.clone(),
+            intake,
+            lifecycle: lifecycle.clone(),
+            templates: self.templates.clone(),
+            escrows: self.escrows.clone(),
+            metrics: self.metrics.clone(),
+            metrics_sources: extras.metrics_sources,
+            limiter: Default::default(),
+            config: self.config.clone(),
+        });
+        tracing::info!(addr = %self.config.listen, attester = %self.attester.address(), backend = ?self.db.backend(), "coordinator listening");
+        Ok(vec![
+            tokio::spawn(serve(listener, api::router(state), rx.clone())),
+            tokio::spawn(webhooks.run(rx.clone())),
+            tokio::spawn(worker::run(lifecycle, rx.clone())),
+            tokio::spawn(sweep(
+                self.db.clone(),
+                self.config.expiry_sweep_interval_ms,
+                rx.clone(),
+            )),
+        ])
+    }
+}
+
+/// Serves the API until shutdown; in-flight requests finish.
+async fn serve(listener: tokio::net::TcpListener, app: axum::Router, mut rx: watch::Receiver<bool>) {
+    let graceful = async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(graceful)
+        .await
+    {
+        tracing::error!(error = %e, "http server failed");
+    }
+    tracing::info!("http server stopped");
+}
+
+/// The expiry sweeper: marks unmatched instructions past their expiry as expired.
+async fn sweep(db: Db, interval_ms: u64, rx: watch::Receiver<bool>) {
+    let every = Duration::from_millis(interval_ms.max(10));
+    Periodic::new("expiry-sweeper", every)
+        .backoff(Backoff::new(every, every))
+        .run(rx, || {
+            let db = db.clone();
+            async move {
+                let n = instructions::expire(&db, None).await?;
+                if n > 0 {
+                    tracing::info!(expired = n, "expired unmatched instructions");
+                }
+                Ok::<_, Error>(Next::Idle)
+            }
+        })
+        .await;
+}
+
+/// A started service.
+pub struct Server {
+    addr: SocketAddr,
+    db: Db,
+    ledger: Arc<dyn Ledger>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("tasks", &self.tasks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
     /// The bound address (useful with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The shared state.
-    pub fn coordinator(&self) -> &Arc<Coordinator> {
-        &self.coordinator
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The `Ledger` port (what the chain side was given).
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
     }
 
     /// Stops accepting, lets in-flight requests and the workers' current steps finish,
@@ -191,7 +295,7 @@ impl Server {
         for t in self.tasks {
             let _ = t.await;
         }
-        self.coordinator.db.pool().close().await;
+        self.db.pool().close().await;
     }
 }
 

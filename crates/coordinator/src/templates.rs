@@ -1,8 +1,8 @@
 //! Settlement templates, defined as data (`crates/coordinator/templates/*.json`) and
 //! embedded in the binary.
 
-use crate::state::SettlementState;
 use crate::{Error, Result};
+use lockstep_core::SettlementState;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -33,6 +33,27 @@ pub struct Template {
     pub states: Vec<SettlementState>,
     /// Allowed edges; a subset of the coordinator's one transition table.
     pub transitions: Vec<(SettlementState, SettlementState)>,
+}
+
+/// The loaded templates, looked up by slug.
+#[derive(Debug, Clone)]
+pub struct Templates(Vec<Template>);
+
+impl Templates {
+    /// The built-in templates (see [`built_in`]).
+    pub fn load() -> Result<Templates> {
+        built_in().map(Templates)
+    }
+
+    /// A template by slug.
+    pub fn get(&self, slug: &str) -> Option<&Template> {
+        self.0.iter().find(|t| t.slug == slug)
+    }
+
+    /// Every template, in definition order.
+    pub fn all(&self) -> &[Template] {
+        &self.0
+    }
 }
 
 /// The built-in templates, validated against the state machine table.

@@ -1,14 +1,20 @@
 //! The on-chain settlement terms and the EIP-712 registration attestation, exactly as
-//! docs/onchain-terms.md fixes them.
+//! docs/onchain-terms.md fixes them: the terms construction from the matched
+//! instructions ([`build_terms`], a pure function), their JSON form, the attestation, and
+//! the escrow deployments the coordinator signs for ([`Escrows`]).
 
-use crate::config::ChainConfig;
+use crate::trade::{Direction, InstructionBody, LegType};
 use crate::{Error, Result};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolStruct, SolValue, eip712_domain};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use lockstep_core::EscrowChain;
+use serde_json::{Value, json};
+
+pub use lockstep_core::Attestation;
+/// `settlementId = keccak256(utf8(trade_reference))`.
+pub use lockstep_core::onchain_settlement_id as settlement_id;
 
 /// `Leg`, `Terms` and the escrow's `deposit` call come from the bindings generated from
 /// the compiled contract (crates/bindings), so the coordinator's encoding cannot drift from
@@ -26,11 +32,6 @@ alloy::sol! {
         bytes32 termsHash;
         bytes32 decisionRef;
     }
-}
-
-/// `settlementId = keccak256(utf8(trade_reference))`.
-pub fn settlement_id(trade_reference: &str) -> B256 {
-    keccak256(trade_reference.as_bytes())
 }
 
 /// `termsHash = keccak256(abi.encode(terms))`.
@@ -54,28 +55,124 @@ pub fn registration_signing_hash(chain_id: u64, escrow: Address, reg: &Registrat
     reg.eip712_signing_hash(&domain)
 }
 
-/// A signed registration for one chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Attestation {
-    /// EVM chain id of the escrow.
-    pub chain_id: u64,
-    /// LayerZero endpoint id of that chain.
-    pub eid: u32,
-    /// The escrow (EIP-712 verifying contract).
-    #[schema(value_type = String)]
-    pub escrow: Address,
-    /// The attester's address.
-    #[schema(value_type = String)]
-    pub attester: Address,
-    /// 65 bytes `r || s || v`, 0x-hex.
-    pub signature: String,
+/// The escrow deployments settlements may use, one per chain (no chain id or endpoint
+/// id twice).
+#[derive(Debug, Clone, Default)]
+pub struct Escrows(Vec<EscrowChain>);
+
+impl Escrows {
+    /// Checks that no chain id or endpoint id appears twice.
+    pub fn new(chains: Vec<EscrowChain>) -> Result<Escrows> {
+        for (i, c) in chains.iter().enumerate() {
+            if chains[..i]
+                .iter()
+                .any(|o| o.chain_id == c.chain_id || o.eid == c.eid)
+            {
+                return Err(Error::Config(format!(
+                    "chain {} (eid {}) is configured twice",
+                    c.chain_id, c.eid
+                )));
+            }
+        }
+        Ok(Escrows(chains))
+    }
+
+    /// The deployment on the chain with this EVM chain id.
+    pub fn by_chain_id(&self, chain_id: u64) -> Option<&EscrowChain> {
+        self.0.iter().find(|c| c.chain_id == chain_id)
+    }
+
+    /// The deployment on the chain with this LayerZero endpoint id.
+    pub fn by_eid(&self, eid: u32) -> Option<&EscrowChain> {
+        self.0.iter().find(|c| c.eid == eid)
+    }
+}
+
+/// The terms of a cleared settlement and the deposit secret of each leg.
+#[derive(Debug, Clone)]
+pub struct BuiltTerms {
+    /// The terms every escrow registers.
+    pub terms: Terms,
+    /// Per leg: `{leg_index, role, secret}` (stored, shown to the depositing platform).
+    pub secrets: Vec<Value>,
+}
+
+/// Builds the on-chain terms from the matched instructions: every delivering leg, the
+/// seller's first, asset before payment; each leg's recipient is the counterparty's
+/// wallet; the hub is the chain of the first leg (the seller's asset leg). `secret` draws
+/// each leg's deposit secret. Fails with a message when an instruction no longer fits
+/// (a chain not configured any more, an unreadable amount or address).
+pub fn build_terms(
+    trade_reference: &str,
+    timeout_at_ms: i64,
+    decision_ref: B256,
+    [seller, buyer]: [&InstructionBody; 2],
+    escrows: &Escrows,
+    mut secret: impl FnMut() -> Result<B256>,
+) -> Result<BuiltTerms> {
+    let bad = |m: String| Error::Corrupt {
+        what: "matched instructions",
+        message: m,
+    };
+    let mut legs = Vec::new();
+    let mut secrets = Vec::new();
+    for (b, counterparty) in [(seller, buyer), (buyer, seller)] {
+        let mut mine: Vec<_> = b
+            .legs
+            .iter()
+            .filter(|l| l.direction == Direction::Deliver)
+            .collect();
+        mine.sort_by_key(|l| l.leg_type != LegType::AssetDelivery);
+        for l in mine {
+            let chain = escrows
+                .by_chain_id(l.chain_id)
+                .ok_or_else(|| bad(format!("chain {} is no longer configured", l.chain_id)))?;
+            let s = secret()?;
+            legs.push(Leg {
+                eid: chain.eid,
+                token: l
+                    .instrument_id
+                    .parse::<Address>()
+                    .map_err(|e| bad(e.to_string()))?,
+                amount: U256::from_str_radix(&l.quantity, 10).map_err(|e| bad(e.to_string()))?,
+                depositor: Address::ZERO,
+                depositKey: deposit_key(&s),
+                recipient: counterparty
+                    .party
+                    .wallet_address
+                    .parse::<Address>()
+                    .map_err(|e| bad(e.to_string()))?,
+            });
+            secrets.push(json!({"leg_index": legs.len() - 1, "role": b.role.as_str(), "secret": s.to_string()}));
+        }
+    }
+    let hub_eid = legs
+        .first()
+        .map(|l| l.eid)
+        .ok_or_else(|| bad("no legs".into()))?;
+    let terms = Terms {
+        settlementId: settlement_id(trade_reference),
+        hubEid: hub_eid,
+        timeoutAt: u64::try_from(timeout_at_ms / 1000).map_err(|e| bad(e.to_string()))?,
+        decisionRef: decision_ref,
+        legs,
+    };
+    Ok(BuiltTerms { terms, secrets })
+}
+
+/// The deployments the terms touch, by ascending endpoint id (one attestation each).
+pub fn chains_of<'a>(terms: &Terms, escrows: &'a Escrows) -> Vec<&'a EscrowChain> {
+    let mut eids: Vec<u32> = terms.legs.iter().map(|l| l.eid).collect();
+    eids.sort_unstable();
+    eids.dedup();
+    eids.iter().filter_map(|e| escrows.by_eid(*e)).collect()
 }
 
 /// Signs the registration for every chain the terms touch (in the order of `chains`).
 pub fn attest(
     signer: &PrivateKeySigner,
     terms: &Terms,
-    chains: &[&ChainConfig],
+    chains: &[&EscrowChain],
     settlement: &str,
 ) -> Result<Vec<Attestation>> {
     let reg = Registration {
@@ -87,10 +184,12 @@ pub fn attest(
         .iter()
         .map(|c| {
             let hash = registration_signing_hash(c.chain_id, c.escrow, &reg);
-            let sig = signer.sign_hash_sync(&hash).map_err(|e| Error::Signing {
-                settlement_id: settlement.into(),
-                message: e.to_string(),
-            })?;
+            let sig = signer
+                .sign_hash_sync(&hash)
+                .map_err(|source| Error::Signing {
+                    settlement_id: settlement.into(),
+                    source,
+                })?;
             Ok(Attestation {
                 chain_id: c.chain_id,
                 eid: c.eid,
@@ -200,11 +299,11 @@ mod tests {
     fn attestation_recovers_to_the_attester_and_binds_chain_and_escrow() {
         let signer = PrivateKeySigner::random();
         let terms = sample();
-        let chain = ChainConfig::new(
-            31337,
-            40161,
-            address!("0x00000000000000000000000000000000000e5c40"),
-        );
+        let chain = EscrowChain {
+            chain_id: 31337,
+            eid: 40161,
+            escrow: address!("0x00000000000000000000000000000000000e5c40"),
+        };
         let att = attest(&signer, &terms, &[&chain], "stl_x").unwrap();
         let sig: Signature = att[0].signature.parse().unwrap();
         let reg = Registration {

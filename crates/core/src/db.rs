@@ -131,3 +131,35 @@ fn normalise(url: &str) -> Result<(Backend, String), DbError> {
 pub fn sqlite_url_for(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("lockstep.db").display())
 }
+
+/// A stored name that is not one of its enum's names (a corrupt row).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown stored {what} {name:?}")]
+pub struct UnknownName {
+    /// Which enum.
+    pub what: &'static str,
+    /// The stored text.
+    pub name: String,
+}
+
+/// Lets rows decode a state column with `#[sqlx(try_from = "String")]`.
+impl TryFrom<String> for crate::state::SettlementState {
+    type Error = UnknownName;
+    fn try_from(name: String) -> Result<Self, UnknownName> {
+        Self::parse(&name).ok_or(UnknownName {
+            what: "settlement state",
+            name,
+        })
+    }
+}
+
+/// Lets rows decode a status column with `#[sqlx(try_from = "String")]`.
+impl TryFrom<String> for crate::instruction::InstructionStatus {
+    type Error = UnknownName;
+    fn try_from(name: String) -> Result<Self, UnknownName> {
+        Self::parse(&name).ok_or(UnknownName {
+            what: "instruction status",
+            name,
+        })
+    }
+}

@@ -1,0 +1,237 @@
+//! Settlement handlers: list, get, events, deposits, evidence, manual decisions, and the
+//! operator's retry, counts and stuck list.
+
+use super::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
+use crate::auth::Scope;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use super::ErrorBody;
+use crate::settlements::deposits::{self, DepositInstruction};
+use crate::settlements::screening::{self, DecisionRefused, ManualDecision};
+use crate::settlements::store::{self, EventView, SettlementView};
+use crate::Error;
+use lockstep_core::{SettlementState, now_ms};
+
+/// Settlement list filter.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SettlementFilter {
+    /// A state, e.g. `COMPLIANCE_CLEARED`.
+    pub state: Option<String>,
+    /// Page size.
+    pub limit: Option<i64>,
+    /// Offset.
+    pub offset: Option<i64>,
+}
+
+/// Settlements the caller is a party to (operators: all).
+#[utoipa::path(get, path = "/v1/settlements", params(SettlementFilter), responses((status = 200, body = Paginated<SettlementView>)), tag = "settlements")]
+pub(super) async fn list_settlements(
+    State(c): State<AppState>,
+    auth: Auth,
+    q: Result<Query<SettlementFilter>, QueryRejection>,
+) -> ApiResult<Json<Paginated<SettlementView>>> {
+    let reader = auth.settlement_reader()?;
+    let Query(q) = q?;
+    let (limit, offset) = Page {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .resolve()?;
+    let state = match &q.state {
+        Some(s) => Some(SettlementState::parse(s).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("state: unknown state {s:?}"),
+            )
+        })?),
+        None => None,
+    };
+    let (rows, total) = store::list(&c.db, reader, state, limit, offset).await?;
+    let items = rows
+        .iter()
+        .map(|r| r.view())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page(items, total, limit, offset))
+}
+
+/// One settlement: state, parties, compliance, terms, terms hash, decision ref, attestations.
+#[utoipa::path(get, path = "/v1/settlements/{id}", params(("id" = String, Path)), responses((status = 200, body = SettlementView), (status = 404, body = ErrorBody)), tag = "settlements")]
+pub(super) async fn get_settlement(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SettlementView>> {
+    let reader = auth.settlement_reader()?;
+    let s = store::get_visible(&c.db, &id, reader)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(s.view()?))
+}
+
+/// The settlement's transition trail, each event hash-chained to the previous one.
+#[utoipa::path(get, path = "/v1/settlements/{id}/events", params(("id" = String, Path)), responses((status = 200, body = Paginated<EventView>), (status = 404, body = ErrorBody)), tag = "settlements")]
+pub(super) async fn settlement_events(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Paginated<EventView>>> {
+    let reader = auth.settlement_reader()?;
+    store::get_visible(&c.db, &id, reader)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let items = store::events(&c.db, &id).await?;
+    let n = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    Ok(page(items, n, n, 0))
+}
+
+/// The legs the calling platform must fund, with `approve` and `deposit` calldata, so a
+/// custody system can sign without knowing the escrow ABI. Empty until `COMPLIANCE_CLEARED`;
+/// deposits succeed only once the chain side has registered the terms.
+#[utoipa::path(get, path = "/v1/settlements/{id}/deposits", params(("id" = String, Path)), responses((status = 200, body = Paginated<DepositInstruction>), (status = 404, body = ErrorBody)), tag = "settlements")]
+pub(super) async fn settlement_deposits(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Paginated<DepositInstruction>>> {
+    let platform = auth.platform(Scope::SettlementsRead)?;
+    let s = store::get_visible(&c.db, &id, Some(platform))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let items = deposits::deposits(&c.db, &c.escrows, &s, platform).await?;
+    let n = i64::try_from(items.len()).unwrap_or(0);
+    Ok(page(items, n, n, 0))
+}
+
+/// The settlement's evidence: the decision evidence (`decision_ref` and every preimage) and,
+/// once the settlement is final on chain, `bundle`: the receipt-anchored evidence bundle
+/// (docs/evidence.md) that `lockstep evidence verify --rpc` re-checks; `null` before.
+#[utoipa::path(get, path = "/v1/settlements/{id}/evidence", params(("id" = String, Path)), responses((status = 200, description = "`{settlement_id, trade_reference, decision_ref, decision, compliance, terms_hash, bundle}`"), (status = 404, body = ErrorBody)), tag = "settlements")]
+pub(super) async fn settlement_evidence(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let reader = auth.settlement_reader()?;
+    let s = store::get_visible(&c.db, &id, reader)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let v = s.view()?;
+    let bundle = store::bundle(&c.db, &s.id).await?;
+    Ok(Json(
+        json!({"settlement_id": v.id, "trade_reference": v.trade_reference, "decision_ref": v.decision_ref, "decision": v.evidence, "compliance": v.compliance, "terms_hash": v.terms_hash, "bundle": bundle}),
+    ))
+}
+
+/// Run the settlement's next automatic step now (operator): screening, or the hand-over
+/// to the registrar.
+#[utoipa::path(post, path = "/v1/operator/settlements/{id}/retry", params(("id" = String, Path)), responses((status = 200, body = SettlementView), (status = 404, body = ErrorBody)), tag = "operator")]
+pub(super) async fn operator_retry(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SettlementView>> {
+    auth.operator()?;
+    store::get_visible(&c.db, &id, None)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    match screening::process(&c.lifecycle, &id).await {
+        Ok(()) | Err(Error::ConcurrentTransition { .. }) => {}
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("step failed: {e}"),
+            ));
+        }
+    }
+    let s = store::get_visible(&c.db, &id, None)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(s.view()?))
+}
+
+/// A manual compliance decision.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    /// `approve` or `reject`.
+    pub decision: ManualDecision,
+    /// Why (kept with the compliance record).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Decide a flagged settlement (operator tokens only: a party should not clear its own
+/// counterparty).
+#[utoipa::path(post, path = "/v1/settlements/{id}/compliance-decision", params(("id" = String, Path)), request_body = DecisionRequest,
+    responses((status = 200, body = SettlementView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not held for a manual decision")), tag = "settlements")]
+pub(super) async fn compliance_decision(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Result<Json<DecisionRequest>, JsonRejection>,
+) -> ApiResult<Json<SettlementView>> {
+    auth.operator()?;
+    let Json(req) = body?;
+    let s = store::get_visible(&c.db, &id, None)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    match screening::decide(
+        &c.lifecycle,
+        &s,
+        req.decision,
+        &format!("operator token {}", auth.0.token_id),
+        req.reason.as_deref(),
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(DecisionRefused::NotFlagged(state)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("settlement is {state} and not held for a manual decision"),
+            ));
+        }
+        Err(DecisionRefused::Failed(e)) => return Err(e.into()),
+    }
+    let s = store::get_visible(&c.db, &id, None)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(s.view()?))
+}
+
+
+/// Per-state settlement counts (operator).
+#[utoipa::path(get, path = "/v1/operator/settlement-counts", responses((status = 200, description = "`{\"counts\": {STATE: n}}`")), tag = "operator")]
+pub(super) async fn operator_counts(State(c): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    auth.operator()?;
+    let counts = store::counts(&c.db).await?;
+    let map: serde_json::Map<String, Value> = counts
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_string(), json!(n)))
+        .collect();
+    Ok(Json(json!({"counts": map, "at": crate::rfc3339(now_ms())})))
+}
+
+/// Non-terminal settlements past their deadline or idle too long (operator).
+#[utoipa::path(get, path = "/v1/operator/stuck-settlements", params(Page), responses((status = 200, body = Paginated<SettlementView>)), tag = "operator")]
+pub(super) async fn operator_stuck(
+    State(c): State<AppState>,
+    auth: Auth,
+    q: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<Json<Paginated<SettlementView>>> {
+    auth.operator()?;
+    let Query(q) = q?;
+    let (limit, offset) = q.resolve()?;
+    let (rows, total) = store::stuck(&c.db, c.config.stuck_after_secs, limit, offset).await?;
+    let items = rows
+        .iter()
+        .map(|r| r.view())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page(items, total, limit, offset))
+}

@@ -1,0 +1,177 @@
+//! Webhook endpoint handlers: create, list, get, update, delete, rotate the secret, ping,
+//! and the delivery log.
+
+use super::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
+use crate::auth::Scope;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use super::ErrorBody;
+use crate::webhooks::{self, Delivery, Endpoint};
+use std::time::Duration;
+
+/// Create or update an endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointRequest {
+    /// Where to post (http or https).
+    pub url: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Enable or disable (update only).
+    pub enabled: Option<bool>,
+}
+
+/// An endpoint with its secret (shown once).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EndpointWithSecret {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    /// `whsec_<base64>`; store it now, it is not shown again.
+    pub secret: String,
+}
+
+/// Register a webhook endpoint.
+#[utoipa::path(post, path = "/v1/webhook-endpoints", request_body = EndpointRequest, responses((status = 201, body = EndpointWithSecret), (status = 422, body = ErrorBody)), tag = "webhooks")]
+pub(super) async fn create_endpoint(
+    State(c): State<AppState>,
+    auth: Auth,
+    body: Result<Json<EndpointRequest>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<EndpointWithSecret>)> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    let Json(req) = body?;
+    let url = req
+        .url
+        .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "url: required"))?;
+    webhooks::validate_url(&url)
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("url: {m}")))?;
+    let (endpoint, secret) =
+        webhooks::create(&c.db, platform, &url, req.description.as_deref()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EndpointWithSecret { endpoint, secret }),
+    ))
+}
+
+/// The platform's webhook endpoints.
+#[utoipa::path(get, path = "/v1/webhook-endpoints", responses((status = 200, body = Paginated<Endpoint>)), tag = "webhooks")]
+pub(super) async fn list_endpoints(
+    State(c): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Paginated<Endpoint>>> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    let items = webhooks::list(&c.db, platform).await?;
+    let n = i64::try_from(items.len()).unwrap_or(0);
+    Ok(page(items, n, n, 0))
+}
+
+/// One endpoint.
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", params(("id" = String, Path)), responses((status = 200, body = Endpoint), (status = 404, body = ErrorBody)), tag = "webhooks")]
+pub(super) async fn get_endpoint(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Endpoint>> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    webhooks::get(&c.db, platform, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Update url, description or enabled.
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", params(("id" = String, Path)), request_body = EndpointRequest, responses((status = 200, body = Endpoint), (status = 404, body = ErrorBody)), tag = "webhooks")]
+pub(super) async fn update_endpoint(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Result<Json<EndpointRequest>, JsonRejection>,
+) -> ApiResult<Json<Endpoint>> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    let Json(req) = body?;
+    if let Some(u) = &req.url {
+        webhooks::validate_url(u)
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("url: {m}")))?;
+    }
+    webhooks::update(
+        &c.db,
+        platform,
+        &id,
+        req.url.as_deref(),
+        req.description.as_deref(),
+        req.enabled,
+    )
+    .await?
+    .map(Json)
+    .ok_or_else(ApiError::not_found)
+}
+
+/// Delete an endpoint (pending deliveries are cancelled).
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)), tag = "webhooks")]
+pub(super) async fn delete_endpoint(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    if webhooks::delete(&c.db, platform, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// Rotate the secret; the previous one keeps signing (alongside) for 24 h.
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", params(("id" = String, Path)), responses((status = 200, body = EndpointWithSecret), (status = 404, body = ErrorBody)), tag = "webhooks")]
+pub(super) async fn rotate_endpoint_secret(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointWithSecret>> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    let overlap = Duration::from_secs(c.config.webhooks.secret_overlap_secs);
+    let (endpoint, secret) = webhooks::rotate(&c.db, platform, &id, overlap)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(EndpointWithSecret { endpoint, secret }))
+}
+
+/// Queue a `test.ping` to the endpoint.
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/test", params(("id" = String, Path)), responses((status = 202, description = "queued; body `{event_id}`"), (status = 404, body = ErrorBody)), tag = "webhooks")]
+pub(super) async fn ping_endpoint(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    let ev = webhooks::test_ping(&c.db, platform, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    c.lifecycle.hook.queued_webhooks();
+    Ok((StatusCode::ACCEPTED, Json(json!({"event_id": ev}))))
+}
+
+/// The endpoint's delivery log with every attempt.
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", params(("id" = String, Path), Page), responses((status = 200, body = Paginated<Delivery>), (status = 404, body = ErrorBody)), tag = "webhooks")]
+pub(super) async fn endpoint_deliveries(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<Json<Paginated<Delivery>>> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    let Query(q) = q?;
+    let (limit, offset) = q.resolve()?;
+    webhooks::get(&c.db, platform, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let (items, total) = webhooks::deliveries(&c.db, platform, &id, limit, offset).await?;
+    Ok(page(items, total, limit, offset))
+}
+

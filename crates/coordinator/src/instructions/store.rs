@@ -1,0 +1,217 @@
+//! Instruction rows (`sqlx::FromRow`) and their API views; the queries behind listing,
+//! lazy expiry and cancellation.
+
+use super::matching::MatchFailure;
+use crate::trade::{InstructionBody, LegInput, Party, Role};
+use crate::{Error, Result, rfc3339};
+use lockstep_core::{Db, InstructionStatus, now_ms};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+use utoipa::ToSchema;
+
+/// The match outcome shown with an instruction.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MatchView {
+    /// Whether the instruction is matched.
+    pub matched: bool,
+    /// The settlement, when matched.
+    pub settlement_id: Option<String>,
+    /// The failed rule, when not matched.
+    pub rule: Option<String>,
+    /// Why not.
+    pub message: Option<String>,
+}
+
+/// An instruction as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InstructionView {
+    /// Id (`ins_...`).
+    pub id: String,
+    /// `pending_match`, `matched`, `expired` or `cancelled`.
+    pub status: InstructionStatus,
+    /// Shared by both sides of the trade.
+    pub trade_reference: String,
+    /// Template.
+    pub template_slug: String,
+    /// Role.
+    pub role: Role,
+    /// Party (wallet checksummed).
+    pub party: Party,
+    /// Legs (addresses checksummed).
+    pub legs: Vec<LegInput>,
+    /// Deadline of the settlement.
+    pub timeout_at: String,
+    /// When a pending instruction expires.
+    pub expires_at: String,
+    /// The settlement, once matched.
+    pub settlement_id: Option<String>,
+    /// Match outcome (null for a first side still waiting).
+    #[serde(rename = "match")]
+    pub match_result: Option<MatchView>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// The columns of [`InstructionRow`].
+const COLS: &str = "id, status, trade_reference, template_slug, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at";
+
+/// An `instructions` row as the views read it.
+#[derive(Debug, sqlx::FromRow)]
+struct InstructionRow {
+    id: String,
+    #[sqlx(try_from = "String")]
+    status: InstructionStatus,
+    trade_reference: String,
+    template_slug: String,
+    body: String,
+    settlement_id: Option<String>,
+    match_failure: Option<String>,
+    timeout_at: i64,
+    expires_at: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl InstructionRow {
+    fn view(self) -> Result<InstructionView> {
+        let body: InstructionBody = serde_json::from_str(&self.body).map_err(|e| Error::Corrupt {
+            what: "instruction body",
+            message: e.to_string(),
+        })?;
+        let failure: Option<MatchFailure> = self
+            .match_failure
+            .as_deref()
+            .and_then(|f| serde_json::from_str(f).ok());
+        let match_result = match &self.settlement_id {
+            Some(sid) => Some(MatchView {
+                matched: true,
+                settlement_id: Some(sid.clone()),
+                rule: None,
+                message: None,
+            }),
+            None => failure.map(|f| MatchView {
+                matched: false,
+                settlement_id: None,
+                rule: Some(f.rule),
+                message: Some(f.message),
+            }),
+        };
+        Ok(InstructionView {
+            id: self.id,
+            status: self.status,
+            trade_reference: self.trade_reference,
+            template_slug: self.template_slug,
+            role: body.role,
+            party: body.party,
+            legs: body.legs,
+            timeout_at: rfc3339(self.timeout_at),
+            expires_at: rfc3339(self.expires_at),
+            settlement_id: self.settlement_id,
+            match_result,
+            created_at: rfc3339(self.created_at),
+            updated_at: rfc3339(self.updated_at),
+        })
+    }
+}
+
+/// One instruction's view, inside the caller's transaction.
+pub(crate) async fn view_by_id(conn: &mut AnyConnection, id: &str) -> Result<InstructionView> {
+    let r: InstructionRow = sqlx::query_as(&format!("SELECT {COLS} FROM instructions WHERE id = $1"))
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    r.view()
+}
+
+/// Marks pending instructions past their expiry as expired (all platforms, or one).
+pub async fn expire(db: &Db, platform: Option<&str>) -> Result<u64> {
+    let base = "UPDATE instructions SET status = $1, updated_at = $2 WHERE status = $3 AND expires_at <= $2";
+    let q = match platform {
+        Some(_) => format!("{base} AND platform_id = $4"),
+        None => base.to_string(),
+    };
+    let mut q = sqlx::query(&q)
+        .bind(InstructionStatus::Expired.as_str())
+        .bind(now_ms())
+        .bind(InstructionStatus::PendingMatch.as_str());
+    if let Some(p) = platform {
+        q = q.bind(p);
+    }
+    Ok(q.execute(db.pool()).await?.rows_affected())
+}
+
+/// One of the platform's instructions (lazily expired).
+pub async fn get(db: &Db, platform: &str, id: &str) -> Result<Option<InstructionView>> {
+    expire(db, Some(platform)).await?;
+    let r: Option<InstructionRow> = sqlx::query_as(&format!(
+        "SELECT {COLS} FROM instructions WHERE id = $1 AND platform_id = $2"
+    ))
+    .bind(id)
+    .bind(platform)
+    .fetch_optional(db.pool())
+    .await?;
+    r.map(InstructionRow::view).transpose()
+}
+
+/// The platform's instructions, newest first, optionally with one status.
+pub async fn list(
+    db: &Db,
+    platform: &str,
+    status: Option<InstructionStatus>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<InstructionView>, i64)> {
+    expire(db, Some(platform)).await?;
+    let cond = if status.is_some() {
+        "platform_id = $1 AND status = $2"
+    } else {
+        "platform_id = $1 AND $2 = $2"
+    };
+    let st = status.map(InstructionStatus::as_str).unwrap_or("");
+    let total: i64 = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM instructions WHERE {cond}"
+    ))
+    .bind(platform)
+    .bind(st)
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?;
+    let rows: Vec<InstructionRow> = sqlx::query_as(&format!("SELECT {COLS} FROM instructions WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"))
+        .bind(platform).bind(st).bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    Ok((
+        rows.into_iter()
+            .map(InstructionRow::view)
+            .collect::<Result<_>>()?,
+        total,
+    ))
+}
+
+/// The outcome of a cancel request.
+#[derive(Debug)]
+pub enum Cancelled {
+    /// Cancelled; the new view.
+    Done(Box<InstructionView>),
+    /// Not the platform's, or missing.
+    NotFound,
+    /// Not `pending_match`; its current status.
+    WrongStatus(InstructionStatus),
+}
+
+/// Cancels a pending instruction.
+pub async fn cancel(db: &Db, platform: &str, id: &str) -> Result<Cancelled> {
+    let Some(v) = get(db, platform, id).await? else {
+        return Ok(Cancelled::NotFound);
+    };
+    let r = sqlx::query("UPDATE instructions SET status = $1, updated_at = $2 WHERE id = $3 AND platform_id = $4 AND status = $5")
+        .bind(InstructionStatus::Cancelled.as_str()).bind(now_ms()).bind(id).bind(platform).bind(InstructionStatus::PendingMatch.as_str())
+        .execute(db.pool()).await?;
+    if r.rows_affected() != 1 {
+        return Ok(Cancelled::WrongStatus(v.status));
+    }
+    Ok(match get(db, platform, id).await? {
+        Some(v) => Cancelled::Done(Box::new(v)),
+        None => Cancelled::NotFound,
+    })
+}

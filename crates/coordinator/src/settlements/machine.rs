@@ -1,0 +1,278 @@
+//! The settlement state machine: [`create`], the guarded [`transition`] (edges from
+//! `lockstep_core::TRANSITIONS`), the one builder of the hash-chained event record
+//! ([`event_record`], also used by [`verify_trail`]) and the one post-commit hook
+//! ([`AfterCommit`]). Nothing else writes `settlements.state`.
+
+use super::store::{self, EventView, SettlementRow};
+use crate::metrics::Metrics;
+use crate::webhooks::outbox;
+use crate::{Error, Result, rfc3339};
+use lockstep_core::{Db, SettlementState, now_ms, onchain_settlement_id};
+use serde_json::{Value, json};
+use sqlx::{AnyConnection, Row};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What happens after a settlement change commits: the transition counter, and the
+/// wake-ups of the webhook worker (the outbox gained deliveries) and of the settlement
+/// worker (a settlement has a next step). Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct AfterCommit {
+    metrics: Arc<Metrics>,
+    webhooks: Arc<Notify>,
+    settlements: Arc<Notify>,
+}
+
+impl AfterCommit {
+    /// A hook counting into `metrics`, with fresh wake-ups.
+    pub fn new(metrics: Arc<Metrics>) -> AfterCommit {
+        AfterCommit {
+            metrics,
+            webhooks: Arc::default(),
+            settlements: Arc::default(),
+        }
+    }
+
+    /// After a committed transition to `to` (or a creation, `to` = `INSTRUCTED`): counts
+    /// it and wakes the webhook worker.
+    pub fn transitioned(&self, to: SettlementState) {
+        self.metrics
+            .inc("lockstep_transitions_total", format!("to=\"{to}\""));
+        self.webhooks.notify_one();
+    }
+
+    /// After webhooks were queued without a transition.
+    pub fn queued_webhooks(&self) {
+        self.webhooks.notify_one();
+    }
+
+    /// After a settlement gained a step for the settlement worker.
+    pub fn wake_settlements(&self) {
+        self.settlements.notify_one();
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The webhook worker's wake-up.
+    pub fn webhook_wake(&self) -> Arc<Notify> {
+        self.webhooks.clone()
+    }
+
+    /// The settlement worker's wake-up.
+    pub fn settlement_wake(&self) -> Arc<Notify> {
+        self.settlements.clone()
+    }
+}
+
+/// The record an event's hash covers: `{settlement_id, seq, from_state, to_state, cause,
+/// at, prev_hash}` with `at` in RFC 3339. Written and verified from this one builder.
+pub fn event_record(
+    settlement_id: &str,
+    seq: i64,
+    from: Option<SettlementState>,
+    to: SettlementState,
+    cause: &str,
+    at: &str,
+    prev_hash: Option<&str>,
+) -> Value {
+    json!({
+        "settlement_id": settlement_id,
+        "seq": seq,
+        "from_state": from.map(|s| s.as_str()),
+        "to_state": to.as_str(),
+        "cause": cause,
+        "at": at,
+        "prev_hash": prev_hash,
+    })
+}
+
+/// `sha256:<hex>` over the JCS form of an event record.
+fn event_hash(record: &Value) -> Result<String> {
+    lockstep_evidence::ref_of(record)
+        .map(|r| r.as_str().to_string())
+        .map_err(|e| Error::Corrupt {
+            what: "event record",
+            message: e.to_string(),
+        })
+}
+
+/// Recomputes every hash of a trail (what an auditor does).
+pub fn verify_trail(settlement_id: &str, events: &[EventView]) -> bool {
+    let mut prev: Option<String> = None;
+    for e in events {
+        let record = event_record(
+            settlement_id,
+            e.seq,
+            e.from_state,
+            e.to_state,
+            &e.cause,
+            &e.at,
+            e.prev_hash.as_deref(),
+        );
+        if e.prev_hash != prev || event_hash(&record).ok().as_deref() != Some(e.hash.as_str()) {
+            return false;
+        }
+        prev = Some(e.hash.clone());
+    }
+    true
+}
+
+/// Appends an event to the settlement's trail, chained to the previous event's hash.
+async fn append_event(
+    conn: &mut AnyConnection,
+    settlement_id: &str,
+    from: Option<SettlementState>,
+    to: SettlementState,
+    cause: &str,
+    at: i64,
+) -> Result<()> {
+    let last = sqlx::query("SELECT seq, hash FROM settlement_events WHERE settlement_id = $1 ORDER BY seq DESC LIMIT 1")
+        .bind(settlement_id).fetch_optional(&mut *conn).await?;
+    let (seq, prev_hash) = match last {
+        Some(r) => (
+            r.try_get::<i64, _>("seq")? + 1,
+            Some(r.try_get::<String, _>("hash")?),
+        ),
+        None => (1, None),
+    };
+    let record = event_record(
+        settlement_id,
+        seq,
+        from,
+        to,
+        cause,
+        &rfc3339(at),
+        prev_hash.as_deref(),
+    );
+    let hash = event_hash(&record)?;
+    sqlx::query("INSERT INTO settlement_events (settlement_id, seq, from_state, to_state, cause, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(settlement_id).bind(seq).bind(from.map(|s| s.as_str().to_string())).bind(to.as_str()).bind(cause).bind(at).bind(prev_hash).bind(hash)
+        .execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The webhook `data` of a settlement event.
+pub(crate) fn event_data(
+    s: &SettlementRow,
+    state: SettlementState,
+    previous: Option<SettlementState>,
+    at: i64,
+) -> Value {
+    json!({
+        "settlement_id": s.id,
+        "state": state.as_str(),
+        "previous_state": previous.map(|p| p.as_str()),
+        "settlement_type": s.template_slug,
+        "timestamp": rfc3339(at),
+    })
+}
+
+/// Writes one outbox event per involved platform.
+pub(crate) async fn notify_parties(
+    conn: &mut AnyConnection,
+    s: &SettlementRow,
+    event: &str,
+    data: &Value,
+) -> Result<()> {
+    for p in s.platforms() {
+        outbox::enqueue(conn, p, event, data.clone(), None).await?;
+    }
+    Ok(())
+}
+
+/// Moves a settlement along one edge of the state machine table, inside the caller's
+/// transaction: checks the edge, updates the row only if it is still in `s.state`,
+/// appends the hashed event and writes the webhook outbox rows. The caller runs
+/// [`AfterCommit::transitioned`] after committing.
+pub async fn transition(
+    conn: &mut AnyConnection,
+    s: &SettlementRow,
+    to: SettlementState,
+    cause: &str,
+) -> Result<()> {
+    if !s.state.can_transition_to(to) {
+        return Err(Error::IllegalTransition {
+            settlement_id: s.id.clone(),
+            from: s.state,
+            to,
+        });
+    }
+    let now = now_ms();
+    let r = sqlx::query(
+        "UPDATE settlements SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(&s.id)
+    .bind(s.state.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Err(Error::ConcurrentTransition {
+            settlement_id: s.id.clone(),
+            expected: s.state,
+        });
+    }
+    append_event(conn, &s.id, Some(s.state), to, cause, now).await?;
+    notify_parties(
+        conn,
+        s,
+        &to.event_name(),
+        &event_data(s, to, Some(s.state), now),
+    )
+    .await
+}
+
+/// Creates a settlement in `INSTRUCTED` with its first event, inside the caller's
+/// transaction (the caller runs [`AfterCommit::transitioned`] after committing).
+pub async fn create(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
+    sqlx::query("INSERT INTO settlements (id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, created_at, updated_at, onchain_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)")
+        .bind(&s.id).bind(&s.trade_reference).bind(&s.template_slug).bind(SettlementState::Instructed.as_str())
+        .bind(&s.seller_instruction_id).bind(&s.buyer_instruction_id).bind(&s.seller_platform_id).bind(&s.buyer_platform_id)
+        .bind(s.timeout_at).bind(s.created_at).bind(onchain_settlement_id(&s.trade_reference).to_string())
+        .execute(&mut *conn).await?;
+    let cause = format!(
+        "matched instructions {} and {}",
+        s.seller_instruction_id, s.buyer_instruction_id
+    );
+    append_event(
+        conn,
+        &s.id,
+        None,
+        SettlementState::Instructed,
+        &cause,
+        s.created_at,
+    )
+    .await?;
+    notify_parties(
+        conn,
+        s,
+        &SettlementState::Instructed.event_name(),
+        &event_data(s, SettlementState::Instructed, None, s.created_at),
+    )
+    .await
+}
+
+/// Applies one transition in its own transaction, then runs the post-commit hook: the
+/// entry point for the settlement worker's own steps and (through the ledger) the chain
+/// side.
+pub async fn apply_transition(
+    db: &Db,
+    hook: &AfterCommit,
+    id: &str,
+    to: SettlementState,
+    cause: &str,
+) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    let s = store::load(&mut tx, id).await?.ok_or(Error::NotFound {
+        kind: "settlement",
+        id: id.into(),
+    })?;
+    transition(&mut tx, &s, to, cause).await?;
+    tx.commit().await?;
+    hook.transitioned(to);
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! The compliance pipeline: each settlement's automatic steps ([`process`]): screening
+//! the parties, then clearing (decision evidence, on-chain terms, attestations), holding
+//! for a manual decision or rolling back; and the hand-over of cleared settlements to the
+//! chain side's registrar.
+
+use super::Lifecycle;
+use super::machine::{apply_transition, event_data, notify_parties, transition};
+use super::store::{self, SettlementRow, parse_json};
+use crate::compliance::{ScreeningProvider, ScreeningReport, ScreeningResult, Subject, screen_all};
+use crate::evidence::{ComplianceVerdict, DecisionEvidence, EvidenceParty};
+use crate::templates::Template;
+use crate::terms::{self, BuiltTerms};
+use crate::trade::{Direction, InstructionBody};
+use crate::{Error, Result, rfc3339};
+use alloy::primitives::B256;
+use lockstep_core::{ClearedSettlement, SettlementState, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+/// The compliance record stored with a settlement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ComplianceRecord {
+    screening: ScreeningReport,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    manual_decision: Option<Value>,
+}
+
+/// Runs the settlement's next automatic step, if any.
+pub async fn process(lc: &Lifecycle, id: &str) -> Result<()> {
+    let mut conn = lc.db.pool().acquire().await?;
+    let Some(s) = store::load(&mut conn, id).await? else {
+        return Ok(());
+    };
+    drop(conn);
+    match s.state {
+        SettlementState::Instructed => {
+            apply_transition(
+                &lc.db,
+                &lc.hook,
+                id,
+                SettlementState::ComplianceChecking,
+                "screening started",
+            )
+            .await?;
+            Box::pin(process(lc, id)).await
+        }
+        SettlementState::ComplianceChecking if s.compliance.is_none() => screen(lc, &s).await,
+        SettlementState::ComplianceCleared if s.registrar_notified_at.is_none() => {
+            register(lc, &s).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Hands a cleared settlement to the registrar once. A failure is counted and logged as
+/// a registration failure (with its cause) and returned; the worker retries.
+async fn register(lc: &Lifecycle, s: &SettlementRow) -> Result<()> {
+    let Some(reg) = &lc.registrar else {
+        return Ok(());
+    };
+    let cleared = cleared_settlement(s)?;
+    if let Err(e) = reg.register(&cleared).await {
+        lc.hook
+            .metrics()
+            .inc("lockstep_registration_failures_total", String::new());
+        tracing::warn!(settlement_id = s.id, error = %e, cause = %e.source, "registration on chain failed; will retry");
+        return Err(e.into());
+    }
+    store::mark_registered(&lc.db, &s.id).await
+}
+
+/// The registrar's view of a cleared settlement, from the stored columns.
+fn cleared_settlement(s: &SettlementRow) -> Result<ClearedSettlement> {
+    let bad = |m: &str| Error::Corrupt {
+        what: "cleared settlement",
+        message: m.into(),
+    };
+    let tv: Value = parse_json("terms", s.terms.as_deref())?.ok_or_else(|| bad("no terms"))?;
+    Ok(ClearedSettlement {
+        id: s.id.clone(),
+        trade_reference: s.trade_reference.clone(),
+        terms: terms::terms_from_json(&tv).ok_or_else(|| bad("terms unreadable"))?,
+        terms_hash: s
+            .terms_hash
+            .as_deref()
+            .and_then(|h| h.parse().ok())
+            .ok_or_else(|| bad("terms hash"))?,
+        attestations: parse_json("attestations", s.attestations.as_deref())?
+            .ok_or_else(|| bad("no attestations"))?,
+    })
+}
+
+/// The template of a settlement.
+fn template<'a>(lc: &'a Lifecycle, s: &SettlementRow) -> Result<&'a Template> {
+    lc.templates.get(&s.template_slug).ok_or(Error::NotFound {
+        kind: "template",
+        id: s.template_slug.clone(),
+    })
+}
+
+/// Screens both parties with the template's configured providers and acts on the worst
+/// finding: pass clears, flagged holds for a manual decision, fail rolls back.
+async fn screen(lc: &Lifecycle, s: &SettlementRow) -> Result<()> {
+    let [(seller, _), (buyer, _)] = store::both_bodies(&lc.db, s).await?;
+    let template = template(lc, s)?;
+    let providers: Vec<&dyn ScreeningProvider> = template
+        .compliance_providers
+        .iter()
+        .filter_map(|name| {
+            lc.providers
+                .iter()
+                .find(|p| p.name() == name)
+                .map(|p| p.as_ref())
+        })
+        .collect();
+    let subjects: Vec<Subject> = [&seller, &buyer]
+        .iter()
+        .map(|b| Subject {
+            role: b.role.as_str().into(),
+            name: b.party.name.clone(),
+            wallet_address: b.party.wallet_address.clone(),
+            chain_id: b.party.chain_id,
+            external_reference: b.party.external_reference.clone(),
+        })
+        .collect();
+    let report = screen_all(&providers, &subjects).await?;
+    tracing::info!(settlement_id = s.id, result = ?report.result, providers = ?report.providers, "screening finished");
+    let record = ComplianceRecord {
+        screening: report.clone(),
+        manual_decision: None,
+    };
+    match report.result {
+        ScreeningResult::Pass => clear(lc, s, &record, "screening passed").await,
+        ScreeningResult::Flagged => hold(lc, s, &record).await,
+        ScreeningResult::Fail => roll_back(lc, s, &record, "screening failed").await,
+    }
+}
+
+/// Stores a flagged report and tells the parties; the settlement waits in
+/// `COMPLIANCE_CHECKING` for an operator.
+async fn hold(lc: &Lifecycle, s: &SettlementRow, record: &ComplianceRecord) -> Result<()> {
+    let mut tx = lc.db.pool().begin().await?;
+    let r = sqlx::query("UPDATE settlements SET compliance = $1, updated_at = $2 WHERE id = $3 AND state = $4 AND compliance IS NULL")
+        .bind(serde_json::to_string(record)?).bind(now_ms()).bind(&s.id).bind(SettlementState::ComplianceChecking.as_str())
+        .execute(&mut *tx).await?;
+    if r.rows_affected() == 1 {
+        let data = event_data(
+            s,
+            SettlementState::ComplianceChecking,
+            Some(SettlementState::ComplianceChecking),
+            now_ms(),
+        );
+        notify_parties(&mut tx, s, "settlement.compliance.flagged", &data).await?;
+    }
+    tx.commit().await?;
+    lc.hook.queued_webhooks();
+    Ok(())
+}
+
+/// Stores the record and moves the settlement to `ROLLED_BACK`.
+async fn roll_back(
+    lc: &Lifecycle,
+    s: &SettlementRow,
+    record: &ComplianceRecord,
+    cause: &str,
+) -> Result<()> {
+    let now = now_ms();
+    let mut tx = lc.db.pool().begin().await?;
+    sqlx::query("UPDATE settlements SET compliance = $1, updated_at = $2 WHERE id = $3")
+        .bind(serde_json::to_string(record)?)
+        .bind(now)
+        .bind(&s.id)
+        .execute(&mut *tx)
+        .await?;
+    transition(&mut tx, s, SettlementState::RolledBack, cause).await?;
+    notify_parties(
+        &mut tx,
+        s,
+        "settlement.compliance.failed",
+        &event_data(s, SettlementState::RolledBack, Some(s.state), now),
+    )
+    .await?;
+    tx.commit().await?;
+    lc.hook.transitioned(SettlementState::RolledBack);
+    Ok(())
+}
+
+/// `eip155:<chain_id>/erc20:<address>`.
+fn instrument(chain_id: u64, token: &str) -> String {
+    format!("eip155:{chain_id}/erc20:{token}")
+}
+
+/// The decision evidence over the matched (off-chain) terms; its digest goes on chain.
+fn decision_evidence(
+    s: &SettlementRow,
+    template: &Template,
+    [(seller, seller_created), (buyer, buyer_created)]: [(&InstructionBody, i64); 2],
+    record: &ComplianceRecord,
+) -> Result<DecisionEvidence> {
+    let party = |b: &InstructionBody, platform: &str, created: i64| -> Result<EvidenceParty> {
+        let leg = b
+            .legs
+            .iter()
+            .find(|l| l.direction == Direction::Deliver)
+            .ok_or_else(|| Error::Corrupt {
+                what: "matched instructions",
+                message: format!("{} delivers nothing", b.role.as_str()),
+            })?;
+        Ok(EvidenceParty {
+            platform_id: platform.into(),
+            external_reference: b.party.external_reference.clone(),
+            role: b.role.as_str().into(),
+            wallet: b.party.wallet_address.clone(),
+            quantity: leg.quantity.clone(),
+            instrument: instrument(leg.chain_id, &leg.instrument_id),
+            created_at_ms: created,
+            timeout_at_ms: s.timeout_at,
+        })
+    };
+    let matched_terms = json!({
+        "trade_reference": s.trade_reference,
+        "settlement_type": s.template_slug,
+        "timeout_at": rfc3339(s.timeout_at),
+        "seller": {"party": seller.party, "legs": seller.legs},
+        "buyer": {"party": buyer.party, "legs": buyer.legs},
+    });
+    let policy = json!({
+        "template": template.slug,
+        "compliance_providers": template.compliance_providers,
+        "screening_providers_run": record.screening.providers,
+    });
+    crate::evidence::decision(
+        &s.id,
+        [
+            &party(seller, &s.seller_platform_id, seller_created)?,
+            &party(buyer, &s.buyer_platform_id, buyer_created)?,
+        ],
+        &matched_terms,
+        &policy,
+        ComplianceVerdict::Allow,
+    )
+}
+
+/// Builds the decision evidence, the on-chain terms and the attestations, then moves the
+/// settlement to `COMPLIANCE_CLEARED` in one transaction.
+async fn clear(
+    lc: &Lifecycle,
+    s: &SettlementRow,
+    record: &ComplianceRecord,
+    cause: &str,
+) -> Result<()> {
+    let [(seller, seller_created), (buyer, buyer_created)] = store::both_bodies(&lc.db, s).await?;
+    let template = template(lc, s)?;
+    let ev = decision_evidence(
+        s,
+        template,
+        [(&seller, seller_created), (&buyer, buyer_created)],
+        record,
+    )?;
+    let built = terms::build_terms(
+        &s.trade_reference,
+        s.timeout_at,
+        B256::from(ev.decision_ref.digest()),
+        [&seller, &buyer],
+        &lc.escrows,
+        || Ok(B256::from(crate::random_bytes::<32>()?)),
+    )?;
+    let chains = terms::chains_of(&built.terms, &lc.escrows);
+    let atts = terms::attest(&lc.attester, &built.terms, &chains, &s.id)?;
+    store_clearance(lc, s, record, &ev, &built, &atts, cause).await
+}
+
+/// Writes the clearance (record, evidence, terms, attestations, secrets) and the
+/// transition to `COMPLIANCE_CLEARED` in one transaction.
+async fn store_clearance(
+    lc: &Lifecycle,
+    s: &SettlementRow,
+    record: &ComplianceRecord,
+    ev: &DecisionEvidence,
+    built: &BuiltTerms,
+    atts: &[terms::Attestation],
+    cause: &str,
+) -> Result<()> {
+    let now = now_ms();
+    let mut tx = lc.db.pool().begin().await?;
+    sqlx::query("UPDATE settlements SET compliance = $1, decision_ref = $2, evidence = $3, terms = $4, terms_hash = $5, attestations = $6, deposit_secrets = $7, updated_at = $8 WHERE id = $9")
+        .bind(serde_json::to_string(record)?)
+        .bind(ev.decision_ref.as_str())
+        .bind(serde_json::to_string(&ev.document)?)
+        .bind(serde_json::to_string(&terms::terms_json(&built.terms))?)
+        .bind(terms::terms_hash(&built.terms).to_string())
+        .bind(serde_json::to_string(atts)?)
+        .bind(serde_json::to_string(&built.secrets)?)
+        .bind(now)
+        .bind(&s.id)
+        .execute(&mut *tx).await?;
+    transition(&mut tx, s, SettlementState::ComplianceCleared, cause).await?;
+    notify_parties(
+        &mut tx,
+        s,
+        "settlement.compliance.cleared",
+        &event_data(s, SettlementState::ComplianceCleared, Some(s.state), now),
+    )
+    .await?;
+    tx.commit().await?;
+    lc.hook.transitioned(SettlementState::ComplianceCleared);
+    lc.hook.wake_settlements();
+    Ok(())
+}
+
+/// A manual compliance decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ManualDecision {
+    /// Clear the settlement.
+    Approve,
+    /// Roll it back.
+    Reject,
+}
+
+/// Why a manual decision was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionRefused {
+    /// The settlement is not held for a manual decision.
+    #[error("settlement is {0} and not held for a manual decision")]
+    NotFlagged(SettlementState),
+    /// An error.
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+/// Applies an operator's decision to a flagged settlement.
+pub async fn decide(
+    lc: &Lifecycle,
+    s: &SettlementRow,
+    decision: ManualDecision,
+    by: &str,
+    reason: Option<&str>,
+) -> std::result::Result<(), DecisionRefused> {
+    let record: Option<ComplianceRecord> = s
+        .compliance
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
+    let Some(mut record) = record.filter(|r| {
+        s.state == SettlementState::ComplianceChecking
+            && r.screening.result == ScreeningResult::Flagged
+            && r.manual_decision.is_none()
+    }) else {
+        return Err(DecisionRefused::NotFlagged(s.state));
+    };
+    record.manual_decision =
+        Some(json!({"decision": decision, "by": by, "reason": reason, "at": rfc3339(now_ms())}));
+    match decision {
+        ManualDecision::Approve => {
+            clear(lc, s, &record, &format!("manual approval by {by}")).await?
+        }
+        ManualDecision::Reject => {
+            roll_back(lc, s, &record, &format!("manual rejection by {by}")).await?
+        }
+    }
+    Ok(())
+}

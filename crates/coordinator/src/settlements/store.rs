@@ -1,0 +1,418 @@
+//! The settlement rows (`sqlx::FromRow`) and the queries behind the API, the worker and
+//! the ledger. Writes of `settlements.state` happen only in [`super::machine`].
+
+use crate::terms::Attestation;
+use crate::trade::InstructionBody;
+use crate::{Error, Result, rfc3339};
+use lockstep_core::{Db, SettlementState, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{AnyConnection, Row};
+use utoipa::ToSchema;
+
+/// A settlement as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SettlementRow {
+    /// Id (`stl_...`).
+    pub id: String,
+    /// Trade reference.
+    pub trade_reference: String,
+    /// Template slug (the settlement type).
+    pub template_slug: String,
+    /// Current state.
+    #[sqlx(try_from = "String")]
+    pub state: SettlementState,
+    /// Seller's instruction.
+    pub seller_instruction_id: String,
+    /// Buyer's instruction.
+    pub buyer_instruction_id: String,
+    /// Seller's platform.
+    pub seller_platform_id: String,
+    /// Buyer's platform.
+    pub buyer_platform_id: String,
+    /// Deadline, epoch ms.
+    pub timeout_at: i64,
+    /// Screening report and manual decision, JSON.
+    pub compliance: Option<String>,
+    /// `sha256:<hex>`.
+    pub decision_ref: Option<String>,
+    /// Decision evidence document, JSON.
+    pub evidence: Option<String>,
+    /// On-chain terms, JSON.
+    pub terms: Option<String>,
+    /// 0x-hex.
+    pub terms_hash: Option<String>,
+    /// Attestations, JSON.
+    pub attestations: Option<String>,
+    /// When the registrar was handed the settlement.
+    pub registrar_notified_at: Option<i64>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// The columns of [`SettlementRow`].
+pub(crate) const COLUMNS: &str = "id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, compliance, decision_ref, evidence, terms, terms_hash, attestations, registrar_notified_at, created_at, updated_at";
+
+impl SettlementRow {
+    /// The platforms with a party in the settlement (deduplicated).
+    pub fn platforms(&self) -> Vec<&str> {
+        let mut v = vec![self.seller_platform_id.as_str()];
+        if self.buyer_platform_id != self.seller_platform_id {
+            v.push(self.buyer_platform_id.as_str());
+        }
+        v
+    }
+
+    /// The API view.
+    pub fn view(&self) -> Result<SettlementView> {
+        Ok(SettlementView {
+            id: self.id.clone(),
+            trade_reference: self.trade_reference.clone(),
+            settlement_type: self.template_slug.clone(),
+            state: self.state,
+            parties: vec![
+                PartyView {
+                    role: "seller".into(),
+                    platform_id: self.seller_platform_id.clone(),
+                    instruction_id: self.seller_instruction_id.clone(),
+                },
+                PartyView {
+                    role: "buyer".into(),
+                    platform_id: self.buyer_platform_id.clone(),
+                    instruction_id: self.buyer_instruction_id.clone(),
+                },
+            ],
+            timeout_at: rfc3339(self.timeout_at),
+            compliance: parse_json("compliance", self.compliance.as_deref())?,
+            decision_ref: self.decision_ref.clone(),
+            terms: parse_json("terms", self.terms.as_deref())?,
+            terms_hash: self.terms_hash.clone(),
+            attestations: parse_json("attestations", self.attestations.as_deref())?
+                .unwrap_or_default(),
+            evidence: parse_json("evidence", self.evidence.as_deref())?,
+            created_at: rfc3339(self.created_at),
+            updated_at: rfc3339(self.updated_at),
+        })
+    }
+}
+
+/// A party of a settlement.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PartyView {
+    /// `seller` or `buyer`.
+    pub role: String,
+    /// The party's platform.
+    pub platform_id: String,
+    /// The platform's instruction.
+    pub instruction_id: String,
+}
+
+/// A settlement as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SettlementView {
+    /// Id (`stl_...`).
+    pub id: String,
+    /// Trade reference shared by both instructions.
+    pub trade_reference: String,
+    /// The template slug.
+    pub settlement_type: String,
+    /// Current state.
+    pub state: SettlementState,
+    /// Both parties, both confirmed by their instructions.
+    pub parties: Vec<PartyView>,
+    /// Deadline.
+    pub timeout_at: String,
+    /// Screening report and any manual decision.
+    #[schema(value_type = Option<Object>)]
+    pub compliance: Option<Value>,
+    /// Settlement-level decision ref (`sha256:<hex>`); its digest is the on-chain decisionRef.
+    pub decision_ref: Option<String>,
+    /// The on-chain Terms (docs/onchain-terms.md), once cleared.
+    #[schema(value_type = Option<Object>)]
+    pub terms: Option<Value>,
+    /// `keccak256(abi.encode(terms))`.
+    pub terms_hash: Option<String>,
+    /// One EIP-712 registration attestation per chain.
+    pub attestations: Vec<Attestation>,
+    /// Every preimage and ref of the decision.
+    #[schema(value_type = Option<Object>)]
+    pub evidence: Option<Value>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// Parses a stored JSON column into `T`, naming the column when it is corrupt.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    s: Option<&str>,
+) -> Result<Option<T>> {
+    s.map(|t| {
+        serde_json::from_str(t).map_err(|e| Error::Corrupt {
+            what,
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+/// Loads a settlement.
+pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<SettlementRow>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM settlements WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// A settlement visible to `platform` (`None` = operator, sees all).
+pub async fn get_visible(db: &Db, id: &str, platform: Option<&str>) -> Result<Option<SettlementRow>> {
+    let mut conn = db.pool().acquire().await?;
+    let s = load(&mut conn, id).await?;
+    Ok(
+        s.filter(|s| {
+            platform.is_none_or(|p| s.seller_platform_id == p || s.buyer_platform_id == p)
+        }),
+    )
+}
+
+/// Lists settlements visible to `platform`, optionally in one state, newest first.
+pub async fn list(
+    db: &Db,
+    platform: Option<&str>,
+    state: Option<SettlementState>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<SettlementRow>, i64)> {
+    let mut cond = String::from("1 = 1");
+    let mut binds: Vec<String> = Vec::new();
+    if let Some(p) = platform {
+        binds.push(p.into());
+        cond.push_str(&format!(
+            " AND (seller_platform_id = ${n} OR buyer_platform_id = ${n})",
+            n = binds.len()
+        ));
+    }
+    if let Some(s) = state {
+        binds.push(s.as_str().into());
+        cond.push_str(&format!(" AND state = ${}", binds.len()));
+    }
+    let count_sql = format!("SELECT COUNT(*) AS n FROM settlements WHERE {cond}");
+    let mut q = sqlx::query(&count_sql);
+    for b in &binds {
+        q = q.bind(b.clone());
+    }
+    let total: i64 = q.fetch_one(db.pool()).await?.try_get("n")?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM settlements WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut q = sqlx::query_as(&sql);
+    for b in &binds {
+        q = q.bind(b.clone());
+    }
+    let rows = q.bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    Ok((rows, total))
+}
+
+/// One entry of the transition trail.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// 1-based position in the trail.
+    pub seq: i64,
+    /// Previous state (null for the creation).
+    pub from_state: Option<SettlementState>,
+    /// New state.
+    pub to_state: SettlementState,
+    /// Why.
+    pub cause: String,
+    /// When.
+    pub at: String,
+    /// Hash of the previous event.
+    pub prev_hash: Option<String>,
+    /// `sha256:` over the JCS form of `{settlement_id, seq, from_state, to_state, cause, at, prev_hash}`.
+    pub hash: String,
+}
+
+/// A `settlement_events` row.
+#[derive(Debug, sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    from_state: Option<String>,
+    #[sqlx(try_from = "String")]
+    to_state: SettlementState,
+    cause: String,
+    at: i64,
+    prev_hash: Option<String>,
+    hash: String,
+}
+
+/// The settlement's trail.
+pub async fn events(db: &Db, id: &str) -> Result<Vec<EventView>> {
+    let rows: Vec<EventRow> = sqlx::query_as("SELECT seq, from_state, to_state, cause, at, prev_hash, hash FROM settlement_events WHERE settlement_id = $1 ORDER BY seq")
+        .bind(id).fetch_all(db.pool()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EventView {
+            seq: r.seq,
+            from_state: r.from_state.as_deref().and_then(SettlementState::parse),
+            to_state: r.to_state,
+            cause: r.cause,
+            at: rfc3339(r.at),
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        })
+        .collect())
+}
+
+/// The receipt-anchored evidence bundle, once the chain side built it.
+pub async fn bundle(db: &Db, id: &str) -> Result<Option<Value>> {
+    let row = sqlx::query("SELECT bundle FROM settlements WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let text: Option<String> = row.try_get("bundle")?;
+    parse_json("evidence bundle", text.as_deref())
+}
+
+/// The stored deposit secrets (`[{leg_index, role, secret}]`), once cleared.
+pub async fn deposit_secrets(db: &Db, id: &str) -> Result<Option<Vec<Value>>> {
+    let row = sqlx::query("SELECT deposit_secrets FROM settlements WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await?;
+    let text: Option<String> = row.try_get("deposit_secrets")?;
+    Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+}
+
+/// Per-state counts.
+pub async fn counts(db: &Db) -> Result<Vec<(SettlementState, i64)>> {
+    let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM settlements GROUP BY state")
+        .fetch_all(db.pool())
+        .await?;
+    let mut out: Vec<(SettlementState, i64)> =
+        SettlementState::ALL.iter().map(|s| (*s, 0)).collect();
+    for r in rows {
+        let st: String = r.try_get("state")?;
+        if let Some(slot) = out.iter_mut().find(|(s, _)| s.as_str() == st) {
+            slot.1 = r.try_get("n")?;
+        }
+    }
+    Ok(out)
+}
+
+/// Non-terminal settlements past their deadline or idle longer than `stuck_after_secs`.
+pub async fn stuck(
+    db: &Db,
+    stuck_after_secs: u64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<SettlementRow>, i64)> {
+    let now = now_ms();
+    let idle = now - i64::try_from(stuck_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
+    let terminal: Vec<String> = SettlementState::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    let cond = format!(
+        "state NOT IN ({}) AND (timeout_at <= $1 OR updated_at <= $2)",
+        terminal.join(", ")
+    );
+    let total: i64 = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM settlements WHERE {cond}"
+    ))
+    .bind(now)
+    .bind(idle)
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM settlements WHERE {cond} ORDER BY updated_at LIMIT $3 OFFSET $4"
+    ))
+    .bind(now)
+    .bind(idle)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.pool())
+    .await?;
+    Ok((rows, total))
+}
+
+/// An instruction's stored body and creation time.
+#[derive(Debug, sqlx::FromRow)]
+struct BodyRow {
+    body: String,
+    created_at: i64,
+}
+
+/// The normalised body of an instruction and when it was created.
+pub async fn instruction_body(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(InstructionBody, i64)> {
+    let r: BodyRow = sqlx::query_as("SELECT body, created_at FROM instructions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(Error::NotFound {
+            kind: "instruction",
+            id: id.into(),
+        })?;
+    let body = serde_json::from_str(&r.body).map_err(|e| Error::Corrupt {
+        what: "instruction body",
+        message: e.to_string(),
+    })?;
+    Ok((body, r.created_at))
+}
+
+/// Both instruction bodies of a settlement (seller, buyer) with their creation times.
+pub async fn both_bodies(
+    db: &Db,
+    s: &SettlementRow,
+) -> Result<[(InstructionBody, i64); 2]> {
+    let mut conn = db.pool().acquire().await?;
+    let seller = instruction_body(&mut conn, &s.seller_instruction_id).await?;
+    let buyer = instruction_body(&mut conn, &s.buyer_instruction_id).await?;
+    Ok([seller, buyer])
+}
+
+/// Settlements the worker has a step for: new ones, unscreened ones and (when a registrar
+/// is configured) cleared ones not yet handed over; oldest first, at most 64.
+pub async fn pending_work(db: &Db, with_registrar: bool) -> Result<Vec<String>> {
+    let registrar = if with_registrar {
+        " OR (state = $3 AND registrar_notified_at IS NULL)"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT id FROM settlements WHERE state = $1 OR (state = $2 AND compliance IS NULL){registrar} ORDER BY created_at LIMIT 64"
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(SettlementState::Instructed.as_str())
+        .bind(SettlementState::ComplianceChecking.as_str());
+    if with_registrar {
+        q = q.bind(SettlementState::ComplianceCleared.as_str());
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>("id").ok())
+        .collect())
+}
+
+/// Records that the registrar took the settlement (it is not handed over again).
+pub async fn mark_registered(db: &Db, id: &str) -> Result<()> {
+    sqlx::query("UPDATE settlements SET registrar_notified_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! The wire types of one side of a trade (an instruction): role, party, legs. Both the
+//! instruction intake and the settlement lifecycle read them, so they live apart from
+//! either.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A party's role in the trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Delivers the asset, receives the payment.
+    Seller,
+    /// Delivers the payment, receives the asset.
+    Buyer,
+}
+
+impl Role {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Seller => "seller",
+            Role::Buyer => "buyer",
+        }
+    }
+}
+
+/// What a leg moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LegType {
+    /// The asset token.
+    AssetDelivery,
+    /// The payment token.
+    Payment,
+}
+
+impl LegType {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegType::AssetDelivery => "asset_delivery",
+            LegType::Payment => "payment",
+        }
+    }
+}
+
+/// The leg's direction from the submitting party's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The party deposits it.
+    Deliver,
+    /// The party receives it.
+    Receive,
+}
+
+/// The submitting party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    /// The platform's own reference for the party or order.
+    pub external_reference: String,
+    /// Legal name (screened).
+    pub name: String,
+    /// The party's wallet (EIP-55 checksum required when mixed-case; receives the counter-leg).
+    pub wallet_address: String,
+    /// The wallet's chain (a configured chain).
+    pub chain_id: u64,
+}
+
+/// One leg as a party sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegInput {
+    /// `asset_delivery` or `payment`.
+    pub leg_type: LegType,
+    /// The ERC-20 token address.
+    pub instrument_id: String,
+    /// Decimal string of base units (uint256), e.g. `"1000000"`.
+    pub quantity: String,
+    /// `deliver` or `receive`.
+    pub direction: Direction,
+    /// The chain the token lives on (a configured chain).
+    pub chain_id: u64,
+}
+
+/// `POST /v1/instructions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstructionRequest {
+    /// Unique per platform; the same key and body replays the first answer.
+    pub idempotency_key: String,
+    /// `dvp-standard` or `cross-chain-dvp`.
+    pub template_slug: String,
+    /// `seller` or `buyer`.
+    pub role: Role,
+    /// Who.
+    pub party: Party,
+    /// One leg per leg type of the template.
+    pub legs: Vec<LegInput>,
+    /// RFC 3339 deadline of the settlement.
+    pub timeout_at: String,
+    /// Null for the first side; the first side's trade reference for the second.
+    #[serde(default)]
+    pub trade_reference: Option<String>,
+}
+
+/// The stored, normalised form of an instruction (addresses checksummed).
+pub type InstructionBody = InstructionRequest;

@@ -1,0 +1,54 @@
+//! The transactional outbox: an event per platform and a delivery per enabled endpoint,
+//! written in the caller's transaction so a state change and its webhooks commit together.
+
+use super::delivery::DeliveryStatus;
+use super::endpoints;
+use crate::{Result, rfc3339};
+use lockstep_core::{Db, new_id, now_ms};
+use serde_json::Value;
+use sqlx::{AnyConnection, Row};
+
+/// Writes an event for one platform and a delivery per enabled endpoint (or only to
+/// `only_endpoint`), inside the caller's transaction.
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    platform: &str,
+    event: &str,
+    data: Value,
+    only_endpoint: Option<&str>,
+) -> Result<String> {
+    let id = new_id("msg");
+    let now = now_ms();
+    let payload = serde_json::json!({"id": id, "event": event, "data": data});
+    sqlx::query("INSERT INTO webhook_events (id, platform_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id).bind(platform).bind(event).bind(serde_json::to_string(&payload)?).bind(now)
+        .execute(&mut *conn).await?;
+    let endpoints =
+        sqlx::query("SELECT id FROM webhook_endpoints WHERE platform_id = $1 AND enabled = 1")
+            .bind(platform)
+            .fetch_all(&mut *conn)
+            .await?;
+    for ep in endpoints {
+        let ep_id: String = ep.try_get("id")?;
+        if only_endpoint.is_some_and(|o| o != ep_id) {
+            continue;
+        }
+        sqlx::query("INSERT INTO webhook_deliveries (id, event_id, endpoint_id, platform_id, status, attempts, next_attempt_at, locked_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, 0, $6, $6)")
+            .bind(new_id("dlv")).bind(&id).bind(&ep_id).bind(platform).bind(DeliveryStatus::Pending.as_str()).bind(now)
+            .execute(&mut *conn).await?;
+    }
+    Ok(id)
+}
+
+/// Queues a `test.ping` to one endpoint. Returns the event id, or `None` if the
+/// endpoint is not the platform's.
+pub async fn test_ping(db: &Db, platform: &str, id: &str) -> Result<Option<String>> {
+    if endpoints::get(db, platform, id).await?.is_none() {
+        return Ok(None);
+    }
+    let mut tx = db.pool().begin().await?;
+    let data = serde_json::json!({"endpoint_id": id, "timestamp": rfc3339(now_ms())});
+    let ev = enqueue(&mut tx, platform, "test.ping", data, Some(id)).await?;
+    tx.commit().await?;
+    Ok(Some(ev))
+}
