@@ -14,7 +14,8 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
-use lockstep_coordinator::config::ChainConfig;
+use crate::config::ChainConfig;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -102,12 +103,49 @@ impl ChainClient {
     }
 }
 
-/// Wraps a transport error.
-pub(crate) fn rpc(chain_id: u64, what: &str, e: impl std::fmt::Display) -> ChainError {
-    ChainError::Rpc {
-        chain_id,
-        what: what.into(),
-        message: e.to_string(),
+/// Wraps a transport or contract-call error, keeping it as the source.
+pub(crate) fn rpc(
+    chain_id: u64,
+    what: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> ChainError {
+    ChainError::rpc(chain_id, what, e)
+}
+
+/// Every configured chain, connected, in configuration order.
+#[derive(Debug, Clone, Default)]
+pub struct Chains {
+    list: Vec<Arc<ChainClient>>,
+}
+
+impl Chains {
+    /// The chains, in configuration order.
+    pub fn new(list: Vec<Arc<ChainClient>>) -> Chains {
+        Chains { list }
+    }
+
+    /// Every chain, in configuration order.
+    pub fn all(&self) -> &[Arc<ChainClient>] {
+        &self.list
+    }
+
+    /// The chain with this LayerZero endpoint id.
+    pub fn by_eid(&self, eid: u32) -> Option<&Arc<ChainClient>> {
+        self.list.iter().find(|c| c.config.eid == eid)
+    }
+
+    /// The chain with this EVM chain id.
+    pub fn by_id(&self, chain_id: u64) -> Option<&Arc<ChainClient>> {
+        self.list.iter().find(|c| c.config.chain_id == chain_id)
+    }
+
+    /// The smallest `poll_interval_ms` of the chains (`default` without chains).
+    pub fn min_poll_interval_ms(&self, default: u64) -> u64 {
+        self.list
+            .iter()
+            .map(|c| c.config.poll_interval_ms)
+            .min()
+            .unwrap_or(default)
     }
 }
 
@@ -167,17 +205,13 @@ impl TxSender {
                 .with_gas_limit(gas_limit)
                 .with_max_fee_per_gas(max_fee)
                 .with_max_priority_fee_per_gas(tip);
-            let pending = match self.provider.send_transaction(req).await {
-                Ok(p) => p,
-                Err(e) => {
-                    // A replacement that lost the race to the original: look for the
-                    // original's receipt below by waiting on the next attempt.
-                    if attempt > 0 && e.to_string().contains("nonce too low") {
-                        return Err(rpc(self.chain_id, what, e));
-                    }
-                    return Err(rpc(self.chain_id, &format!("send {what}"), e));
-                }
-            };
+            // A replacement that lost the race to the original (already mined) fails
+            // here too; the next pass reads the state the original left.
+            let pending = self
+                .provider
+                .send_transaction(req)
+                .await
+                .map_err(|e| rpc(self.chain_id, &format!("send {what}"), e))?;
             let hash: B256 = *pending.tx_hash();
             tracing::debug!(chain_id = self.chain_id, %hash, nonce, attempt, what, "transaction sent");
             match pending
@@ -203,7 +237,7 @@ impl TxSender {
                 }
             }
         }
-        Err(rpc(
+        Err(ChainError::rpc(
             self.chain_id,
             what,
             "not mined after 4 attempts with rising fees",

@@ -1,22 +1,28 @@
-//! Errors of the chain side.
+//! Errors of the chain side. Every error keeps its cause as its `source`: alloy's transport
+//! and contract errors, sqlx's, the ledger's.
 
 use lockstep_bindings::EscrowRevert;
+use lockstep_core::LedgerError;
 
-/// Everything that can go wrong talking to a chain or the coordinator's store.
+/// A boxed error cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Everything that can go wrong talking to a chain, the chain store or the ledger.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     /// The configuration cannot be used (missing RPC URL, endpoint, ...).
     #[error("configuration: {0}")]
     Config(String),
     /// A JSON-RPC call failed.
-    #[error("chain {chain_id}: rpc {what}: {message}")]
+    #[error("chain {chain_id}: rpc {what}: {source}")]
     Rpc {
         /// The chain.
         chain_id: u64,
         /// What was being done.
         what: String,
-        /// The transport's message.
-        message: String,
+        /// The transport's (or contract call's) error.
+        #[source]
+        source: BoxError,
     },
     /// A call or transaction reverted; `revert` is the decoded reason.
     #[error("chain {chain_id}: {what} reverted: {revert}")]
@@ -26,6 +32,7 @@ pub enum ChainError {
         /// What was being done.
         what: String,
         /// The typed revert.
+        #[source]
         revert: EscrowRevert,
     },
     /// A transaction was mined with status 0.
@@ -47,12 +54,32 @@ pub enum ChainError {
         #[source]
         message: UnexpectedAnswer,
     },
-    /// The coordinator's store failed.
-    #[error("coordinator: {0}")]
-    Coordinator(#[from] lockstep_coordinator::Error),
-    /// A database query failed.
+    /// The settlement ledger (the coordinator, through the port) failed.
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    /// A settlement lacks what the chain side needs from the ledger (e.g. the decision
+    /// inputs of its evidence bundle).
+    #[error("settlement {settlement_id}: {what} missing")]
+    Missing {
+        /// The settlement.
+        settlement_id: String,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// A chain-store query failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The chain store's migrations could not be applied.
+    #[error("chain store migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A value read from the chain store is not what the chain side wrote.
+    #[error("chain store: corrupt {what}: {value}")]
+    Corrupt {
+        /// Which value.
+        what: &'static str,
+        /// The value as stored.
+        value: String,
+    },
     /// Stored JSON could not be read.
     #[error("stored json: {0}")]
     Json(#[from] serde_json::Error),
@@ -72,6 +99,23 @@ impl ChainError {
         ChainError::Unexpected {
             chain_id,
             message: UnexpectedAnswer(message.into()),
+        }
+    }
+
+    /// A failed JSON-RPC call `what` on chain `chain_id`, keeping alloy's error as source.
+    pub fn rpc(chain_id: u64, what: impl Into<String>, source: impl Into<BoxError>) -> ChainError {
+        ChainError::Rpc {
+            chain_id,
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A stored value that cannot be read back.
+    pub fn corrupt(what: &'static str, value: impl ToString) -> ChainError {
+        ChainError::Corrupt {
+            what,
+            value: value.to_string(),
         }
     }
 }

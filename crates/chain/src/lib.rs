@@ -1,17 +1,53 @@
-//! Lockstep's chain side, plugged into the coordinator:
+//! Lockstep's chain side: registration, the confirmed-log indexer with reorg detection, the
+//! reconciler that moves settlements from the escrows' logs, the LayerZero v2 relayer, the
+//! timeout/resend keeper and receipt-anchored evidence.
 //!
-//! - [`registrar`]: registers cleared settlements on every chain they touch;
-//! - [`indexer`]: per chain, reads escrow and endpoint logs from a persisted cursor up to
-//!   `head - confirmations`, detects reorgs from stored block hashes, and stores each log
-//!   once (`chain_logs`);
-//! - [`reconcile`]: derives each settlement's state from the stored logs and moves the
-//!   coordinator's state machine (and so the webhooks), building the receipt-anchored
-//!   evidence bundle once the settlement is final;
-//! - [`relayer`]: delivers LayerZero v2 packets as the receive-side DVN and executor, and
-//!   calls the permissionless refund/resend steps;
-//! - [`anchors`]: re-checks an evidence bundle's receipt anchors against the chains.
+//! # The port
+//! This crate depends on `lockstep-core`, never on the coordinator. It sees settlements
+//! only through [`lockstep_core::Ledger`] (implemented by the coordinator): the reconciler
+//! lists them (`live_settlements`), applies chain-driven edges (`apply_transition`, with the
+//! logs that justify them as the cause) and stores the evidence bundle (`store_bundle`); the
+//! keeper lists live ones and finds a deferred message's settlement (`find_by_onchain_id`).
+//! The other way round, [`ChainSide`] implements [`lockstep_core::SettlementRegistrar`],
+//! which the coordinator's settlement worker calls for cleared settlements.
 //!
-//! The protocol and the storage are described in docs/chain.md.
+//! # Tables
+//! The chain side owns `chain_cursors`, `chain_blocks`, `chain_logs` and `lz_packets`
+//! (`migrations/1001_chain.sql`, applied by [`ChainStore::open`]; versions from 1001 so they
+//! share `_sqlx_migrations` with the coordinator's without colliding). Every query on them
+//! is in [`store`]; no query in this crate touches a coordinator table.
+//!
+//! # Modules
+//! - [`config`]: [`ChainConfig`], the `[[chains]]` tables;
+//! - [`client`]: [`ChainClient`] per chain and its [`TxSender`] (nonces, gas, fee bumps);
+//!   [`Chains`], the connected set;
+//! - [`store`]: [`ChainStore`], migrations and typed queries (cursors, blocks, logs, packets
+//!   with their typed [`PacketStatus`]);
+//! - [`indexer`]: per chain, confirmed logs from a persisted cursor, reorg walk-back;
+//! - [`reconcile`]: state derivation from the logs ([`reconcile::Progress`]) and the
+//!   evidence bundle ([`reconcile::bundle`]);
+//! - [`lz`]: the packet codec (one header parser, shared with the indexer), the delivery
+//!   steps and the relayer loop;
+//! - [`keeper`]: timeouts (refunds) and resends of deferred messages;
+//! - [`registrar`]: `register(terms, signature)` on every chain of an attestation;
+//! - [`leader`]: which instance runs the chain side ([`leader::Leader`], the tasks' gate);
+//! - [`metrics`]: [`ChainMetrics`] for `/metrics`;
+//! - [`anchors`]: re-checks an evidence bundle's receipt anchors against the chains
+//!   (`lockstep evidence verify --rpc`);
+//! - [`side`]: [`ChainSide`], the composition of the above.
+//!
+//! Every loop (indexer per chain, reconciler, relayer, keeper, leader election) runs on
+//! `lockstep_core::Periodic`; all but the election are gated by the leader.
+//!
+//! # Entry point (for the composition root)
+//! ```ignore
+//! let store = ChainStore::open(db.clone()).await?;          // migrates the chain tables
+//! let side = ChainSide::connect(&config.chains, relayer_key, store, ledger).await?;
+//! let registrar: Arc<dyn SettlementRegistrar> = side.clone();
+//! let metrics: Arc<dyn MetricsSource> = side.metrics();
+//! let tasks = side.spawn(shutdown_rx);                      // Vec<JoinHandle<()>>
+//! ```
+//! The protocol is described in docs/chain.md.
 
 // `ChainError::Reverted` carries the decoded revert so callers can match on the escrow's
 // typed errors; every call it is returned from is a network round trip, so its size is
@@ -20,109 +56,22 @@
 
 pub mod anchors;
 pub mod client;
+pub mod config;
 pub mod error;
 pub mod indexer;
+pub mod keeper;
 pub mod leader;
+pub mod lz;
+pub mod metrics;
 pub mod reconcile;
 pub mod registrar;
-pub mod relayer;
+pub mod side;
+pub mod store;
 
-pub use client::{ChainClient, TxSender};
+pub use anchors::RpcAnchors;
+pub use client::{ChainClient, Chains, TxSender};
+pub use config::ChainConfig;
 pub use error::{ChainError, Result};
-
-use alloy::signers::local::PrivateKeySigner;
-use lockstep_bindings::ISettlementEscrow;
-use lockstep_coordinator::config::Config;
-use lockstep_coordinator::server::Coordinator;
-use lockstep_coordinator::settlements::SettlementRow;
-use std::sync::Arc;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-/// Every configured chain, connected.
-#[derive(Debug)]
-pub struct ChainSide {
-    /// One client per configured chain, in configuration order.
-    pub chains: Vec<Arc<ChainClient>>,
-    /// Whether this instance runs the chain side (always on SQLite; the advisory-lock
-    /// holder on PostgreSQL, see [`leader`]).
-    pub leader: Arc<leader::Leader>,
-}
-
-impl ChainSide {
-    /// Connects every configured chain with the coordinator's transaction signer (the
-    /// relayer key: receive-side DVN, executor, registrar and keeper).
-    pub async fn connect(config: &Config, signer: PrivateKeySigner) -> Result<Arc<ChainSide>> {
-        let mut chains = Vec::new();
-        for c in &config.chains {
-            if c.endpoint.is_none() || c.receive_lib.is_none() {
-                return Err(ChainError::Config(format!(
-                    "chain {} needs endpoint and receive_lib for the chain side",
-                    c.chain_id
-                )));
-            }
-            chains.push(Arc::new(
-                ChainClient::connect(c.clone(), signer.clone()).await?,
-            ));
-        }
-        if chains.is_empty() {
-            return Err(ChainError::Config("no [[chains]] configured".into()));
-        }
-        Ok(Arc::new(ChainSide {
-            chains,
-            leader: Arc::default(),
-        }))
-    }
-
-    /// The chain with this LayerZero endpoint id.
-    pub fn chain_by_eid(&self, eid: u32) -> Option<&Arc<ChainClient>> {
-        self.chains.iter().find(|c| c.config.eid == eid)
-    }
-
-    /// The chain with this EVM chain id.
-    pub fn chain(&self, chain_id: u64) -> Option<&Arc<ChainClient>> {
-        self.chains.iter().find(|c| c.config.chain_id == chain_id)
-    }
-
-    /// Starts the leader election, the indexers (one per chain), the reconciler and the
-    /// relayer; the last three only work while this instance leads.
-    pub fn spawn(
-        self: &Arc<Self>,
-        c: Arc<Coordinator>,
-        shutdown: watch::Receiver<bool>,
-    ) -> Vec<JoinHandle<()>> {
-        let mut tasks = vec![tokio::spawn(leader::run(
-            self.leader.clone(),
-            c.clone(),
-            shutdown.clone(),
-        ))];
-        for chain in &self.chains {
-            tasks.push(tokio::spawn(indexer::run(
-                chain.clone(),
-                self.leader.clone(),
-                c.clone(),
-                shutdown.clone(),
-            )));
-        }
-        tasks.push(tokio::spawn(reconcile::run(
-            self.clone(),
-            c.clone(),
-            shutdown.clone(),
-        )));
-        tasks.push(tokio::spawn(relayer::run(self.clone(), c, shutdown)));
-        tasks
-    }
-}
-
-/// The escrow's `Terms` of a settlement, read from the coordinator's stored terms.
-pub fn escrow_terms(row: &SettlementRow) -> Result<ISettlementEscrow::Terms> {
-    let bad = |m: &str| {
-        ChainError::Coordinator(lockstep_coordinator::Error::Corrupt {
-            what: "settlement terms",
-            message: format!("{}: {m}", row.id),
-        })
-    };
-    let json = row.terms.as_deref().ok_or_else(|| bad("no terms yet"))?;
-    let v: serde_json::Value = serde_json::from_str(json)?;
-    lockstep_coordinator::terms::terms_from_json(&v).ok_or_else(|| bad("unreadable terms"))
-}
+pub use metrics::{ChainMetrics, KeeperAction};
+pub use side::ChainSide;
+pub use store::{ChainStore, PacketStatus};

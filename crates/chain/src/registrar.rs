@@ -1,4 +1,5 @@
-//! Registration of cleared settlements on every chain they touch.
+//! Registration of cleared settlements on every chain they touch (the chain side's half of
+//! the `SettlementRegistrar` port; `ChainSide` implements the trait with it).
 //!
 //! For each attestation the registrar reads `settlementOf(settlementId)` first: a settlement
 //! already registered (by an earlier attempt, another coordinator instance, or anyone with
@@ -6,68 +7,51 @@
 //! fails for it. The move to `AWAITING_DEPOSITS` is not made here: the reconciler makes it
 //! when the indexer has seen `SettlementRegistered` on every chain, confirmed.
 
-use crate::ChainSide;
+use crate::client::{Chains, rpc};
 use crate::error::{ChainError, Result};
 use alloy::primitives::Bytes;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
-use lockstep_bindings::ISettlementEscrow;
-use lockstep_coordinator::registrar::{ClearedSettlement, SettlementRegistrar};
-use std::future::Future;
-use std::pin::Pin;
+use lockstep_bindings::{ISettlementEscrow, escrow_state};
+use lockstep_core::ClearedSettlement;
 
-impl ChainSide {
-    /// Registers `s` on every chain of its attestations that has not registered it yet.
-    pub async fn register_everywhere(&self, s: &ClearedSettlement) -> Result<()> {
-        for att in &s.attestations {
-            let chain = self.chain(att.chain_id).ok_or_else(|| {
-                ChainError::Config(format!(
-                    "settlement {} needs chain {}, which is not configured",
-                    s.id, att.chain_id
-                ))
-            })?;
-            let escrow = ISettlementEscrow::new(chain.escrow(), chain.provider.clone());
-            let cur = escrow
-                .settlementOf(s.terms.settlementId)
-                .call()
-                .await
-                .map_err(|e| crate::client::rpc(att.chain_id, "settlementOf", e))?;
-            if cur.state != 0 {
-                tracing::info!(settlement = %s.id, chain_id = att.chain_id, state = ?cur.state, "already registered");
-                continue;
-            }
-            let sig: Bytes = att.signature.parse().map_err(|e| {
-                ChainError::Config(format!("attestation signature of {}: {e}", s.id))
-            })?;
-            let call = ISettlementEscrow::registerCall {
-                terms: s.terms.clone(),
-                signature: sig,
-            };
-            let tx = TransactionRequest::default()
-                .to(chain.escrow())
-                .input(call.abi_encode().into());
-            let receipt = chain.sender.send(tx, "register").await?;
-            tracing::info!(
-                settlement = %s.id,
-                chain_id = att.chain_id,
-                tx = %receipt.transaction_hash,
-                gas_used = receipt.gas_used,
-                "registered on chain"
-            );
+/// Registers `s` on every chain of its attestations that has not registered it yet.
+pub async fn register_everywhere(chains: &Chains, s: &ClearedSettlement) -> Result<()> {
+    for att in &s.attestations {
+        let chain = chains.by_id(att.chain_id).ok_or_else(|| {
+            ChainError::Config(format!(
+                "settlement {} needs chain {}, which is not configured",
+                s.id, att.chain_id
+            ))
+        })?;
+        let escrow = ISettlementEscrow::new(chain.escrow(), chain.provider.clone());
+        let cur = escrow
+            .settlementOf(s.terms.settlementId)
+            .call()
+            .await
+            .map_err(|e| rpc(att.chain_id, "settlementOf", e))?;
+        if cur.state != escrow_state::NONE {
+            tracing::info!(settlement_id = %s.id, chain_id = att.chain_id, state = escrow_state::name(cur.state), "already registered");
+            continue;
         }
-        Ok(())
+        let sig: Bytes = att.signature.parse().map_err(|e| {
+            ChainError::Config(format!("attestation signature of {}: {e}", s.id))
+        })?;
+        let call = ISettlementEscrow::registerCall {
+            terms: s.terms.clone(),
+            signature: sig,
+        };
+        let tx = TransactionRequest::default()
+            .to(chain.escrow())
+            .input(call.abi_encode().into());
+        let receipt = chain.sender.send(tx, "register").await?;
+        tracing::info!(
+            settlement_id = %s.id,
+            chain_id = att.chain_id,
+            tx = %receipt.transaction_hash,
+            gas_used = receipt.gas_used,
+            "registered on chain"
+        );
     }
-}
-
-impl SettlementRegistrar for ChainSide {
-    fn register<'a>(
-        &'a self,
-        settlement: &'a ClearedSettlement,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move {
-            self.register_everywhere(settlement)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
+    Ok(())
 }

@@ -1,0 +1,100 @@
+//! The `[[chains]]` tables of the configuration: where each chain's escrow, LayerZero
+//! endpoint and receive library are, how to reach the chain and how far behind its head the
+//! indexer trusts a log. The serde shape is the TOML's (byte-compatible with the files
+//! written before the chain side owned this type).
+
+use alloy::primitives::Address;
+use lockstep_core::EscrowChain;
+use serde::{Deserialize, Serialize};
+
+/// One chain: EVM chain id, LayerZero endpoint id and the escrow deployed there, plus what
+/// the chain side needs to index and relay on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// LayerZero v2 endpoint id.
+    pub eid: u32,
+    /// The `SettlementEscrow` address on this chain.
+    pub escrow: Address,
+    /// JSON-RPC URL (used by the chain side).
+    #[serde(default)]
+    pub rpc_url: Option<String>,
+    /// Confirmations to wait before trusting a log (used by the chain side).
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    /// The LayerZero `EndpointV2` on this chain (the relayer reads `PacketSent` from it and
+    /// calls `lzReceive` on it).
+    #[serde(default)]
+    pub endpoint: Option<Address>,
+    /// The `ReceiveUln302` on this chain (the relayer, as the receive-side DVN, calls
+    /// `verify` and `commitVerification` on it).
+    #[serde(default)]
+    pub receive_lib: Option<Address>,
+    /// First block the indexer reads (the escrow's deployment block).
+    #[serde(default)]
+    pub start_block: u64,
+    /// How often the indexer polls the chain head, milliseconds.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+impl ChainConfig {
+    /// A chain with only the fields the API side needs (chain id, eid, escrow); the chain
+    /// side's fields take their defaults.
+    pub fn new(chain_id: u64, eid: u32, escrow: Address) -> ChainConfig {
+        ChainConfig {
+            chain_id,
+            eid,
+            escrow,
+            rpc_url: None,
+            confirmations: default_confirmations(),
+            endpoint: None,
+            receive_lib: None,
+            start_block: 0,
+            poll_interval_ms: default_poll_interval_ms(),
+        }
+    }
+
+    /// The part the coordinator signs attestations for (chain id, eid, escrow).
+    pub fn escrow_chain(&self) -> EscrowChain {
+        EscrowChain {
+            chain_id: self.chain_id,
+            eid: self.eid,
+            escrow: self.escrow,
+        }
+    }
+}
+
+fn default_poll_interval_ms() -> u64 {
+    500
+}
+
+fn default_confirmations() -> u64 {
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use alloy::primitives::address;
+
+    #[test]
+    fn a_minimal_table_takes_the_defaults_and_round_trips() {
+        let escrow = address!("0x00000000000000000000000000000000000e5c01");
+        let c: ChainConfig =
+            toml::from_str("chain_id = 31337\neid = 40101\nescrow = \"0x00000000000000000000000000000000000e5c01\"\n")
+                .unwrap();
+        assert_eq!(c, ChainConfig::new(31337, 40101, escrow));
+        assert_eq!((c.confirmations, c.poll_interval_ms, c.start_block), (1, 500, 0));
+        let back: ChainConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(
+            c.escrow_chain(),
+            EscrowChain { chain_id: 31337, eid: 40101, escrow }
+        );
+        assert!(toml::from_str::<ChainConfig>("chain_id = 1\neid = 2\nescrow = \"0x00000000000000000000000000000000000e5c01\"\nbogus = 1\n").is_err());
+    }
+}

@@ -1,0 +1,212 @@
+//! The relayer loop. Every tick (the smallest `poll_interval_ms`, 20 to 250 ms) it:
+//!
+//! 1. **ingests** the endpoint `PacketSent` logs the indexer stored (confirmed logs, only
+//!    packets sent by a configured escrow) into `lz_packets`, status `pending` (`failed` at
+//!    once for an unreadable packet);
+//! 2. **delivers** the due packets in nonce order per path (src eid, sender, dst eid,
+//!    receiver) with [`delivery::deliver`]. Every pass is recorded (`attempts`,
+//!    `last_error`, `next_attempt_at` after [`RELAY_BACKOFF`]); after [`MAX_ATTEMPTS`] the
+//!    packet is `failed`. A packet waiting for an earlier nonce is looked at again after a
+//!    second without counting an attempt.
+//!
+//! All state lives in the database and on the chains, so a restart loses nothing.
+
+use crate::client::Chains;
+use crate::error::Result;
+use crate::lz::codec::Packet;
+use crate::lz::delivery::{self, PassError, PassProgress, packet_from_fields};
+use crate::lz::error_text;
+use crate::metrics::ChainMetrics;
+use crate::store::{ChainStore, DuePacket, NewPacket, PacketSentLog, PacketStatus};
+use lockstep_core::{Backoff, Gate, Next, Periodic, now_ms};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Delivery passes after which a packet is marked `failed`.
+pub const MAX_ATTEMPTS: u32 = 20;
+/// Retry delay after failed passes: 250 ms, doubling, at most 30 s.
+pub const RELAY_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+/// Delay before looking again at a packet whose earlier nonces are not committed yet.
+const BLOCKED_RETRY_MS: i64 = 1_000;
+/// Rows read per query.
+const BATCH: i64 = 256;
+
+/// The retry delay after `attempts` failed passes, in milliseconds, as stored.
+pub fn retry_delay_ms(attempts: u32) -> i64 {
+    i64::try_from(RELAY_BACKOFF.delay(attempts).as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What the relayer works with.
+#[derive(Debug, Clone)]
+pub struct Relayer {
+    /// The connected chains (destinations and their signers).
+    pub chains: Chains,
+    /// The chain store (logs and packets).
+    pub store: ChainStore,
+    /// Where the packet counts are published.
+    pub metrics: Arc<ChainMetrics>,
+}
+
+/// The row to queue for a stored `PacketSent`: `pending`, or `failed` when unreadable.
+fn packet_row(log: &PacketSentLog) -> NewPacket {
+    let parsed = packet_from_fields(&log.fields).and_then(|(bytes, _)| {
+        let p = Packet::parse(&bytes).map_err(|e| e.to_string())?;
+        if format!("{:#x}", p.guid) != log.settlement_key.to_lowercase() {
+            return Err(format!("guid {:#x} does not match the log key", p.guid));
+        }
+        let nonce = i64::try_from(p.nonce).map_err(|_| "nonce out of range".to_string())?;
+        Ok((p, nonce, bytes))
+    });
+    let (guid, chain_id, tx) = (&log.settlement_key, log.chain_id, &log.tx_hash);
+    match parsed {
+        Ok((p, nonce, bytes)) => {
+            tracing::info!(guid = %guid, path = %p.path(), nonce = p.nonce, src_chain_id = chain_id, src_tx = %tx, "packet sent; queued for delivery");
+            NewPacket {
+                guid: guid.clone(),
+                src_chain_id: chain_id,
+                src_eid: p.src_eid,
+                dst_eid: p.dst_eid,
+                sender: format!("{:#x}", p.sender),
+                receiver: format!("{:#x}", p.receiver_address()),
+                nonce,
+                packet: format!("0x{}", hex::encode(bytes)),
+                src_tx_hash: tx.clone(),
+                status: PacketStatus::Pending,
+                last_error: None,
+            }
+        }
+        Err(e) => {
+            tracing::error!(guid = %guid, src_chain_id = chain_id, src_tx = %tx, error = %e, "unreadable PacketSent; recorded as failed");
+            NewPacket {
+                guid: guid.clone(),
+                src_chain_id: chain_id,
+                src_eid: 0,
+                dst_eid: 0,
+                sender: String::new(),
+                receiver: String::new(),
+                nonce: 0,
+                packet: String::new(),
+                src_tx_hash: tx.clone(),
+                status: PacketStatus::Failed,
+                last_error: Some(format!("unreadable packet: {e}")),
+            }
+        }
+    }
+}
+
+impl Relayer {
+    /// Runs the relayer until `shutdown` becomes true (the current pass is finished first),
+    /// while `gate` is open. Errors are logged; they never stop the loop.
+    pub async fn run(self, gate: Arc<dyn Gate>, shutdown: watch::Receiver<bool>) {
+        let tick_ms = self.chains.min_poll_interval_ms(250).clamp(20, 250);
+        let every = Duration::from_millis(tick_ms);
+        tracing::info!(tick_ms, "relayer started");
+        let stop = shutdown.clone();
+        Periodic::new("relayer", every)
+            .gate(gate)
+            .backoff(Backoff::new(every, every))
+            .run(shutdown, move || {
+                let (r, stop) = (self.clone(), stop.clone());
+                async move {
+                    r.tick(&stop).await;
+                    Ok::<_, std::convert::Infallible>(Next::Idle)
+                }
+            })
+            .await;
+    }
+
+    /// One tick: ingest, deliver, publish the packet counts.
+    pub async fn tick(&self, shutdown: &watch::Receiver<bool>) {
+        if let Err(e) = self.ingest().await {
+            tracing::warn!(error = %e, "relayer: ingesting PacketSent logs failed");
+        }
+        if let Err(e) = self.deliver_due(shutdown).await {
+            tracing::warn!(error = %e, "relayer: reading due packets failed");
+        }
+        match self.store.packet_counts().await {
+            Ok(counts) => self.metrics.set_packet_counts(&counts),
+            Err(e) => tracing::debug!(error = %e, "relayer: counting packets failed"),
+        }
+    }
+
+    /// Copies new `PacketSent` logs into `lz_packets`.
+    pub async fn ingest(&self) -> Result<()> {
+        for log in self.store.unqueued_packet_logs(BATCH).await? {
+            self.store.insert_packet(&packet_row(&log)).await?;
+        }
+        Ok(())
+    }
+
+    /// Delivers every due packet, in nonce order per path.
+    pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> Result<()> {
+        for row in self.store.due_packets(now_ms(), BATCH).await? {
+            if *shutdown.borrow() {
+                break;
+            }
+            if let Err(e) = self.deliver_recorded(&row).await {
+                tracing::warn!(guid = %row.guid, error = %e, "recording a delivery pass failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// One delivery pass for one packet, recorded in `lz_packets`.
+    async fn deliver_recorded(&self, row: &DuePacket) -> Result<()> {
+        let mut progress = PassProgress {
+            status: row.status,
+            delivered_tx: None,
+        };
+        let outcome = delivery::deliver(&self.chains, &self.store, row, &mut progress).await;
+        let now = now_ms();
+        let attempts = row.attempts.saturating_add(1);
+        match outcome {
+            Ok(()) => {
+                self.store
+                    .record_delivered(&row.guid, attempts, progress.delivered_tx)
+                    .await
+            }
+            Err(PassError::Blocked(msg)) => {
+                tracing::debug!(guid = %row.guid, "{msg}");
+                let next = now.saturating_add(BLOCKED_RETRY_MS);
+                self.store
+                    .record_blocked(&row.guid, progress.status, &msg, next)
+                    .await
+            }
+            Err(PassError::Failed(e)) => {
+                let text = error_text(&e);
+                let retry_in_ms = retry_delay_ms(attempts);
+                let status = if attempts >= MAX_ATTEMPTS {
+                    tracing::error!(guid = %row.guid, attempts, error = %text, "packet delivery failed for good");
+                    PacketStatus::Failed
+                } else {
+                    tracing::warn!(guid = %row.guid, attempts, retry_in_ms, error = %text, "packet delivery attempt failed");
+                    progress.status
+                };
+                self.store
+                    .record_failed_attempt(&row.guid, status, attempts, &text, now.saturating_add(retry_in_ms))
+                    .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_250ms_up_to_30s() {
+        let schedule: Vec<i64> = (1..=10).map(retry_delay_ms).collect();
+        assert_eq!(
+            schedule,
+            [
+                250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000
+            ]
+        );
+        assert_eq!(retry_delay_ms(0), 250);
+        assert_eq!(retry_delay_ms(MAX_ATTEMPTS), 30_000);
+        assert_eq!(retry_delay_ms(u32::MAX), 30_000);
+    }
+}

@@ -1,0 +1,173 @@
+//! [`ChainSide`]: every configured chain connected, the chain store, the ledger port and
+//! the leader gate, composed; it starts the chain-side tasks and registers cleared
+//! settlements (it implements `lockstep_core::SettlementRegistrar`).
+
+use crate::client::{ChainClient, Chains};
+use crate::config::ChainConfig;
+use crate::error::{ChainError, Result};
+use crate::keeper::Keeper;
+use crate::leader::{self, Leader};
+use crate::lz::Relayer;
+use crate::metrics::ChainMetrics;
+use crate::reconcile::Reconciler;
+use crate::store::ChainStore;
+use crate::{indexer, registrar};
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use async_trait::async_trait;
+use lockstep_core::{ClearedSettlement, Gate, Ledger, RegistrationError, SettlementRegistrar};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The chain side of one process: connected chains, store, ledger, leader gate, metrics.
+pub struct ChainSide {
+    chains: Chains,
+    configs: Arc<[ChainConfig]>,
+    store: ChainStore,
+    ledger: Arc<dyn Ledger>,
+    leader: Arc<Leader>,
+    metrics: Arc<ChainMetrics>,
+}
+
+impl std::fmt::Debug for ChainSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainSide")
+            .field("chains", &self.chains)
+            .field("leader", &self.leader)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChainSide {
+    /// Connects every chain of `chains` with `signer`, the relayer key (receive-side DVN,
+    /// executor, registrar and keeper). Every chain needs `rpc_url` (its chain id is
+    /// checked), `endpoint` and `receive_lib`; at least one chain is required. `store` is
+    /// the opened [`ChainStore`]; `ledger` is the coordinator's side of the port.
+    pub async fn connect(
+        chains: &[ChainConfig],
+        signer: PrivateKeySigner,
+        store: ChainStore,
+        ledger: Arc<dyn Ledger>,
+    ) -> Result<Arc<ChainSide>> {
+        let mut clients = Vec::new();
+        for c in chains {
+            if c.endpoint.is_none() || c.receive_lib.is_none() {
+                return Err(ChainError::Config(format!(
+                    "chain {} needs endpoint and receive_lib for the chain side",
+                    c.chain_id
+                )));
+            }
+            clients.push(Arc::new(
+                ChainClient::connect(c.clone(), signer.clone()).await?,
+            ));
+        }
+        if clients.is_empty() {
+            return Err(ChainError::Config("no [[chains]] configured".into()));
+        }
+        Ok(Arc::new(ChainSide {
+            chains: Chains::new(clients),
+            configs: chains.into(),
+            store,
+            ledger,
+            leader: Arc::default(),
+            metrics: Arc::default(),
+        }))
+    }
+
+    /// Every connected chain, in configuration order.
+    pub fn chains(&self) -> &[Arc<ChainClient>] {
+        self.chains.all()
+    }
+
+    /// The chain with this LayerZero endpoint id.
+    pub fn chain_by_eid(&self, eid: u32) -> Option<&Arc<ChainClient>> {
+        self.chains.by_eid(eid)
+    }
+
+    /// The chain with this EVM chain id.
+    pub fn chain(&self, chain_id: u64) -> Option<&Arc<ChainClient>> {
+        self.chains.by_id(chain_id)
+    }
+
+    /// The relayer key's address (the sender of every chain-side transaction).
+    pub fn relayer_address(&self) -> Address {
+        self.chains
+            .all()
+            .first()
+            .map_or(Address::ZERO, |c| c.sender.from())
+    }
+
+    /// Whether this instance runs the chain side now (see [`crate::leader`]).
+    pub fn leader(&self) -> Arc<Leader> {
+        self.leader.clone()
+    }
+
+    /// The chain side's metrics, for the coordinator's `/metrics` page.
+    pub fn metrics(&self) -> Arc<ChainMetrics> {
+        self.metrics.clone()
+    }
+
+    /// The chain store.
+    pub fn store(&self) -> &ChainStore {
+        &self.store
+    }
+
+    /// Registers `s` on every chain of its attestations that has not registered it yet.
+    pub async fn register_everywhere(&self, s: &ClearedSettlement) -> Result<()> {
+        registrar::register_everywhere(&self.chains, s).await
+    }
+
+    /// Starts the leader election, the indexers (one per chain), the reconciler, the
+    /// relayer and the keeper; all but the election only work while this instance leads.
+    /// Every task ends when `shutdown` turns true.
+    pub fn spawn(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let gate: Arc<dyn Gate> = self.leader.clone();
+        let mut tasks = vec![tokio::spawn(leader::run(
+            self.leader.clone(),
+            self.store.db().clone(),
+            shutdown.clone(),
+        ))];
+        for chain in self.chains.all() {
+            tasks.push(tokio::spawn(indexer::run(
+                chain.clone(),
+                self.store.clone(),
+                self.metrics.clone(),
+                gate.clone(),
+                shutdown.clone(),
+            )));
+        }
+        let reconciler = Reconciler {
+            chains: self.configs.clone(),
+            store: self.store.clone(),
+            ledger: self.ledger.clone(),
+        };
+        tasks.push(tokio::spawn(reconciler.run(gate.clone(), shutdown.clone())));
+        let relayer = Relayer {
+            chains: self.chains.clone(),
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+        };
+        tasks.push(tokio::spawn(relayer.run(gate.clone(), shutdown.clone())));
+        let keeper = Keeper::new(
+            self.chains.clone(),
+            self.store.clone(),
+            self.ledger.clone(),
+            self.metrics.clone(),
+        );
+        tasks.push(tokio::spawn(keeper.run(gate, shutdown)));
+        tasks
+    }
+}
+
+#[async_trait]
+impl SettlementRegistrar for ChainSide {
+    async fn register(&self, settlement: &ClearedSettlement) -> Result<(), RegistrationError> {
+        self.register_everywhere(settlement)
+            .await
+            .map_err(|e| RegistrationError {
+                settlement_id: settlement.id.clone(),
+                source: Box::new(e),
+            })
+    }
+}
