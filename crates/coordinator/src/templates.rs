@@ -84,6 +84,6 @@ mod tests {
         let slugs: Vec<_> = ts.iter().map(|t| t.slug.as_str()).collect();
         assert_eq!(slugs, ["dvp-standard", "cross-chain-dvp"]);
         assert!(ts[0].single_chain && !ts[1].single_chain);
-        assert_eq!(ts[0].transitions.len(), crate::state::TRANSITIONS.len());
+        assert_eq!(ts[0].transitions.len(), lockstep_core::TRANSITIONS.len());
     }
 }

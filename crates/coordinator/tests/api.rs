@@ -1222,23 +1222,21 @@ async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
 }
 
 /// Records what the coordinator hands over; stands in for the chain side's registrar.
-struct RecordingRegistrar(Mutex<Vec<lockstep_coordinator::registrar::ClearedSettlement>>);
+struct RecordingRegistrar(Mutex<Vec<lockstep_core::ClearedSettlement>>);
 
-impl lockstep_coordinator::registrar::SettlementRegistrar for RecordingRegistrar {
-    fn register<'a>(
-        &'a self,
-        s: &'a lockstep_coordinator::registrar::ClearedSettlement,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move {
-            self.0.lock().unwrap().push(s.clone());
-            Ok(())
-        })
+#[async_trait::async_trait]
+impl lockstep_core::SettlementRegistrar for RecordingRegistrar {
+    async fn register(
+        &self,
+        s: &lockstep_core::ClearedSettlement,
+    ) -> Result<(), lockstep_core::RegistrationError> {
+        self.0.lock().unwrap().push(s.clone());
+        Ok(())
     }
 }
 
 async fn registrar_seam_and_chain_driven_states(backend: Backend) {
-    use lockstep_coordinator::settlements::apply_transition;
-    use lockstep_coordinator::state::SettlementState as S;
+    use lockstep_core::SettlementState as S;
     let Some(mut env) = Env::start(backend, |_, _| {}).await else {
         return;
     };
@@ -1267,12 +1265,13 @@ async fn registrar_seam_and_chain_driven_states(backend: Backend) {
         assert_eq!(handed.attestations.len(), 1);
     }
     // The chain side drives the rest through the one guarded transition function.
-    let c = env.server.as_ref().unwrap().coordinator().clone();
-    let err = apply_transition(&c, &sid, S::Finalized, "skipping ahead")
+    let ledger = env.ledger();
+    let err = ledger
+        .apply_transition(&sid, S::Finalized, "skipping ahead")
         .await
         .unwrap_err();
     assert!(
-        matches!(err, lockstep_coordinator::Error::IllegalTransition { .. }),
+        matches!(err, lockstep_core::LedgerError::IllegalTransition { .. }),
         "{err}"
     );
     for (to, cause) in [
@@ -1280,7 +1279,7 @@ async fn registrar_seam_and_chain_driven_states(backend: Backend) {
         (S::ExecutingSwap, "all legs locked"),
         (S::Finalized, "executed"),
     ] {
-        apply_transition(&c, &sid, to, cause).await.unwrap();
+        ledger.apply_transition(&sid, to, cause).await.unwrap();
     }
     let v = env.wait_state(&b, &sid, "FINALIZED").await;
     assert_eq!(v["state"], "FINALIZED");
@@ -1288,12 +1287,13 @@ async fn registrar_seam_and_chain_driven_states(backend: Backend) {
     let events: Vec<EventView> = serde_json::from_value(ev["items"].clone()).unwrap();
     assert_eq!(events.len(), 6);
     assert!(verify_trail(&sid, &events));
-    let err = apply_transition(&c, &sid, S::RolledBack, "too late")
+    let err = ledger
+        .apply_transition(&sid, S::RolledBack, "too late")
         .await
         .unwrap_err();
     assert!(matches!(
         err,
-        lockstep_coordinator::Error::IllegalTransition { .. }
+        lockstep_core::LedgerError::IllegalTransition { .. }
     ));
     wait_for(
         || events_of(&got).contains(&"settlement.state.finalized".to_string()),

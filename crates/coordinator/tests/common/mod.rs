@@ -3,8 +3,9 @@
 #![allow(dead_code, clippy::unwrap_used, unreachable_pub, missing_docs)]
 
 use alloy::signers::local::PrivateKeySigner;
-use lockstep_coordinator::config::{ChainConfig, Config};
-use lockstep_coordinator::server::{Coordinator, Server};
+use lockstep_coordinator::config::Config;
+use lockstep_coordinator::server::{Coordinator, Extras, Server};
+use lockstep_core::{EscrowChain, SettlementRegistrar};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Executor;
@@ -57,13 +58,30 @@ pub async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<Str
 }
 
 pub struct Env {
-    pub registrar: Option<std::sync::Arc<dyn lockstep_coordinator::registrar::SettlementRegistrar>>,
+    pub registrar: Option<std::sync::Arc<dyn SettlementRegistrar>>,
     pub dir: tempfile::TempDir,
     pub config: Config,
+    pub escrows: Vec<EscrowChain>,
     pub attester: PrivateKeySigner,
     pub server: Option<Server>,
     pub base: String,
     pub http: reqwest::Client,
+}
+
+/// The two test chains' escrow deployments.
+pub fn escrows() -> Vec<EscrowChain> {
+    vec![
+        EscrowChain {
+            chain_id: CHAIN_A,
+            eid: 40161,
+            escrow: ESCROW_A.parse().unwrap(),
+        },
+        EscrowChain {
+            chain_id: CHAIN_B,
+            eid: 40162,
+            escrow: ESCROW_B.parse().unwrap(),
+        },
+    ]
 }
 
 pub fn base_config(db_url: String) -> Config {
@@ -72,10 +90,6 @@ pub fn base_config(db_url: String) -> Config {
         database_url: Some(db_url),
         ..Config::default()
     };
-    c.chains = vec![
-        ChainConfig::new(CHAIN_A, 40161, ESCROW_A.parse().unwrap()),
-        ChainConfig::new(CHAIN_B, 40162, ESCROW_B.parse().unwrap()),
-    ];
     c.webhooks.retry_base_ms = 200;
     c.webhooks.poll_interval_ms = 50;
     c.expiry_sweep_interval_ms = 200;
@@ -98,6 +112,7 @@ impl Env {
             registrar: None,
             dir,
             config,
+            escrows: escrows(),
             attester,
             server: None,
             base: String::new(),
@@ -110,21 +125,27 @@ impl Env {
     /// Restarts with a registrar plugged in.
     pub async fn with_registrar(
         &mut self,
-        r: std::sync::Arc<dyn lockstep_coordinator::registrar::SettlementRegistrar>,
+        r: std::sync::Arc<dyn SettlementRegistrar>,
     ) {
         self.registrar = Some(r);
         self.restart().await;
     }
 
     async fn boot(&mut self) {
-        let c = Coordinator::new(
+        let c = Coordinator::open(
             self.config.clone(),
+            self.escrows.clone(),
             self.attester.clone(),
-            self.registrar.clone(),
         )
         .await
         .unwrap();
-        let s = Server::start(c).await.unwrap();
+        let s = c
+            .start(Extras {
+                registrar: self.registrar.clone(),
+                ..Extras::default()
+            })
+            .await
+            .unwrap();
         self.base = format!("http://{}", s.addr());
         self.server = Some(s);
     }
@@ -143,8 +164,13 @@ impl Env {
         }
     }
 
-    pub fn db(&self) -> &lockstep_coordinator::db::Db {
-        &self.server.as_ref().unwrap().coordinator().db
+    pub fn db(&self) -> &lockstep_core::Db {
+        self.server.as_ref().unwrap().db()
+    }
+
+    /// The `Ledger` port the chain side would be given.
+    pub fn ledger(&self) -> std::sync::Arc<dyn lockstep_core::Ledger> {
+        self.server.as_ref().unwrap().ledger().clone()
     }
 
     /// A platform and its all-scopes token.
