@@ -1,0 +1,137 @@
+//! Schema migrations: a database made by the previous hand-written runner (old 0001 +
+//! old 0002 with the chain tables, bookkeeping in `lockstep_schema_migrations`) migrates
+//! forward with `sqlx::migrate!`, keeps its data, and the chain side's port finds its
+//! settlements. On SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod common;
+
+use alloy::primitives::{Address, B256, U256};
+use common::*;
+use lockstep_coordinator::terms::{Leg, Terms, terms_hash, terms_json};
+use lockstep_core::{Db, Ledger, SettlementState, onchain_settlement_id};
+use sqlx::Row;
+
+both_backends!(a_database_of_the_previous_runner_migrates_forward);
+
+const LEGACY: &str = include_str!("fixtures/legacy_schema.sql");
+
+/// The previous runner's statement splitting: drop `--` lines, split on `;`.
+fn statements(sql: &str) -> Vec<String> {
+    sql.lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn sample_terms(reference: &str) -> Terms {
+    Terms {
+        settlementId: onchain_settlement_id(reference),
+        hubEid: 40161,
+        timeoutAt: 1_900_000_000,
+        decisionRef: B256::repeat_byte(0x11),
+        legs: vec![Leg {
+            eid: 40161,
+            token: ASSET.parse().unwrap(),
+            amount: U256::from(1000),
+            depositor: Address::ZERO,
+            depositKey: B256::repeat_byte(7),
+            recipient: BUYER_WALLET.parse().unwrap(),
+        }],
+    }
+}
+
+async fn versions(db: &Db) -> Vec<i64> {
+    sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<i64, _>("version").unwrap())
+        .collect()
+}
+
+async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database_url(backend, dir.path()).await else {
+        return;
+    };
+    // The previous schema, as the old runner left it, with one cleared settlement.
+    let db = Db::connect(&url).await.unwrap();
+    for stmt in statements(LEGACY) {
+        sqlx::query(&stmt).execute(db.pool()).await.unwrap();
+    }
+    let reference = "LS-LEGACY-1";
+    let terms = sample_terms(reference);
+    sqlx::query("INSERT INTO settlements (id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, terms, terms_hash, created_at, updated_at) VALUES ('stl_legacy', $1, 'dvp-standard', 'AWAITING_DEPOSITS', 'ins_s', 'ins_b', 'plt_a', 'plt_b', 1900000000000, $2, $3, 1, 1)")
+        .bind(reference)
+        .bind(serde_json::to_string(&terms_json(&terms)).unwrap())
+        .bind(terms_hash(&terms).to_string())
+        .execute(db.pool())
+        .await
+        .unwrap();
+
+    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 applied.
+    lockstep_coordinator::migrate(&db).await.unwrap();
+    assert_eq!(versions(&db).await, [1, 2, 3]);
+    let row = sqlx::query("SELECT trade_reference, state, onchain_id FROM settlements WHERE id = 'stl_legacy'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(row.try_get::<String, _>("trade_reference").unwrap(), reference);
+    assert_eq!(row.try_get::<String, _>("state").unwrap(), "AWAITING_DEPOSITS");
+    assert_eq!(
+        row.try_get::<String, _>("onchain_id").unwrap(),
+        onchain_settlement_id(reference).to_string(),
+        "backfilled"
+    );
+
+    // Idempotent, and tolerant of the chain side's versions in the shared table.
+    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (1001, 'chain', TRUE, $1, 0)")
+        .bind(vec![0u8; 48])
+        .execute(db.pool())
+        .await
+        .unwrap();
+    lockstep_coordinator::migrate(&db).await.unwrap();
+    assert_eq!(versions(&db).await, [1, 2, 3, 1001]);
+
+    // The chain side's port sees the old settlement.
+    let app = lockstep_coordinator::Coordinator::new(
+        base_config(url.clone()),
+        db.clone(),
+        escrows(),
+        alloy::signers::local::PrivateKeySigner::random(),
+    )
+    .unwrap();
+    let ledger = app.ledger();
+    let found = ledger
+        .find_by_onchain_id(onchain_settlement_id(reference))
+        .await
+        .unwrap()
+        .expect("found by on-chain id");
+    assert_eq!(found.id, "stl_legacy");
+    assert_eq!(found.state, SettlementState::AwaitingDeposits);
+    assert_eq!(found.terms, terms);
+    assert_eq!(found.terms_hash, terms_hash(&terms));
+    assert!(found.decision.is_none() && !found.has_bundle);
+    assert!(
+        ledger
+            .find_by_onchain_id(onchain_settlement_id("LS-UNKNOWN"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let live = ledger.live_settlements().await.unwrap();
+    assert_eq!(live.len(), 1);
+    // The bundle column of the old 0002 is the one the port writes, once.
+    let bundle = serde_json::json!({"bundle": 1});
+    assert!(ledger.store_bundle("stl_legacy", &bundle).await.unwrap());
+    assert!(!ledger.store_bundle("stl_legacy", &bundle).await.unwrap());
+    assert!(ledger.settlement("stl_legacy").await.unwrap().unwrap().has_bundle);
+    db.pool().close().await;
+}
