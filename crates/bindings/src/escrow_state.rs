@@ -34,6 +34,9 @@ mod tests {
             .into_iter()
             .map(name)
             .collect();
-        assert_eq!(names, ["NONE", "OPEN", "LOCKED", "EXECUTED", "REFUNDED", "?"]);
+        assert_eq!(
+            names,
+            ["NONE", "OPEN", "LOCKED", "EXECUTED", "REFUNDED", "?"]
+        );
     }
 }

@@ -45,7 +45,9 @@ mod tests {
         let data = LzErrors::LZ_InvalidNonce { nonce: 3 }.abi_encode();
         assert_eq!(
             decode_lz_revert(&data),
-            Some(LzRevert::LZ_InvalidNonce(LzErrors::LZ_InvalidNonce { nonce: 3 }))
+            Some(LzRevert::LZ_InvalidNonce(LzErrors::LZ_InvalidNonce {
+                nonce: 3
+            }))
         );
         assert_eq!(decode_lz_revert(&[0xde, 0xad, 0xbe, 0xef]), None);
         assert_eq!(decode_lz_revert(&[]), None);

@@ -8,13 +8,13 @@
 //! errors and nothing is sent), and a transaction not mined within `mine_timeout` is
 //! replaced at the same nonce with fees raised by 25 % (up to three times).
 
+use crate::config::ChainConfig;
 use crate::error::{ChainError, Result};
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
-use crate::config::ChainConfig;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;

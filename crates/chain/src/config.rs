@@ -88,12 +88,19 @@ mod tests {
             toml::from_str("chain_id = 31337\neid = 40101\nescrow = \"0x00000000000000000000000000000000000e5c01\"\n")
                 .unwrap();
         assert_eq!(c, ChainConfig::new(31337, 40101, escrow));
-        assert_eq!((c.confirmations, c.poll_interval_ms, c.start_block), (1, 500, 0));
+        assert_eq!(
+            (c.confirmations, c.poll_interval_ms, c.start_block),
+            (1, 500, 0)
+        );
         let back: ChainConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
         assert_eq!(
             c.escrow_chain(),
-            EscrowChain { chain_id: 31337, eid: 40101, escrow }
+            EscrowChain {
+                chain_id: 31337,
+                eid: 40101,
+                escrow
+            }
         );
         assert!(toml::from_str::<ChainConfig>("chain_id = 1\neid = 2\nescrow = \"0x00000000000000000000000000000000000e5c01\"\nbogus = 1\n").is_err());
     }

@@ -34,9 +34,10 @@ pub async fn register_everywhere(chains: &Chains, s: &ClearedSettlement) -> Resu
             tracing::info!(settlement_id = %s.id, chain_id = att.chain_id, state = escrow_state::name(cur.state), "already registered");
             continue;
         }
-        let sig: Bytes = att.signature.parse().map_err(|e| {
-            ChainError::Config(format!("attestation signature of {}: {e}", s.id))
-        })?;
+        let sig: Bytes = att
+            .signature
+            .parse()
+            .map_err(|e| ChainError::Config(format!("attestation signature of {}: {e}", s.id)))?;
         let call = ISettlementEscrow::registerCall {
             terms: s.terms.clone(),
             signature: sig,

@@ -171,3 +171,76 @@ impl SettlementRegistrar for ChainSide {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockstep_core::MetricsSource;
+
+    /// The composition root hands these out as trait objects.
+    #[allow(dead_code)]
+    fn coerces_to_the_ports(
+        side: Arc<ChainSide>,
+    ) -> (Arc<dyn SettlementRegistrar>, Arc<dyn MetricsSource>) {
+        let metrics: Arc<dyn MetricsSource> = side.metrics();
+        (side, metrics)
+    }
+
+    #[tokio::test]
+    async fn connect_refuses_chains_without_endpoint_or_receive_lib_and_an_empty_list() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = lockstep_core::Db::connect(&lockstep_core::db::sqlite_url_for(dir.path()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let store = ChainStore::open(db).await.unwrap_or_else(|e| panic!("{e}"));
+        let ledger: Arc<dyn Ledger> = Arc::new(NoLedger);
+        // anvil's second dev key
+        let signer: PrivateKeySigner =
+            "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}"));
+        let bare = ChainConfig::new(1, 40101, Address::repeat_byte(1));
+        let e = ChainSide::connect(&[bare], signer.clone(), store.clone(), ledger.clone()).await;
+        assert!(matches!(e, Err(ChainError::Config(m)) if m.contains("endpoint and receive_lib")));
+        let e = ChainSide::connect(&[], signer, store, ledger).await;
+        assert!(matches!(e, Err(ChainError::Config(m)) if m.contains("no [[chains]]")));
+    }
+
+    struct NoLedger;
+
+    #[async_trait]
+    impl Ledger for NoLedger {
+        async fn live_settlements(
+            &self,
+        ) -> Result<Vec<lockstep_core::ChainSettlement>, lockstep_core::LedgerError> {
+            Ok(Vec::new())
+        }
+        async fn settlement(
+            &self,
+            _: &str,
+        ) -> Result<Option<lockstep_core::ChainSettlement>, lockstep_core::LedgerError> {
+            Ok(None)
+        }
+        async fn find_by_onchain_id(
+            &self,
+            _: alloy::primitives::B256,
+        ) -> Result<Option<lockstep_core::ChainSettlement>, lockstep_core::LedgerError> {
+            Ok(None)
+        }
+        async fn apply_transition(
+            &self,
+            _: &str,
+            _: lockstep_core::SettlementState,
+            _: &str,
+        ) -> Result<(), lockstep_core::LedgerError> {
+            Ok(())
+        }
+        async fn store_bundle(
+            &self,
+            _: &str,
+            _: &serde_json::Value,
+        ) -> Result<bool, lockstep_core::LedgerError> {
+            Ok(false)
+        }
+    }
+}

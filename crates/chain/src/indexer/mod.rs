@@ -22,7 +22,6 @@ use crate::error::{ChainError, Result};
 use crate::metrics::ChainMetrics;
 use crate::store::{BlockRow, ChainStore, Cursor, IndexedRound, NewLog};
 use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::B256;
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use lockstep_core::{Backoff, Gate, Next, Periodic};
@@ -180,7 +179,10 @@ async fn build_round(chain: &ChainClient, to: u64, logs: &[Log]) -> Result<Index
             log.transaction_hash,
             log.log_index,
         ) else {
-            return Err(ChainError::unexpected(id, "log without position (pending?)"));
+            return Err(ChainError::unexpected(
+                id,
+                "log without position (pending?)",
+            ));
         };
         if log.removed {
             continue;
@@ -217,7 +219,10 @@ async fn build_round(chain: &ChainClient, to: u64, logs: &[Log]) -> Result<Index
     let with_logs = |bn: &u64| *bn == to || kept.iter().any(|l| l.block_number == *bn);
     Ok(IndexedRound {
         chain_id: id,
-        blocks: blocks.into_values().filter(|b| with_logs(&b.number)).collect(),
+        blocks: blocks
+            .into_values()
+            .filter(|b| with_logs(&b.number))
+            .collect(),
         logs: kept,
         cursor: Cursor {
             block_number: to,
@@ -264,14 +269,6 @@ pub async fn index_once(
         );
     }
     Ok(true)
-}
-
-/// The stored cursor of `chain_id`: last indexed block and its hash.
-pub async fn cursor(store: &ChainStore, chain_id: u64) -> Result<Option<(u64, B256)>> {
-    Ok(store
-        .cursor(chain_id)
-        .await?
-        .map(|c| (c.block_number, c.block_hash)))
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ impl Keeper {
             let quiet = match self.resend_one(st, d.at.0, &d.key, d.kind).await {
                 Ok(_) => RESEND_QUIET,
                 Err(e) => {
-                    tracing::warn!(chain_id = d.at.0, settlement_key = %d.key, kind = ?d.kind, error = %error_text(&e), "resend keeper: resend failed");
+                    tracing::warn!(chain_id = d.at.0, onchain_id = %d.key, kind = ?d.kind, error = %error_text(&e), "resend keeper: resend failed");
                     RESEND_RETRY
                 }
             };

@@ -188,7 +188,12 @@ mod tests {
     #[test]
     fn refund_retries_wait_like_before() {
         // Before: min(backoff_ms(n) * 4, 60 s) with backoff_ms 250 ms doubling to 30 s.
-        let waits: Vec<u64> = (1..=8).map(|n| REFUND_RETRY.delay(n).as_millis() as u64).collect();
-        assert_eq!(waits, [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+        let waits: Vec<u64> = (1..=8)
+            .map(|n| REFUND_RETRY.delay(n).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            waits,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]
+        );
     }
 }

@@ -133,7 +133,13 @@ async fn read_delivery_state(dst: &ChainClient, p: &Packet) -> PassResult<Delive
         .await
         .map_err(|e| rpc(id, "hashLookup", e))?;
     let verified = v.submitted && v.confirmations >= DVN_CONFIRMATIONS;
-    Ok(DeliveryState::decide(p.nonce, lazy, stored, payload_hash, verified))
+    Ok(DeliveryState::decide(
+        p.nonce,
+        lazy,
+        stored,
+        payload_hash,
+        verified,
+    ))
 }
 
 /// Reads the packet's `PacketSent` log again (a reorg may have replaced or removed it),
@@ -146,9 +152,8 @@ async fn confirmed_packet(store: &ChainStore, row: &DuePacket) -> PassResult<(Pa
             "the PacketSent log is no longer among the confirmed logs (reorged out?)",
         )));
     };
-    let (bytes, options) = packet_from_fields(&fields).map_err(|e| {
-        PassError::Failed(ChainError::unexpected(src, format!("PacketSent: {e}")))
-    })?;
+    let (bytes, options) = packet_from_fields(&fields)
+        .map_err(|e| PassError::Failed(ChainError::unexpected(src, format!("PacketSent: {e}"))))?;
     let stored = format!("0x{}", hex::encode(&bytes));
     if stored != row.packet.to_lowercase() {
         tracing::warn!(guid = %row.guid, "packet changed on the source chain (reorg); using the confirmed one");
@@ -279,7 +284,10 @@ pub async fn deliver(
     }
     Err(PassError::Failed(ChainError::unexpected(
         dst.chain_id(),
-        format!("packet {} did not advance past {}", row.guid, progress.status),
+        format!(
+            "packet {} did not advance past {}",
+            row.guid, progress.status
+        ),
     )))
 }
 

@@ -185,7 +185,13 @@ impl Relayer {
                     progress.status
                 };
                 self.store
-                    .record_failed_attempt(&row.guid, status, attempts, &text, now.saturating_add(retry_in_ms))
+                    .record_failed_attempt(
+                        &row.guid,
+                        status,
+                        attempts,
+                        &text,
+                        now.saturating_add(retry_in_ms),
+                    )
                     .await
             }
         }

@@ -92,12 +92,16 @@ impl Reconciler {
     pub fn legs_at(&self, s: &ChainSettlement) -> Result<LegChains> {
         let mut at = LegChains::default();
         for leg in &s.terms.legs {
-            let chain = self.chains.iter().find(|c| c.eid == leg.eid).ok_or_else(|| {
-                ChainError::Config(format!(
-                    "settlement {} has a leg on eid {}, which is not configured",
-                    s.id, leg.eid
-                ))
-            })?;
+            let chain = self
+                .chains
+                .iter()
+                .find(|c| c.eid == leg.eid)
+                .ok_or_else(|| {
+                    ChainError::Config(format!(
+                        "settlement {} has a leg on eid {}, which is not configured",
+                        s.id, leg.eid
+                    ))
+                })?;
             at.escrows
                 .insert(chain.chain_id, format!("{:#x}", chain.escrow));
             at.by_eid.insert(leg.eid, chain.chain_id);

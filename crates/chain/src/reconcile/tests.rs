@@ -6,7 +6,7 @@ use crate::store::{BlockRow, Cursor, IndexedRound, NewLog};
 use alloy::primitives::{Address, U256};
 use async_trait::async_trait;
 use lockstep_bindings::ISettlementEscrow::{Leg, Terms};
-use lockstep_core::{DecisionRecord, Db};
+use lockstep_core::{Db, DecisionRecord};
 use lockstep_evidence::dvp::DvpDecisionInput;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -38,8 +38,10 @@ impl Ledger for FakeLedger {
             .unwrap()
             .values()
             .filter(|s| {
-                matches!(s.state, S::ComplianceCleared | S::AwaitingDeposits | S::ExecutingSwap)
-                    || (s.state.is_terminal() && !s.has_bundle)
+                matches!(
+                    s.state,
+                    S::ComplianceCleared | S::AwaitingDeposits | S::ExecutingSwap
+                ) || (s.state.is_terminal() && !s.has_bundle)
             })
             .cloned()
             .collect())
@@ -49,7 +51,10 @@ impl Ledger for FakeLedger {
         Ok(self.rows.lock().unwrap().get(id).cloned())
     }
 
-    async fn find_by_onchain_id(&self, onchain_id: B256) -> Result<Option<ChainSettlement>, LedgerError> {
+    async fn find_by_onchain_id(
+        &self,
+        onchain_id: B256,
+    ) -> Result<Option<ChainSettlement>, LedgerError> {
         Ok(self
             .rows
             .lock()
@@ -92,7 +97,10 @@ impl Ledger for FakeLedger {
             return Ok(false);
         }
         s.has_bundle = true;
-        self.bundles.lock().unwrap().insert(id.into(), bundle.clone());
+        self.bundles
+            .lock()
+            .unwrap()
+            .insert(id.into(), bundle.clone());
         Ok(true)
     }
 }
@@ -167,7 +175,11 @@ fn th() -> String {
 
 /// Stores `events` (chain, block, log index, event, fields) emitted by `escrow` of the
 /// settlement `t-1`.
-async fn store_logs(store: &ChainStore, events: &[(u64, u64, u64, &str, Value)], escrow: Option<Address>) {
+async fn store_logs(
+    store: &ChainStore,
+    events: &[(u64, u64, u64, &str, Value)],
+    escrow: Option<Address>,
+) {
     for (chain, block, index, event, fields) in events {
         let hash = B256::with_last_byte(*block as u8);
         store
@@ -230,7 +242,11 @@ async fn walks_a_settlement_to_finalized_and_stores_its_bundle_once() {
     )
     .await;
     r.reconcile_all().await.unwrap();
-    assert_eq!(ledger.state("stl_1"), S::ComplianceCleared, "one chain is not enough");
+    assert_eq!(
+        ledger.state("stl_1"),
+        S::ComplianceCleared,
+        "one chain is not enough"
+    );
     store_logs(
         &r.store,
         &[
@@ -246,7 +262,13 @@ async fn walks_a_settlement_to_finalized_and_stores_its_bundle_once() {
     )
     .await;
     r.reconcile_all().await.unwrap();
-    let moves: Vec<(S, S)> = ledger.moves.lock().unwrap().iter().map(|m| (m.0, m.1)).collect();
+    let moves: Vec<(S, S)> = ledger
+        .moves
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| (m.0, m.1))
+        .collect();
     assert_eq!(
         moves,
         [
@@ -255,11 +277,24 @@ async fn walks_a_settlement_to_finalized_and_stores_its_bundle_once() {
             (S::ExecutingSwap, S::Finalized),
         ]
     );
-    let causes: Vec<String> = ledger.moves.lock().unwrap().iter().map(|m| m.2.clone()).collect();
-    assert!(causes[0].starts_with("registered: SettlementRegistered on chain 1 (block 1"), "{}", causes[0]);
+    let causes: Vec<String> = ledger
+        .moves
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| m.2.clone())
+        .collect();
+    assert!(
+        causes[0].starts_with("registered: SettlementRegistered on chain 1 (block 1"),
+        "{}",
+        causes[0]
+    );
     assert!(causes[2].starts_with("swap executed: "), "{}", causes[2]);
     let bundle = ledger.bundles.lock().unwrap()["stl_1"].clone();
-    let legs = bundle.pointer("/facts/legs").and_then(Value::as_array).unwrap();
+    let legs = bundle
+        .pointer("/facts/legs")
+        .and_then(Value::as_array)
+        .unwrap();
     assert_eq!(legs.len(), 2);
     assert_eq!(legs[1]["anchor"]["escrow"], format!("{ESCROW_2:#x}"));
     assert_eq!(legs[1]["anchor"]["event"], "LegReleased");
@@ -283,7 +318,13 @@ async fn ignores_logs_of_other_escrows_and_other_terms() {
         &r.store,
         &[
             (2, 1, 0, "SettlementRegistered", json!({"termsHash": th()})),
-            (1, 2, 0, "SettlementRegistered", json!({"termsHash": format!("{:#x}", B256::repeat_byte(0x22))})),
+            (
+                1,
+                2,
+                0,
+                "SettlementRegistered",
+                json!({"termsHash": format!("{:#x}", B256::repeat_byte(0x22))}),
+            ),
         ],
         None,
     )
@@ -314,7 +355,10 @@ async fn a_concurrent_move_is_not_an_error_and_the_walk_goes_on() {
     r.reconcile_one(s).await.unwrap();
     assert_eq!(ledger.state("stl_1"), S::TimedOut);
     let bundle = ledger.bundles.lock().unwrap()["stl_1"].clone();
-    let legs = bundle.pointer("/facts/legs").and_then(Value::as_array).unwrap();
+    let legs = bundle
+        .pointer("/facts/legs")
+        .and_then(Value::as_array)
+        .unwrap();
     assert_eq!(legs.len(), 1, "only the deposited leg has a receipt");
     assert_eq!(legs[0]["outcome"], "REVERSED");
 }
@@ -331,6 +375,9 @@ async fn a_leg_on_an_unconfigured_chain_is_an_error_and_a_missing_decision_too()
     let at = LegChains::default();
     assert!(matches!(
         bundle_for(&s, &at, &[]),
-        Err(ChainError::Missing { what: "decision evidence", .. })
+        Err(ChainError::Missing {
+            what: "decision evidence",
+            ..
+        })
     ));
 }

@@ -190,7 +190,12 @@ impl ChainStore {
 
     /// Records a pass that delivered the packet (`tx` is the `lzReceive`, if this pass
     /// sent it).
-    pub async fn record_delivered(&self, guid: &str, attempts: u32, tx: Option<B256>) -> Result<()> {
+    pub async fn record_delivered(
+        &self,
+        guid: &str,
+        attempts: u32,
+        tx: Option<B256>,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE lz_packets SET state = $1, attempts = $2, last_error = NULL, \
              delivered_tx_hash = COALESCE($3, delivered_tx_hash), updated_at = $4 WHERE guid = $5",
@@ -271,15 +276,23 @@ impl ChainStore {
     }
 
     /// One packet's status, attempts and last error (for tests and diagnostics).
-    pub async fn packet_status(&self, guid: &str) -> Result<Option<(PacketStatus, u32, Option<String>)>> {
+    pub async fn packet_status(
+        &self,
+        guid: &str,
+    ) -> Result<Option<(PacketStatus, u32, Option<String>)>> {
         let row: Option<(String, i64, Option<String>)> =
             sqlx::query_as("SELECT state, attempts, last_error FROM lz_packets WHERE guid = $1")
                 .bind(guid)
                 .fetch_optional(self.pool())
                 .await?;
         row.map(|(s, a, e)| {
-            let st = PacketStatus::parse(&s).ok_or_else(|| ChainError::corrupt("packet state", &s))?;
-            Ok((st, u32::try_from(to_u64("attempts", a)?).unwrap_or(u32::MAX), e))
+            let st =
+                PacketStatus::parse(&s).ok_or_else(|| ChainError::corrupt("packet state", &s))?;
+            Ok((
+                st,
+                u32::try_from(to_u64("attempts", a)?).unwrap_or(u32::MAX),
+                e,
+            ))
         })
         .transpose()
     }

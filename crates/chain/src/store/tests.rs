@@ -66,10 +66,11 @@ async fn migrates_once_and_beside_other_crates_migrations() {
         .unwrap();
     drop(store);
     let store = open(&dir).await;
-    let versions: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations ORDER BY version")
-        .fetch_all(store.db().pool())
-        .await
-        .unwrap();
+    let versions: Vec<(i64,)> =
+        sqlx::query_as("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(store.db().pool())
+            .await
+            .unwrap();
     assert_eq!(versions, [(1,), (1001,)]);
 }
 
@@ -113,7 +114,13 @@ async fn commits_rounds_reads_logs_and_rewinds() {
         1,
         10,
         vec![
-            log(3, 0, "SettlementRegistered", key, json!({"termsHash": "0x11"})),
+            log(
+                3,
+                0,
+                "SettlementRegistered",
+                key,
+                json!({"termsHash": "0x11"}),
+            ),
             log(5, 2, "LegDeposited", key, json!({"legIndex": "0"})),
             log(5, 3, "LegDeposited", h(0x66), json!({"legIndex": "0"})),
         ],
@@ -128,7 +135,10 @@ async fn commits_rounds_reads_logs_and_rewinds() {
     assert_eq!(logs[1].leg_index(), Some(0));
     assert_eq!(logs[1].block_timestamp, 1_005);
     assert_eq!(logs[1].tx_hash, format!("{:#x}", h(0xa5)));
-    assert_eq!(logs[1].address, format!("{:#x}", Address::repeat_byte(0xe5)));
+    assert_eq!(
+        logs[1].address,
+        format!("{:#x}", Address::repeat_byte(0xe5))
+    );
     let blocks: Vec<u64> = store
         .blocks_newest_first(1)
         .await
@@ -159,7 +169,11 @@ async fn prunes_old_block_hashes_without_logs() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir).await;
     store
-        .commit_round(&round(1, 20, vec![log(15, 0, "LegDeposited", h(1), json!({}))]))
+        .commit_round(&round(
+            1,
+            20,
+            vec![log(15, 0, "LegDeposited", h(1), json!({}))],
+        ))
         .await
         .unwrap();
     let mut late = round(1, 600, vec![]);
@@ -200,7 +214,13 @@ async fn queues_packets_and_records_passes() {
         .commit_round(&round(
             1,
             9,
-            vec![log(9, 0, "PacketSent", h(0x42), json!({"encoded_packet": "0x01", "options": "0x"}))],
+            vec![log(
+                9,
+                0,
+                "PacketSent",
+                h(0x42),
+                json!({"encoded_packet": "0x01", "options": "0x"}),
+            )],
         ))
         .await
         .unwrap();
@@ -211,18 +231,37 @@ async fn queues_packets_and_records_passes() {
         store.packet_sent_fields(1, &guid).await.unwrap().as_deref(),
         Some(r#"{"encoded_packet":"0x01","options":"0x"}"#)
     );
-    store.insert_packet(&packet(&guid, 2, PacketStatus::Pending)).await.unwrap();
-    store.insert_packet(&packet("0x02", 1, PacketStatus::Pending)).await.unwrap();
-    store.insert_packet(&packet("0x03", 3, PacketStatus::Failed)).await.unwrap();
+    store
+        .insert_packet(&packet(&guid, 2, PacketStatus::Pending))
+        .await
+        .unwrap();
+    store
+        .insert_packet(&packet("0x02", 1, PacketStatus::Pending))
+        .await
+        .unwrap();
+    store
+        .insert_packet(&packet("0x03", 3, PacketStatus::Failed))
+        .await
+        .unwrap();
     // Queued once: the guid is not offered again, a second insert is a no-op.
     assert!(store.unqueued_packet_logs(10).await.unwrap().is_empty());
-    store.insert_packet(&packet(&guid, 2, PacketStatus::Failed)).await.unwrap();
+    store
+        .insert_packet(&packet(&guid, 2, PacketStatus::Failed))
+        .await
+        .unwrap();
     let due = store.due_packets(i64::MAX, 10).await.unwrap();
     let order: Vec<&str> = due.iter().map(|d| d.guid.as_str()).collect();
-    assert_eq!(order, ["0x02", guid.as_str()], "nonce order, failed ones left out");
+    assert_eq!(
+        order,
+        ["0x02", guid.as_str()],
+        "nonce order, failed ones left out"
+    );
     assert_eq!(due[1].status, PacketStatus::Pending);
 
-    store.set_packet_status(&guid, PacketStatus::Verified).await.unwrap();
+    store
+        .set_packet_status(&guid, PacketStatus::Verified)
+        .await
+        .unwrap();
     store
         .record_failed_attempt(&guid, PacketStatus::Verified, 1, "boom", i64::MAX)
         .await
@@ -231,7 +270,11 @@ async fn queues_packets_and_records_passes() {
         store.packet_status(&guid).await.unwrap(),
         Some((PacketStatus::Verified, 1, Some("boom".into())))
     );
-    assert_eq!(store.due_packets(0, 10).await.unwrap().len(), 0, "not due yet");
+    assert_eq!(
+        store.due_packets(0, 10).await.unwrap().len(),
+        0,
+        "not due yet"
+    );
     store
         .record_blocked("0x02", PacketStatus::Committed, "waiting", 5)
         .await
@@ -257,7 +300,10 @@ async fn queues_packets_and_records_passes() {
     );
     store.replace_packet_bytes("0x02", "0x0203").await.unwrap();
     let due = store.due_packets(i64::MAX, 10).await.unwrap();
-    assert_eq!((due[0].packet.as_str(), due[0].status), ("0x0203", PacketStatus::Committed));
+    assert_eq!(
+        (due[0].packet.as_str(), due[0].status),
+        ("0x0203", PacketStatus::Committed)
+    );
 }
 
 #[tokio::test]
@@ -287,7 +333,10 @@ async fn joins_deferred_messages_with_later_sends() {
 #[test]
 fn packet_statuses_keep_their_stored_names() {
     let names: Vec<_> = PacketStatus::ALL.iter().map(|s| s.as_str()).collect();
-    assert_eq!(names, ["pending", "verified", "committed", "delivered", "failed"]);
+    assert_eq!(
+        names,
+        ["pending", "verified", "committed", "delivered", "failed"]
+    );
     for s in PacketStatus::ALL {
         assert_eq!(PacketStatus::parse(s.as_str()), Some(s));
     }
