@@ -34,13 +34,15 @@ pub async fn migrate(db: &Db) -> Result<()> {
 async fn has_legacy_table(db: &Db) -> Result<bool> {
     let sql = match db.backend() {
         Backend::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'lockstep_schema_migrations'"
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'lockstep_schema_migrations'"
         }
         Backend::Postgres => {
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'lockstep_schema_migrations'"
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'lockstep_schema_migrations'"
         }
     };
-    Ok(sqlx::query(sql).fetch_optional(db.pool()).await?.is_some())
+    // A count, not the name: the Any driver cannot decode PostgreSQL's `name` type.
+    let n: i64 = sqlx::query(sql).fetch_one(db.pool()).await?.try_get("n")?;
+    Ok(n > 0)
 }
 
 /// A database made by the previous runner lists its versions in
