@@ -5,10 +5,44 @@ use super::*;
 use alloy::primitives::{Address, B256};
 use serde_json::json;
 
+async fn sqlite(dir: &tempfile::TempDir) -> Db {
+    Db::connect(&lockstep_core::db::sqlite_url_for(dir.path()))
+        .await
+        .unwrap()
+}
+
 async fn open(dir: &tempfile::TempDir) -> ChainStore {
-    let url = lockstep_core::db::sqlite_url_for(dir.path());
-    let db = Db::connect(&url).await.unwrap();
-    ChainStore::open(db).await.unwrap()
+    ChainStore::open(sqlite(dir).await).await.unwrap()
+}
+
+/// A fresh PostgreSQL database when `LOCKSTEP_TEST_POSTGRES_URL` is set (under
+/// `script/with-postgres`), otherwise `None` and the variant is skipped.
+async fn postgres() -> Option<Db> {
+    let Ok(admin) = std::env::var("LOCKSTEP_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPING PostgreSQL variant: LOCKSTEP_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let db = Db::connect(&admin).await.unwrap();
+    let name = lockstep_core::new_id("lockstep_chain_test").to_lowercase();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+    Some(Db::connect(&format!("{base}/{name}")).await.unwrap())
+}
+
+#[tokio::test]
+async fn postgres_variants() {
+    for flow in 0..4 {
+        let Some(db) = postgres().await else { return };
+        match flow {
+            0 => previous_schema_flow(db).await,
+            1 => rounds_flow(ChainStore::open(db).await.unwrap()).await,
+            2 => packets_flow(ChainStore::open(db).await.unwrap()).await,
+            _ => deferred_flow(ChainStore::open(db).await.unwrap()).await,
+        }
+    }
 }
 
 fn h(n: u8) -> B256 {
@@ -77,8 +111,10 @@ async fn migrates_once_and_beside_other_crates_migrations() {
 #[tokio::test]
 async fn opens_a_database_created_by_the_previous_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let url = lockstep_core::db::sqlite_url_for(dir.path());
-    let db = Db::connect(&url).await.unwrap();
+    previous_schema_flow(sqlite(&dir).await).await;
+}
+
+async fn previous_schema_flow(db: Db) {
     // The tables as the coordinator's 0002_chain.sql created them, with a row.
     for stmt in [
         "CREATE TABLE chain_cursors (chain_id BIGINT PRIMARY KEY, block_number BIGINT NOT NULL, block_hash TEXT NOT NULL, updated_at BIGINT NOT NULL)",
@@ -107,7 +143,10 @@ async fn opens_a_database_created_by_the_previous_schema() {
 #[tokio::test]
 async fn commits_rounds_reads_logs_and_rewinds() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+    rounds_flow(open(&dir).await).await;
+}
+
+async fn rounds_flow(store: ChainStore) {
     assert_eq!(store.cursor(1).await.unwrap(), None);
     let key = h(0x55);
     let r1 = round(
@@ -208,7 +247,10 @@ fn packet(guid: &str, nonce: i64, status: PacketStatus) -> NewPacket {
 #[tokio::test]
 async fn queues_packets_and_records_passes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+    packets_flow(open(&dir).await).await;
+}
+
+async fn packets_flow(store: ChainStore) {
     let guid = format!("{:#x}", h(0x42));
     store
         .commit_round(&round(
@@ -309,7 +351,10 @@ async fn queues_packets_and_records_passes() {
 #[tokio::test]
 async fn joins_deferred_messages_with_later_sends() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
+    deferred_flow(open(&dir).await).await;
+}
+
+async fn deferred_flow(store: ChainStore) {
     let key = h(0x55);
     store
         .commit_round(&round(
