@@ -9,7 +9,7 @@ mod common;
 use alloy::primitives::{Address, B256, U256};
 use common::*;
 use lockstep_coordinator::terms::{Leg, Terms, terms_hash, terms_json};
-use lockstep_core::{Db, Ledger, SettlementState, onchain_settlement_id};
+use lockstep_core::{Db, SettlementState, onchain_settlement_id};
 use sqlx::Row;
 
 both_backends!(a_database_of_the_previous_runner_migrates_forward);
