@@ -200,7 +200,12 @@ impl Relayer {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::lz::codec::tests::encode;
+    use crate::store::{BlockRow, Cursor, IndexedRound, NewLog};
+    use alloy::primitives::{Address, B256};
+    use serde_json::json;
 
     #[test]
     fn backoff_doubles_from_250ms_up_to_30s() {
@@ -214,5 +219,98 @@ mod tests {
         assert_eq!(retry_delay_ms(0), 250);
         assert_eq!(retry_delay_ms(MAX_ATTEMPTS), 30_000);
         assert_eq!(retry_delay_ms(u32::MAX), 30_000);
+    }
+
+    async fn relayer(dir: &tempfile::TempDir) -> Relayer {
+        let db = lockstep_core::Db::connect(&lockstep_core::db::sqlite_url_for(dir.path()))
+            .await
+            .unwrap();
+        Relayer {
+            // No chain configured: every delivery fails before any RPC.
+            chains: Chains::default(),
+            store: ChainStore::open(db).await.unwrap(),
+            metrics: Arc::default(),
+        }
+    }
+
+    async fn packet_sent(store: &ChainStore, index: u64, guid: B256, packet: &[u8]) {
+        let hash = B256::repeat_byte(9);
+        let fields = json!({"encoded_packet": format!("0x{}", hex::encode(packet)), "options": "0x", "send_library": "0x00"});
+        store
+            .commit_round(&IndexedRound {
+                chain_id: 1,
+                blocks: vec![BlockRow {
+                    number: 9,
+                    hash,
+                    timestamp: 9,
+                }],
+                logs: vec![NewLog {
+                    block_number: 9,
+                    log_index: index,
+                    block_hash: hash,
+                    block_timestamp: 9,
+                    tx_hash: B256::repeat_byte(0xcc),
+                    address: Address::ZERO,
+                    event: "PacketSent".into(),
+                    key: guid,
+                    fields,
+                }],
+                cursor: Cursor {
+                    block_number: 9,
+                    block_hash: hash,
+                },
+                prune_below: 0,
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn queues_sent_packets_and_records_failed_passes_until_it_gives_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = relayer(&dir).await;
+        let (good, bad) = (B256::repeat_byte(0x42), B256::repeat_byte(0x43));
+        let escrow = Address::repeat_byte(0xe5);
+        let bytes = encode(1, 1, 40101, escrow, 40102, escrow, good, b"m");
+        packet_sent(&r.store, 0, good, &bytes).await;
+        packet_sent(&r.store, 1, bad, &bytes[..80]).await;
+        r.ingest().await.unwrap();
+        let (g, b) = (format!("{good:#x}"), format!("{bad:#x}"));
+        assert_eq!(
+            r.store.packet_status(&g).await.unwrap(),
+            Some((PacketStatus::Pending, 0, None))
+        );
+        let (st, attempts, err) = r.store.packet_status(&b).await.unwrap().unwrap();
+        assert_eq!((st, attempts), (PacketStatus::Failed, 0));
+        assert!(err.unwrap().starts_with("unreadable packet: "));
+
+        let (_tx, stop) = watch::channel(false);
+        r.deliver_due(&stop).await.unwrap();
+        let (st, attempts, err) = r.store.packet_status(&g).await.unwrap().unwrap();
+        assert_eq!((st, attempts), (PacketStatus::Pending, 1));
+        assert_eq!(
+            err.as_deref(),
+            Some("configuration: no configured chain has eid 40102")
+        );
+        assert!(
+            r.store.due_packets(now_ms(), 10).await.unwrap().is_empty(),
+            "backing off"
+        );
+        // Every further pass is one more attempt; the last one marks the packet failed.
+        for n in 2..=MAX_ATTEMPTS {
+            let due = r.store.due_packets(i64::MAX, 10).await.unwrap();
+            assert_eq!(due.len(), 1, "pass {n}");
+            r.deliver_recorded(&due[0]).await.unwrap();
+        }
+        let (st, attempts, _) = r.store.packet_status(&g).await.unwrap().unwrap();
+        assert_eq!((st, attempts), (PacketStatus::Failed, MAX_ATTEMPTS));
+        assert!(r.store.due_packets(i64::MAX, 10).await.unwrap().is_empty());
+        r.tick(&stop).await;
+        let mut text = String::new();
+        lockstep_core::MetricsSource::render(r.metrics.as_ref(), &mut text);
+        assert!(
+            text.contains("lockstep_lz_packets{status=\"failed\"} 2"),
+            "{text}"
+        );
     }
 }
