@@ -111,6 +111,22 @@ impl ChainError {
         }
     }
 
+    /// The text recorded for a failed step (`lz_packets.last_error`, keeper logs): a
+    /// LayerZero revert is named by its decoded error (see `lockstep_bindings::lz`);
+    /// anything else is the error's own message.
+    pub fn describe(&self) -> String {
+        if let ChainError::Reverted {
+            chain_id,
+            what,
+            revert: EscrowRevert::Other(data),
+        } = self
+            && let Some(lz) = lockstep_bindings::decode_lz_revert(data)
+        {
+            return format!("chain {chain_id}: {what} reverted: {lz:?}");
+        }
+        self.to_string()
+    }
+
     /// A stored value that cannot be read back.
     pub fn corrupt(what: &'static str, value: impl ToString) -> ChainError {
         ChainError::Corrupt {
@@ -122,3 +138,25 @@ impl ChainError {
 
 /// Result with [`ChainError`].
 pub type Result<T, E = ChainError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_layerzero_reverts() {
+        use alloy::sol_types::SolError;
+        use lockstep_bindings::lz::LzErrors;
+        let data = LzErrors::LZ_InvalidNonce { nonce: 3 }.abi_encode();
+        let e = ChainError::Reverted {
+            chain_id: 7,
+            what: "lzReceive".into(),
+            revert: lockstep_bindings::decode_revert_data(&data),
+        };
+        let text = e.describe();
+        assert!(text.contains("LZ_InvalidNonce"), "{text}");
+        assert!(text.contains("lzReceive"), "{text}");
+        let other = ChainError::Config("x".into());
+        assert_eq!(other.describe(), other.to_string());
+    }
+}

@@ -5,7 +5,6 @@
 use super::{Keeper, KeeperState, LogAt};
 use crate::client::rpc;
 use crate::error::{ChainError, Result};
-use crate::lz::error_text;
 use crate::metrics::KeeperAction;
 use crate::store::DeferredMessage;
 use alloy::primitives::B256;
@@ -92,7 +91,7 @@ impl Keeper {
             let quiet = match self.resend_one(st, d.at.0, &d.key, d.kind).await {
                 Ok(_) => RESEND_QUIET,
                 Err(e) => {
-                    tracing::warn!(chain_id = d.at.0, onchain_id = %d.key, kind = ?d.kind, error = %error_text(&e), "resend keeper: resend failed");
+                    tracing::warn!(chain_id = d.at.0, onchain_id = %d.key, kind = ?d.kind, error = %e.describe(), "resend keeper: resend failed");
                     RESEND_RETRY
                 }
             };

@@ -4,7 +4,6 @@
 use super::{Keeper, KeeperState};
 use crate::client::{ChainClient, rpc};
 use crate::error::{ChainError, Result};
-use crate::lz::error_text;
 use crate::metrics::KeeperAction;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
@@ -95,7 +94,7 @@ impl Keeper {
             Err(e) => {
                 let failures = st.refund_retry.get(&key).map_or(0, |(n, _)| *n) + 1;
                 let wait = REFUND_RETRY.delay(failures);
-                tracing::warn!(settlement_id = %s.id, eid, failures, error = %error_text(&e), "timeout keeper: refund failed");
+                tracing::warn!(settlement_id = %s.id, eid, failures, error = %e.describe(), "timeout keeper: refund failed");
                 st.refund_retry
                     .insert(key, (failures, Instant::now() + wait));
             }

@@ -15,7 +15,6 @@ use crate::client::Chains;
 use crate::error::Result;
 use crate::lz::codec::Packet;
 use crate::lz::delivery::{self, PassError, PassProgress, packet_from_fields};
-use crate::lz::error_text;
 use crate::metrics::ChainMetrics;
 use crate::store::{ChainStore, DuePacket, NewPacket, PacketSentLog, PacketStatus};
 use lockstep_core::{Backoff, Gate, Next, Periodic, now_ms};
@@ -175,7 +174,7 @@ impl Relayer {
                     .await
             }
             Err(PassError::Failed(e)) => {
-                let text = error_text(&e);
+                let text = e.describe();
                 let retry_in_ms = retry_delay_ms(attempts);
                 let status = if attempts >= MAX_ATTEMPTS {
                     tracing::error!(guid = %row.guid, attempts, error = %text, "packet delivery failed for good");
