@@ -8,12 +8,16 @@
 //! ```text
 //! let db = lockstep_core::Db::connect(&config.database_url()).await?;
 //! lockstep_coordinator::migrate(&db).await?;          // the coordinator's tables
-//! let app = Coordinator::new(config, db, escrows, attester)?;
+//! let app = Coordinator::new(config, db.clone(), escrows, attester)?;
 //! let ledger = app.ledger();                          // Arc<dyn Ledger>, before start
-//! // ... build the chain side from `ledger`, get its registrar and metrics ...
-//! let server = app.start(Extras { registrar, metrics_sources, tasks }).await?;
-//! server.shutdown().await;
+//! // ... build the chain side from `db` and `ledger`; it hands back its registrar,
+//! // its MetricsSource and a function spawning its tasks ...
+//! let extras = Extras { registrar: Some(registrar), metrics_sources: vec![chain_metrics] };
+//! let server = app.start_with(extras, |shutdown| chain.spawn(shutdown)).await?;
+//! // (`app.start(Extras::default())` without a chain side)
+//! server.shutdown().await;                            // awaits every task, closes the pool
 //! ```
+//! [`Coordinator::open`] connects, migrates and composes in one call (the API tests).
 //!
 //! # Layout
 //! - [`server`]: composition and start only (router, workers, graceful shutdown);
@@ -25,24 +29,35 @@
 //!   webhook and worker wake-ups); [`settlements::screening`] the compliance pipeline
 //!   (screen, clear, roll back, manual decision, registrar hand-over);
 //!   [`settlements::store`] the rows (`sqlx::FromRow`) and queries;
+//!   [`settlements::deposits`] the deposit calldata;
 //!   [`settlements::ledger`] the `Ledger` implementation ([`CoordinatorLedger`]);
-//!   [`settlements::worker`] the settlement worker.
+//!   [`settlements::worker`] the settlement worker; [`settlements::Lifecycle`] is
+//!   the context these steps take.
 //! - [`instructions`]: validation, matching rules and `submit` (validate →
 //!   replay-or-reserve → match → persist); [`trade`] the wire types of one side of a
 //!   trade that both instructions and settlements read.
 //! - [`terms`]: the on-chain terms (a pure construction), their JSON form and the
 //!   EIP-712 attestation; [`evidence`] the compliance decision evidence.
-//! - [`webhooks`]: endpoints, the transactional outbox and the delivery worker.
-//! - [`api`]: the HTTP handlers and the OpenAPI document.
+//! - [`webhooks`]: endpoints, the transactional outbox and the delivery worker
+//!   (typed [`webhooks::DeliveryStatus`]).
+//! - [`api`]: the HTTP handlers by concern and the OpenAPI document; `/metrics` appends
+//!   the registered `MetricsSource`s.
 //! - [`compliance`]: screening providers; [`auth`], [`admin`]: tokens and platforms;
-//!   [`templates`], [`validate`], [`metrics`], [`config`], [`migrate`].
+//!   [`templates`], [`validate`], [`metrics`], [`config`], [`mod@migrate`].
 //!
 //! # Tables
 //! The coordinator owns `platforms`, `api_tokens`, `instructions`, `settlements` (with
 //! its `bundle` column, written by the chain side only through the `Ledger` port),
 //! `settlement_events`, `webhook_endpoints`, `webhook_events`, `webhook_deliveries` and
-//! `webhook_attempts`, created by `migrations/` (versions 1–999) through [`migrate()`].
-//! The chain side's tables live in its own migrations; both share `_sqlx_migrations`.
+//! `webhook_attempts`, created by `migrations/` (versions 1–999) through [`migrate()`],
+//! which first records the versions a database of the previous hand-written runner
+//! (`lockstep_schema_migrations`) had applied. The chain side's tables (`chain_logs`,
+//! `chain_blocks`, `chain_cursors`, `lz_packets`) live in its own migrations (from 1001);
+//! both share `_sqlx_migrations`. The chain side finds a settlement by its on-chain id
+//! through the indexed `settlements.onchain_id` column (migration 3, backfilled).
+//!
+//! Every worker (settlement worker, webhook worker, expiry sweeper) runs on
+//! `lockstep_core::Periodic`; webhook retries use `lockstep_core::Backoff`.
 
 pub mod admin;
 pub mod api;

@@ -1,4 +1,6 @@
-//! Prometheus metrics (`lockstep_<what>_<unit>`), rendered in the text exposition format.
+//! Prometheus metrics (`lockstep_<what>_<unit>`), rendered in the text exposition format,
+//! and the per-token rate limiter. `/metrics` appends the text of the registered
+//! `lockstep_core::MetricsSource`s (the chain side's) after these counters.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -53,6 +55,10 @@ const HELP: &[(&str, &str)] = &[
     (
         "lockstep_transitions_total",
         "Settlement state transitions, by target state.",
+    ),
+    (
+        "lockstep_registration_failures_total",
+        "Failed hand-overs of cleared settlements to the chain side's registrar (retried).",
     ),
     (
         "lockstep_webhook_deliveries_total",

@@ -1,6 +1,6 @@
 //! Instruction handlers: submit, list, get, cancel.
 
-use super::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
+use super::support::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
 use crate::auth::Scope;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use utoipa::IntoParams;
-use super::ErrorBody;
+use super::support::ErrorBody;
 use crate::instructions::{self, Cancelled, InstructionRequest, InstructionView, Submitted};
 use lockstep_core::InstructionStatus;
 

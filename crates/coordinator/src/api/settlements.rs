@@ -1,7 +1,7 @@
 //! Settlement handlers: list, get, events, deposits, evidence, manual decisions, and the
 //! operator's retry, counts and stuck list.
 
-use super::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
+use super::support::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
 use crate::auth::Scope;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
-use super::ErrorBody;
+use super::support::ErrorBody;
 use crate::settlements::deposits::{self, DepositInstruction};
 use crate::settlements::screening::{self, DecisionRefused, ManualDecision};
 use crate::settlements::store::{self, EventView, SettlementView};

@@ -1,7 +1,7 @@
 //! Webhook endpoint handlers: create, list, get, update, delete, rotate the secret, ping,
 //! and the delivery log.
 
-use super::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
+use super::support::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
 use crate::auth::Scope;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
-use super::ErrorBody;
+use super::support::ErrorBody;
 use crate::webhooks::{self, Delivery, Endpoint};
 use std::time::Duration;
 

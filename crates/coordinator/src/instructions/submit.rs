@@ -2,7 +2,7 @@
 //! against the pending side of the trade → persist (the instruction, the counterpart's
 //! status, the new settlement and the stored answer) in one transaction.
 
-use super::Intake;
+use super::intake::Intake;
 use super::matching::{MatchFailure, check_match};
 use super::store::view_by_id;
 use super::validate::{FieldError, field_error, validate};

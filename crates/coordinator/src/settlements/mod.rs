@@ -1,5 +1,6 @@
 //! The settlement lifecycle, in one module:
 //!
+//! - [`context`]: [`Lifecycle`], what the automatic steps use;
 //! - [`machine`]: `create`, the guarded `transition`, the event-record builder and the
 //!   post-commit hook;
 //! - [`screening`]: the compliance pipeline (screen, clear with terms and attestations,
@@ -9,6 +10,7 @@
 //! - [`ledger`]: the `lockstep_core::Ledger` implementation the chain side uses;
 //! - [`worker`]: the settlement worker that runs each settlement's next step.
 
+pub mod context;
 pub mod deposits;
 pub mod ledger;
 pub mod machine;
@@ -16,44 +18,7 @@ pub mod screening;
 pub mod store;
 pub mod worker;
 
+pub use context::Lifecycle;
 pub use machine::{AfterCommit, verify_trail};
 pub use screening::{DecisionRefused, ManualDecision};
 pub use store::{EventView, PartyView, SettlementRow, SettlementView};
-
-use crate::compliance::ScreeningProvider;
-use crate::templates::Templates;
-use crate::terms::Escrows;
-use alloy::signers::local::PrivateKeySigner;
-use lockstep_core::{Db, SettlementRegistrar};
-use std::sync::Arc;
-
-/// What the lifecycle's automatic steps use: storage and the post-commit hook, the
-/// templates (which providers run), the screening providers, the attester key and escrow
-/// deployments (terms and attestations), and the chain side's registrar when there is one.
-#[derive(Clone)]
-pub struct Lifecycle {
-    /// Storage.
-    pub db: Db,
-    /// Metric and wake-ups after each commit.
-    pub hook: AfterCommit,
-    /// Settlement templates.
-    pub templates: Arc<Templates>,
-    /// Configured screening providers.
-    pub providers: Vec<Arc<dyn ScreeningProvider>>,
-    /// Signs registration attestations.
-    pub attester: PrivateKeySigner,
-    /// The escrow per chain.
-    pub escrows: Arc<Escrows>,
-    /// The chain side, when configured.
-    pub registrar: Option<Arc<dyn SettlementRegistrar>>,
-}
-
-impl std::fmt::Debug for Lifecycle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lifecycle")
-            .field("db", &self.db)
-            .field("attester", &self.attester.address())
-            .field("registrar", &self.registrar.is_some())
-            .finish_non_exhaustive()
-    }
-}

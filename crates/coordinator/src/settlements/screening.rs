@@ -3,7 +3,7 @@
 //! for a manual decision or rolling back; and the hand-over of cleared settlements to the
 //! chain side's registrar.
 
-use super::Lifecycle;
+use super::context::Lifecycle;
 use super::machine::{apply_transition, event_data, notify_parties, transition};
 use super::store::{self, SettlementRow, parse_json};
 use crate::compliance::{ScreeningProvider, ScreeningReport, ScreeningResult, Subject, screen_all};

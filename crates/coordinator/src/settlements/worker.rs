@@ -2,7 +2,7 @@
 //! registrar. Woken by matches and clearances; also polls, so work left by a crash is
 //! picked up after a restart.
 
-use super::Lifecycle;
+use super::context::Lifecycle;
 use super::screening::process;
 use super::store;
 use crate::{Error, Result};

@@ -2,7 +2,7 @@
 //! deliveries, sends one signed attempt each and records it, retrying with the
 //! [`retry_policy`] until `max_attempts`.
 
-use super::sign;
+use super::signature::sign;
 use crate::config::WebhookConfig;
 use crate::metrics::Metrics;
 use crate::{Result, rfc3339};

@@ -1,7 +1,7 @@
 //! The platforms' webhook endpoints: create, read, update, delete, rotate the secret.
 
 use super::delivery::DeliveryStatus;
-use super::new_secret;
+use super::signature::new_secret;
 use crate::{Error, Result, rfc3339};
 use lockstep_core::{Db, new_id, now_ms};
 use serde::{Deserialize, Serialize};
