@@ -2,6 +2,8 @@
 
 use crate::devnet::{DevnetInfo, lockstep_bin, repo_root, tail};
 use eyre::{WrapErr, bail};
+use lockstep_chain::ChainConfig;
+use lockstep_cli::LockstepConfig;
 use serde_json::Value;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -29,7 +31,8 @@ impl Default for CoordinatorSettings {
     }
 }
 
-/// Writes a coordinator configuration for the devnet's two chains.
+/// Writes a coordinator configuration for the devnet's two chains (through
+/// [`LockstepConfig`], the binary's own configuration type, so it always parses back).
 pub fn write_config(
     info: &DevnetInfo,
     path: &Path,
@@ -37,36 +40,29 @@ pub fn write_config(
     data_dir: &Path,
     s: &CoordinatorSettings,
 ) -> eyre::Result<()> {
-    let q = |v: &str| Value::String(v.to_string()).to_string();
-    let mut t = String::new();
-    t.push_str(&format!("listen = {}\n", q(listen)));
-    let db = match &s.database_url {
+    let mut c = LockstepConfig::default();
+    c.coordinator.listen = listen.to_string();
+    c.coordinator.database_url = Some(match &s.database_url {
         Some(u) => u.clone(),
         None => format!("sqlite://{}", data_dir.join("lockstep.db").display()),
-    };
-    t.push_str(&format!("database_url = {}\n", q(&db)));
-    t.push_str(&format!(
-        "data_dir = {}\n",
-        q(&data_dir.display().to_string())
-    ));
-    t.push_str("expiry_sweep_interval_ms = 500\n");
-    for c in &info.chains {
-        t.push_str("\n[[chains]]\n");
-        t.push_str(&format!("chain_id = {}\neid = {}\n", c.chain_id, c.eid));
-        t.push_str(&format!("escrow = {}\n", q(&c.escrow.to_string())));
-        t.push_str(&format!("endpoint = {}\n", q(&c.endpoint.to_string())));
-        t.push_str(&format!(
-            "receive_lib = {}\n",
-            q(&c.receive_lib.to_string())
-        ));
-        t.push_str(&format!("rpc_url = {}\n", q(&c.rpc_url)));
-        t.push_str(&format!("confirmations = {}\n", s.confirmations));
-        t.push_str(&format!("start_block = {}\n", c.deploy_block));
-        t.push_str(&format!("poll_interval_ms = {}\n", s.chain_poll_ms));
+    });
+    c.coordinator.data_dir = data_dir.to_path_buf();
+    c.coordinator.expiry_sweep_interval_ms = 500;
+    c.coordinator.webhooks.retry_base_ms = 200;
+    c.coordinator.webhooks.poll_interval_ms = 50;
+    c.coordinator.webhooks.max_attempts = 20;
+    for ch in &info.chains {
+        let mut cc = ChainConfig::new(ch.chain_id, ch.eid, ch.escrow);
+        cc.endpoint = Some(ch.endpoint);
+        cc.receive_lib = Some(ch.receive_lib);
+        cc.rpc_url = Some(ch.rpc_url.clone());
+        cc.confirmations = s.confirmations;
+        cc.start_block = ch.deploy_block;
+        cc.poll_interval_ms = s.chain_poll_ms;
+        c.chains.push(cc);
     }
-    t.push_str("\n[webhooks]\nretry_base_ms = 200\npoll_interval_ms = 50\nmax_attempts = 20\n");
     std::fs::create_dir_all(data_dir)?;
-    std::fs::write(path, t).wrap_err_with(|| format!("writing {}", path.display()))
+    std::fs::write(path, c.to_toml()?).wrap_err_with(|| format!("writing {}", path.display()))
 }
 
 /// `lockstep serve` as a child process; stdout and stderr are appended to one log file

@@ -6,11 +6,11 @@
 use alloy::signers::local::PrivateKeySigner;
 use clap::{Args, Subcommand};
 use eyre::{WrapErr, eyre};
+use lockstep_chain::{ChainSide, ChainStore};
+use lockstep_cli::LockstepConfig;
 use lockstep_coordinator::auth::Scope;
-use lockstep_coordinator::config::Config;
-use lockstep_coordinator::db::Db;
-use lockstep_coordinator::registrar::SettlementRegistrar;
-use lockstep_coordinator::server::{Coordinator, Server, load_attester};
+use lockstep_coordinator::{Coordinator, Extras, load_attester};
+use lockstep_core::{Db, MetricsSource, SettlementRegistrar};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,19 +30,32 @@ pub(crate) struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn load(&self) -> eyre::Result<Config> {
+    fn load(&self) -> eyre::Result<LockstepConfig> {
         let mut c = match &self.config {
-            Some(p) => Config::from_file(p)?,
-            None => Config::default(),
+            Some(p) => LockstepConfig::from_file(p)?,
+            None => LockstepConfig::default(),
         };
         if let Some(d) = &self.data_dir {
-            c.data_dir = d.clone();
+            c.coordinator.data_dir = d.clone();
         }
         if let Some(u) = &self.database_url {
-            c.database_url = Some(u.clone());
+            c.coordinator.database_url = Some(u.clone());
         }
         Ok(c)
     }
+}
+
+/// Connects the database and applies every owner's migrations: the coordinator's tables
+/// and the chain side's (both crates record their versions in one `_sqlx_migrations`).
+async fn open_db(url: &str) -> eyre::Result<Db> {
+    let db = Db::connect(url).await.wrap_err("opening the database")?;
+    lockstep_coordinator::migrate(&db)
+        .await
+        .wrap_err("migrating the coordinator's tables")?;
+    ChainStore::open(db.clone())
+        .await
+        .wrap_err("migrating the chain side's tables")?;
+    Ok(db)
 }
 
 /// Arguments of `lockstep serve`.
@@ -153,7 +166,8 @@ pub(crate) fn serve(args: ServeArgs) -> ExitCode {
 }
 
 fn serve_inner(args: ServeArgs) -> eyre::Result<()> {
-    let mut config = args.store.load()?;
+    let mut file = args.store.load()?;
+    let config = &mut file.coordinator;
     if let Some(l) = args.listen {
         config.listen = l;
     }
@@ -174,8 +188,7 @@ fn serve_inner(args: ServeArgs) -> eyre::Result<()> {
         .ok()
         .filter(|k| !k.is_empty());
     let attester = load_attester(key.as_deref(), args.attester_key_file.as_deref())?;
-    let chain_side = config.chains.iter().any(|c| c.rpc_url.is_some());
-    let relayer = if chain_side {
+    let relayer = if file.chain_side_enabled() {
         Some(load_relayer(args.relayer_key_file.as_deref())?)
     } else {
         tracing::warn!(
@@ -183,33 +196,52 @@ fn serve_inner(args: ServeArgs) -> eyre::Result<()> {
         );
         None
     };
-    runtime()?.block_on(async move {
-        let side = match relayer {
-            Some(signer) => {
-                let side = lockstep_chain::ChainSide::connect(&config, signer)
-                    .await
-                    .wrap_err("connecting the chains")?;
-                tracing::info!(chains = side.chains.len(), relayer = %side.chains[0].sender.from(), "chain side connected");
-                Some(side)
-            }
-            None => None,
-        };
-        let registrar = side.clone().map(|s| s as Arc<dyn SettlementRegistrar>);
-        let coordinator = Coordinator::new(config, attester, registrar).await?;
-        let server = Server::start_with(coordinator, |c, rx| match &side {
-            Some(side) => side.spawn(c, rx),
+    runtime()?.block_on(run_daemon(file, attester, relayer))
+}
+
+/// Wires the coordinator and the chain side through the core ports and runs them until
+/// SIGINT/SIGTERM: the coordinator's `Ledger` goes to the chain side, the chain side's
+/// registrar and metrics to the coordinator.
+async fn run_daemon(
+    file: LockstepConfig,
+    attester: PrivateKeySigner,
+    relayer: Option<PrivateKeySigner>,
+) -> eyre::Result<()> {
+    let escrows = file.escrows();
+    let db = open_db(&file.coordinator.database_url()).await?;
+    let coordinator = Coordinator::new(file.coordinator, db.clone(), escrows, attester)?;
+    let side = match relayer {
+        Some(signer) => {
+            let store = ChainStore::open(db.clone()).await?;
+            let side = ChainSide::connect(&file.chains, signer, store, coordinator.ledger())
+                .await
+                .wrap_err("connecting the chains")?;
+            tracing::info!(chains = side.chains().len(), relayer = %side.relayer_address(), "chain side connected");
+            Some(side)
+        }
+        None => None,
+    };
+    let extras = Extras {
+        registrar: side.clone().map(|s| s as Arc<dyn SettlementRegistrar>),
+        metrics_sources: side
+            .iter()
+            .map(|s| s.metrics() as Arc<dyn MetricsSource>)
+            .collect(),
+    };
+    let server = coordinator
+        .start_with(extras, |rx| match &side {
+            Some(side) => side.spawn(rx),
             None => Vec::new(),
         })
         .await?;
-        println!(
-            "{}",
-            serde_json::json!({"listening": server.addr().to_string()})
-        );
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests and webhook attempts");
-        server.shutdown().await;
-        Ok(())
-    })
+    println!(
+        "{}",
+        serde_json::json!({"listening": server.addr().to_string()})
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests and webhook attempts");
+    server.shutdown().await;
+    Ok(())
 }
 
 /// The relayer's signer from `LOCKSTEP_RELAYER_KEY` or a key file.
@@ -260,7 +292,7 @@ pub(crate) fn platform(args: PlatformArgs) -> ExitCode {
         let PlatformCommand::Create { name, store } = args.command;
         let config = store.load()?;
         runtime()?.block_on(async move {
-            let db = Db::connect(&config.database_url()).await?;
+            let db = open_db(&config.coordinator.database_url()).await?;
             let created = lockstep_coordinator::admin::create_platform(&db, &name).await?;
             println!("{}", serde_json::to_string(&created)?);
             Ok(())
@@ -290,7 +322,7 @@ pub(crate) fn token(args: TokenArgs) -> ExitCode {
                     .collect::<eyre::Result<_>>()?
             };
             runtime()?.block_on(async move {
-                let db = Db::connect(&config.database_url()).await?;
+                let db = open_db(&config.coordinator.database_url()).await?;
                 let t = lockstep_coordinator::admin::issue_token(&db, platform.as_deref(), &scopes)
                     .await?;
                 println!("{}", serde_json::to_string(&t)?);
@@ -300,7 +332,7 @@ pub(crate) fn token(args: TokenArgs) -> ExitCode {
         TokenCommand::Revoke { token_id, store } => {
             let config = store.load()?;
             runtime()?.block_on(async move {
-                let db = Db::connect(&config.database_url()).await?;
+                let db = open_db(&config.coordinator.database_url()).await?;
                 let revoked = lockstep_coordinator::admin::revoke_token(&db, &token_id).await?;
                 println!(
                     "{}",

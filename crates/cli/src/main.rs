@@ -6,7 +6,7 @@
 use clap::{Parser, Subcommand};
 
 mod coordinator_cmd;
-mod devnet_cmd;
+mod devnet;
 mod evidence_cmd;
 
 /// Lockstep: atomic delivery-versus-payment settlement across platforms and chains.
@@ -28,7 +28,7 @@ enum Command {
     /// Issue and revoke API tokens.
     Token(coordinator_cmd::TokenArgs),
     /// Two local anvil chains with LayerZero, escrows and demo tokens, plus the coordinator.
-    Devnet(devnet_cmd::DevnetArgs),
+    Devnet(devnet::DevnetArgs),
 }
 
 /// Structured logs on stderr: `RUST_LOG` filter (default `info`), text or JSON lines.
@@ -53,6 +53,6 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => coordinator_cmd::serve(args),
         Command::Platform(args) => coordinator_cmd::platform(args),
         Command::Token(args) => coordinator_cmd::token(args),
-        Command::Devnet(args) => devnet_cmd::run(args),
+        Command::Devnet(args) => devnet::run(args),
     }
 }

@@ -1,17 +1,17 @@
 //! `lockstep-core`: the small domain every Lockstep crate shares, and the ports through
 //! which the coordinator and the chain side talk without depending on each other.
 //!
-//! - [`state`]: `SettlementState` and its one transition table;
-//! - [`instruction`]: `InstructionStatus`;
-//! - [`ids`]: prefixed ids, the on-chain settlement id, the millisecond clock;
-//! - [`ledger`]: the `Ledger` port (implemented by the coordinator, used by the chain side);
-//! - [`registrar`]: the `SettlementRegistrar` port (implemented by the chain side, called by
+//! - [`state`] — `SettlementState` and its one transition table;
+//! - [`instruction`] — `InstructionStatus`;
+//! - [`ids`] — prefixed ids, the on-chain settlement id, the millisecond clock;
+//! - [`ledger`] — the `Ledger` port (implemented by the coordinator, used by the chain side);
+//! - [`registrar`] — the `SettlementRegistrar` port (implemented by the chain side, called by
 //!   the coordinator) and the `Attestation` it carries;
-//! - [`chains`]: the escrow deployment per chain the coordinator signs for;
-//! - [`metrics`]: the `MetricsSource` trait through which the chain side adds to `/metrics`;
-//! - [`db`]: the shared database handle (each owning crate migrates its own tables);
-//! - [`task`]: the periodic-task helper every worker loop runs on;
-//! - [`backoff`]: the one retry policy type.
+//! - [`chains`] — the escrow deployment per chain the coordinator signs for;
+//! - [`metrics`] — the `MetricsSource` trait through which the chain side adds to `/metrics`;
+//! - [`db`] — the shared database handle (each owning crate migrates its own tables);
+//! - [`task`] — the periodic-task helper every worker loop runs on;
+//! - [`backoff`] — the one retry policy type.
 //!
 //! Data flows one way: instruction → settlement → chain → evidence. `crates/cli` wires the
 //! coordinator and the chain side through these ports (docs/architecture.md).

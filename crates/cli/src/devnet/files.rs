@@ -1,0 +1,99 @@
+//! What the devnet writes: the coordinator configuration (`lockstep.toml`, through
+//! [`LockstepConfig`] so it always parses back) and `devnet.json` for scripts and tests.
+
+use super::deploy::field;
+use super::{ATTESTER, BOND_MINT, BUYER, CASH_MINT, Chain, DEPLOYER, DevnetArgs, RELAYER, SELLER};
+use eyre::eyre;
+use lockstep_chain::ChainConfig;
+use lockstep_cli::LockstepConfig;
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// The coordinator's configuration for the two chains: SQLite under `<dir>/data`, one
+/// confirmation, fast polling.
+pub(super) fn coordinator_config(
+    listen: &str,
+    dir: &Path,
+    chains: &[Chain; 2],
+    deployments: &[Value; 2],
+) -> eyre::Result<String> {
+    let data = dir.join("data");
+    let mut c = LockstepConfig::default();
+    c.coordinator.listen = listen.to_string();
+    c.coordinator.database_url = Some(format!("sqlite://{}", data.join("lockstep.db").display()));
+    c.coordinator.data_dir = data;
+    c.coordinator.expiry_sweep_interval_ms = 1000;
+    c.coordinator.webhooks.retry_base_ms = 500;
+    c.coordinator.webhooks.poll_interval_ms = 100;
+    for (chain, d) in chains.iter().zip(deployments) {
+        let address = |key: &str| -> eyre::Result<alloy::primitives::Address> {
+            field(d, key)?
+                .as_str()
+                .ok_or_else(|| eyre!("{key} is not a string"))?
+                .parse()
+                .map_err(|e| eyre!("{key} is not an address: {e}"))
+        };
+        let mut cc = ChainConfig::new(chain.chain_id, chain.eid, address("escrow")?);
+        cc.endpoint = Some(address("endpoint")?);
+        cc.receive_lib = Some(address("receive_lib")?);
+        cc.rpc_url = Some(chain.rpc());
+        cc.confirmations = 1;
+        cc.start_block = field(d, "deploy_block")?
+            .as_u64()
+            .ok_or_else(|| eyre!("deploy_block is not a number"))?;
+        cc.poll_interval_ms = 250;
+        c.chains.push(cc);
+    }
+    Ok(format!(
+        "# Written by `lockstep devnet`: the coordinator on two local anvil chains.\n# Secrets come from LOCKSTEP_ATTESTER_KEY and LOCKSTEP_RELAYER_KEY.\n{}",
+        c.to_toml()?
+    ))
+}
+
+/// `devnet.json`: the chains, contracts, development keys and parties.
+pub(super) fn devnet_json(
+    args: &DevnetArgs,
+    dir: &Path,
+    config: &Path,
+    chains: &[Chain; 2],
+    deployments: &[Value; 2],
+) -> Value {
+    let chain = |c: &Chain, d: &Value| {
+        json!({
+            "label": c.label,
+            "rpc_url": c.rpc(),
+            "chain_id": c.chain_id,
+            "eid": c.eid,
+            "escrow": d["escrow"],
+            "endpoint": d["endpoint"],
+            "send_lib": d["send_lib"],
+            "receive_lib": d["receive_lib"],
+            "worker": d["worker"],
+            "tokens": d["tokens"],
+            "deploy_block": d["deploy_block"],
+        })
+    };
+    let account = |(address, key): (&str, &str)| json!({"address": address, "private_key": key});
+    json!({
+        "note": "anvil development keys: public, local use only",
+        "dir": dir.display().to_string(),
+        "config": config.display().to_string(),
+        "coordinator_url": if args.no_coordinator { Value::Null } else { json!(format!("http://{}", args.listen)) },
+        "chains": [chain(&chains[0], &deployments[0]), chain(&chains[1], &deployments[1])],
+        "accounts": {
+            "deployer": account(DEPLOYER),
+            "relayer": account(RELAYER),
+            "attester": account(ATTESTER),
+        },
+        "parties": {
+            "seller": {
+                "address": SELLER.0, "private_key": SELLER.1, "chain_id": chains[0].chain_id,
+                "minted": {"token": "BOND", "amount": BOND_MINT},
+            },
+            "buyer": {
+                "address": BUYER.0, "private_key": BUYER.1, "chain_id": chains[1].chain_id,
+                "minted": {"token": "CASH", "amount": CASH_MINT},
+            },
+        },
+    })
+}
