@@ -1,8 +1,8 @@
 //! Operator actions behind the CLI: create platforms, issue and revoke tokens.
 
 use crate::auth::{Scope, hash_token, new_token};
-use lockstep_core::Db;
 use crate::{Error, Result};
+use lockstep_core::Db;
 use lockstep_core::{new_id, now_ms};
 use serde::Serialize;
 

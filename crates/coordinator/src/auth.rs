@@ -2,8 +2,8 @@
 //! stored only as their SHA-256; a lookup by hash needs no constant-time comparison.
 
 use crate::Result;
-use lockstep_core::Db;
 use base64::Engine;
+use lockstep_core::Db;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;

@@ -81,7 +81,10 @@ async fn bridge_legacy_runner(db: &Db, migrator: &Migrator) -> Result<()> {
             .bind(m.checksum.to_vec())
             .execute(&mut *tx)
             .await?;
-        tracing::info!(version = m.version, "recorded a migration of the previous runner");
+        tracing::info!(
+            version = m.version,
+            "recorded a migration of the previous runner"
+        );
     }
     tx.commit().await?;
     Ok(())

@@ -223,7 +223,11 @@ impl Coordinator {
 }
 
 /// Serves the API until shutdown; in-flight requests finish.
-async fn serve(listener: tokio::net::TcpListener, app: axum::Router, mut rx: watch::Receiver<bool>) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut rx: watch::Receiver<bool>,
+) {
     let graceful = async move {
         let _ = rx.wait_for(|v| *v).await;
     };

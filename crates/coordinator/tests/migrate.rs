@@ -79,12 +79,20 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
     // The new code opens it: versions 1 and 2 recorded (not re-run), 3 applied.
     lockstep_coordinator::migrate(&db).await.unwrap();
     assert_eq!(versions(&db).await, [1, 2, 3]);
-    let row = sqlx::query("SELECT trade_reference, state, onchain_id FROM settlements WHERE id = 'stl_legacy'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
-    assert_eq!(row.try_get::<String, _>("trade_reference").unwrap(), reference);
-    assert_eq!(row.try_get::<String, _>("state").unwrap(), "AWAITING_DEPOSITS");
+    let row = sqlx::query(
+        "SELECT trade_reference, state, onchain_id FROM settlements WHERE id = 'stl_legacy'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        row.try_get::<String, _>("trade_reference").unwrap(),
+        reference
+    );
+    assert_eq!(
+        row.try_get::<String, _>("state").unwrap(),
+        "AWAITING_DEPOSITS"
+    );
     assert_eq!(
         row.try_get::<String, _>("onchain_id").unwrap(),
         onchain_settlement_id(reference).to_string(),
@@ -132,6 +140,13 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
     let bundle = serde_json::json!({"bundle": 1});
     assert!(ledger.store_bundle("stl_legacy", &bundle).await.unwrap());
     assert!(!ledger.store_bundle("stl_legacy", &bundle).await.unwrap());
-    assert!(ledger.settlement("stl_legacy").await.unwrap().unwrap().has_bundle);
+    assert!(
+        ledger
+            .settlement("stl_legacy")
+            .await
+            .unwrap()
+            .unwrap()
+            .has_bundle
+    );
     db.pool().close().await;
 }

@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use utoipa::IntoParams;
 use super::support::ErrorBody;
 use crate::instructions::{self, Cancelled, InstructionRequest, InstructionView, Submitted};
 use lockstep_core::InstructionStatus;
+use utoipa::IntoParams;
 
 /// Submit one side of a trade.
 #[utoipa::path(post, path = "/v1/instructions", request_body = InstructionRequest,
@@ -30,16 +30,18 @@ pub(super) async fn submit_instruction(
 ) -> ApiResult<Response> {
     let platform = auth.platform(Scope::InstructionsWrite)?;
     let Json(req) = body?;
-    Ok(match instructions::submit(&c.intake, platform, req).await? {
-        Submitted::Created(v) => (StatusCode::CREATED, Json(v)).into_response(),
-        Submitted::Replayed(v) => (StatusCode::OK, Json(v)).into_response(),
-        Submitted::KeyReused => ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_key was already used with another body",
-        )
-        .into_response(),
-        Submitted::Invalid(errs) => ApiError::fields(errs).into_response(),
-    })
+    Ok(
+        match instructions::submit(&c.intake, platform, req).await? {
+            Submitted::Created(v) => (StatusCode::CREATED, Json(v)).into_response(),
+            Submitted::Replayed(v) => (StatusCode::OK, Json(v)).into_response(),
+            Submitted::KeyReused => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key was already used with another body",
+            )
+            .into_response(),
+            Submitted::Invalid(errs) => ApiError::fields(errs).into_response(),
+        },
+    )
 }
 
 /// Instruction list filter.
@@ -111,4 +113,3 @@ pub(super) async fn cancel_instruction(
         )),
     }
 }
-

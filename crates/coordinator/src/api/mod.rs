@@ -4,8 +4,8 @@
 //! state, errors, authentication, paging, the router and the operational endpoints.
 
 pub mod instructions;
-pub mod support;
 pub mod settlements;
+pub mod support;
 pub mod webhooks;
 
 pub use support::{ApiError, ApiResult, ApiState, AppState, Auth, ErrorBody, Page, Paginated};
@@ -96,16 +96,13 @@ async fn track(State(c): State<AppState>, req: Request, next: Next) -> Response 
 }
 
 async fn metrics(State(c): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        {
-            let mut out = c.metrics.render();
-            for s in &c.metrics_sources {
-                s.render(&mut out);
-            }
-            out
-        },
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], {
+        let mut out = c.metrics.render();
+        for s in &c.metrics_sources {
+            s.render(&mut out);
+        }
+        out
+    })
 }
 
 /// Liveness and database reachability.
@@ -122,7 +119,6 @@ async fn healthz(State(c): State<AppState>) -> Response {
     }
 }
 
-
 /// The settlement templates.
 #[utoipa::path(get, path = "/v1/settlement-templates", responses((status = 200, body = Paginated<Template>)), tag = "templates")]
 async fn list_templates(State(c): State<AppState>, _auth: Auth) -> Json<Paginated<Template>> {
@@ -138,7 +134,8 @@ async fn get_template(
     _auth: Auth,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Template>> {
-    c.templates.get(&slug)
+    c.templates
+        .get(&slug)
         .cloned()
         .map(Json)
         .ok_or_else(ApiError::not_found)

@@ -8,15 +8,15 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
 use super::support::ErrorBody;
+use crate::Error;
 use crate::settlements::deposits::{self, DepositInstruction};
 use crate::settlements::screening::{self, DecisionRefused, ManualDecision};
 use crate::settlements::store::{self, EventView, SettlementView};
-use crate::Error;
 use lockstep_core::{SettlementState, now_ms};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 /// Settlement list filter.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -205,10 +205,12 @@ pub(super) async fn compliance_decision(
     Ok(Json(s.view()?))
 }
 
-
 /// Per-state settlement counts (operator).
 #[utoipa::path(get, path = "/v1/operator/settlement-counts", responses((status = 200, description = "`{\"counts\": {STATE: n}}`")), tag = "operator")]
-pub(super) async fn operator_counts(State(c): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+pub(super) async fn operator_counts(
+    State(c): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Value>> {
     auth.operator()?;
     let counts = store::counts(&c.db).await?;
     let map: serde_json::Map<String, Value> = counts

@@ -293,4 +293,3 @@ pub(crate) fn page<T>(items: Vec<T>, total: i64, limit: i64, offset: i64) -> Jso
         offset,
     })
 }
-

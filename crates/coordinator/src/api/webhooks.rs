@@ -8,12 +8,12 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use utoipa::ToSchema;
 use super::support::ErrorBody;
 use crate::webhooks::{self, Delivery, Endpoint};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// Create or update an endpoint.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -174,4 +174,3 @@ pub(super) async fn endpoint_deliveries(
     let (items, total) = webhooks::deliveries(&c.db, platform, &id, limit, offset).await?;
     Ok(page(items, total, limit, offset))
 }
-

@@ -86,7 +86,11 @@ const LEG_RULES: [LegRule; 4] = [leg_type_rule, quantity_rule, direction_rule, c
 /// Both sides name the same instruments (case-insensitively).
 fn same_instruments(first: &InstructionBody, second: &InstructionBody) -> Result<(), MatchFailure> {
     let sorted = |b: &InstructionBody| {
-        let mut v: Vec<String> = b.legs.iter().map(|l| l.instrument_id.to_lowercase()).collect();
+        let mut v: Vec<String> = b
+            .legs
+            .iter()
+            .map(|l| l.instrument_id.to_lowercase())
+            .collect();
         v.sort();
         v
     };

@@ -76,10 +76,11 @@ struct InstructionRow {
 
 impl InstructionRow {
     fn view(self) -> Result<InstructionView> {
-        let body: InstructionBody = serde_json::from_str(&self.body).map_err(|e| Error::Corrupt {
-            what: "instruction body",
-            message: e.to_string(),
-        })?;
+        let body: InstructionBody =
+            serde_json::from_str(&self.body).map_err(|e| Error::Corrupt {
+                what: "instruction body",
+                message: e.to_string(),
+            })?;
         let failure: Option<MatchFailure> = self
             .match_failure
             .as_deref()
@@ -118,10 +119,11 @@ impl InstructionRow {
 
 /// One instruction's view, inside the caller's transaction.
 pub(crate) async fn view_by_id(conn: &mut AnyConnection, id: &str) -> Result<InstructionView> {
-    let r: InstructionRow = sqlx::query_as(&format!("SELECT {COLS} FROM instructions WHERE id = $1"))
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
+    let r: InstructionRow =
+        sqlx::query_as(&format!("SELECT {COLS} FROM instructions WHERE id = $1"))
+            .bind(id)
+            .fetch_one(conn)
+            .await?;
     r.view()
 }
 

@@ -104,7 +104,10 @@ async fn find_counterpart(
         trade_reference: tr.clone(),
         ..Matched::default()
     };
-    for r in rows.into_iter().filter(|r| r.status == InstructionStatus::PendingMatch) {
+    for r in rows
+        .into_iter()
+        .filter(|r| r.status == InstructionStatus::PendingMatch)
+    {
         let other: InstructionBody = serde_json::from_str(&r.body)?;
         match check_match(&other, body) {
             Ok(()) => {

@@ -81,8 +81,7 @@ impl ChainRow {
     }
 
     fn into_settlement(self) -> Result<ChainSettlement, LedgerError> {
-        let tv: Value =
-            serde_json::from_str(&self.terms).map_err(|e| self.corrupt("terms", e))?;
+        let tv: Value = serde_json::from_str(&self.terms).map_err(|e| self.corrupt("terms", e))?;
         let terms = terms_from_json(&tv).ok_or_else(|| self.corrupt("terms", "unreadable"))?;
         let terms_hash: B256 = self
             .terms_hash

@@ -170,7 +170,11 @@ pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<Settlemen
 }
 
 /// A settlement visible to `platform` (`None` = operator, sees all).
-pub async fn get_visible(db: &Db, id: &str, platform: Option<&str>) -> Result<Option<SettlementRow>> {
+pub async fn get_visible(
+    db: &Db,
+    id: &str,
+    platform: Option<&str>,
+) -> Result<Option<SettlementRow>> {
     let mut conn = db.pool().acquire().await?;
     let s = load(&mut conn, id).await?;
     Ok(
@@ -373,10 +377,7 @@ pub async fn instruction_body(
 }
 
 /// Both instruction bodies of a settlement (seller, buyer) with their creation times.
-pub async fn both_bodies(
-    db: &Db,
-    s: &SettlementRow,
-) -> Result<[(InstructionBody, i64); 2]> {
+pub async fn both_bodies(db: &Db, s: &SettlementRow) -> Result<[(InstructionBody, i64); 2]> {
     let mut conn = db.pool().acquire().await?;
     let seller = instruction_body(&mut conn, &s.seller_instruction_id).await?;
     let buyer = instruction_body(&mut conn, &s.buyer_instruction_id).await?;

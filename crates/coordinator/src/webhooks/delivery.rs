@@ -93,7 +93,6 @@ pub struct Delivery {
     pub created_at: String,
 }
 
-
 /// A `webhook_attempts` row.
 #[derive(Debug, sqlx::FromRow)]
 struct AttemptRow {
@@ -127,7 +126,8 @@ impl DeliveryRow {
             id: self.id,
             event_id: self.event_id,
             event: self.event_type,
-            next_attempt_at: (status == DeliveryStatus::Pending).then(|| rfc3339(self.next_attempt_at)),
+            next_attempt_at: (status == DeliveryStatus::Pending)
+                .then(|| rfc3339(self.next_attempt_at)),
             status,
             attempts: self.attempts,
             attempt_log,
@@ -274,7 +274,11 @@ impl WebhookWorker {
         let outcome = self.send(&t, url, secret).await;
         let attempt = t.attempts + 1;
         let status = self.record(delivery_id, attempt, &outcome).await?;
-        let label = if outcome.ok { "delivered" } else { "failed_attempt" };
+        let label = if outcome.ok {
+            "delivered"
+        } else {
+            "failed_attempt"
+        };
         self.metrics.inc(
             "lockstep_webhook_deliveries_total",
             format!("outcome=\"{label}\""),

@@ -27,7 +27,6 @@ pub struct Endpoint {
     pub updated_at: String,
 }
 
-
 /// A `webhook_endpoints` row (the secrets stay in here).
 #[derive(Debug, sqlx::FromRow)]
 struct EndpointRow {

@@ -2,13 +2,19 @@
 //! through real HTTP with reqwest.
 #![allow(dead_code, clippy::unwrap_used, unreachable_pub, missing_docs)]
 
+use alloy::primitives::Address;
+use alloy::signers::Signature;
 use alloy::signers::local::PrivateKeySigner;
 use lockstep_coordinator::config::Config;
 use lockstep_coordinator::server::{Coordinator, Extras, Server};
+use lockstep_coordinator::terms::{
+    Registration, registration_signing_hash, terms_from_json, terms_hash,
+};
 use lockstep_core::{EscrowChain, SettlementRegistrar};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Executor;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,10 +129,7 @@ impl Env {
     }
 
     /// Restarts with a registrar plugged in.
-    pub async fn with_registrar(
-        &mut self,
-        r: std::sync::Arc<dyn SettlementRegistrar>,
-    ) {
+    pub async fn with_registrar(&mut self, r: std::sync::Arc<dyn SettlementRegistrar>) {
         self.registrar = Some(r);
         self.restart().await;
     }
@@ -311,4 +314,118 @@ macro_rules! both_backends {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::common::Backend::Postgres).await } )*
         }
     };
+}
+
+/// Checks every attestation recovers to the attester over the documented EIP-712 digest.
+pub fn check_attestations(env: &Env, v: &Value) -> usize {
+    let terms = terms_from_json(&v["terms"]).expect("terms present");
+    let th = terms_hash(&terms);
+    assert_eq!(v["terms_hash"].as_str().unwrap(), th.to_string());
+    let decision_ref = v["decision_ref"].as_str().unwrap();
+    assert_eq!(
+        format!("sha256:{}", hex::encode(terms.decisionRef)),
+        decision_ref
+    );
+    let reg = Registration {
+        settlementId: terms.settlementId,
+        termsHash: th,
+        decisionRef: terms.decisionRef,
+    };
+    let atts = v["attestations"].as_array().unwrap();
+    for a in atts {
+        let escrow: Address = a["escrow"].as_str().unwrap().parse().unwrap();
+        let hash = registration_signing_hash(a["chain_id"].as_u64().unwrap(), escrow, &reg);
+        let sig: Signature = a["signature"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            sig.recover_address_from_prehash(&hash).unwrap(),
+            env.attester.address()
+        );
+    }
+    atts.len()
+}
+
+pub type Received = Arc<Mutex<Vec<(reqwest::header::HeaderMap, String)>>>;
+
+/// A webhook receiver on loopback that answers 500 to the first `fail_first` requests.
+pub async fn receiver(fail_first: usize) -> (String, Received) {
+    let got: Received = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let g = g.clone();
+            async move {
+                let mut v = g.lock().unwrap();
+                let mut h = reqwest::header::HeaderMap::new();
+                for (k, val) in headers.iter() {
+                    h.insert(
+                        reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
+                        reqwest::header::HeaderValue::from_bytes(val.as_bytes()).unwrap(),
+                    );
+                }
+                v.push((h, body));
+                if v.len() <= fail_first {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+pub fn events_of(got: &Received) -> Vec<String> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_str::<Value>(b).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+pub async fn wait_for<F: Fn() -> bool>(f: F, what: &str) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Runs futures concurrently on the current task (no extra dependency).
+pub async fn futures_join_all<F: std::future::Future>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in fs {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.unwrap()).collect()
 }
