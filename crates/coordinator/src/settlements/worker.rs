@@ -46,7 +46,8 @@ pub async fn run(lc: Arc<Lifecycle>, shutdown: watch::Receiver<bool>) {
 async fn step(lc: &Lifecycle, stop: &watch::Receiver<bool>) -> Result<Next> {
     for id in store::pending_work(&lc.db, lc.registrar.is_some()).await? {
         match process(lc, &id).await {
-            Ok(()) | Err(Error::ConcurrentTransition { .. }) => {}
+            // A registration failure was already counted and logged with its cause.
+            Ok(()) | Err(Error::ConcurrentTransition { .. } | Error::Registration(_)) => {}
             Err(e) => {
                 tracing::warn!(settlement_id = id, error = %with_causes(&e), "settlement step failed; will retry")
             }
