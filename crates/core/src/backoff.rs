@@ -38,10 +38,7 @@ impl Backoff {
     /// The delay before the next attempt after `failures` consecutive failures.
     pub fn delay(&self, failures: u32) -> Duration {
         let doublings = failures.saturating_sub(1).min(30);
-        let exp = self
-            .base
-            .saturating_mul(1u32 << doublings)
-            .min(self.max);
+        let exp = self.base.saturating_mul(1u32 << doublings).min(self.max);
         if !self.jitter {
             return exp;
         }
@@ -65,7 +62,9 @@ mod tests {
         let schedule: Vec<u128> = (1..=10).map(|n| b.delay(n).as_millis()).collect();
         assert_eq!(
             schedule,
-            [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
+            [
+                250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000
+            ]
         );
         assert_eq!(b.delay(0).as_millis(), 250);
         assert_eq!(b.delay(u32::MAX).as_millis(), 30_000);

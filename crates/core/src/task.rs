@@ -160,17 +160,27 @@ mod tests {
         let (tx, rx) = watch::channel(false);
         let calls = Arc::new(AtomicU32::new(0));
         let c = calls.clone();
-        let task = tokio::spawn(Periodic::new("t", Duration::from_secs(10)).run(rx, move || {
-            let c = c.clone();
-            async move {
-                let n = c.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, String>(if n < 2 { Next::Again } else { Next::Idle })
-            }
-        }));
+        let task = tokio::spawn(
+            Periodic::new("t", Duration::from_secs(10)).run(rx, move || {
+                let c = c.clone();
+                async move {
+                    let n = c.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, String>(if n < 2 { Next::Again } else { Next::Idle })
+                }
+            }),
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(calls.load(Ordering::SeqCst), 3, "two Again steps, then one Idle");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "two Again steps, then one Idle"
+        );
         tokio::time::sleep(Duration::from_secs(10)).await;
-        assert_eq!(calls.load(Ordering::SeqCst), 4, "one more after the interval");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            4,
+            "one more after the interval"
+        );
         tx.send(true).unwrap();
         task.await.unwrap();
     }
