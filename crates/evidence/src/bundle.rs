@@ -258,167 +258,71 @@ impl BundleFacts {
     }
 }
 
-fn frame_json<R: Preimage>(
-    frames: &mut Vec<Value>,
-    ids: &mut Vec<Ref>,
-    frame: Frame<R>,
-) -> Result<Ref> {
-    let out = frame.to_output()?;
-    let id = Ref::parse_field("frame_id", out["frame_id"].as_str().unwrap_or_default())?;
-    ids.push(id);
-    frames.push(out);
-    Ok(id)
+/// The PEF frames of a bundle, in order, with their ids (the audit chain's input).
+struct FrameSink {
+    provider: String,
+    frames: Vec<Value>,
+    ids: Vec<Ref>,
+}
+
+impl FrameSink {
+    /// Appends one frame by `provider`.
+    fn push<R: Preimage>(
+        &mut self,
+        claim_type: ClaimType,
+        receipt_format: &str,
+        receipt: R,
+        frame_timestamp_ms: u64,
+    ) -> Result<()> {
+        let out = Frame {
+            claim_type,
+            receipt_format: receipt_format.into(),
+            receipt,
+            frame_provider_did: self.provider.clone(),
+            frame_timestamp_ms,
+        }
+        .to_output()?;
+        let id = Ref::parse_field("frame_id", out["frame_id"].as_str().unwrap_or_default())?;
+        self.ids.push(id);
+        self.frames.push(out);
+        Ok(())
+    }
 }
 
 /// Builds the complete evidence bundle of a settlement from its facts.
 pub fn build_bundle(facts: &BundleFacts) -> Result<Value> {
     let d = settlement_decision(&facts.decision)?;
-    let provider = facts.frame_provider_did.clone();
-    let mut frames = Vec::new();
-    let mut frame_ids = Vec::new();
-    frame_json(
-        &mut frames,
-        &mut frame_ids,
-        Frame {
-            claim_type: ClaimType::CompositeVerdict,
-            receipt_format: "lockstep-settlement-decision-v1".into(),
-            receipt: d.settlement_decision.clone(),
-            frame_provider_did: provider.clone(),
-            frame_timestamp_ms: facts.decided_at_ms,
-        },
+    let mut sink = FrameSink {
+        provider: facts.frame_provider_did.clone(),
+        frames: Vec::new(),
+        ids: Vec::new(),
+    };
+    sink.push(
+        ClaimType::CompositeVerdict,
+        "lockstep-settlement-decision-v1",
+        d.settlement_decision.clone(),
+        facts.decided_at_ms,
     )?;
     let mut legs = Vec::new();
     let mut prev = genesis();
     for (n, l) in facts.legs.iter().enumerate() {
-        let anchor_ref = l.anchor.reference()?;
-        let chain = format!("eip155:{}", l.chain_id);
-        let execution = Execution {
-            decision_ref: d.decision_ref,
-            action_type: LEG_ACTION_TYPE.into(),
-            scope: format!("{chain}:leg:{}", l.leg_index),
-            outcome: l.outcome,
-            executed_at_ms: l.executed_at_ms,
-        };
-        let execution_ref = execution.reference()?;
-        let receipt = SettlementReceipt {
-            canon_version: crate::keystone::CANON_VERSION.into(),
-            jurisdiction_flags: facts.jurisdiction_flags.clone(),
-            settled_payment_ref: execution_ref,
-            settlement_amount: SettlementAmount {
-                amount_minor: l.amount.clone(),
-                asset_id: format!("{chain}/erc20:{}", l.token),
-            },
-            settlement_chain: chain.clone(),
-            settlement_provider_did: format!("did:pkh:{chain}:{}#{anchor_ref}", l.anchor.escrow),
-            settlement_result: if l.outcome == Outcome::Committed {
-                SettlementResult::Settled
-            } else {
-                SettlementResult::Reversed
-            },
-            settlement_timestamp_ms: l.executed_at_ms,
-            settlement_round: None,
-        };
-        let settlement_ref = receipt.reference()?;
-        let row = RetentionRow {
-            content_hash: settlement_ref,
-            prev_hash: prev,
-            row_number: n as u64 + 1,
-        };
-        let retention_chain_ref = row.reference()?;
-        prev = retention_chain_ref;
-        let binding = ExecutionBinding {
-            execution_ref,
-            settlement_ref,
-            retention_chain_ref,
-        };
-        let binding_ref = binding.reference()?;
-        let mut leg = Map::new();
-        leg.insert("leg_index".into(), json!(l.leg_index));
-        leg.insert("anchor_ref".into(), anchor_ref.into());
-        leg.insert("execution".into(), execution.to_value());
-        leg.insert("execution_ref".into(), execution_ref.into());
-        leg.insert("settlement_receipt".into(), receipt.to_value());
-        leg.insert("content_hash".into(), json!(settlement_ref.bare()));
-        leg.insert("settlement_ref".into(), settlement_ref.into());
-        leg.insert("retention_row".into(), row.to_value());
-        leg.insert("retention_chain_ref".into(), retention_chain_ref.into());
-        leg.insert("binding".into(), binding.to_value());
-        leg.insert("binding_ref".into(), binding_ref.into());
-        let ts = l.executed_at_ms;
-        frame_json(
-            &mut frames,
-            &mut frame_ids,
-            Frame {
-                claim_type: ClaimType::PaymentSettlement,
-                receipt_format: "lockstep-receipt-anchor-v1".into(),
-                receipt: l.anchor.clone(),
-                frame_provider_did: provider.clone(),
-                frame_timestamp_ms: ts,
-            },
-        )?;
-        frame_json(
-            &mut frames,
-            &mut frame_ids,
-            Frame {
-                claim_type: ClaimType::PaymentExecution,
-                receipt_format: "execution-ref-v1".into(),
-                receipt: execution,
-                frame_provider_did: provider.clone(),
-                frame_timestamp_ms: ts,
-            },
-        )?;
-        frame_json(
-            &mut frames,
-            &mut frame_ids,
-            Frame {
-                claim_type: ClaimType::PaymentSettlement,
-                receipt_format: "settlement-attestation-v1".into(),
-                receipt,
-                frame_provider_did: provider.clone(),
-                frame_timestamp_ms: ts,
-            },
-        )?;
-        frame_json(
-            &mut frames,
-            &mut frame_ids,
-            Frame {
-                claim_type: ClaimType::PaymentExecution,
-                receipt_format: "execution-binding-v1".into(),
-                receipt: JsonReceipt(json!({
-                    "binding_ref": binding_ref,
-                    "canon_version": PEF_CANON_VERSION,
-                    "execution_ref": execution_ref,
-                    "retention_chain_ref": retention_chain_ref,
-                    "settlement_ref": settlement_ref,
-                })),
-                frame_provider_did: provider.clone(),
-                frame_timestamp_ms: ts,
-            },
-        )?;
-        if l.outcome == Outcome::Reversed {
-            let refund = Refund {
-                refund_amount: l.amount.clone(),
-                refund_result: RefundResult::Full,
-                subject_ref: execution_ref,
-            };
-            let refund_ref = refund.reference()?;
-            leg.insert("refund".into(), refund.to_value());
-            leg.insert("refund_ref".into(), refund_ref.into());
-            frame_json(
-                &mut frames,
-                &mut frame_ids,
-                Frame {
-                    claim_type: ClaimType::PaymentRefund,
-                    receipt_format: "refund-receipt-v1".into(),
-                    receipt: refund,
-                    frame_provider_did: provider.clone(),
-                    frame_timestamp_ms: ts,
-                },
-            )?;
-        }
-        legs.push(Value::Object(leg));
+        let (leg, row_ref) = leg_entry(facts, l, d.decision_ref, n as u64 + 1, prev, &mut sink)?;
+        prev = row_ref;
+        legs.push(leg);
     }
-    let audit = audit_chain_of_frames(&frame_ids, verdict_trust_outcome(d.verdict))?;
+    let audit = audit_chain_of_frames(&sink.ids, verdict_trust_outcome(d.verdict))?;
+    Ok(json!({
+        "bundle_version": BUNDLE_VERSION,
+        "facts": facts,
+        "decision": decision_json(&d),
+        "legs": legs,
+        "frames": sink.frames,
+        "audit_chain": audit,
+    }))
+}
+
+/// The `decision` section: every preimage and ref of the compliance decision.
+fn decision_json(d: &crate::dvp::DvpDecision) -> Value {
     let parties: Vec<Value> = d
         .parties
         .iter()
@@ -433,23 +337,116 @@ pub fn build_bundle(facts: &BundleFacts) -> Result<Value> {
             })
         })
         .collect();
-    Ok(json!({
-        "bundle_version": BUNDLE_VERSION,
-        "facts": facts,
-        "decision": {
-            "terms_ref": d.terms_ref,
-            "policy_ref": d.policy_ref,
-            "policy_binding": d.policy_binding.to_value(),
-            "policy_bound_ref": d.policy_bound_ref,
-            "parties": parties,
-            "settlement_decision": d.settlement_decision.to_value(),
-            "decision_ref": d.decision_ref,
-            "onchain_decision_ref": format!("0x{}", d.decision_ref.bare()),
+    json!({
+        "terms_ref": d.terms_ref,
+        "policy_ref": d.policy_ref,
+        "policy_binding": d.policy_binding.to_value(),
+        "policy_bound_ref": d.policy_bound_ref,
+        "parties": parties,
+        "settlement_decision": d.settlement_decision.to_value(),
+        "decision_ref": d.decision_ref,
+        "onchain_decision_ref": format!("0x{}", d.decision_ref.bare()),
+    })
+}
+
+/// One leg's entry (execution, receipt, retention row `row_number` chained to `prev`,
+/// binding, and the refund of a reversed leg) and its frames; returns the entry and the
+/// retention row's ref (the next row's `prev_hash`).
+fn leg_entry(
+    facts: &BundleFacts,
+    l: &LegFacts,
+    decision_ref: Ref,
+    row_number: u64,
+    prev: Ref,
+    sink: &mut FrameSink,
+) -> Result<(Value, Ref)> {
+    let anchor_ref = l.anchor.reference()?;
+    let chain = format!("eip155:{}", l.chain_id);
+    let execution = Execution {
+        decision_ref,
+        action_type: LEG_ACTION_TYPE.into(),
+        scope: format!("{chain}:leg:{}", l.leg_index),
+        outcome: l.outcome,
+        executed_at_ms: l.executed_at_ms,
+    };
+    let execution_ref = execution.reference()?;
+    let receipt = SettlementReceipt {
+        canon_version: crate::keystone::CANON_VERSION.into(),
+        jurisdiction_flags: facts.jurisdiction_flags.clone(),
+        settled_payment_ref: execution_ref,
+        settlement_amount: SettlementAmount {
+            amount_minor: l.amount.clone(),
+            asset_id: format!("{chain}/erc20:{}", l.token),
         },
-        "legs": legs,
-        "frames": frames,
-        "audit_chain": audit,
-    }))
+        settlement_chain: chain.clone(),
+        settlement_provider_did: format!("did:pkh:{chain}:{}#{anchor_ref}", l.anchor.escrow),
+        settlement_result: if l.outcome == Outcome::Committed {
+            SettlementResult::Settled
+        } else {
+            SettlementResult::Reversed
+        },
+        settlement_timestamp_ms: l.executed_at_ms,
+        settlement_round: None,
+    };
+    let settlement_ref = receipt.reference()?;
+    let row = RetentionRow {
+        content_hash: settlement_ref,
+        prev_hash: prev,
+        row_number,
+    };
+    let retention_chain_ref = row.reference()?;
+    let binding = ExecutionBinding {
+        execution_ref,
+        settlement_ref,
+        retention_chain_ref,
+    };
+    let binding_ref = binding.reference()?;
+    let mut leg = Map::new();
+    leg.insert("leg_index".into(), json!(l.leg_index));
+    leg.insert("anchor_ref".into(), anchor_ref.into());
+    leg.insert("execution".into(), execution.to_value());
+    leg.insert("execution_ref".into(), execution_ref.into());
+    leg.insert("settlement_receipt".into(), receipt.to_value());
+    leg.insert("content_hash".into(), json!(settlement_ref.bare()));
+    leg.insert("settlement_ref".into(), settlement_ref.into());
+    leg.insert("retention_row".into(), row.to_value());
+    leg.insert("retention_chain_ref".into(), retention_chain_ref.into());
+    leg.insert("binding".into(), binding.to_value());
+    leg.insert("binding_ref".into(), binding_ref.into());
+    let ts = l.executed_at_ms;
+    use ClaimType::{PaymentExecution, PaymentRefund, PaymentSettlement};
+    sink.push(
+        PaymentSettlement,
+        "lockstep-receipt-anchor-v1",
+        l.anchor.clone(),
+        ts,
+    )?;
+    sink.push(PaymentExecution, "execution-ref-v1", execution, ts)?;
+    sink.push(PaymentSettlement, "settlement-attestation-v1", receipt, ts)?;
+    let binding_receipt = JsonReceipt(json!({
+        "binding_ref": binding_ref,
+        "canon_version": PEF_CANON_VERSION,
+        "execution_ref": execution_ref,
+        "retention_chain_ref": retention_chain_ref,
+        "settlement_ref": settlement_ref,
+    }));
+    sink.push(
+        PaymentExecution,
+        "execution-binding-v1",
+        binding_receipt,
+        ts,
+    )?;
+    if l.outcome == Outcome::Reversed {
+        let refund = Refund {
+            refund_amount: l.amount.clone(),
+            refund_result: RefundResult::Full,
+            subject_ref: execution_ref,
+        };
+        leg.insert("refund".into(), refund.to_value());
+        leg.insert("refund_ref".into(), refund.reference()?.into());
+        sink.push(PaymentRefund, "refund-receipt-v1", refund, ts)?;
+    }
+    Ok((Value::Object(leg), retention_chain_ref))
 }
 
 /// The first thing in a bundle that does not match its recomputation.
