@@ -36,7 +36,7 @@ contract Deploy is Script, LocalLzStack {
         for (uint256 i; i < remotes.length; ++i) {
             _configurePath(stack, uint32(remotes[i]));
         }
-        SettlementEscrow escrow = new SettlementEscrow(stack.endpoint, owner, attester);
+        SettlementEscrow escrow = new SettlementEscrow(stack.endpoint, owner, attester, 1 hours);
         DemoToken bond = new DemoToken("Lockstep Demo Bond", "BOND", 18);
         DemoToken cash = new DemoToken("Lockstep Demo Cash", "CASH", 6);
         vm.stopBroadcast();

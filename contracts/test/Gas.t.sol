@@ -93,7 +93,7 @@ contract GasTest is EscrowTestBase {
         _cool();
         vm.resumeGasMetering();
         vm.prank(seller);
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_GasDepositNotLastBySecret() public {
@@ -103,7 +103,7 @@ contract GasTest is EscrowTestBase {
         _cool();
         vm.resumeGasMetering();
         vm.prank(buyer);
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
     }
 
     function test_GasDepositLastWithSwap() public {
@@ -111,11 +111,11 @@ contract GasTest is EscrowTestBase {
         Terms memory t = _singleChain(ID);
         _register(escA, t);
         vm.prank(buyer);
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
         _cool();
         vm.resumeGasMetering();
         vm.prank(seller);
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_GasRefundOneLeg() public {
@@ -123,7 +123,7 @@ contract GasTest is EscrowTestBase {
         Terms memory t = _singleChain(ID);
         _register(escA, t);
         vm.prank(seller);
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
         vm.warp(t.timeoutAt);
         _cool();
         vm.resumeGasMetering();
@@ -147,12 +147,12 @@ contract GasTest is EscrowTestBase {
         _cool();
         vm.prank(buyer);
         g = gasleft();
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
         uint256 dep1 = g - gasleft();
         _cool();
         vm.prank(seller);
         g = gasleft();
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
         uint256 dep2 = g - gasleft();
         assertEq(uint8(_stateOf(escA, ID)), uint8(ISettlementEscrow.State.EXECUTED));
 
@@ -160,7 +160,7 @@ contract GasTest is EscrowTestBase {
         _fund(seller, address(asset), address(escA), ASSET_AMOUNT);
         _register(escA, t);
         vm.prank(seller);
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
         vm.warp(t.timeoutAt);
         _cool();
         g = gasleft();

@@ -100,7 +100,7 @@ contract EscrowHandler is CommonBase, StdUtils {
                 token: address(tokens[(r >> 16) % 2]),
                 amount: bound(r >> 32, 1, 1e24),
                 depositor: bySecret ? address(0) : depositorOf(s, i),
-                depositKey: bySecret ? keccak256(abi.encodePacked(secretOf(s, i))) : bytes32(0),
+                depositKey: bySecret ? vm.addr(uint256(secretOf(s, i))) : address(0),
                 recipient: recipientOf(s, i)
             });
         }
@@ -162,6 +162,16 @@ contract EscrowHandler is CommonBase, StdUtils {
         _deposit(s, i, payFee);
     }
 
+    function _sig(SettlementEscrow esc, bytes32 id, uint256 s, uint256 i, bool byKey)
+        internal
+        view
+        returns (bytes memory)
+    {
+        if (!byKey) return "";
+        (uint8 v, bytes32 r, bytes32 ss) = vm.sign(uint256(secretOf(s, i)), esc.depositDigest(id, i, depositorOf(s, i)));
+        return abi.encodePacked(r, ss, v);
+    }
+
     function _deposit(uint256 s, uint256 i, bool payFee) internal {
         Terms memory t = _settlements[s];
         Leg memory leg = t.legs[i];
@@ -177,7 +187,7 @@ contract EscrowHandler is CommonBase, StdUtils {
         vm.startPrank(who);
         DemoToken(leg.token).approve(address(esc), leg.amount);
         vm.deal(who, fee);
-        try esc.deposit{value: fee}(t, i, leg.depositor == address(0) ? secretOf(s, i) : bytes32(0)) {
+        try esc.deposit{value: fee}(t, i, _sig(esc, t.settlementId, s, i, leg.depositor == address(0))) {
             ghostDeposited[s][i] = true;
             ghostIn[chainIndex(leg.eid)][leg.token == address(tokens[0]) ? 0 : 1] += leg.amount;
             calls["deposit"]++;
