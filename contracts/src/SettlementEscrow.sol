@@ -55,13 +55,17 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
     /// (63/64 rule plus the call's own cost): a caller cannot starve a transfer into an "owed".
     uint256 private constant _MIN_GAS_PER_TRANSFER = TRANSFER_GAS + TRANSFER_GAS / 63 + 10_000;
 
-    /// @dev Per-settlement storage: slot 0 the terms hash, slot 1 the packed rest.
+    /// @dev Per-settlement storage: slot 0 the terms hash, slot 1 the packed rest. The sender of the first
+    /// deposit-key leg deposited on this chain lives in slot 1 too (`keyLeg` = its index + 1), which saves a
+    /// fresh storage slot in the common case of one such leg per chain; further ones use `_keyDepositors`.
     struct Settlement {
         bytes32 termsHash;
         State state;
         uint8 flags;
         uint32 depositedMask;
         uint32 lockedMask;
+        uint8 keyLeg;
+        address keyDepositor;
     }
 
     /// @inheritdoc ISettlementEscrow
@@ -142,7 +146,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             else if (s.flags & _FLAG_EARLY_ABORT != 0) next = State.REFUNDED;
         }
         if (lateAbort && terms.timeoutAt <= block.timestamp) next = State.REFUNDED;
-        _settlements[id] = Settlement(termsHash, next, 0, 0, locked);
+        _settlements[id] = Settlement(termsHash, next, 0, 0, locked, 0, address(0));
         emit SettlementRegistered(id, termsHash, terms.hubEid, terms.timeoutAt, terms.decisionRef);
         if (next == State.REFUNDED) emit SettlementRefunded(id, termsHash);
     }
@@ -185,7 +189,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         uint32 deposited = s.depositedMask;
         if (deposited & uint32(1 << legIndex) != 0) revert EscrowLegAlreadyDeposited(id, legIndex);
         deposited |= uint32(1 << legIndex);
-        _authorize(id, legIndex, terms.legs[legIndex], signature);
+        _authorize(s, id, legIndex, terms.legs[legIndex], signature);
         s.depositedMask = deposited;
         _pull(id, legIndex, terms.legs[legIndex]);
 
@@ -196,7 +200,9 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
 
     /// @dev A fixed-depositor leg needs the depositor as sender; a deposit-key leg needs the key's signature
     /// for this sender, who is recorded as the leg's depositor (refunds go there).
-    function _authorize(bytes32 id, uint256 legIndex, Leg calldata leg, bytes calldata signature) private {
+    function _authorize(Settlement storage s, bytes32 id, uint256 legIndex, Leg calldata leg, bytes calldata signature)
+        private
+    {
         if (leg.depositor != address(0)) {
             if (msg.sender != leg.depositor) revert EscrowUnauthorizedDepositor(id, legIndex, msg.sender);
             return;
@@ -207,7 +213,24 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         if (err != ECDSA.RecoverError.NoError || signer != leg.depositKey) {
             revert EscrowUnauthorizedDepositor(id, legIndex, msg.sender);
         }
-        _keyDepositors[id][legIndex] = msg.sender;
+        if (s.keyLeg == 0) {
+            s.keyLeg = uint8(legIndex + 1);
+            s.keyDepositor = msg.sender;
+        } else {
+            _keyDepositors[id][legIndex] = msg.sender;
+        }
+    }
+
+    /// @dev Reads and forgets the recorded sender of deposit-key leg `legIndex`.
+    function _takeKeyDepositor(Settlement storage s, bytes32 id, uint256 legIndex) private returns (address who) {
+        if (s.keyLeg == legIndex + 1) {
+            who = s.keyDepositor;
+            s.keyLeg = 0;
+            s.keyDepositor = address(0);
+        } else {
+            who = _keyDepositors[id][legIndex];
+            delete _keyDepositors[id][legIndex];
+        }
     }
 
     /// @dev Pulls exactly the leg amount from the sender; refuses tokens that deliver another amount.
@@ -350,6 +373,8 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
 
     /// @inheritdoc ISettlementEscrow
     function depositorOf(bytes32 settlementId, uint256 legIndex) external view returns (address) {
+        Settlement storage s = _settlements[settlementId];
+        if (s.keyLeg != 0 && s.keyLeg == legIndex + 1) return s.keyDepositor;
         return _keyDepositors[settlementId][legIndex];
     }
 
@@ -507,7 +532,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         for (uint256 i; i < n; ++i) {
             Leg memory leg = t.legs[i];
             if (leg.eid != localEid) continue;
-            if (leg.depositor == address(0)) delete _keyDepositors[id][i];
+            if (leg.depositor == address(0)) _takeKeyDepositor(s, id, i);
             if (_tryTransfer(leg.token, leg.recipient, leg.amount)) {
                 emit LegReleased(id, i, leg.recipient, leg.token, leg.amount);
             } else {
@@ -528,10 +553,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             if (uint256(deposited) & (1 << i) == 0) continue;
             Leg memory leg = t.legs[i];
             address to = leg.depositor;
-            if (to == address(0)) {
-                to = _keyDepositors[id][i];
-                delete _keyDepositors[id][i];
-            }
+            if (to == address(0)) to = _takeKeyDepositor(s, id, i);
             if (_tryTransfer(leg.token, to, leg.amount)) {
                 emit LegRefunded(id, i, to, leg.token, leg.amount);
             } else {
