@@ -47,7 +47,8 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
     bytes32 public constant REGISTRATION_TYPEHASH =
         keccak256("Registration(bytes32 settlementId,bytes32 termsHash,bytes32 decisionRef)");
     /// @notice EIP-712 type hash of a deposit key's authorisation of one sender for one leg.
-    bytes32 public constant DEPOSIT_TYPEHASH = keccak256("Deposit(bytes32 settlementId,uint256 legIndex,address sender)");
+    bytes32 public constant DEPOSIT_TYPEHASH =
+        keccak256("Deposit(bytes32 settlementId,uint256 legIndex,address sender)");
 
     /// @dev Set on an unregistered spoke that received ABORT for the buffered `termsHash`.
     uint8 private constant _FLAG_EARLY_ABORT = 1;
@@ -791,8 +792,9 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             uint256 n = legs.length;
             uint256 gas = RECEIVE_BASE_GAS;
             for (uint256 i; i < n; ++i) {
-                if (legs[i].eid == eid) gas += RECEIVE_GAS_PER_LEG;
-                else if (kind == SettlementMsgCodec.LOCKED && !_seenBefore(legs, i, legs[i].eid)) {
+                if (legs[i].eid == eid) {
+                    gas += RECEIVE_GAS_PER_LEG;
+                } else if (kind == SettlementMsgCodec.LOCKED && !_seenBefore(legs, i, legs[i].eid)) {
                     gas += RECEIVE_GAS_PER_SPOKE;
                 }
             }

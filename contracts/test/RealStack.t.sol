@@ -21,7 +21,7 @@ interface ICoolVm {
 /// script/Deploy.s.sol deploys them. Relays packets the way the coordinator's relayer does
 /// (PacketSent -> verify -> commitVerification -> lzReceive) and measures the gas of every transaction
 /// with cold state, as separate transactions would see it.
-/// Requires `FOUNDRY_PROFILE=lzstack forge build` first (script/test runs it before `forge test`).
+/// Builds the lzstack profile through ffi when its artifacts are missing (contracts/lzstack/build).
 contract RealStackTest is Test, LocalLzStack {
     uint32 internal constant EID_A = 40_101;
     uint32 internal constant EID_B = 40_102;
@@ -46,14 +46,16 @@ contract RealStackTest is Test, LocalLzStack {
     address[] internal _touched;
 
     function setUp() public {
+        _ensureLzStackArtifacts();
         stackA = _deployStack(EID_A, address(this), relayer);
         stackB = _deployStack(EID_B, address(this), relayer);
         _configurePath(stackA, EID_B);
         _configurePath(stackB, EID_A);
         escA = new SettlementEscrow(stackA.endpoint, address(this), vm.addr(ATTESTER_PK), MAX_DURATION);
         escB = new SettlementEscrow(stackB.endpoint, address(this), vm.addr(ATTESTER_PK), MAX_DURATION);
-        escA.setPeer(EID_B, bytes32(uint256(uint160(address(escB)))));
-        escB.setPeer(EID_A, bytes32(uint256(uint160(address(escA)))));
+        // Exactly as script/Wire.s.sol: explicit libraries and DVN/executor config per escrow, then the peer.
+        _wireEscrow(stackA, address(escA), EID_B, address(escB));
+        _wireEscrow(stackB, address(escB), EID_A, address(escA));
         asset = new DemoToken("Asset", "AST", 18);
         cash = new DemoToken("Cash", "CSH", 6);
         // Steady state: the escrows already hold both tokens for other settlements.
@@ -190,6 +192,15 @@ contract RealStackTest is Test, LocalLzStack {
 
     function _u64(bytes memory b, uint256 at) internal pure returns (uint64) {
         return uint64(uint256(_b32(b, at)) >> 192);
+    }
+
+    /// @dev R4: each escrow uses its own send and receive library and configuration, not the defaults.
+    function test_RealStackLibrariesPinnedPerEscrow() public view {
+        assertFalse(ILocalEndpoint(stackA.endpoint).isDefaultSendLibrary(address(escA), EID_B));
+        assertEq(ILocalEndpoint(stackA.endpoint).getSendLibrary(address(escA), EID_B), stackA.sendLib);
+        (address lib, bool isDefault) = ILocalEndpoint(stackB.endpoint).getReceiveLibrary(address(escB), EID_A);
+        assertEq(lib, stackB.receiveLib);
+        assertFalse(isDefault);
     }
 
     function _state(SettlementEscrow esc, bytes32 id) internal view returns (ISettlementEscrow.State state) {

@@ -53,8 +53,9 @@ contract PermissionedToken is ERC20, ERC20Permit, Ownable, IIdentityRegistry {
 
     /// @notice ERC-3643 compliance check: would a transfer of `amount` from `from` to `to` be allowed now?
     function canTransfer(address from, address to, uint256 amount) public view returns (bool) {
-        return !paused && !isFrozen[from] && !isFrozen[to] && isVerified[from] && isVerified[to]
-            && balanceOf(from) >= amount;
+        return
+            !paused && !isFrozen[from] && !isFrozen[to] && isVerified[from] && isVerified[to]
+                && balanceOf(from) >= amount;
     }
 
     /// @notice Mints `amount` to a verified `to`. Open to anyone: a demo token has no value.

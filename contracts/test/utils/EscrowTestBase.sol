@@ -22,7 +22,8 @@ abstract contract EscrowTestBase is TestHelperOz5 {
     uint64 internal constant TTL = 1 hours;
     /// @dev Every test escrow accepts settlements up to one day long.
     uint256 internal constant MAX_DURATION = 1 days;
-    bytes32 internal constant DEPOSIT_TYPEHASH = keccak256("Deposit(bytes32 settlementId,uint256 legIndex,address sender)");
+    bytes32 internal constant DEPOSIT_TYPEHASH =
+        keccak256("Deposit(bytes32 settlementId,uint256 legIndex,address sender)");
 
     address internal attester;
     SettlementEscrow internal escA;
