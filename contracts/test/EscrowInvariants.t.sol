@@ -96,7 +96,7 @@ contract EscrowInvariantTest is EscrowTestBase {
                         if (mask & (uint32(1) << uint32(i)) != 0) held += leg.amount;
                         out += tok.balanceOf(handler.recipientOf(s, i)) + tok.balanceOf(handler.depositorOf(s, i));
                         owedSum += esc.owed(address(tok), handler.recipientOf(s, i))
-                            + esc.owed(address(tok), handler.depositorOf(s, i));
+                        + esc.owed(address(tok), handler.depositorOf(s, i));
                     }
                 }
                 assertEq(tok.balanceOf(address(esc)), held + owedSum, "balance != held legs + owed");

@@ -46,7 +46,12 @@ contract EscrowHandler is CommonBase, StdUtils {
     /// @notice Count of calls per action, for the run summary.
     mapping(bytes32 => uint256) public calls;
 
-    constructor(IPacketRelay relay_, SettlementEscrow[3] memory escrows_, DemoToken[2] memory tokens_, SwitchToken sw_) {
+    constructor(
+        IPacketRelay relay_,
+        SettlementEscrow[3] memory escrows_,
+        DemoToken[2] memory tokens_,
+        SwitchToken sw_
+    ) {
         relay = relay_;
         escrows = escrows_;
         tokens = tokens_;
@@ -218,8 +223,9 @@ contract EscrowHandler is CommonBase, StdUtils {
         } catch {
             vm.stopPrank();
             // Undo the funding so the depositor's balance keeps meaning "refunded".
-            if (leg.token == address(sw)) sw.burn(who, leg.amount);
-            else {
+            if (leg.token == address(sw)) {
+                sw.burn(who, leg.amount);
+            } else {
                 vm.prank(who);
                 if (!DemoToken(leg.token).transfer(address(0xdead), leg.amount)) revert();
             }
