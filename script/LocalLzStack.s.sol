@@ -11,7 +11,8 @@ import {
     UlnConfig,
     SetDefaultUlnConfigParam,
     ExecutorConfig,
-    SetDefaultExecutorConfigParam
+    SetDefaultExecutorConfigParam,
+    SetConfigParam
 } from "../contracts/src/local/ILzStack.sol";
 
 /// @notice Deploys and configures the real LayerZero v2 stack on a local chain (shared by
@@ -20,6 +21,11 @@ import {
 abstract contract LocalLzStack is CommonBase {
     /// @notice Executor max message size configured for every path (the escrow's messages are ~600 bytes).
     uint32 internal constant MAX_MESSAGE_SIZE = 10_000;
+
+    /// @notice SendUln302/ReceiveUln302 config type of the executor configuration.
+    uint32 internal constant CONFIG_TYPE_EXECUTOR = 1;
+    /// @notice SendUln302/ReceiveUln302 config type of the ULN (DVN) configuration.
+    uint32 internal constant CONFIG_TYPE_ULN = 2;
 
     /// @notice Creating a contract from an lzstack artifact failed (artifact missing or constructor reverted).
     error LocalLzStackCreateFailed(string artifact);
@@ -63,6 +69,76 @@ abstract contract LocalLzStack is CommonBase {
         ILocalReceiveUln(stack.receiveLib).setDefaultUlnConfigs(recvUln);
         ILocalEndpoint(stack.endpoint).setDefaultSendLibrary(remoteEid, stack.sendLib);
         ILocalEndpoint(stack.endpoint).setDefaultReceiveLibrary(remoteEid, stack.receiveLib, 0);
+    }
+
+    /// @notice The calls that pin an escrow's messaging to `remoteEid` explicitly (R4): its own send and
+    /// receive library (never the endpoint's defaults, which the endpoint owner could change under it), its
+    /// own ULN DVN and executor configuration on both, and the peer. Returned as (target, calldata) pairs
+    /// so a script can make them directly (owner = broadcaster) or schedule them through the timelock.
+    /// @param escrow The OApp; the caller of these calls must be its owner and LayerZero delegate.
+    /// @param remoteEscrow The peer escrow on `remoteEid`.
+    function _escrowWiring(Stack memory stack, address escrow, uint32 remoteEid, address remoteEscrow)
+        internal
+        view
+        returns (address[] memory targets, bytes[] memory payloads)
+    {
+        targets = new address[](5);
+        payloads = new bytes[](5);
+        uint256 n;
+        ILocalEndpoint endpoint = ILocalEndpoint(stack.endpoint);
+        // The endpoint refuses to set a library that is already set (LZ_SameValue): skip pinned ones.
+        if (
+            endpoint.isDefaultSendLibrary(escrow, remoteEid)
+                || endpoint.getSendLibrary(escrow, remoteEid) != stack.sendLib
+        ) {
+            targets[n] = stack.endpoint;
+            payloads[n++] = abi.encodeCall(ILocalEndpoint.setSendLibrary, (escrow, remoteEid, stack.sendLib));
+        }
+        (address recvLib, bool recvDefault) = endpoint.getReceiveLibrary(escrow, remoteEid);
+        if (recvDefault || recvLib != stack.receiveLib) {
+            targets[n] = stack.endpoint;
+            payloads[n++] = abi.encodeCall(ILocalEndpoint.setReceiveLibrary, (escrow, remoteEid, stack.receiveLib, 0));
+        }
+        SetConfigParam[] memory send = new SetConfigParam[](2);
+        send[0] = SetConfigParam(remoteEid, CONFIG_TYPE_ULN, abi.encode(_ulnConfig(stack.worker)));
+        send[1] =
+            SetConfigParam(remoteEid, CONFIG_TYPE_EXECUTOR, abi.encode(ExecutorConfig(MAX_MESSAGE_SIZE, stack.worker)));
+        targets[n] = stack.endpoint;
+        payloads[n++] = abi.encodeCall(ILocalEndpoint.setConfig, (escrow, stack.sendLib, send));
+        SetConfigParam[] memory recv = new SetConfigParam[](1);
+        recv[0] = SetConfigParam(remoteEid, CONFIG_TYPE_ULN, abi.encode(_ulnConfig(stack.relayer)));
+        targets[n] = stack.endpoint;
+        payloads[n++] = abi.encodeCall(ILocalEndpoint.setConfig, (escrow, stack.receiveLib, recv));
+        targets[n] = escrow;
+        payloads[n++] =
+            abi.encodeWithSignature("setPeer(uint32,bytes32)", remoteEid, bytes32(uint256(uint160(remoteEscrow))));
+        assembly ("memory-safe") {
+            mstore(targets, n)
+            mstore(payloads, n)
+        }
+    }
+
+    /// @notice Makes the `_escrowWiring` calls directly (the caller is the escrow's owner and delegate).
+    function _wireEscrow(Stack memory stack, address escrow, uint32 remoteEid, address remoteEscrow) internal {
+        (address[] memory targets, bytes[] memory payloads) = _escrowWiring(stack, escrow, remoteEid, remoteEscrow);
+        for (uint256 i; i < targets.length; ++i) {
+            (bool ok, bytes memory ret) = targets[i].call(payloads[i]);
+            if (!ok) {
+                assembly ("memory-safe") {
+                    revert(add(ret, 32), mload(ret))
+                }
+            }
+        }
+    }
+
+    /// @notice Builds the lzstack artifacts if they are missing (a fresh clone running `forge test`), by
+    /// running `FOUNDRY_PROFILE=lzstack forge build` through ffi under a file lock.
+    function _ensureLzStackArtifacts() internal {
+        if (vm.exists("out-lzstack/EndpointV2.sol/EndpointV2.json")) return;
+        string[] memory cmd = new string[](2);
+        cmd[0] = "bash";
+        cmd[1] = "contracts/lzstack/build";
+        vm.ffi(cmd);
     }
 
     function _ulnConfig(address dvn) internal pure returns (UlnConfig memory config) {

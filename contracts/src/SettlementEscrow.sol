@@ -2,7 +2,10 @@
 pragma solidity ^0.8.22;
 
 import {OApp, Origin, MessagingFee, MessagingReceipt} from "@layerzerolabs/oapp-evm/contracts/oapp/OApp.sol";
-import {ILayerZeroEndpointV2} from "@layerzerolabs/lz-evm-protocol-v2/contracts/interfaces/ILayerZeroEndpointV2.sol";
+import {
+    ILayerZeroEndpointV2,
+    MessagingParams
+} from "@layerzerolabs/lz-evm-protocol-v2/contracts/interfaces/ILayerZeroEndpointV2.sol";
 import {OAppOptionsType3} from "@layerzerolabs/oapp-evm/contracts/oapp/libs/OAppOptionsType3.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -17,53 +20,81 @@ import {ISettlementEscrow, Terms, Leg} from "./ISettlementEscrow.sol";
 import {SettlementMsgCodec} from "./libs/SettlementMsgCodec.sol";
 
 /// @title SettlementEscrow
-/// @notice Lockstep's escrow, one per chain, a LayerZero v2 OApp. For a settlement the escrow on
+/// @notice Lockstep's escrow (v2), one per chain, a LayerZero v2 OApp. For a settlement the escrow on
 /// `terms.hubEid` decides; the escrows on the other chains of its legs (spokes) follow the hub's
-/// RELEASE or ABORT. See docs/protocol.md for the state machine and the ordering argument.
+/// RELEASE or ABORT. Every payout moves one leg with a bounded gas allowance; a transfer that fails is
+/// recorded as owed to its beneficiary (`claim`), so no token, address or message can block another
+/// leg or keep a settlement from becoming final. See docs/protocol.md.
 /// @dev Storage per settlement is two slots: the `termsHash` and a packed word (state, flags, bitmap of
-/// local legs held, bitmap of remote legs reported locked), plus the depositor of secret-authorised
-/// legs. Every call passes the full `Terms`, checked against `termsHash`; messages carry them too.
+/// local legs held, bitmap of remote legs reported locked), plus the sender of deposit-key legs. Every
+/// call passes the full `Terms`, checked against `termsHash`; messages carry them too.
 contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice Legs are tracked in 32-bit bitmaps.
     uint256 public constant MAX_LEGS = 32;
-    /// @notice Executor gas for `lzReceive` when the owner set no enforced options for a message kind.
-    uint128 public constant DEFAULT_RECEIVE_GAS = 400_000;
+    /// @inheritdoc ISettlementEscrow
+    uint256 public constant TRANSFER_GAS = 100_000;
+    /// @notice Executor gas for `lzReceive` (no enforced options): this base plus `RECEIVE_GAS_PER_LEG`
+    /// per leg on the destination chain, plus `RECEIVE_GAS_PER_SPOKE` per spoke for LOCKED (the hub may
+    /// execute and send RELEASE to every spoke).
+    uint128 public constant RECEIVE_BASE_GAS = 200_000;
+    /// @notice See `RECEIVE_BASE_GAS`: covers one bounded leg transfer and its bookkeeping.
+    uint128 public constant RECEIVE_GAS_PER_LEG = 130_000;
+    /// @notice See `RECEIVE_BASE_GAS`: covers one RELEASE send from the hub.
+    uint128 public constant RECEIVE_GAS_PER_SPOKE = 200_000;
     /// @notice EIP-712 type hash of the registration attestation.
     bytes32 public constant REGISTRATION_TYPEHASH =
         keccak256("Registration(bytes32 settlementId,bytes32 termsHash,bytes32 decisionRef)");
+    /// @notice EIP-712 type hash of a deposit key's authorisation of one sender for one leg.
+    bytes32 public constant DEPOSIT_TYPEHASH =
+        keccak256("Deposit(bytes32 settlementId,uint256 legIndex,address sender)");
 
     /// @dev Set on an unregistered spoke that received ABORT for the buffered `termsHash`.
     uint8 private constant _FLAG_EARLY_ABORT = 1;
+    /// @dev Gas that must be left before a bounded transfer so the callee really gets `TRANSFER_GAS`
+    /// (63/64 rule plus the call's own cost): a caller cannot starve a transfer into an "owed".
+    uint256 private constant _MIN_GAS_PER_TRANSFER = TRANSFER_GAS + TRANSFER_GAS / 63 + 10_000;
 
-    /// @dev Per-settlement storage: slot 0 the terms hash, slot 1 the packed rest.
+    /// @dev Per-settlement storage: slot 0 the terms hash, slot 1 the packed rest. The sender of the first
+    /// deposit-key leg deposited on this chain lives in slot 1 too (`keyLeg` = its index + 1), which saves a
+    /// fresh storage slot in the common case of one such leg per chain; further ones use `_keyDepositors`.
     struct Settlement {
         bytes32 termsHash;
         State state;
         uint8 flags;
         uint32 depositedMask;
         uint32 lockedMask;
+        uint8 keyLeg;
+        address keyDepositor;
     }
 
     /// @inheritdoc ISettlementEscrow
     uint32 public immutable localEid;
     /// @inheritdoc ISettlementEscrow
+    uint256 public immutable maxSettlementDuration;
+    /// @inheritdoc ISettlementEscrow
     address public attester;
+    /// @inheritdoc ISettlementEscrow
+    mapping(address token => mapping(address beneficiary => uint256)) public owed;
 
     mapping(bytes32 settlementId => Settlement) private _settlements;
-    mapping(bytes32 settlementId => mapping(uint256 legIndex => address)) private _secretDepositors;
+    mapping(bytes32 settlementId => mapping(uint256 legIndex => address)) private _keyDepositors;
 
     /// @param endpoint_ This chain's LayerZero EndpointV2.
-    /// @param owner_ Owner (wiring only) and LayerZero delegate.
+    /// @param owner_ Owner (wiring only) and LayerZero delegate; in production a TimelockController whose
+    /// minimum delay exceeds `maxSettlementDuration_`.
     /// @param attester_ The key whose EIP-712 signatures register settlements.
-    constructor(address endpoint_, address owner_, address attester_)
+    /// @param maxSettlementDuration_ Longest `timeoutAt - block.timestamp` accepted at registration.
+    constructor(address endpoint_, address owner_, address attester_, uint256 maxSettlementDuration_)
         OApp(endpoint_, owner_)
         Ownable(owner_)
         EIP712("Lockstep", "1")
     {
         if (attester_ == address(0)) revert EscrowZeroAddress();
+        if (maxSettlementDuration_ == 0) revert EscrowZeroDuration();
         localEid = ILayerZeroEndpointV2(endpoint_).eid();
+        maxSettlementDuration = maxSettlementDuration_;
         attester = attester_;
         emit AttesterSet(address(0), attester_);
     }
@@ -71,13 +102,14 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
     // ================================================================== owner (wiring only)
 
     /// @notice Changes the attester. Affects only future registrations.
+    /// @param attester_ The new attester.
     function setAttester(address attester_) external onlyOwner {
         if (attester_ == address(0)) revert EscrowZeroAddress();
         emit AttesterSet(attester, attester_);
         attester = attester_;
     }
 
-    /// @notice Stops new registrations. Deposits, executions, refunds and messages keep working.
+    /// @notice Stops new registrations. Deposits, executions, refunds, aborts, claims and messages keep working.
     function pause() external onlyOwner {
         _pause();
     }
@@ -99,7 +131,8 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         bool buffered = s.termsHash == termsHash;
         // Expired terms are rejected, with one exception that keeps liveness: a hub that was never
         // registered but already heard LOCKED from a spoke registers straight into REFUNDED (aborted),
-        // so `resend` can send the ABORT that unwinds that spoke.
+        // so `resend` can send the ABORT that unwinds that spoke. (`refund` does the same without an
+        // attestation.)
         bool lateAbort = isHub && buffered && s.lockedMask != 0;
         if (terms.timeoutAt <= block.timestamp && !lateAbort) revert EscrowExpired(id, terms.timeoutAt);
         _validate(terms);
@@ -114,7 +147,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             else if (s.flags & _FLAG_EARLY_ABORT != 0) next = State.REFUNDED;
         }
         if (lateAbort && terms.timeoutAt <= block.timestamp) next = State.REFUNDED;
-        _settlements[id] = Settlement(termsHash, next, 0, 0, locked);
+        _settlements[id] = Settlement(termsHash, next, 0, 0, locked, 0, address(0));
         emit SettlementRegistered(id, termsHash, terms.hubEid, terms.timeoutAt, terms.decisionRef);
         if (next == State.REFUNDED) emit SettlementRefunded(id, termsHash);
     }
@@ -122,15 +155,15 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
     // ================================================================== deposits
 
     /// @inheritdoc ISettlementEscrow
-    function deposit(Terms calldata terms, uint256 legIndex, bytes32 secret) external payable nonReentrant {
-        _deposit(terms, legIndex, secret);
+    function deposit(Terms calldata terms, uint256 legIndex, bytes calldata signature) external payable nonReentrant {
+        _deposit(terms, legIndex, signature);
     }
 
     /// @inheritdoc ISettlementEscrow
     function depositWithPermit(
         Terms calldata terms,
         uint256 legIndex,
-        bytes32 secret,
+        bytes calldata signature,
         uint256 deadline,
         uint8 v,
         bytes32 r,
@@ -141,10 +174,10 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             // A front-run permit makes this call fail while the allowance is already there.
             try IERC20Permit(leg.token).permit(msg.sender, address(this), leg.amount, deadline, v, r, s) {} catch {}
         }
-        _deposit(terms, legIndex, secret);
+        _deposit(terms, legIndex, signature);
     }
 
-    function _deposit(Terms calldata terms, uint256 legIndex, bytes32 secret) private {
+    function _deposit(Terms calldata terms, uint256 legIndex, bytes calldata signature) private {
         bytes32 id = terms.settlementId;
         Settlement storage s = _settlements[id];
         bytes memory encoded = abi.encode(terms);
@@ -154,63 +187,112 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         if (legIndex >= terms.legs.length || terms.legs[legIndex].eid != localEid) {
             revert EscrowLegNotLocal(id, legIndex);
         }
-        uint32 bit = uint32(1 << legIndex);
         uint32 deposited = s.depositedMask;
-        if (deposited & bit != 0) revert EscrowLegAlreadyDeposited(id, legIndex);
+        if (deposited & uint32(1 << legIndex) != 0) revert EscrowLegAlreadyDeposited(id, legIndex);
+        deposited |= uint32(1 << legIndex);
+        _authorize(s, id, legIndex, terms.legs[legIndex], signature);
+        s.depositedMask = deposited;
+        _pull(id, legIndex, terms.legs[legIndex]);
 
-        Leg calldata leg = terms.legs[legIndex];
+        uint256 spent;
+        if (deposited == _localMask(terms.legs)) spent = _lockLocal(s, terms, termsHash, encoded, deposited);
+        _returnExcess(spent);
+    }
+
+    /// @dev A fixed-depositor leg needs the depositor as sender; a deposit-key leg needs the key's signature
+    /// for this sender, who is recorded as the leg's depositor (refunds go there).
+    function _authorize(Settlement storage s, bytes32 id, uint256 legIndex, Leg calldata leg, bytes calldata signature)
+        private
+    {
         if (leg.depositor != address(0)) {
             if (msg.sender != leg.depositor) revert EscrowUnauthorizedDepositor(id, legIndex, msg.sender);
-        } else {
-            if (keccak256(abi.encodePacked(secret)) != leg.depositKey) {
-                revert EscrowUnauthorizedDepositor(id, legIndex, msg.sender);
-            }
-            _secretDepositors[id][legIndex] = msg.sender;
+            return;
         }
-        deposited |= bit;
-        s.depositedMask = deposited;
+        // The key signed for this exact sender: a copied signature is useless from any other address.
+        (address signer, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(_depositDigest(id, legIndex, msg.sender), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != leg.depositKey) {
+            revert EscrowUnauthorizedDepositor(id, legIndex, msg.sender);
+        }
+        if (s.keyLeg == 0) {
+            s.keyLeg = uint8(legIndex + 1);
+            s.keyDepositor = msg.sender;
+        } else {
+            _keyDepositors[id][legIndex] = msg.sender;
+        }
+    }
 
+    /// @dev Reads and forgets the recorded sender of deposit-key leg `legIndex`.
+    function _takeKeyDepositor(Settlement storage s, bytes32 id, uint256 legIndex) private returns (address who) {
+        if (s.keyLeg == legIndex + 1) {
+            who = s.keyDepositor;
+            s.keyLeg = 0;
+            s.keyDepositor = address(0);
+        } else {
+            who = _keyDepositors[id][legIndex];
+            delete _keyDepositors[id][legIndex];
+        }
+    }
+
+    /// @dev Pulls exactly the leg amount from the sender; refuses tokens that deliver another amount.
+    function _pull(bytes32 id, uint256 legIndex, Leg calldata leg) private {
         IERC20 token = IERC20(leg.token);
         uint256 before = token.balanceOf(address(this));
         token.safeTransferFrom(msg.sender, address(this), leg.amount);
         uint256 received = token.balanceOf(address(this)) - before;
         if (received != leg.amount) revert EscrowTransferAmountMismatch(leg.token, leg.amount, received);
         emit LegDeposited(id, legIndex, msg.sender, leg.token, leg.amount);
-
-        uint256 spent;
-        if (deposited == _localMask(terms.legs)) {
-            // Every local leg is in.
-            s.state = State.LOCKED;
-            emit SettlementLocked(id, termsHash);
-            if (terms.hubEid == localEid) {
-                if (deposited | s.lockedMask == _allMask(terms.legs.length)) {
-                    Terms memory t = terms;
-                    _execute(s, t, termsHash);
-                    spent = _broadcast(t, encoded, SettlementMsgCodec.RELEASE, msg.value, msg.sender);
-                }
-            } else {
-                spent = _sendOrDefer(id, terms.hubEid, SettlementMsgCodec.LOCKED, encoded, msg.value, msg.sender);
-            }
-        }
-        _returnExcess(spent);
     }
 
-    // ================================================================== unwind and resend
+    /// @dev Every local leg is in: LOCKED; the hub executes if every spoke is locked, a spoke tells the hub.
+    function _lockLocal(
+        Settlement storage s,
+        Terms calldata terms,
+        bytes32 termsHash,
+        bytes memory encoded,
+        uint32 deposited
+    ) private returns (uint256 spent) {
+        s.state = State.LOCKED;
+        emit SettlementLocked(terms.settlementId, termsHash);
+        if (terms.hubEid == localEid) {
+            if (deposited | s.lockedMask == _allMask(terms.legs.length)) {
+                Terms memory t = terms;
+                _execute(s, t, termsHash);
+                spent = _broadcast(t, encoded, SettlementMsgCodec.RELEASE, msg.value, msg.sender);
+            }
+        } else {
+            Terms memory t = terms;
+            spent = _sendOrDefer(t, t.hubEid, SettlementMsgCodec.LOCKED, encoded, msg.value, msg.sender);
+        }
+    }
+
+    // ================================================================== unwind, resend, claim
 
     /// @inheritdoc ISettlementEscrow
     function refund(Terms calldata terms) external payable nonReentrant {
         bytes32 id = terms.settlementId;
         Settlement storage s = _settlements[id];
         bytes memory encoded = abi.encode(terms);
-        bytes32 termsHash = _checkTerms(s, id, encoded);
+        bytes32 termsHash = keccak256(encoded);
         if (block.timestamp < terms.timeoutAt) revert EscrowNotExpired(id, terms.timeoutAt);
-        State state = s.state;
         bool isHub = terms.hubEid == localEid;
-        if (state == State.LOCKED && !isHub) revert EscrowAwaitingHub(id);
-        if (state != State.OPEN && state != State.LOCKED) revert EscrowInvalidState(id, state);
-
+        State state = s.state;
         Terms memory t = terms;
-        _refundAll(s, t, termsHash);
+        if (state == State.NONE) {
+            // A hub that never registered but holds a spoke's LOCKED for exactly these terms: the spoke
+            // registered them with an attestation, the deadline passed, so the hub can only abort.
+            if (!isHub || s.termsHash != termsHash || s.lockedMask == 0) {
+                revert EscrowTermsMismatch(id, s.termsHash, termsHash);
+            }
+            s.state = State.REFUNDED;
+            emit SettlementRefunded(id, termsHash);
+        } else {
+            if (s.termsHash != termsHash) revert EscrowTermsMismatch(id, s.termsHash, termsHash);
+            if (state == State.LOCKED && !isHub) revert EscrowAwaitingHub(id);
+            if (state != State.OPEN && state != State.LOCKED) revert EscrowInvalidState(id, state);
+            // Local deposits first; messaging afterwards can fail without undoing them.
+            _refundAll(s, t, termsHash);
+        }
         uint256 spent;
         if (isHub) spent = _broadcast(t, encoded, SettlementMsgCodec.ABORT, msg.value, msg.sender);
         _returnExcess(spent);
@@ -221,14 +303,32 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         bytes32 id = terms.settlementId;
         Settlement storage s = _settlements[id];
         bytes memory encoded = abi.encode(terms);
-        _checkTerms(s, id, encoded);
         (uint8 kind, uint256 fee) = _pendingMessage(s, terms, encoded);
         if (fee > msg.value) revert EscrowInsufficientFee(fee, msg.value);
         Terms memory t = terms;
-        uint256 spent = kind == SettlementMsgCodec.LOCKED
-            ? _sendOrDefer(id, t.hubEid, kind, encoded, msg.value, msg.sender)
-            : _broadcast(t, encoded, kind, msg.value, msg.sender);
+        uint256 spent;
+        if (kind == SettlementMsgCodec.LOCKED) {
+            spent = _sendOrDefer(t, t.hubEid, kind, encoded, msg.value, msg.sender);
+        } else {
+            if (s.termsHash != keccak256(encoded)) emit ForeignTermsAborted(id, keccak256(encoded), 0);
+            spent = _broadcast(t, encoded, kind, msg.value, msg.sender);
+        }
         _returnExcess(spent);
+    }
+
+    /// @inheritdoc ISettlementEscrow
+    function claim(address token, address to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert EscrowZeroAddress();
+        amount = owed[token][msg.sender];
+        if (amount == 0) revert EscrowNothingOwed(token, msg.sender);
+        owed[token][msg.sender] = 0;
+        emit Claimed(token, msg.sender, to, amount);
+        if (token == address(0)) {
+            (bool ok,) = payable(to).call{value: amount}("");
+            if (!ok) revert EscrowFeeRefundFailed(to, amount);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
     }
 
     // ================================================================== quotes and views
@@ -237,9 +337,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
     function quoteResend(Terms calldata terms) external view returns (uint256 nativeFee) {
         bytes32 id = terms.settlementId;
         Settlement storage s = _settlements[id];
-        bytes memory encoded = abi.encode(terms);
-        _checkTerms(s, id, encoded);
-        (, nativeFee) = _pendingMessage(s, terms, encoded);
+        (, nativeFee) = _pendingMessage(s, terms, abi.encode(terms));
     }
 
     /// @inheritdoc ISettlementEscrow
@@ -251,15 +349,17 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         if (s.state != State.OPEN || legIndex >= terms.legs.length) return 0;
         uint32 deposited = s.depositedMask | uint32(1 << legIndex);
         if (deposited != _localMask(terms.legs)) return 0;
-        if (terms.hubEid != localEid) return _quoteOne(terms.hubEid, SettlementMsgCodec.LOCKED, encoded);
+        Terms memory t = terms;
+        if (terms.hubEid != localEid) return _quoteOne(t, terms.hubEid, SettlementMsgCodec.LOCKED, encoded);
         if (deposited | s.lockedMask != _allMask(terms.legs.length)) return 0;
-        return _quoteBroadcast(terms.legs, SettlementMsgCodec.RELEASE, encoded);
+        return _quoteBroadcast(t, SettlementMsgCodec.RELEASE, encoded);
     }
 
     /// @inheritdoc ISettlementEscrow
     function quoteRefund(Terms calldata terms) external view returns (uint256 nativeFee) {
         if (terms.hubEid != localEid) return 0;
-        return _quoteBroadcast(terms.legs, SettlementMsgCodec.ABORT, abi.encode(terms));
+        Terms memory t = terms;
+        return _quoteBroadcast(t, SettlementMsgCodec.ABORT, abi.encode(terms));
     }
 
     /// @inheritdoc ISettlementEscrow
@@ -274,7 +374,9 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
 
     /// @inheritdoc ISettlementEscrow
     function depositorOf(bytes32 settlementId, uint256 legIndex) external view returns (address) {
-        return _secretDepositors[settlementId][legIndex];
+        Settlement storage s = _settlements[settlementId];
+        if (s.keyLeg != 0 && s.keyLeg == legIndex + 1) return s.keyDepositor;
+        return _keyDepositors[settlementId][legIndex];
     }
 
     /// @inheritdoc ISettlementEscrow
@@ -286,11 +388,18 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         return _registrationDigest(settlementId, termsHash, decisionRef);
     }
 
+    /// @inheritdoc ISettlementEscrow
+    function depositDigest(bytes32 settlementId, uint256 legIndex, address sender) external view returns (bytes32) {
+        return _depositDigest(settlementId, legIndex, sender);
+    }
+
     // ================================================================== LayerZero receive
 
-    /// @dev Endpoint and peer are checked by `OAppReceiver.lzReceive`. Never reverts on protocol
-    /// grounds: duplicates, wrong roles and foreign terms are ignored with an event, so a message can
-    /// neither block the channel nor be applied twice. Messages arriving before registration are buffered.
+    /// @dev Endpoint and peer are checked by `OAppReceiver.lzReceive`. Never reverts on protocol grounds
+    /// (only for too little gas): duplicates, wrong roles and foreign terms are ignored or answered with
+    /// an event, so a message can neither block the channel nor be applied twice. Messages arriving
+    /// before registration are buffered. Native value the executor sent and no message used goes back to
+    /// the executor (or becomes owed to it if it refuses it).
     function _lzReceive(
         Origin calldata origin,
         bytes32 guid,
@@ -303,10 +412,21 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         nonReentrant
     {
         uint8 kind = SettlementMsgCodec.kind(message);
-        _handle(kind, origin.srcEid, guid, SettlementMsgCodec.encodedTerms(message), executor);
+        uint256 spent = _handle(kind, origin.srcEid, guid, SettlementMsgCodec.encodedTerms(message), executor);
+        uint256 excess = msg.value - spent;
+        if (excess != 0) {
+            (bool ok,) = payable(executor).call{value: excess}("");
+            if (!ok) {
+                owed[address(0)][executor] += excess;
+                emit NativeOwed(executor, excess);
+            }
+        }
     }
 
-    function _handle(uint8 kind, uint32 srcEid, bytes32 guid, bytes memory encoded, address executor) private {
+    function _handle(uint8 kind, uint32 srcEid, bytes32 guid, bytes memory encoded, address executor)
+        private
+        returns (uint256 spent)
+    {
         bytes32 termsHash = keccak256(encoded);
         Terms memory t = abi.decode(encoded, (Terms));
         Settlement storage s = _settlements[t.settlementId];
@@ -316,9 +436,16 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         if (state == State.NONE) {
             _buffer(s, t, kind, srcEid, termsHash, isHub);
         } else if (s.termsHash != termsHash) {
-            emit MessageIgnored(t.settlementId, kind, srcEid, state);
+            if (kind == SettlementMsgCodec.LOCKED && isHub && srcEid != localEid && _eidMask(t.legs, srcEid) != 0) {
+                // This hub registered other terms for the id, so it can never execute these: tell the
+                // spoke to unwind them.
+                emit ForeignTermsAborted(t.settlementId, termsHash, srcEid);
+                spent = _sendOrDefer(t, srcEid, SettlementMsgCodec.ABORT, encoded, msg.value, executor);
+            } else {
+                emit MessageIgnored(t.settlementId, kind, srcEid, state);
+            }
         } else if (kind == SettlementMsgCodec.LOCKED && isHub) {
-            _onLocked(s, t, encoded, srcEid, guid, executor);
+            spent = _onLocked(s, t, encoded, srcEid, guid, executor);
         } else if (kind == SettlementMsgCodec.RELEASE && !isHub && srcEid == t.hubEid && state == State.LOCKED) {
             emit MessageReceived(t.settlementId, kind, srcEid, guid);
             _execute(s, t, termsHash);
@@ -342,17 +469,16 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         uint32 srcEid,
         bytes32 guid,
         address executor
-    ) private {
+    ) private returns (uint256 spent) {
         State state = s.state;
         uint32 spokeMask = _eidMask(t.legs, srcEid);
         if (spokeMask == 0 || srcEid == localEid || state == State.EXECUTED) {
             emit MessageIgnored(t.settlementId, SettlementMsgCodec.LOCKED, srcEid, state);
-            return;
+            return 0;
         }
         emit MessageReceived(t.settlementId, SettlementMsgCodec.LOCKED, srcEid, guid);
         if (state == State.REFUNDED) {
-            _sendOrDefer(t.settlementId, srcEid, SettlementMsgCodec.ABORT, encoded, msg.value, executor);
-            return;
+            return _sendOrDefer(t, srcEid, SettlementMsgCodec.ABORT, encoded, msg.value, executor);
         }
         uint32 locked = s.lockedMask | spokeMask;
         s.lockedMask = locked;
@@ -363,7 +489,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
                 && s.depositedMask | locked == _allMask(t.legs.length)
         ) {
             _execute(s, t, termsHash);
-            _broadcast(t, encoded, SettlementMsgCodec.RELEASE, msg.value, executor);
+            spent = _broadcast(t, encoded, SettlementMsgCodec.RELEASE, msg.value, executor);
         }
     }
 
@@ -397,6 +523,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
 
     // ================================================================== internals: settlement
 
+    /// @dev Pays every local leg to its recipient, each on its own (a failed transfer becomes owed).
     function _execute(Settlement storage s, Terms memory t, bytes32 termsHash) private {
         bytes32 id = t.settlementId;
         s.state = State.EXECUTED;
@@ -406,12 +533,16 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         for (uint256 i; i < n; ++i) {
             Leg memory leg = t.legs[i];
             if (leg.eid != localEid) continue;
-            if (leg.depositor == address(0)) delete _secretDepositors[id][i];
-            IERC20(leg.token).safeTransfer(leg.recipient, leg.amount);
-            emit LegReleased(id, i, leg.recipient, leg.token, leg.amount);
+            if (leg.depositor == address(0)) _takeKeyDepositor(s, id, i);
+            if (_tryTransfer(leg.token, leg.recipient, leg.amount)) {
+                emit LegReleased(id, i, leg.recipient, leg.token, leg.amount);
+            } else {
+                _credit(id, i, leg.recipient, leg.token, leg.amount, false);
+            }
         }
     }
 
+    /// @dev Returns every deposited local leg to its depositor, each on its own (a failed transfer becomes owed).
     function _refundAll(Settlement storage s, Terms memory t, bytes32 termsHash) private {
         bytes32 id = t.settlementId;
         uint32 deposited = s.depositedMask;
@@ -423,35 +554,72 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             if (uint256(deposited) & (1 << i) == 0) continue;
             Leg memory leg = t.legs[i];
             address to = leg.depositor;
-            if (to == address(0)) {
-                to = _secretDepositors[id][i];
-                delete _secretDepositors[id][i];
+            if (to == address(0)) to = _takeKeyDepositor(s, id, i);
+            if (_tryTransfer(leg.token, to, leg.amount)) {
+                emit LegRefunded(id, i, to, leg.token, leg.amount);
+            } else {
+                _credit(id, i, to, leg.token, leg.amount, true);
             }
-            IERC20(leg.token).safeTransfer(to, leg.amount);
-            emit LegRefunded(id, i, to, leg.token, leg.amount);
         }
     }
 
-    /// @dev What `resend` would send now: LOCKED (locked spoke), RELEASE (executed hub), ABORT (refunded hub).
+    function _credit(bytes32 id, uint256 legIndex, address beneficiary, address token, uint256 amount, bool isRefund)
+        private
+    {
+        owed[token][beneficiary] += amount;
+        emit LegOwed(id, legIndex, beneficiary, token, amount, isRefund);
+    }
+
+    /// @dev `token.transfer(to, amount)` with at most `TRANSFER_GAS`, copying at most one word of return
+    /// data. Success means: the call did not revert, and it returned `true` or (USDT style) nothing from
+    /// an address with code. Reverts only if less gas is left than the allowance needs.
+    function _tryTransfer(address token, address to, uint256 amount) private returns (bool ok) {
+        uint256 left = gasleft();
+        if (left < _MIN_GAS_PER_TRANSFER) revert EscrowInsufficientGas(left, _MIN_GAS_PER_TRANSFER);
+        bytes memory data = abi.encodeCall(IERC20.transfer, (to, amount));
+        uint256 allowance = TRANSFER_GAS;
+        assembly ("memory-safe") {
+            mstore(0, 0)
+            let success := call(allowance, token, 0, add(data, 0x20), mload(data), 0, 0x20)
+            switch returndatasize()
+            case 0 { ok := and(success, gt(extcodesize(token), 0)) }
+            default { ok := and(success, and(gt(returndatasize(), 31), eq(mload(0), 1))) }
+        }
+    }
+
+    /// @dev What `resend` would send now: LOCKED (locked spoke), RELEASE (executed hub), ABORT (refunded
+    /// hub, or terms this registered hub can never execute because it holds other terms for the id).
     function _pendingMessage(Settlement storage s, Terms calldata terms, bytes memory encoded)
         private
         view
         returns (uint8 kind, uint256 fee)
     {
+        bytes32 id = terms.settlementId;
         State state = s.state;
         bool isHub = terms.hubEid == localEid;
-        if (!isHub && state == State.LOCKED) {
-            return (SettlementMsgCodec.LOCKED, _quoteOne(terms.hubEid, SettlementMsgCodec.LOCKED, encoded));
+        bytes32 termsHash = keccak256(encoded);
+        Terms memory t = terms;
+        if (s.termsHash != termsHash || state == State.NONE) {
+            if (!isHub || state == State.NONE) revert EscrowTermsMismatch(id, s.termsHash, termsHash);
+            kind = SettlementMsgCodec.ABORT;
+        } else if (!isHub && state == State.LOCKED) {
+            return (SettlementMsgCodec.LOCKED, _quoteOne(t, terms.hubEid, SettlementMsgCodec.LOCKED, encoded));
+        } else if (isHub && state == State.EXECUTED) {
+            kind = SettlementMsgCodec.RELEASE;
+        } else if (isHub && state == State.REFUNDED) {
+            kind = SettlementMsgCodec.ABORT;
+        } else {
+            revert EscrowNothingToSend(id, state);
         }
-        if (isHub && state == State.EXECUTED) kind = SettlementMsgCodec.RELEASE;
-        else if (isHub && state == State.REFUNDED) kind = SettlementMsgCodec.ABORT;
-        else revert EscrowNothingToSend(terms.settlementId, state);
-        if (_spokes(terms.legs).length == 0) revert EscrowNothingToSend(terms.settlementId, state);
-        fee = _quoteBroadcast(terms.legs, kind, encoded);
+        if (_spokes(t.legs).length == 0) revert EscrowNothingToSend(id, state);
+        fee = _quoteBroadcast(t, kind, encoded);
     }
 
+    /// @dev Shape of the terms, `maxSettlementDuration`, and peers for every chain this escrow must message.
     function _validate(Terms calldata terms) private view {
         bytes32 id = terms.settlementId;
+        uint256 latest = block.timestamp + maxSettlementDuration;
+        if (terms.timeoutAt > latest) revert EscrowDurationTooLong(id, terms.timeoutAt, latest);
         uint256 n = terms.legs.length;
         if (n == 0 || n > MAX_LEGS) revert EscrowInvalidLegCount(id, n);
         uint32 hub = terms.hubEid;
@@ -462,7 +630,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             Leg calldata leg = terms.legs[i];
             if (
                 leg.eid == 0 || leg.token == address(0) || leg.amount == 0 || leg.recipient == address(0)
-                    || (leg.depositor == address(0)) == (leg.depositKey == bytes32(0))
+                    || (leg.depositor == address(0)) == (leg.depositKey == address(0))
             ) revert EscrowInvalidLeg(id, i);
             if (leg.eid == hub) hubSeen = true;
             if (leg.eid == localEid) localSeen = true;
@@ -502,6 +670,10 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         return _hashTypedDataV4(keccak256(abi.encode(REGISTRATION_TYPEHASH, settlementId, termsHash, decisionRef)));
     }
 
+    function _depositDigest(bytes32 settlementId, uint256 legIndex, address sender) private view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(DEPOSIT_TYPEHASH, settlementId, legIndex, sender)));
+    }
+
     function _localMask(Leg[] calldata legs) private view returns (uint32 mask) {
         uint256 n = legs.length;
         for (uint256 i; i < n; ++i) {
@@ -522,27 +694,17 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
 
     // ================================================================== internals: messaging
 
-    /// @dev Sends `kind` to every distinct remote eid of the legs if `budget` covers all fees; otherwise
-    /// sends nothing and emits `MessageDeferred` (anyone can `resend`). Returns the fee spent.
+    /// @dev Sends `kind` to every distinct remote eid of the legs, each on its own: a destination whose
+    /// quote fails, whose fee the rest of `budget` does not cover or whose send fails is deferred
+    /// (`MessageDeferred`; anyone can `resend`). Never reverts. Returns the fee spent.
     function _broadcast(Terms memory t, bytes memory encoded, uint8 kind, uint256 budget, address refundTo)
         private
         returns (uint256 spent)
     {
         uint32[] memory dsts = _spokes(t.legs);
         uint256 count = dsts.length;
-        if (count == 0) return 0;
-        bytes memory message = SettlementMsgCodec.encode(kind, encoded);
-        uint256[] memory fees = new uint256[](count);
         for (uint256 j; j < count; ++j) {
-            fees[j] = _quote(dsts[j], message, _options(dsts[j], kind), false).nativeFee;
-            spent += fees[j];
-        }
-        if (spent > budget) {
-            emit MessageDeferred(t.settlementId, kind, spent, budget);
-            return 0;
-        }
-        for (uint256 j; j < count; ++j) {
-            _sendPaid(t.settlementId, dsts[j], kind, message, fees[j], refundTo);
+            spent += _sendOrDefer(t, dsts[j], kind, encoded, budget - spent, refundTo);
         }
     }
 
@@ -561,43 +723,57 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         }
     }
 
-    /// @dev Sends one message if `budget` covers its fee, else emits `MessageDeferred`. Returns the fee spent.
-    function _sendOrDefer(bytes32 id, uint32 dstEid, uint8 kind, bytes memory encoded, uint256 budget, address refundTo)
-        private
-        returns (uint256)
-    {
-        bytes memory message = SettlementMsgCodec.encode(kind, encoded);
-        uint256 fee = _quote(dstEid, message, _options(dstEid, kind), false).nativeFee;
-        if (fee > budget) {
-            emit MessageDeferred(id, kind, fee, budget);
-            return 0;
+    /// @dev Quotes and sends one message if `budget` covers its fee; on any failure emits `MessageDeferred`
+    /// instead. Never reverts. Returns the fee spent.
+    function _sendOrDefer(
+        Terms memory t,
+        uint32 dstEid,
+        uint8 kind,
+        bytes memory encoded,
+        uint256 budget,
+        address refundTo
+    ) private returns (uint256) {
+        bytes32 peer = peers[dstEid];
+        bytes memory options = _options(t.legs, dstEid, kind);
+        MessagingParams memory params =
+            MessagingParams(dstEid, peer, SettlementMsgCodec.encode(kind, encoded), options, false);
+        (bool quoted, uint256 fee) = _tryQuote(params);
+        if (quoted && fee <= budget) {
+            try endpoint.send{value: fee}(params, refundTo) returns (MessagingReceipt memory receipt) {
+                emit MessageSent(t.settlementId, kind, dstEid, receipt.guid, fee);
+                return fee;
+            } catch {}
         }
-        _sendPaid(id, dstEid, kind, message, fee, refundTo);
-        return fee;
+        emit MessageDeferred(t.settlementId, kind, dstEid, fee, budget);
+        return 0;
     }
 
-    function _sendPaid(bytes32 id, uint32 dstEid, uint8 kind, bytes memory message, uint256 fee, address refundTo)
-        private
-    {
-        MessagingReceipt memory receipt =
-            _lzSend(dstEid, message, _options(dstEid, kind), MessagingFee(fee, 0), refundTo);
-        emit MessageSent(id, kind, dstEid, receipt.guid, fee);
+    /// @dev The endpoint's native fee for `params`; (false, 0) without a peer or when the quote reverts.
+    function _tryQuote(MessagingParams memory params) private view returns (bool, uint256) {
+        if (params.receiver == bytes32(0)) return (false, 0);
+        try endpoint.quote(params, address(this)) returns (MessagingFee memory fee) {
+            return (true, fee.nativeFee);
+        } catch {
+            return (false, 0);
+        }
     }
 
-    function _quoteOne(uint32 dstEid, uint8 kind, bytes memory encoded) private view returns (uint256) {
-        bytes memory message = SettlementMsgCodec.encode(kind, encoded);
-        return _quote(dstEid, message, _options(dstEid, kind), false).nativeFee;
-    }
-
-    function _quoteBroadcast(Leg[] calldata legs, uint8 kind, bytes memory encoded)
+    function _quoteOne(Terms memory t, uint32 dstEid, uint8 kind, bytes memory encoded)
         private
         view
-        returns (uint256 total)
+        returns (uint256 fee)
     {
-        uint32[] memory dsts = _spokes(legs);
-        bytes memory message = SettlementMsgCodec.encode(kind, encoded);
+        (, fee) = _tryQuote(
+            MessagingParams(
+                dstEid, peers[dstEid], SettlementMsgCodec.encode(kind, encoded), _options(t.legs, dstEid, kind), false
+            )
+        );
+    }
+
+    function _quoteBroadcast(Terms memory t, uint8 kind, bytes memory encoded) private view returns (uint256 total) {
+        uint32[] memory dsts = _spokes(t.legs);
         for (uint256 j; j < dsts.length; ++j) {
-            total += _quote(dsts[j], message, _options(dsts[j], kind), false).nativeFee;
+            total += _quoteOne(t, dsts[j], kind, encoded);
         }
     }
 
@@ -608,19 +784,23 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         return false;
     }
 
-    /// @dev Enforced options for (eid, kind) if the owner set them, else executor lzReceive gas only.
-    function _options(uint32 eid, uint8 kind) private view returns (bytes memory options) {
+    /// @dev Enforced options for (eid, kind) if the owner set them, else executor lzReceive gas sized for
+    /// the destination: base + per leg there (+ per spoke for LOCKED, which may execute and broadcast).
+    function _options(Leg[] memory legs, uint32 eid, uint8 kind) private view returns (bytes memory options) {
         options = enforcedOptions[eid][kind];
         if (options.length == 0) {
+            uint256 n = legs.length;
+            uint256 gas = RECEIVE_BASE_GAS;
+            for (uint256 i; i < n; ++i) {
+                if (legs[i].eid == eid) {
+                    gas += RECEIVE_GAS_PER_LEG;
+                } else if (kind == SettlementMsgCodec.LOCKED && !_seenBefore(legs, i, legs[i].eid)) {
+                    gas += RECEIVE_GAS_PER_SPOKE;
+                }
+            }
             // TYPE_3 ‖ worker 1 (executor) ‖ size 17 ‖ option 1 (lzReceive) ‖ uint128 gas
-            options = abi.encodePacked(uint16(3), uint8(1), uint16(17), uint8(1), DEFAULT_RECEIVE_GAS);
+            options = abi.encodePacked(uint16(3), uint8(1), uint16(17), uint8(1), uint128(gas));
         }
-    }
-
-    /// @dev Fees are checked against the caller's budget before sending, so several messages can be paid
-    /// from one `msg.value` (the base implementation requires `msg.value == fee` per message).
-    function _payNative(uint256 nativeFee) internal pure override returns (uint256) {
-        return nativeFee;
     }
 
     function _returnExcess(uint256 spent) private {

@@ -233,7 +233,7 @@ contract CrossChainTest is EscrowTestBase {
         _registerAll(t);
         _fund(buyer, address(cash), address(escB), CASH_AMOUNT);
         vm.prank(buyer);
-        escB.deposit(t, 1, BUYER_SECRET); // no fee paid: LOCKED deferred
+        escB.deposit(t, 1, _sigOf(t, 1)); // no fee paid: LOCKED deferred
         _assertState(escB, ID, ISettlementEscrow.State.LOCKED);
         assertFalse(_pending(A));
         _resend(escB, t);
@@ -282,7 +282,7 @@ contract CrossChainTest is EscrowTestBase {
         vm.expectRevert(
             abi.encodeWithSelector(ISettlementEscrow.EscrowInvalidState.selector, ID, ISettlementEscrow.State.REFUNDED)
         );
-        escB.deposit(t, 1, BUYER_SECRET);
+        escB.deposit(t, 1, _sigOf(t, 1));
     }
 
     /// @dev LOCKED reaches the hub before the hub registered: buffered, applied at registration.

@@ -33,7 +33,7 @@ contract HostileTokensTest is EscrowTestBase {
                 CASH_AMOUNT - CASH_AMOUNT / 100
             )
         );
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
     }
 
     function test_RevertWhen_DepositFalseReturningToken() public {
@@ -44,7 +44,7 @@ contract HostileTokensTest is EscrowTestBase {
         bad.approve(address(escA), CASH_AMOUNT);
         vm.prank(buyer);
         vm.expectRevert(abi.encodeWithSelector(SafeERC20.SafeERC20FailedOperation.selector, address(bad)));
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
     }
 
     function test_NoReturnTokenSettles() public {
@@ -54,7 +54,7 @@ contract HostileTokensTest is EscrowTestBase {
         vm.prank(buyer);
         usdt.approve(address(escA), CASH_AMOUNT);
         vm.prank(buyer);
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
         _deposit(t, 0);
         assertEq(usdt.balanceOf(sellerCash), CASH_AMOUNT);
         assertEq(asset.balanceOf(buyerVault), ASSET_AMOUNT);
@@ -67,7 +67,7 @@ contract HostileTokensTest is EscrowTestBase {
         vm.prank(buyer);
         usdt.approve(address(escA), CASH_AMOUNT);
         vm.prank(buyer);
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
         vm.warp(t.timeoutAt);
         escA.refund(t);
         assertEq(usdt.balanceOf(buyer), CASH_AMOUNT);
@@ -85,30 +85,35 @@ contract HostileTokensTest is EscrowTestBase {
         // Re-register under a fresh id with the token itself as the asset depositor.
         t.settlementId = keccak256("LS-HOSTILE-2");
         _register(escA, t);
-        ree.setHook(address(escA), abi.encodeCall(ISettlementEscrow.deposit, (t, 0, bytes32(0))));
+        ree.setHook(address(escA), abi.encodeCall(ISettlementEscrow.deposit, (t, 0, "")));
         vm.prank(buyer);
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
         assertEq(ree.balanceOf(address(escA)), 0);
     }
 
-    /// @dev The hook re-enters refund while the escrow pays out: the payout reverts, nothing moves, and
-    /// the settlement stays OPEN so it can still be refunded after the timeout.
-    function test_RevertWhen_ReentrantPayout() public {
+    /// @dev The hook re-enters refund while the escrow pays out: that one transfer fails (reentrancy guard),
+    /// the settlement still executes, the other leg is paid and the hooked leg is owed to its recipient.
+    function test_ReentrantPayoutBecomesOwed() public {
         ReentrantToken ree = new ReentrantToken();
         Terms memory t = _withCashToken(address(ree));
         ree.mint(buyer, CASH_AMOUNT);
         vm.prank(buyer);
         ree.approve(address(escA), CASH_AMOUNT);
         vm.prank(buyer);
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
         ree.setHook(address(escA), abi.encodeCall(ISettlementEscrow.refund, (t)));
         _fund(seller, address(asset), address(escA), ASSET_AMOUNT);
         vm.prank(seller);
-        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
-        escA.deposit(t, 0, 0);
-        assertEq(uint8(_stateOf(escA, ID)), uint8(ISettlementEscrow.State.OPEN));
+        escA.deposit(t, 0, "");
+        assertEq(uint8(_stateOf(escA, ID)), uint8(ISettlementEscrow.State.EXECUTED));
         assertEq(ree.balanceOf(address(escA)), CASH_AMOUNT);
-        assertEq(asset.balanceOf(seller), ASSET_AMOUNT);
+        assertEq(escA.owed(address(ree), sellerCash), CASH_AMOUNT);
+        assertEq(asset.balanceOf(buyerVault), ASSET_AMOUNT);
+        ree.setHook(address(0), "");
+        vm.prank(sellerCash);
+        escA.claim(address(ree), sellerCash);
+        assertEq(ree.balanceOf(sellerCash), CASH_AMOUNT);
+        assertEq(escA.owed(address(ree), sellerCash), 0);
     }
 }

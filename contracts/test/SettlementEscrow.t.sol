@@ -24,7 +24,7 @@ contract SettlementEscrowTest is EscrowTestBase {
 
     function test_RevertWhen_ConstructorAttesterZero() public {
         vm.expectRevert(ISettlementEscrow.EscrowZeroAddress.selector);
-        new SettlementEscrow(endpoints[A], address(this), address(0));
+        new SettlementEscrow(endpoints[A], address(this), address(0), MAX_DURATION);
     }
 
     function test_SetAttester() public {
@@ -189,7 +189,7 @@ contract SettlementEscrowTest is EscrowTestBase {
             address who = address(uint160(0x2000 + i));
             _fund(who, address(cash), address(escA), i + 1);
             vm.prank(who);
-            escA.deposit(t, i, bytes32(i + 1));
+            escA.deposit(t, i, _keySig(address(escA), ID, i, who, i + 1));
             (, ISettlementEscrow.State state, uint32 mask,) = escA.settlementOf(ID);
             if (i < 31) {
                 assertEq(uint8(state), uint8(ISettlementEscrow.State.OPEN));
@@ -216,7 +216,7 @@ contract SettlementEscrowTest is EscrowTestBase {
             address who = address(uint160(0x2000 + picks[k]));
             _fund(who, address(cash), address(escA), picks[k] + 1);
             vm.prank(who);
-            escA.deposit(t, picks[k], 0);
+            escA.deposit(t, picks[k], "");
         }
         vm.warp(t.timeoutAt);
         escA.refund(t);
@@ -252,13 +252,13 @@ contract SettlementEscrowTest is EscrowTestBase {
 
     function test_RevertWhen_RegisterLegBothDepositorAndKey() public {
         Terms memory t = _singleChain(ID);
-        t.legs[0].depositKey = keccak256("k");
+        t.legs[0].depositKey = makeAddr("k");
         _expectInvalidLeg(t, 0);
     }
 
     function test_RevertWhen_RegisterLegNeitherDepositorNorKey() public {
         Terms memory t = _singleChain(ID);
-        t.legs[1].depositKey = 0;
+        t.legs[1].depositKey = address(0);
         _expectInvalidLeg(t, 1);
     }
 
@@ -305,7 +305,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         vm.expectEmit(address(escA));
         emit ISettlementEscrow.LegDeposited(ID, 0, seller, address(asset), ASSET_AMOUNT);
         vm.prank(seller);
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
         (, ISettlementEscrow.State state, uint32 deposited,) = escA.settlementOf(ID);
         assertEq(uint8(state), uint8(ISettlementEscrow.State.OPEN));
         assertEq(deposited, 1);
@@ -317,8 +317,8 @@ contract SettlementEscrowTest is EscrowTestBase {
         Terms memory t = _singleChain(ID);
         _register(escA, t);
         _fund(stranger, address(cash), address(escA), CASH_AMOUNT);
-        vm.prank(stranger); // whoever holds the secret (e.g. the buyer's custody) deposits
-        escA.deposit(t, 1, BUYER_SECRET);
+        vm.prank(stranger); // whichever sender the deposit key signed for (e.g. the buyer's custody) deposits
+        escA.deposit(t, 1, _sigOf(t, 1, stranger));
         assertEq(escA.depositorOf(ID, 1), stranger);
         assertEq(cash.balanceOf(address(escA)), CASH_AMOUNT);
     }
@@ -336,7 +336,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         vm.expectEmit(address(escA));
         emit ISettlementEscrow.LegReleased(ID, 1, sellerCash, address(cash), CASH_AMOUNT);
         vm.prank(seller);
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
         assertEq(asset.balanceOf(buyerVault), ASSET_AMOUNT);
         assertEq(cash.balanceOf(sellerCash), CASH_AMOUNT);
         assertEq(asset.balanceOf(address(escA)), 0);
@@ -351,7 +351,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         _fund(seller, address(asset), address(escA), ASSET_AMOUNT);
         vm.deal(seller, 1 ether);
         vm.prank(seller);
-        escA.deposit{value: 1 ether}(t, 0, 0);
+        escA.deposit{value: 1 ether}(t, 0, "");
         assertEq(seller.balance, 1 ether);
         assertEq(address(escA).balance, 0);
     }
@@ -373,7 +373,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         Terms memory t = _singleChain(ID);
         _register(escA, t);
         vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowLegNotLocal.selector, ID, 7));
-        escA.depositWithPermit(t, 7, 0, block.timestamp, 27, bytes32(0), bytes32(0));
+        escA.depositWithPermit(t, 7, "", block.timestamp, 27, bytes32(0), bytes32(0));
     }
 
     function test_DepositWhilePaused() public {
@@ -406,7 +406,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         (uint8 v, bytes32 r, bytes32 s) =
             vm.sign(pk, MessageHashUtils.toTypedDataHash(asset.DOMAIN_SEPARATOR(), structHash));
         vm.prank(holder);
-        escA.depositWithPermit(t, 0, 0, deadline, v, r, s);
+        escA.depositWithPermit(t, 0, "", deadline, v, r, s);
         assertEq(asset.balanceOf(address(escA)), ASSET_AMOUNT);
     }
 
@@ -416,7 +416,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         _register(escA, t);
         _fund(seller, address(asset), address(escA), ASSET_AMOUNT);
         vm.prank(seller);
-        escA.depositWithPermit(t, 0, 0, block.timestamp, 27, bytes32(0), bytes32(0));
+        escA.depositWithPermit(t, 0, "", block.timestamp, 27, bytes32(0), bytes32(0));
         assertEq(asset.balanceOf(address(escA)), ASSET_AMOUNT);
     }
 
@@ -426,7 +426,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         asset.mint(seller, ASSET_AMOUNT);
         vm.prank(seller);
         vm.expectRevert();
-        escA.depositWithPermit(t, 0, 0, block.timestamp, 27, bytes32(0), bytes32(0));
+        escA.depositWithPermit(t, 0, "", block.timestamp, 27, bytes32(0), bytes32(0));
     }
 
     function test_RevertWhen_DepositUnregistered() public {
@@ -436,7 +436,7 @@ contract SettlementEscrowTest is EscrowTestBase {
                 ISettlementEscrow.EscrowTermsMismatch.selector, ID, bytes32(0), keccak256(abi.encode(t))
             )
         );
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_RevertWhen_DepositTermsMismatch() public {
@@ -450,7 +450,7 @@ contract SettlementEscrowTest is EscrowTestBase {
             )
         );
         vm.prank(seller);
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_RevertWhen_DepositAtTimeout() public {
@@ -460,7 +460,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         vm.warp(t.timeoutAt);
         vm.prank(seller);
         vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowExpired.selector, ID, t.timeoutAt));
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_RevertWhen_DepositAfterExecution() public {
@@ -472,7 +472,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         vm.expectRevert(
             abi.encodeWithSelector(ISettlementEscrow.EscrowInvalidState.selector, ID, ISettlementEscrow.State.EXECUTED)
         );
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_RevertWhen_DepositAfterRefund() public {
@@ -484,7 +484,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         vm.expectRevert(
             abi.encodeWithSelector(ISettlementEscrow.EscrowInvalidState.selector, ID, ISettlementEscrow.State.REFUNDED)
         );
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_RevertWhen_DepositLegTwice() public {
@@ -494,21 +494,21 @@ contract SettlementEscrowTest is EscrowTestBase {
         _fund(seller, address(asset), address(escA), ASSET_AMOUNT);
         vm.prank(seller);
         vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowLegAlreadyDeposited.selector, ID, 0));
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_RevertWhen_DepositLegIndexOutOfRange() public {
         Terms memory t = _singleChain(ID);
         _register(escA, t);
         vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowLegNotLocal.selector, ID, 2));
-        escA.deposit(t, 2, 0);
+        escA.deposit(t, 2, "");
     }
 
     function test_RevertWhen_DepositRemoteLeg() public {
         Terms memory t = _crossChain(ID);
         _register(escA, t);
         vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowLegNotLocal.selector, ID, 1));
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1));
     }
 
     function test_RevertWhen_DepositNotFixedDepositor() public {
@@ -517,7 +517,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         _fund(stranger, address(asset), address(escA), ASSET_AMOUNT);
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowUnauthorizedDepositor.selector, ID, 0, stranger));
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     function test_RevertWhen_DepositWrongSecret() public {
@@ -526,7 +526,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         _fund(buyer, address(cash), address(escA), CASH_AMOUNT);
         vm.prank(buyer);
         vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowUnauthorizedDepositor.selector, ID, 1, buyer));
-        escA.deposit(t, 1, SELLER_SECRET);
+        escA.deposit(t, 1, _keySig(address(escA), ID, 1, buyer, uint256(SELLER_SECRET)));
     }
 
     function test_RevertWhen_DepositInsufficientAllowance() public {
@@ -535,7 +535,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         asset.mint(seller, ASSET_AMOUNT);
         vm.prank(seller);
         vm.expectRevert();
-        escA.deposit(t, 0, 0);
+        escA.deposit(t, 0, "");
     }
 
     // ================================================================== refunds
@@ -562,7 +562,7 @@ contract SettlementEscrowTest is EscrowTestBase {
         _register(escA, t);
         _fund(stranger, address(cash), address(escA), CASH_AMOUNT);
         vm.prank(stranger);
-        escA.deposit(t, 1, BUYER_SECRET);
+        escA.deposit(t, 1, _sigOf(t, 1, stranger));
         vm.warp(t.timeoutAt);
         escA.refund(t);
         assertEq(cash.balanceOf(stranger), CASH_AMOUNT);
@@ -683,13 +683,14 @@ contract SettlementEscrowTest is EscrowTestBase {
 
     /// @dev Pairs with test_RevertWhen_DepositWrongSecret.
     function testFuzz_RevertWhen_DepositWrongSecret(bytes32 secret) public {
+        secret = bytes32(bound(uint256(secret), 1, SECP256K1_ORDER - 1));
         vm.assume(secret != BUYER_SECRET);
         Terms memory t = _singleChain(ID);
         _register(escA, t);
         _fund(buyer, address(cash), address(escA), CASH_AMOUNT);
         vm.prank(buyer);
         vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowUnauthorizedDepositor.selector, ID, 1, buyer));
-        escA.deposit(t, 1, secret);
+        escA.deposit(t, 1, _keySig(address(escA), ID, 1, buyer, uint256(secret)));
     }
 
     /// @dev Pairs with test_RefundAfterTimeout / test_RevertWhen_RefundBeforeTimeout / test_RevertWhen_DepositAtTimeout.
@@ -708,7 +709,7 @@ contract SettlementEscrowTest is EscrowTestBase {
             _fund(buyer, address(cash), address(escA), CASH_AMOUNT);
             vm.prank(buyer);
             vm.expectRevert(abi.encodeWithSelector(ISettlementEscrow.EscrowExpired.selector, ID, t.timeoutAt));
-            escA.deposit(t, 1, BUYER_SECRET);
+            escA.deposit(t, 1, _sigOf(t, 1));
             escA.refund(t);
             assertEq(asset.balanceOf(seller), ASSET_AMOUNT);
         }
@@ -729,6 +730,6 @@ contract SettlementEscrowTest is EscrowTestBase {
 contract NoReceiveDepositor {
     function deposit(SettlementEscrow esc, Terms calldata t, uint256 leg, uint256 value) external {
         DemoToken(t.legs[leg].token).approve(address(esc), t.legs[leg].amount);
-        esc.deposit{value: value}(t, leg, bytes32(0));
+        esc.deposit{value: value}(t, leg, "");
     }
 }

@@ -36,13 +36,30 @@ struct SetDefaultExecutorConfigParam {
     ExecutorConfig config;
 }
 
-/// @notice The EndpointV2 owner and executor calls used locally.
+/// @notice Same layout as `SetConfigParam` in lz-evm-protocol-v2 `interfaces/IMessageLibManager.sol`.
+struct SetConfigParam {
+    uint32 eid;
+    uint32 configType;
+    bytes config;
+}
+
+/// @notice The EndpointV2 owner, OApp-delegate and executor calls used locally.
 interface ILocalEndpoint {
     function eid() external view returns (uint32);
     function defaultSendLibrary(uint32 eid) external view returns (address);
     function registerLibrary(address lib) external;
     function setDefaultSendLibrary(uint32 eid, address lib) external;
     function setDefaultReceiveLibrary(uint32 eid, address lib, uint256 gracePeriod) external;
+    /// @notice OApp delegate: the send library of `oapp` towards `eid` (never the endpoint default once set).
+    function setSendLibrary(address oapp, uint32 eid, address lib) external;
+    /// @notice OApp delegate: the receive library of `oapp` from `eid`.
+    function setReceiveLibrary(address oapp, uint32 eid, address lib, uint256 gracePeriod) external;
+    /// @notice OApp delegate: per-OApp library configuration (ULN DVNs, executor).
+    function setConfig(address oapp, address lib, SetConfigParam[] calldata params) external;
+    function getSendLibrary(address sender, uint32 eid) external view returns (address lib);
+    function getReceiveLibrary(address receiver, uint32 eid) external view returns (address lib, bool isDefault);
+    function isDefaultSendLibrary(address sender, uint32 eid) external view returns (bool);
+    function delegates(address oapp) external view returns (address);
     function lzReceive(
         Origin calldata origin,
         address receiver,

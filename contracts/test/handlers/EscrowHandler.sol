@@ -7,6 +7,7 @@ import {StdUtils} from "forge-std/StdUtils.sol";
 import {SettlementEscrow} from "../../src/SettlementEscrow.sol";
 import {ISettlementEscrow, Terms, Leg} from "../../src/ISettlementEscrow.sol";
 import {DemoToken} from "../../src/demo/DemoToken.sol";
+import {SwitchToken} from "../mocks/HostileTokens.sol";
 
 /// @notice The part of TestHelperOz5 the handler drives: deliver the oldest `count` packets to a receiver.
 interface IPacketRelay {
@@ -20,8 +21,10 @@ interface IPacketRelay {
 }
 
 /// @notice Drives random settlements across a hub (eid 1) and two spokes (eids 2, 3): registrations
-/// in any order, deposits with or without the LayerZero fee, refunds, resends, clock jumps and packet
-/// deliveries interleaved across chains. Every party address is unique per (settlement, leg) and funded
+/// in any order, deposits with or without the LayerZero fee, refunds, resends (duplicates), claims,
+/// packet deliveries interleaved across chains (reordering, delay), one clock per chain (each action
+/// runs at its chain's time), and a hostile token in the mix whose switches (blacklist of any party,
+/// pause, false return, gas burner, re-entering hook) flip at random moments. Every party address is unique per (settlement, leg) and funded
 /// exactly once, so balances show exactly what happened to each leg.
 contract EscrowHandler is CommonBase, StdUtils {
     uint256 internal constant ATTESTER_PK = 0xA77E57;
@@ -31,20 +34,37 @@ contract EscrowHandler is CommonBase, StdUtils {
     IPacketRelay internal immutable relay;
     SettlementEscrow[3] internal escrows;
     DemoToken[2] internal tokens;
+    SwitchToken internal sw;
+    /// @notice Each chain's clock (eid i + 1): actions on a chain run at its time.
+    uint256[3] public chainTime;
 
     Terms[] internal _settlements;
     /// @notice Ghost: legs whose deposit succeeded, per settlement.
     mapping(uint256 => mapping(uint256 => bool)) public ghostDeposited;
     /// @notice Ghost: sum of successful deposits per (escrow index, token index).
-    uint256[2][3] public ghostIn;
+    uint256[3][3] public ghostIn;
     /// @notice Count of calls per action, for the run summary.
     mapping(bytes32 => uint256) public calls;
 
-    constructor(IPacketRelay relay_, SettlementEscrow[3] memory escrows_, DemoToken[2] memory tokens_) {
+    constructor(
+        IPacketRelay relay_,
+        SettlementEscrow[3] memory escrows_,
+        DemoToken[2] memory tokens_,
+        SwitchToken sw_
+    ) {
         relay = relay_;
         escrows = escrows_;
         tokens = tokens_;
+        sw = sw_;
         vm.deal(address(this), 1000 ether);
+        for (uint256 c; c < 3; ++c) {
+            chainTime[c] = block.timestamp;
+        }
+    }
+
+    /// @dev Runs the next action at chain `c`'s time.
+    function _at(uint256 c) internal {
+        vm.warp(chainTime[c]);
     }
 
     receive() external payable {}
@@ -63,8 +83,13 @@ contract EscrowHandler is CommonBase, StdUtils {
         return escrows[i];
     }
 
-    function token(uint256 i) external view returns (DemoToken) {
-        return tokens[i];
+    /// @notice Token k: 0 and 1 plain, 2 the hostile switch token.
+    function token(uint256 i) external view returns (address) {
+        return i == 2 ? address(sw) : address(tokens[i]);
+    }
+
+    function tokenIndex(address t) public view returns (uint256) {
+        return t == address(tokens[0]) ? 0 : t == address(tokens[1]) ? 1 : 2;
     }
 
     function chainIndex(uint32 eid) public pure returns (uint256) {
@@ -97,10 +122,10 @@ contract EscrowHandler is CommonBase, StdUtils {
             bool bySecret = r & 1 == 1;
             legs[i] = Leg({
                 eid: EIDS[(r >> 8) % 3],
-                token: address(tokens[(r >> 16) % 2]),
+                token: this.token((r >> 16) % 3),
                 amount: bound(r >> 32, 1, 1e24),
                 depositor: bySecret ? address(0) : depositorOf(s, i),
-                depositKey: bySecret ? keccak256(abi.encodePacked(secretOf(s, i))) : bytes32(0),
+                depositKey: bySecret ? vm.addr(uint256(secretOf(s, i))) : address(0),
                 recipient: recipientOf(s, i)
             });
         }
@@ -109,7 +134,7 @@ contract EscrowHandler is CommonBase, StdUtils {
         Terms storage t = _settlements[s];
         t.settlementId = keccak256(abi.encode("LS-INV", s));
         t.hubEid = hub;
-        t.timeoutAt = uint64(block.timestamp + bound(ttl, 10 minutes, 3 hours));
+        t.timeoutAt = uint64(chainTime[chainIndex(hub)] + bound(ttl, 10 minutes, 3 hours));
         t.decisionRef = keccak256(abi.encode("decision", s));
         for (uint256 i; i < n; ++i) {
             t.legs.push(legs[i]);
@@ -127,7 +152,9 @@ contract EscrowHandler is CommonBase, StdUtils {
     function register(uint256 sSeed, uint256 legSeed) external {
         if (_settlements.length == 0) return;
         Terms memory t = _settlements[sSeed % _settlements.length];
-        SettlementEscrow esc = escrows[chainIndex(t.legs[legSeed % t.legs.length].eid)];
+        uint256 c = chainIndex(t.legs[legSeed % t.legs.length].eid);
+        SettlementEscrow esc = escrows[c];
+        _at(c);
         bytes32 digest = esc.registrationDigest(t.settlementId, keccak256(abi.encode(t)), t.decisionRef);
         (uint8 v, bytes32 r, bytes32 sig) = vm.sign(ATTESTER_PK, digest);
         try esc.register(t, abi.encodePacked(r, sig, v)) {
@@ -146,7 +173,7 @@ contract EscrowHandler is CommonBase, StdUtils {
         for (uint256 k; k < count && !found; ++k) {
             uint256 cand = (sSeed % count + k) % count;
             Terms storage t = _settlements[cand];
-            if (block.timestamp >= t.timeoutAt) continue;
+            if (chainTime[0] >= t.timeoutAt && chainTime[1] >= t.timeoutAt && chainTime[2] >= t.timeoutAt) continue;
             for (uint256 j; j < t.legs.length; ++j) {
                 uint256 leg = (legSeed % t.legs.length + j) % t.legs.length;
                 if (ghostDeposited[cand][leg]) continue;
@@ -162,10 +189,21 @@ contract EscrowHandler is CommonBase, StdUtils {
         _deposit(s, i, payFee);
     }
 
+    function _sig(SettlementEscrow esc, bytes32 id, uint256 s, uint256 i, bool byKey)
+        internal
+        view
+        returns (bytes memory)
+    {
+        if (!byKey) return "";
+        (uint8 v, bytes32 r, bytes32 ss) = vm.sign(uint256(secretOf(s, i)), esc.depositDigest(id, i, depositorOf(s, i)));
+        return abi.encodePacked(r, ss, v);
+    }
+
     function _deposit(uint256 s, uint256 i, bool payFee) internal {
         Terms memory t = _settlements[s];
         Leg memory leg = t.legs[i];
         SettlementEscrow esc = escrows[chainIndex(leg.eid)];
+        _at(chainIndex(leg.eid));
         address who = depositorOf(s, i);
         uint256 fee;
         if (payFee) {
@@ -177,22 +215,30 @@ contract EscrowHandler is CommonBase, StdUtils {
         vm.startPrank(who);
         DemoToken(leg.token).approve(address(esc), leg.amount);
         vm.deal(who, fee);
-        try esc.deposit{value: fee}(t, i, leg.depositor == address(0) ? secretOf(s, i) : bytes32(0)) {
+        try esc.deposit{value: fee}(t, i, _sig(esc, t.settlementId, s, i, leg.depositor == address(0))) {
             ghostDeposited[s][i] = true;
-            ghostIn[chainIndex(leg.eid)][leg.token == address(tokens[0]) ? 0 : 1] += leg.amount;
+            ghostIn[chainIndex(leg.eid)][tokenIndex(leg.token)] += leg.amount;
             calls["deposit"]++;
+            vm.stopPrank();
         } catch {
+            vm.stopPrank();
             // Undo the funding so the depositor's balance keeps meaning "refunded".
-            if (!DemoToken(leg.token).transfer(address(0xdead), leg.amount)) revert();
+            if (leg.token == address(sw)) {
+                sw.burn(who, leg.amount);
+            } else {
+                vm.prank(who);
+                if (!DemoToken(leg.token).transfer(address(0xdead), leg.amount)) revert();
+            }
         }
-        vm.stopPrank();
     }
 
     /// @notice Anyone refunds / aborts on one chain, paying the quoted fee.
     function refund(uint256 sSeed, uint256 legSeed) external {
         if (_settlements.length == 0) return;
         Terms memory t = _settlements[sSeed % _settlements.length];
-        SettlementEscrow esc = escrows[chainIndex(t.legs[legSeed % t.legs.length].eid)];
+        uint256 c = chainIndex(t.legs[legSeed % t.legs.length].eid);
+        SettlementEscrow esc = escrows[c];
+        _at(c);
         uint256 fee = esc.quoteRefund(t);
         try esc.refund{value: fee}(t) {
             calls["refund"]++;
@@ -203,7 +249,9 @@ contract EscrowHandler is CommonBase, StdUtils {
     function resend(uint256 sSeed, uint256 legSeed) external {
         if (_settlements.length == 0) return;
         Terms memory t = _settlements[sSeed % _settlements.length];
-        SettlementEscrow esc = escrows[chainIndex(t.legs[legSeed % t.legs.length].eid)];
+        uint256 c = chainIndex(t.legs[legSeed % t.legs.length].eid);
+        SettlementEscrow esc = escrows[c];
+        _at(c);
         try esc.quoteResend(t) returns (uint256 fee) {
             try esc.resend{value: fee}(t) {
                 calls["resend"]++;
@@ -214,6 +262,7 @@ contract EscrowHandler is CommonBase, StdUtils {
     /// @notice Delivers the oldest 1-3 packets waiting for one chain.
     function deliver(uint256 chainSeed, uint8 count) external {
         uint256 c = chainSeed % 3;
+        _at(c);
         try relay.verifyPackets(
             EIDS[c], bytes32(uint256(uint160(address(escrows[c])))), bound(count, 1, 3), address(0), ""
         ) {
@@ -221,10 +270,46 @@ contract EscrowHandler is CommonBase, StdUtils {
         } catch {}
     }
 
-    /// @notice Moves the clock forward (timeouts).
-    function warp(uint32 secs) external {
+    /// @notice Moves one chain's clock forward (timeouts); the chains' clocks drift apart.
+    function warp(uint256 chainSeed, uint32 secs) external {
         calls["warp"]++;
-        vm.warp(block.timestamp + bound(secs, 1, 15 minutes));
+        chainTime[chainSeed % 3] += bound(secs, 1, 15 minutes);
+    }
+
+    /// @notice Flips one of the hostile token's switches at a random moment: blacklist any party of any
+    /// leg (or an escrow), pause, false return, gas burner, or a hook that re-enters an escrow.
+    function toggleHostile(uint8 mode, uint256 sSeed, uint256 legSeed, bool on) external {
+        calls["hostile"]++;
+        mode %= 5;
+        if (mode == 0) {
+            uint256 s = _settlements.length == 0 ? 0 : sSeed % _settlements.length;
+            address who = legSeed % 3 == 0 ? recipientOf(s, legSeed % 4) : depositorOf(s, legSeed % 4);
+            if (legSeed % 7 == 0) who = address(escrows[legSeed % 3]);
+            sw.setBlacklisted(who, on);
+        } else if (mode == 1) {
+            sw.setPaused(on);
+        } else if (mode == 2) {
+            sw.setReturnFalse(on);
+        } else if (mode == 3) {
+            sw.setBurnGas(on);
+        } else if (_settlements.length != 0) {
+            Terms memory t = _settlements[sSeed % _settlements.length];
+            sw.setHook(on ? address(escrows[legSeed % 3]) : address(0), abi.encodeCall(ISettlementEscrow.refund, (t)));
+        }
+    }
+
+    /// @notice A beneficiary (recipient or depositor of a leg) claims what it is owed on one chain, to itself.
+    function claim(uint256 sSeed, uint256 legSeed, bool asRecipient) external {
+        if (_settlements.length == 0) return;
+        uint256 s = sSeed % _settlements.length;
+        Terms memory t = _settlements[s];
+        uint256 i = legSeed % t.legs.length;
+        address who = asRecipient ? recipientOf(s, i) : depositorOf(s, i);
+        SettlementEscrow esc = escrows[chainIndex(t.legs[i].eid)];
+        vm.prank(who);
+        try esc.claim(t.legs[i].token, who) {
+            calls["claim"]++;
+        } catch {}
     }
 
     /// @notice Liveness driver (not fuzzed): after every timeout, someone pays gas for every pending step
@@ -234,7 +319,14 @@ contract EscrowHandler is CommonBase, StdUtils {
         for (uint256 s; s < _settlements.length; ++s) {
             if (_settlements[s].timeoutAt > latest) latest = _settlements[s].timeoutAt;
         }
-        if (latest >= block.timestamp) vm.warp(latest + 1);
+        for (uint256 c; c < 3; ++c) {
+            if (chainTime[c] <= latest) chainTime[c] = latest + 1;
+        }
+        // The hostile token calms down except for blacklists: frozen parties stay frozen (owed, not stuck).
+        sw.setPaused(false);
+        sw.setReturnFalse(false);
+        sw.setBurnGas(false);
+        sw.setHook(address(0), "");
         for (uint256 round; round < 4; ++round) {
             for (uint256 c; c < 3; ++c) {
                 _deliverAll(c);
@@ -250,6 +342,7 @@ contract EscrowHandler is CommonBase, StdUtils {
     }
 
     function _deliverAll(uint256 c) internal {
+        _at(c);
         try relay.verifyPackets(EIDS[c], bytes32(uint256(uint160(address(escrows[c])))), 0, address(0), "") {} catch {}
     }
 }

@@ -102,3 +102,85 @@ contract NoReturnToken {
         balanceOf[to] += amount;
     }
 }
+
+/// @notice One ERC-20 with every hostile behaviour of security.md behind a switch, flipped at any moment:
+/// blacklist (USDC/USDT freeze) of senders and receivers, pause, fee on transfer, `false` instead of a
+/// revert, burning all gas, and an ERC-777-style hook called before every transfer.
+contract SwitchToken is ERC20 {
+    mapping(address => bool) public blacklisted;
+    bool public paused;
+    bool public returnFalse;
+    bool public burnGas;
+    uint256 public feeBps;
+    address public hookTarget;
+    bytes public hookData;
+    bool private _inHook;
+
+    /// @notice The transfer was refused (paused, or a party is blacklisted).
+    error SwitchTokenRefused(address from, address to);
+
+    constructor() ERC20("Switch", "SWT") {}
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    function burn(address from, uint256 amount) external {
+        _burn(from, amount);
+    }
+
+    function setBlacklisted(address who, bool on) external {
+        blacklisted[who] = on;
+    }
+
+    function setPaused(bool on) external {
+        paused = on;
+    }
+
+    function setReturnFalse(bool on) external {
+        returnFalse = on;
+    }
+
+    function setBurnGas(bool on) external {
+        burnGas = on;
+    }
+
+    function setFeeBps(uint256 bps) external {
+        feeBps = bps;
+    }
+
+    function setHook(address target, bytes calldata data) external {
+        hookTarget = target;
+        hookData = data;
+    }
+
+    function transfer(address to, uint256 value) public override returns (bool) {
+        if (returnFalse) return false;
+        return super.transfer(to, value);
+    }
+
+    function transferFrom(address from, address to, uint256 value) public override returns (bool) {
+        if (returnFalse) return false;
+        return super.transferFrom(from, to, value);
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        if (from == address(0) || to == address(0)) return super._update(from, to, value);
+        if (burnGas) {
+            // Burn the caller's gas allowance (at most 1M, so a test with an unbounded gas limit ends).
+            uint256 stop = gasleft() > 1_000_000 ? gasleft() - 1_000_000 : 0;
+            while (gasleft() > stop) {}
+            revert SwitchTokenRefused(from, to);
+        }
+        if (paused || blacklisted[from] || blacklisted[to]) revert SwitchTokenRefused(from, to);
+        if (hookTarget != address(0) && !_inHook) {
+            _inHook = true;
+            (bool ok,) = hookTarget.call(hookData);
+            ok; // the hook's outcome does not matter; what matters is that it ran mid-transfer
+            _inHook = false;
+        }
+        uint256 fee = value * feeBps / 10_000;
+        if (fee != 0) super._update(from, address(0xFEE), fee);
+        super._update(from, to, value - fee);
+    }
+}

@@ -16,9 +16,14 @@ abstract contract EscrowTestBase is TestHelperOz5 {
     uint256 internal constant ATTESTER_PK = 0xA77E57;
     uint256 internal constant ASSET_AMOUNT = 100e18;
     uint256 internal constant CASH_AMOUNT = 1_000_000e6;
+    /// @dev Private keys of the one-time deposit keys (the secrets of v1 became keys in v2).
     bytes32 internal constant BUYER_SECRET = keccak256("buyer secret");
     bytes32 internal constant SELLER_SECRET = keccak256("seller secret");
     uint64 internal constant TTL = 1 hours;
+    /// @dev Every test escrow accepts settlements up to one day long.
+    uint256 internal constant MAX_DURATION = 1 days;
+    bytes32 internal constant DEPOSIT_TYPEHASH =
+        keccak256("Deposit(bytes32 settlementId,uint256 legIndex,address sender)");
 
     address internal attester;
     SettlementEscrow internal escA;
@@ -36,9 +41,9 @@ abstract contract EscrowTestBase is TestHelperOz5 {
         super.setUp();
         setUpEndpoints(3, LibraryType.UltraLightNode);
         attester = vm.addr(ATTESTER_PK);
-        escA = new SettlementEscrow(endpoints[A], address(this), attester);
-        escB = new SettlementEscrow(endpoints[B], address(this), attester);
-        escC = new SettlementEscrow(endpoints[C], address(this), attester);
+        escA = new SettlementEscrow(endpoints[A], address(this), attester, MAX_DURATION);
+        escB = new SettlementEscrow(endpoints[B], address(this), attester, MAX_DURATION);
+        escC = new SettlementEscrow(endpoints[C], address(this), attester, MAX_DURATION);
         address[] memory oapps = new address[](3);
         oapps[0] = address(escA);
         oapps[1] = address(escB);
@@ -53,6 +58,7 @@ abstract contract EscrowTestBase is TestHelperOz5 {
 
     // ------------------------------------------------------------------ terms
 
+    /// @dev A leg deposited by `depositor`, or (depositor zero) by whoever the key with private key `secret` signs for.
     function _leg(uint32 eid, address token, uint256 amount, address depositor, bytes32 secret, address recipient)
         internal
         pure
@@ -63,9 +69,37 @@ abstract contract EscrowTestBase is TestHelperOz5 {
             token: token,
             amount: amount,
             depositor: depositor,
-            depositKey: depositor == address(0) ? keccak256(abi.encodePacked(secret)) : bytes32(0),
+            depositKey: depositor == address(0) ? vm.addr(uint256(secret)) : address(0),
             recipient: recipient
         });
+    }
+
+    /// @dev EIP-712 domain separator of an escrow, computed locally (no call, so it never consumes a prank).
+    function _domainSeparator(address esc) internal view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("Lockstep"),
+                keccak256("1"),
+                block.chainid,
+                esc
+            )
+        );
+    }
+
+    /// @dev The deposit key `keyPk`'s signature letting `sender` deposit leg `legIndex` of `id` on `esc`.
+    function _keySig(address esc, bytes32 id, uint256 legIndex, address sender, uint256 keyPk)
+        internal
+        view
+        returns (bytes memory)
+    {
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                "\x19\x01", _domainSeparator(esc), keccak256(abi.encode(DEPOSIT_TYPEHASH, id, legIndex, sender))
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(keyPk, digest);
+        return abi.encodePacked(r, s, v);
     }
 
     function _terms(bytes32 id, uint32 hub, Leg[] memory legs) internal view returns (Terms memory) {
@@ -122,13 +156,20 @@ abstract contract EscrowTestBase is TestHelperOz5 {
     function _depositorOf(Terms memory t, uint256 i) internal view returns (address) {
         Leg memory leg = t.legs[i];
         if (leg.depositor != address(0)) return leg.depositor;
-        return leg.depositKey == keccak256(abi.encodePacked(BUYER_SECRET)) ? buyer : seller;
+        return leg.depositKey == vm.addr(uint256(BUYER_SECRET)) ? buyer : seller;
     }
 
-    function _secretOf(Terms memory t, uint256 i) internal pure returns (bytes32) {
+    /// @dev The deposit signature for leg `i` sent by its usual depositor (empty for fixed-depositor legs).
+    function _sigOf(Terms memory t, uint256 i) internal view returns (bytes memory) {
+        return _sigOf(t, i, _depositorOf(t, i));
+    }
+
+    /// @dev The deposit signature for leg `i` sent by `sender` (empty for fixed-depositor legs).
+    function _sigOf(Terms memory t, uint256 i, address sender) internal view returns (bytes memory) {
         Leg memory leg = t.legs[i];
-        if (leg.depositor != address(0)) return bytes32(0);
-        return leg.depositKey == keccak256(abi.encodePacked(BUYER_SECRET)) ? BUYER_SECRET : SELLER_SECRET;
+        if (leg.depositor != address(0)) return "";
+        uint256 pk = leg.depositKey == vm.addr(uint256(BUYER_SECRET)) ? uint256(BUYER_SECRET) : uint256(SELLER_SECRET);
+        return _keySig(address(_escrowOf(leg.eid)), t.settlementId, i, sender, pk);
     }
 
     /// @dev Funds the leg's depositor, approves and deposits with the quoted LayerZero fee.
@@ -139,7 +180,7 @@ abstract contract EscrowTestBase is TestHelperOz5 {
         uint256 fee = esc.quoteDeposit(t, i);
         vm.deal(who, fee);
         vm.prank(who);
-        esc.deposit{value: fee}(t, i, _secretOf(t, i));
+        esc.deposit{value: fee}(t, i, _sigOf(t, i));
     }
 
     function _fund(address who, address token, address spender, uint256 amount) internal {
