@@ -14,4 +14,9 @@ pub struct EscrowChain {
     pub eid: u32,
     /// The `SettlementEscrow` on this chain (the EIP-712 verifying contract).
     pub escrow: Address,
+    /// The escrow's immutable `maxSettlementDuration` (seconds): registration refuses a
+    /// `timeoutAt` further away, so the coordinator refuses such instructions up front.
+    /// `None` when not configured (no up-front check; the escrow still enforces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_settlement_duration_secs: Option<u64>,
 }

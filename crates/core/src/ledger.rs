@@ -4,7 +4,7 @@
 //! the chain side with a fake.
 
 use crate::state::SettlementState;
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256, U256};
 use async_trait::async_trait;
 use lockstep_bindings::ISettlementEscrow::Terms;
 use lockstep_evidence::dvp::DvpDecisionInput;
@@ -38,6 +38,31 @@ pub struct DecisionRecord {
     pub input: DvpDecisionInput,
     /// When the decision was taken, epoch ms.
     pub decided_at_ms: u64,
+}
+
+/// A leg whose transfer failed on chain (frozen or blacklisted address, paused or
+/// permissioned token, hostile code) and is now owed to its beneficiary by the escrow, who
+/// withdraws it with `claim(token, to)` (security.md R1). Read from the escrow's `LegOwed`
+/// log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedLeg {
+    /// Index of the leg in the terms.
+    pub leg_index: u64,
+    /// EVM chain id of the escrow that owes it.
+    pub chain_id: u64,
+    /// That escrow.
+    pub escrow: Address,
+    /// Who may claim it: the recipient (release) or the depositor (refund).
+    pub beneficiary: Address,
+    /// The ERC-20.
+    pub token: Address,
+    /// Amount in base units.
+    pub amount: U256,
+    /// `true` when the leg was being refunded to its depositor, `false` when released to its
+    /// recipient.
+    pub refund: bool,
+    /// The transaction that recorded it.
+    pub tx_hash: B256,
 }
 
 /// Why a ledger call failed.
@@ -106,6 +131,11 @@ pub trait Ledger: Send + Sync + 'static {
         to: SettlementState,
         cause: &str,
     ) -> Result<(), LedgerError>;
+
+    /// Records that a leg of the settlement is owed on chain (once per settlement, chain and
+    /// leg: returns `false` if already recorded) and tells every platform of the
+    /// settlement (webhook `settlement.leg_owed`).
+    async fn record_owed(&self, id: &str, owed: &OwedLeg) -> Result<bool, LedgerError>;
 
     /// Stores the receipt-anchored evidence bundle of a final settlement, once: returns
     /// `false` (and changes nothing) if a bundle is already stored.

@@ -32,7 +32,7 @@ pub use chains::EscrowChain;
 pub use db::{Backend, Db, DbError};
 pub use ids::{new_id, now_ms, onchain_settlement_id};
 pub use instruction::InstructionStatus;
-pub use ledger::{ChainSettlement, DecisionRecord, Ledger, LedgerError};
+pub use ledger::{ChainSettlement, DecisionRecord, Ledger, LedgerError, OwedLeg};
 pub use metrics::MetricsSource;
 pub use registrar::{Attestation, ClearedSettlement, RegistrationError, SettlementRegistrar};
 pub use state::{SettlementState, TRANSITIONS};
