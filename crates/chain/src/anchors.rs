@@ -24,6 +24,7 @@ pub fn event_topic(event: &str) -> Option<B256> {
     Some(match event {
         "LegReleased" => ISettlementEscrow::LegReleased::SIGNATURE_HASH,
         "LegRefunded" => ISettlementEscrow::LegRefunded::SIGNATURE_HASH,
+        "LegOwed" => ISettlementEscrow::LegOwed::SIGNATURE_HASH,
         "SettlementExecuted" => ISettlementEscrow::SettlementExecuted::SIGNATURE_HASH,
         "SettlementRefunded" => ISettlementEscrow::SettlementRefunded::SIGNATURE_HASH,
         "LegDeposited" => ISettlementEscrow::LegDeposited::SIGNATURE_HASH,

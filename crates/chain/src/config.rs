@@ -38,6 +38,10 @@ pub struct ChainConfig {
     /// How often the indexer polls the chain head, milliseconds.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// The escrow's immutable `maxSettlementDuration` (seconds, from the deployment);
+    /// `None` when unknown (the coordinator then does no up-front check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_settlement_duration_secs: Option<u64>,
 }
 
 impl ChainConfig {
@@ -54,6 +58,7 @@ impl ChainConfig {
             receive_lib: None,
             start_block: 0,
             poll_interval_ms: default_poll_interval_ms(),
+            max_settlement_duration_secs: None,
         }
     }
 
@@ -63,6 +68,7 @@ impl ChainConfig {
             chain_id: self.chain_id,
             eid: self.eid,
             escrow: self.escrow,
+            max_settlement_duration_secs: self.max_settlement_duration_secs,
         }
     }
 }
@@ -99,7 +105,8 @@ mod tests {
             EscrowChain {
                 chain_id: 31337,
                 eid: 40101,
-                escrow
+                escrow,
+                max_settlement_duration_secs: None,
             }
         );
         assert!(toml::from_str::<ChainConfig>("chain_id = 1\neid = 2\nescrow = \"0x00000000000000000000000000000000000e5c01\"\nbogus = 1\n").is_err());

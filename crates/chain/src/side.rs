@@ -242,5 +242,12 @@ mod tests {
         ) -> Result<bool, lockstep_core::LedgerError> {
             Ok(false)
         }
+        async fn record_owed(
+            &self,
+            _: &str,
+            _: &lockstep_core::OwedLeg,
+        ) -> Result<bool, lockstep_core::LedgerError> {
+            Ok(false)
+        }
     }
 }

@@ -77,7 +77,7 @@ pub fn decode_escrow_log(log: &alloy::primitives::Log) -> Option<StoredLog> {
         Ev::MessageDeferred(e) => (
             "MessageDeferred",
             e.settlementId,
-            json!({"kind": e.kind, "requiredFee": e.requiredFee.to_string(), "providedFee": e.providedFee.to_string()}),
+            json!({"kind": e.kind, "dstEid": e.dstEid, "requiredFee": e.requiredFee.to_string(), "providedFee": e.providedFee.to_string()}),
         ),
         Ev::MessageReceived(e) => (
             "MessageReceived",
@@ -93,6 +93,28 @@ pub fn decode_escrow_log(log: &alloy::primitives::Log) -> Option<StoredLog> {
             "MessageIgnored",
             e.settlementId,
             json!({"kind": e.kind, "srcEid": e.srcEid, "state": e.state}),
+        ),
+        Ev::LegOwed(e) => (
+            "LegOwed",
+            e.settlementId,
+            json!({"legIndex": e.legIndex.to_string(), "beneficiary": h(e.beneficiary), "token": h(e.token), "amount": e.amount.to_string(), "refund": e.refund}),
+        ),
+        Ev::ForeignTermsAborted(e) => (
+            "ForeignTermsAborted",
+            e.settlementId,
+            json!({"termsHash": h(e.termsHash), "spokeEid": e.spokeEid}),
+        ),
+        // `Claimed` and `NativeOwed` concern a beneficiary, not a settlement: they are
+        // keyed by the beneficiary's address (left-padded) so they stay queryable.
+        Ev::Claimed(e) => (
+            "Claimed",
+            e.beneficiary.into_word(),
+            json!({"token": h(e.token), "beneficiary": h(e.beneficiary), "to": h(e.to), "amount": e.amount.to_string()}),
+        ),
+        Ev::NativeOwed(e) => (
+            "NativeOwed",
+            e.beneficiary.into_word(),
+            json!({"beneficiary": h(e.beneficiary), "amount": e.amount.to_string()}),
         ),
         Ev::AttesterSet(_) => return None,
     };

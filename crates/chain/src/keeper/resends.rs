@@ -22,7 +22,8 @@ const RESEND_QUIET: Duration = Duration::from_secs(120);
 /// How long after a failed `resend` the keeper tries again.
 const RESEND_RETRY: Duration = Duration::from_secs(10);
 
-/// A `MessageDeferred` log and whether a `MessageSent` of the same kind followed it.
+/// A `MessageDeferred` log and whether a `MessageSent` of the same kind (and destination)
+/// followed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deferred {
     /// Where the deferral is.
@@ -42,17 +43,30 @@ pub fn kind_of(fields: &str) -> Option<u64> {
     k.as_u64().or_else(|| k.as_str()?.parse().ok())
 }
 
-/// The deferred messages not yet followed by a `MessageSent` of their kind, from the
-/// store's join rows (one per later `MessageSent`, ordered by deferral).
+/// The `dstEid` of a stored `MessageDeferred`/`MessageSent` (escrow v2 defers per
+/// destination); `None` for a log without one.
+pub fn dst_of(fields: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(fields).ok()?;
+    let k = v.get("dstEid")?;
+    k.as_u64().or_else(|| k.as_str()?.parse().ok())
+}
+
+/// Whether a later `MessageSent` (`sent` fields) answers a deferral of `kind` to `dst`:
+/// same kind and, when the deferral names its destination, same destination.
+fn answers(sent: &str, kind: Option<u64>, dst: Option<u64>) -> bool {
+    kind.is_some() && kind_of(sent) == kind && (dst.is_none() || dst_of(sent) == dst)
+}
+
+/// The deferred messages not yet followed by a `MessageSent` of their kind to their
+/// destination, from the store's join rows (one per later `MessageSent`, ordered by
+/// deferral).
 pub fn open_deferrals(rows: &[DeferredMessage]) -> Vec<Deferred> {
     let mut deferred: Vec<Deferred> = Vec::new();
     for r in rows {
         let at = (r.chain_id, r.block_number, r.log_index);
         let kind = kind_of(&r.fields);
-        let sent_same = r
-            .sent
-            .as_deref()
-            .is_some_and(|s| kind.is_some() && kind_of(s) == kind);
+        let dst = dst_of(&r.fields);
+        let sent_same = r.sent.as_deref().is_some_and(|s| answers(s, kind, dst));
         match deferred.last_mut() {
             Some(last) if last.at == at => last.sent_since |= sent_same,
             _ => deferred.push(Deferred {
@@ -197,5 +211,23 @@ mod tests {
         let blocks: Vec<i64> = open.iter().map(|d| d.at.1).collect();
         assert_eq!(blocks, [1, 7]);
         assert_eq!(open[0].kind, Some(2));
+    }
+
+    #[test]
+    fn a_deferral_is_per_destination() {
+        let d = |dst: u64, sent: Option<u64>| DeferredMessage {
+            chain_id: 1,
+            block_number: 3,
+            log_index: i64::try_from(dst).unwrap_or(0),
+            settlement_key: "0xab".into(),
+            fields: format!(r#"{{"kind":3,"dstEid":{dst},"requiredFee":"0"}}"#),
+            sent: sent.map(|k| format!(r#"{{"kind":3,"dstEid":{k}}}"#)),
+        };
+        // ABORT deferred to 40102 and 40103; only 40102 was sent since.
+        let rows = [d(40102, Some(40102)), d(40103, Some(40102))];
+        let open = open_deferrals(&rows);
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].at.2, 40103);
+        assert_eq!(dst_of(&rows[1].fields), Some(40103));
     }
 }

@@ -23,12 +23,17 @@ pub struct LegChains {
 }
 
 /// The log that paid leg `i` out (`LegReleased`, COMMITTED) or back (`LegRefunded`,
-/// REVERSED) on `chain_id`.
+/// REVERSED) on `chain_id`, or recorded it as owed (`LegOwed`: COMMITTED when it was being
+/// released, REVERSED when refunded; the escrow emits it instead of the payout event).
 fn leg_outcome(logs: &[LogFact], chain_id: u64, i: usize) -> Option<(Outcome, &LogFact)> {
     logs.iter().find_map(|l| {
         let outcome = match l.event.as_str() {
             "LegReleased" => Outcome::Committed,
             "LegRefunded" => Outcome::Reversed,
+            "LegOwed" if l.fields.get("refund").and_then(Value::as_bool) == Some(true) => {
+                Outcome::Reversed
+            }
+            "LegOwed" => Outcome::Committed,
             _ => return None,
         };
         (l.chain_id == chain_id && l.leg_index() == Some(i)).then_some((outcome, l))
@@ -37,7 +42,7 @@ fn leg_outcome(logs: &[LogFact], chain_id: u64, i: usize) -> Option<(Outcome, &L
 
 /// The facts of the bundle: the decision inputs kept at clearing, and per deposited leg the
 /// log that paid it out (`LegReleased`, COMMITTED) or returned it (`LegRefunded`,
-/// REVERSED). A leg never deposited has no receipt and no entry.
+/// REVERSED), or recorded it as owed (`LegOwed`, by its `refund` flag). A leg never deposited has no receipt and no entry.
 pub fn bundle_facts(
     s: &ChainSettlement,
     legs_at: &LegChains,

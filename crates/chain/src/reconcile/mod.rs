@@ -27,8 +27,10 @@ use crate::config::ChainConfig;
 use crate::error::{ChainError, Result};
 use crate::store::{ChainStore, LogFact};
 use alloy::primitives::B256;
+use alloy::primitives::{Address, U256};
 use lockstep_core::{
-    Backoff, ChainSettlement, Gate, Ledger, LedgerError, Next, Periodic, SettlementState as S,
+    Backoff, ChainSettlement, Gate, Ledger, LedgerError, Next, OwedLeg, Periodic,
+    SettlementState as S,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +129,7 @@ impl Reconciler {
             &format!("{:#x}", s.terms_hash),
             &logs,
         );
+        self.record_owed_legs(&s.id, &logs).await?;
         while let Some((to, cause)) = progress.next(s.state) {
             match self.ledger.apply_transition(&s.id, to, &cause).await {
                 Ok(()) => {
@@ -148,6 +151,37 @@ impl Reconciler {
         }
         Ok(())
     }
+
+    /// Records every `LegOwed` log of the settlement through `Ledger::record_owed`
+    /// (idempotent: the ledger keeps one per settlement, chain and leg).
+    async fn record_owed_legs(&self, id: &str, logs: &[LogFact]) -> Result<()> {
+        for l in logs.iter().filter(|l| l.event == "LegOwed") {
+            let Some(owed) = owed_leg(l) else {
+                tracing::warn!(settlement_id = %id, log = %l.describe(), "LegOwed log with unreadable fields");
+                continue;
+            };
+            if self.ledger.record_owed(id, &owed).await? {
+                tracing::info!(settlement_id = %id, chain_id = owed.chain_id, leg_index = owed.leg_index, beneficiary = %owed.beneficiary, refund = owed.refund, "leg owed on chain recorded");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The owed leg a stored `LegOwed` log records; `None` if its fields do not parse.
+pub fn owed_leg(l: &LogFact) -> Option<OwedLeg> {
+    let f = &l.fields;
+    let text = |k: &str| f.get(k).and_then(serde_json::Value::as_str);
+    Some(OwedLeg {
+        leg_index: text("legIndex")?.parse().ok()?,
+        chain_id: l.chain_id,
+        escrow: l.address.parse::<Address>().ok()?,
+        beneficiary: text("beneficiary")?.parse().ok()?,
+        token: text("token")?.parse().ok()?,
+        amount: text("amount")?.parse::<U256>().ok()?,
+        refund: f.get("refund")?.as_bool()?,
+        tx_hash: l.tx_hash.parse().ok()?,
+    })
 }
 
 #[cfg(test)]

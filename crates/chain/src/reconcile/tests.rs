@@ -21,6 +21,8 @@ struct FakeLedger {
     /// Answer the next `apply_transition` with `Concurrent` after moving the settlement
     /// (another writer got there first).
     race_next: Mutex<bool>,
+    /// The owed legs recorded, by settlement.
+    owed: Mutex<Vec<(String, lockstep_core::OwedLeg)>>,
 }
 
 impl FakeLedger {
@@ -86,6 +88,21 @@ impl Ledger for FakeLedger {
             });
         }
         Ok(())
+    }
+
+    async fn record_owed(
+        &self,
+        id: &str,
+        owed: &lockstep_core::OwedLeg,
+    ) -> Result<bool, LedgerError> {
+        let mut all = self.owed.lock().unwrap();
+        let seen = all.iter().any(|(i, o)| {
+            i == id && o.chain_id == owed.chain_id && o.leg_index == owed.leg_index
+        });
+        if !seen {
+            all.push((id.into(), owed.clone()));
+        }
+        Ok(!seen)
     }
 
     async fn store_bundle(&self, id: &str, bundle: &Value) -> Result<bool, LedgerError> {
