@@ -94,12 +94,40 @@ pub struct DepositInstruction {
     pub token: Address,
     /// Exact amount, base units (decimal string).
     pub amount: String,
-    /// The leg's deposit secret.
-    pub secret: String,
+    /// `depositor` (the fixed depositor must send) or `deposit_key` (whoever the leg's
+    /// one-time key signs for).
+    pub authorization: String,
+    /// The address that must send the deposit, if known.
+    #[serde(default)]
+    pub sender: Option<Address>,
+    /// The leg's deposit key (deposit-key legs).
+    #[serde(default)]
+    pub deposit_key: Option<Address>,
+    /// The deposit key's private key, hex (deposit-key legs).
+    #[serde(default)]
+    pub deposit_key_private_key: Option<String>,
+    /// The key's signature for `sender` (deposit-key legs asked with `?sender=`).
+    #[serde(default)]
+    pub signature: Option<String>,
     /// `approve(escrow, amount)` calldata.
     pub approve_calldata: String,
-    /// `deposit(terms, legIndex, secret)` calldata.
-    pub deposit_calldata: String,
+    /// `deposit(terms, legIndex, signature)` calldata (null for a deposit-key leg asked
+    /// without a sender).
+    #[serde(default)]
+    pub deposit_calldata: Option<String>,
+}
+
+impl DepositInstruction {
+    /// The deposit calldata; an error for a deposit-key leg fetched without a sender.
+    pub fn calldata(&self) -> eyre::Result<&str> {
+        self.deposit_calldata.as_deref().ok_or_else(|| {
+            eyre::eyre!(
+                "leg {} has no deposit calldata (authorization {}, no sender)",
+                self.leg_index,
+                self.authorization
+            )
+        })
+    }
 }
 
 /// A trade between the seller (delivers `quantity` of `asset`) and the buyer (pays `price`

@@ -342,7 +342,7 @@ impl Custody {
 
     /// The LayerZero fee `deposit` must carry (0 on the local zero-fee stack).
     pub async fn deposit_fee(&self, dep: &DepositInstruction) -> eyre::Result<U256> {
-        let data = hex_bytes(&dep.deposit_calldata)?;
+        let data = hex_bytes(dep.calldata()?)?;
         let call = ISettlementEscrow::depositCall::abi_decode(&data)
             .wrap_err("decoding the deposit calldata")?;
         Ok(
@@ -371,7 +371,7 @@ impl Custody {
         self.send(
             dep.chain_id,
             dep.escrow,
-            hex_bytes(&dep.deposit_calldata)?,
+            hex_bytes(dep.calldata()?)?,
             fee,
         )
         .await

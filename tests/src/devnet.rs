@@ -114,6 +114,9 @@ pub struct ChainInfo {
     pub tokens: Tokens,
     /// Chain head before the first deployment transaction.
     pub deploy_block: u64,
+    /// The escrow's `maxSettlementDuration`, seconds (absent before escrow v2).
+    #[serde(default)]
+    pub max_settlement_duration: Option<u64>,
 }
 
 /// The two demo tokens of a chain.
@@ -125,6 +128,9 @@ pub struct Tokens {
     /// The payment token (6 decimals).
     #[serde(rename = "CASH")]
     pub cash: Address,
+    /// The demo permissioned token (freezable; absent before escrow v2).
+    #[serde(rename = "SEC", default)]
+    pub sec: Option<Address>,
 }
 
 /// An anvil development account.

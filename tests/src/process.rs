@@ -59,6 +59,7 @@ pub fn write_config(
         cc.confirmations = s.confirmations;
         cc.start_block = ch.deploy_block;
         cc.poll_interval_ms = s.chain_poll_ms;
+        cc.max_settlement_duration_secs = ch.max_settlement_duration;
         c.chains.push(cc);
     }
     std::fs::create_dir_all(data_dir)?;

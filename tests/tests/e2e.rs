@@ -61,13 +61,13 @@ async fn balances(
 
 /// The on-chain `timeoutAt` of the terms inside a deposit instruction.
 fn timeout_of(d: &DepositInstruction) -> eyre::Result<u64> {
-    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(&d.deposit_calldata)?)?;
+    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(d.calldata()?)?)?;
     Ok(call.terms.timeoutAt)
 }
 
 /// The escrow's `refund(terms)` calldata for the terms inside a deposit instruction.
 fn refund_calldata(d: &DepositInstruction) -> eyre::Result<Bytes> {
-    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(&d.deposit_calldata)?)?;
+    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(d.calldata()?)?)?;
     Ok(ISettlementEscrow::refundCall { terms: call.terms }
         .abi_encode()
         .into())
@@ -340,7 +340,7 @@ async fn wrong_token_or_amount_is_refused() -> eyre::Result<()> {
     let (s, ds, db) = to_awaiting_deposits(&w, &t).await?;
     let bond0 = balances(&w, a, t.asset).await?;
     w.seller.approve(&ds).await?;
-    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(&ds.deposit_calldata)?)?;
+    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(ds.calldata()?)?)?;
 
     // A tampered amount changes the terms: refused against the registered terms hash.
     let mut bad = call.clone();
@@ -362,7 +362,7 @@ async fn wrong_token_or_amount_is_refused() -> eyre::Result<()> {
             .is_err()
     );
 
-    // The seller's secret on the buyer's leg (another token, another amount): refused.
+    // The seller's calldata on the buyer's leg (another token, another amount): refused.
     let mut other = call.clone();
     other.legIndex = U256::from(db.leg_index);
     let out = w
@@ -395,7 +395,7 @@ async fn wrong_token_or_amount_is_refused() -> eyre::Result<()> {
     w.seller.send(a, t.cash, wrong.into(), U256::ZERO).await?;
     let out = w
         .seller
-        .call(a, ds.escrow, hex_bytes(&ds.deposit_calldata)?, U256::ZERO)
+        .call(a, ds.escrow, hex_bytes(ds.calldata()?)?, U256::ZERO)
         .await?;
     assert!(
         matches!(

@@ -42,12 +42,20 @@ pub(super) fn coordinator_config(
             .as_u64()
             .ok_or_else(|| eyre!("deploy_block is not a number"))?;
         cc.poll_interval_ms = 250;
+        cc.max_settlement_duration_secs = max_settlement_duration(d);
         c.chains.push(cc);
     }
     Ok(format!(
         "# Written by `lockstep devnet`: the coordinator on two local anvil chains.\n# Secrets come from LOCKSTEP_ATTESTER_KEY and LOCKSTEP_RELAYER_KEY.\n{}",
         c.to_toml()?
     ))
+}
+
+/// The deployment's `max_settlement_duration` (seconds; a JSON number or decimal string),
+/// `None` for a deployment written before escrow v2.
+pub(super) fn max_settlement_duration(d: &Value) -> Option<u64> {
+    let v = d.get("max_settlement_duration")?;
+    v.as_u64().or_else(|| v.as_str()?.parse().ok())
 }
 
 /// `devnet.json`: the chains, contracts, development keys and parties.
@@ -71,6 +79,8 @@ pub(super) fn devnet_json(
             "worker": d["worker"],
             "tokens": d["tokens"],
             "deploy_block": d["deploy_block"],
+            "max_settlement_duration": d["max_settlement_duration"],
+            "timelock": d["timelock"],
         })
     };
     let account = |(address, key): (&str, &str)| json!({"address": address, "private_key": key});
