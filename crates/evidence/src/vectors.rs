@@ -63,21 +63,7 @@ pub fn compute(name: &str, input: &Value) -> Result<Value> {
             Mandate::from_json("$", input)?.reference()?,
         )),
         "policy" => Ok(one("policy_ref", policy_ref(input)?)),
-        "policy_binding" => {
-            // {policy (document), subject_ref} or {policy_ref, subject_ref}.
-            let mut f = Fields::new("$", input)?;
-            let pr = match f.opt("policy") {
-                Some(doc) => policy_ref(doc)?,
-                None => f.reference("policy_ref")?,
-            };
-            let subject_ref = f.reference("subject_ref")?;
-            f.finish()?;
-            let b = PolicyBinding {
-                policy_ref: pr,
-                subject_ref,
-            };
-            Ok(json!({ "policy_ref": pr, "policy_bound_ref": b.reference()? }))
-        }
+        "policy_binding" => policy_binding_of(input),
         "decision" => Ok(one(
             "decision_ref",
             Decision::from_json("$", input)?.reference()?,
@@ -106,22 +92,7 @@ pub fn compute(name: &str, input: &Value) -> Result<Value> {
             "binding_ref",
             ExecutionBinding::from_json("$", input)?.reference()?,
         )),
-        "settlement_binding" => {
-            let mut f = Fields::new("$", input)?;
-            let execution_ref = f.reference("execution_ref")?;
-            let receipt = SettlementReceipt::from_json("receipt", f.req("receipt")?)?;
-            let prev = match f.opt("prev_hash") {
-                Some(v) => Ref::from_bare("prev_hash", &crate::fields::as_string("prev_hash", v)?)?,
-                None => genesis(),
-            };
-            let row = match f.opt("row_number") {
-                Some(v) => crate::fields::as_uint("row_number", v)?,
-                None => 1,
-            };
-            f.finish()?;
-            serde_json::to_value(settlement_binding(execution_ref, &receipt, prev, row)?)
-                .map_err(|e| Error::rule("$", e.to_string()))
-        }
+        "settlement_binding" => settlement_binding_of(input),
         "refund" => Ok(one(
             "refund_ref",
             Refund::from_json("$", input)?.reference()?,
@@ -131,35 +102,12 @@ pub fn compute(name: &str, input: &Value) -> Result<Value> {
             Cancellation::from_json("$", input)?.reference()?,
         )),
         "frame" => Frame::from_json("$", input)?.to_output(),
-        "audit_chain" => {
-            let mut f = Fields::new("$", input)?;
-            let ids = crate::keystone::refs_from_json("frame_ids", f.array("frame_ids")?)?;
-            let outcome = match f.opt("trust_outcome") {
-                Some(v) => TrustOutcome::parse_field(
-                    "trust_outcome",
-                    &crate::fields::as_string("trust_outcome", v)?,
-                )?,
-                None => TrustOutcome::Trusted,
-            };
-            f.finish()?;
-            serde_json::to_value(audit_chain_of_frames(&ids, outcome)?)
-                .map_err(|e| Error::rule("$", e.to_string()))
-        }
+        "audit_chain" => audit_chain_of(input),
         "anchor" => Ok(one(
             "anchor_ref",
             AnchorRecord::from_json("$", input)?.reference()?,
         )),
-        "dvp_decision" => {
-            let d = settlement_decision(&DvpDecisionInput::from_json("$", input)?)?;
-            let mut v = serde_json::to_value(&d).map_err(|e| Error::rule("$", e.to_string()))?;
-            if let Some(m) = v.as_object_mut() {
-                m.insert(
-                    "onchain_decision_ref".into(),
-                    json!(format!("0x{}", d.decision_ref.bare())),
-                );
-            }
-            Ok(v)
-        }
+        "dvp_decision" => dvp_decision_of(input),
         "bundle" => build_bundle(&BundleFacts::from_json("$", input)?),
         other => Err(Error::NotInEnum {
             field: "construction".into(),
@@ -167,6 +115,69 @@ pub fn compute(name: &str, input: &Value) -> Result<Value> {
             allowed: CONSTRUCTIONS.join(", "),
         }),
     }
+}
+
+/// `policy_binding`: `{policy (document), subject_ref}` or `{policy_ref, subject_ref}`.
+fn policy_binding_of(input: &Value) -> Result<Value> {
+    let mut f = Fields::new("$", input)?;
+    let pr = match f.opt("policy") {
+        Some(doc) => policy_ref(doc)?,
+        None => f.reference("policy_ref")?,
+    };
+    let subject_ref = f.reference("subject_ref")?;
+    f.finish()?;
+    let b = PolicyBinding {
+        policy_ref: pr,
+        subject_ref,
+    };
+    Ok(json!({ "policy_ref": pr, "policy_bound_ref": b.reference()? }))
+}
+
+/// `settlement_binding`: `{execution_ref, receipt, prev_hash?, row_number?}`.
+fn settlement_binding_of(input: &Value) -> Result<Value> {
+    let mut f = Fields::new("$", input)?;
+    let execution_ref = f.reference("execution_ref")?;
+    let receipt = SettlementReceipt::from_json("receipt", f.req("receipt")?)?;
+    let prev = match f.opt("prev_hash") {
+        Some(v) => Ref::from_bare("prev_hash", &crate::fields::as_string("prev_hash", v)?)?,
+        None => genesis(),
+    };
+    let row = match f.opt("row_number") {
+        Some(v) => crate::fields::as_uint("row_number", v)?,
+        None => 1,
+    };
+    f.finish()?;
+    serde_json::to_value(settlement_binding(execution_ref, &receipt, prev, row)?)
+        .map_err(|e| Error::rule("$", e.to_string()))
+}
+
+/// `audit_chain`: `{frame_ids, trust_outcome?}`.
+fn audit_chain_of(input: &Value) -> Result<Value> {
+    let mut f = Fields::new("$", input)?;
+    let ids = crate::keystone::refs_from_json("frame_ids", f.array("frame_ids")?)?;
+    let outcome = match f.opt("trust_outcome") {
+        Some(v) => TrustOutcome::parse_field(
+            "trust_outcome",
+            &crate::fields::as_string("trust_outcome", v)?,
+        )?,
+        None => TrustOutcome::Trusted,
+    };
+    f.finish()?;
+    serde_json::to_value(audit_chain_of_frames(&ids, outcome)?)
+        .map_err(|e| Error::rule("$", e.to_string()))
+}
+
+/// `dvp_decision`: the whole decision plus its on-chain `decisionRef`.
+fn dvp_decision_of(input: &Value) -> Result<Value> {
+    let d = settlement_decision(&DvpDecisionInput::from_json("$", input)?)?;
+    let mut v = serde_json::to_value(&d).map_err(|e| Error::rule("$", e.to_string()))?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert(
+            "onchain_decision_ref".into(),
+            json!(format!("0x{}", d.decision_ref.bare())),
+        );
+    }
+    Ok(v)
 }
 
 /// The canonical bytes any preimage would hash (exposed for vector tooling).
