@@ -3,7 +3,7 @@
 //! instructions ([`build_terms`], a pure function), their JSON form, the attestation, and
 //! the escrow deployments the coordinator signs for ([`Escrows`]).
 
-use crate::trade::{Direction, InstructionBody, LegType};
+use crate::trade::{DepositAuthorization, Direction, InstructionBody, LegInput, LegType};
 use crate::{Error, Result};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::signers::SignerSync;
@@ -32,6 +32,14 @@ alloy::sol! {
         bytes32 termsHash;
         bytes32 decisionRef;
     }
+
+    /// The EIP-712 message a leg's one-time deposit key signs for one sender.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Deposit {
+        bytes32 settlementId;
+        uint256 legIndex;
+        address sender;
+    }
 }
 
 /// `termsHash = keccak256(abi.encode(terms))`.
@@ -39,20 +47,50 @@ pub fn terms_hash(terms: &Terms) -> B256 {
     keccak256(terms.abi_encode())
 }
 
-/// `depositKey = keccak256(abi.encodePacked(bytes32 secret))`.
-pub fn deposit_key(secret: &B256) -> B256 {
-    keccak256(secret.as_slice())
-}
-
-/// The EIP-712 signing hash of the registration on one escrow.
-pub fn registration_signing_hash(chain_id: u64, escrow: Address, reg: &Registration) -> B256 {
-    let domain = eip712_domain! {
+/// The EIP-712 domain of one escrow: `"Lockstep"`, `"1"`, its chain id, the escrow (both the
+/// registration attestation and the deposit authorisation use it).
+pub fn escrow_domain(chain_id: u64, escrow: Address) -> alloy::sol_types::Eip712Domain {
+    eip712_domain! {
         name: "Lockstep",
         version: "1",
         chain_id: chain_id,
         verifying_contract: escrow,
+    }
+}
+
+/// The EIP-712 signing hash of the registration on one escrow.
+pub fn registration_signing_hash(chain_id: u64, escrow: Address, reg: &Registration) -> B256 {
+    reg.eip712_signing_hash(&escrow_domain(chain_id, escrow))
+}
+
+/// The EIP-712 digest a leg's deposit key signs to let `sender` deposit it on one escrow
+/// (the escrow's `depositDigest(settlementId, legIndex, sender)`).
+pub fn deposit_signing_hash(chain_id: u64, escrow: Address, deposit: &Deposit) -> B256 {
+    deposit.eip712_signing_hash(&escrow_domain(chain_id, escrow))
+}
+
+/// The deposit key's 65-byte `r ‖ s ‖ v` signature letting `sender` deposit leg
+/// `leg_index` of `settlement_id` on the escrow `escrow` of chain `chain_id`.
+pub fn sign_deposit(
+    key: &PrivateKeySigner,
+    chain_id: u64,
+    escrow: Address,
+    settlement_id: B256,
+    leg_index: usize,
+    sender: Address,
+) -> Result<Vec<u8>> {
+    let d = Deposit {
+        settlementId: settlement_id,
+        legIndex: U256::from(leg_index),
+        sender,
     };
-    reg.eip712_signing_hash(&domain)
+    let sig = key
+        .sign_hash_sync(&deposit_signing_hash(chain_id, escrow, &d))
+        .map_err(|source| Error::Signing {
+            settlement_id: settlement_id.to_string(),
+            source,
+        })?;
+    Ok(sig.as_bytes().to_vec())
 }
 
 /// The escrow deployments settlements may use, one per chain (no chain id or endpoint
@@ -88,27 +126,64 @@ impl Escrows {
     }
 }
 
-/// The terms of a cleared settlement and the deposit secret of each leg.
+/// The terms of a cleared settlement and how each leg is authorised.
 #[derive(Debug, Clone)]
 pub struct BuiltTerms {
     /// The terms every escrow registers.
     pub terms: Terms,
-    /// Per leg: `{leg_index, role, secret}` (stored, shown to the depositing platform).
+    /// Per leg: `{leg_index, role, authorization}`, plus `deposit_key` (address) and
+    /// `private_key` (0x-hex) for deposit-key legs. Stored, shown only to the platform
+    /// that funds the leg.
     pub secrets: Vec<Value>,
+}
+
+/// One leg of `b`'s, paid to `counterparty`'s wallet, authorised per `b`'s party:
+/// its fixed depositor (custody `deposit_address`, else the wallet) or a fresh key from
+/// `key`. Returns the leg and the key drawn, if any.
+fn leg_of(
+    b: &InstructionBody,
+    l: &LegInput,
+    counterparty: &InstructionBody,
+    eid: u32,
+    key: &mut impl FnMut() -> PrivateKeySigner,
+) -> std::result::Result<(Leg, Option<PrivateKeySigner>), String> {
+    let addr = |s: &str| s.parse::<Address>().map_err(|e| format!("{s}: {e}"));
+    let (depositor, signer) = match b.party.deposit_authorization.unwrap_or_default() {
+        DepositAuthorization::Depositor => (
+            addr(
+                b.party
+                    .deposit_address
+                    .as_deref()
+                    .unwrap_or(&b.party.wallet_address),
+            )?,
+            None,
+        ),
+        DepositAuthorization::DepositKey => (Address::ZERO, Some(key())),
+    };
+    let leg = Leg {
+        eid,
+        token: addr(&l.instrument_id)?,
+        amount: U256::from_str_radix(&l.quantity, 10).map_err(|e| e.to_string())?,
+        depositor,
+        depositKey: signer.as_ref().map_or(Address::ZERO, |k| k.address()),
+        recipient: addr(&counterparty.party.wallet_address)?,
+    };
+    Ok((leg, signer))
 }
 
 /// Builds the on-chain terms from the matched instructions: every delivering leg, the
 /// seller's first, asset before payment; each leg's recipient is the counterparty's
-/// wallet; the hub is the chain of the first leg (the seller's asset leg). `secret` draws
-/// each leg's deposit secret. Fails with a message when an instruction no longer fits
-/// (a chain not configured any more, an unreadable amount or address).
+/// wallet; each leg is authorised by its party's fixed depositor or, in deposit-key mode,
+/// by a one-time key drawn from `key`; the hub is the chain of the first leg (the seller's
+/// asset leg). Fails with a message when an instruction no longer fits (a chain not
+/// configured any more, an unreadable amount or address).
 pub fn build_terms(
     trade_reference: &str,
     timeout_at_ms: i64,
     decision_ref: B256,
     [seller, buyer]: [&InstructionBody; 2],
     escrows: &Escrows,
-    mut secret: impl FnMut() -> Result<B256>,
+    mut key: impl FnMut() -> PrivateKeySigner,
 ) -> Result<BuiltTerms> {
     let bad = |m: String| Error::Corrupt {
         what: "matched instructions",
@@ -127,23 +202,17 @@ pub fn build_terms(
             let chain = escrows
                 .by_chain_id(l.chain_id)
                 .ok_or_else(|| bad(format!("chain {} is no longer configured", l.chain_id)))?;
-            let s = secret()?;
-            legs.push(Leg {
-                eid: chain.eid,
-                token: l
-                    .instrument_id
-                    .parse::<Address>()
-                    .map_err(|e| bad(e.to_string()))?,
-                amount: U256::from_str_radix(&l.quantity, 10).map_err(|e| bad(e.to_string()))?,
-                depositor: Address::ZERO,
-                depositKey: deposit_key(&s),
-                recipient: counterparty
-                    .party
-                    .wallet_address
-                    .parse::<Address>()
-                    .map_err(|e| bad(e.to_string()))?,
-            });
-            secrets.push(json!({"leg_index": legs.len() - 1, "role": b.role.as_str(), "secret": s.to_string()}));
+            let (leg, signer) = leg_of(b, l, counterparty, chain.eid, &mut key).map_err(bad)?;
+            let mut entry = json!({"leg_index": legs.len(), "role": b.role.as_str()});
+            if let Some(k) = signer {
+                entry["authorization"] = json!(DepositAuthorization::DepositKey.as_str());
+                entry["deposit_key"] = json!(k.address().to_checksum(None));
+                entry["private_key"] = json!(format!("0x{}", hex::encode(k.to_bytes())));
+            } else {
+                entry["authorization"] = json!(DepositAuthorization::Depositor.as_str());
+            }
+            secrets.push(entry);
+            legs.push(leg);
         }
     }
     let hub_eid = legs
@@ -213,7 +282,7 @@ pub fn terms_json(terms: &Terms) -> serde_json::Value {
             "token": l.token.to_checksum(None),
             "amount": l.amount.to_string(),
             "depositor": l.depositor.to_checksum(None),
-            "deposit_key": l.depositKey.to_string(),
+            "deposit_key": l.depositKey.to_checksum(None),
             "recipient": l.recipient.to_checksum(None),
         })).collect::<Vec<_>>(),
     })
@@ -233,7 +302,7 @@ pub fn terms_from_json(v: &serde_json::Value) -> Option<Terms> {
                 token: a("token", l)?,
                 amount: U256::from_str_radix(l.get("amount")?.as_str()?, 10).ok()?,
                 depositor: a("depositor", l)?,
-                depositKey: b("deposit_key", l)?,
+                depositKey: a("deposit_key", l)?,
                 recipient: a("recipient", l)?,
             })
         })
@@ -265,7 +334,7 @@ mod tests {
                 token: address!("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
                 amount: U256::from(1000),
                 depositor: Address::ZERO,
-                depositKey: deposit_key(&B256::repeat_byte(7)),
+                depositKey: address!("0x00000000000000000000000000000000000000d7"),
                 recipient: address!("0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"),
             }],
         }
@@ -303,6 +372,7 @@ mod tests {
             chain_id: 31337,
             eid: 40161,
             escrow: address!("0x00000000000000000000000000000000000e5c40"),
+            max_settlement_duration_secs: None,
         };
         let att = attest(&signer, &terms, &[&chain], "stl_x").unwrap();
         let sig: Signature = att[0].signature.parse().unwrap();

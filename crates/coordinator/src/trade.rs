@@ -67,6 +67,36 @@ pub struct Party {
     pub wallet_address: String,
     /// The wallet's chain (a configured chain).
     pub chain_id: u64,
+    /// How the legs this party delivers are authorised on chain (escrow v2): `depositor`
+    /// (default: a fixed sending address) or `deposit_key` (a one-time key the platform
+    /// gets from `/deposits`, signing for whichever custody address deposits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit_authorization: Option<DepositAuthorization>,
+    /// `depositor` mode only: the custody address that sends the deposits, when it is not
+    /// `wallet_address` (EIP-55 checksum required when mixed-case). Refunds go back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit_address: Option<String>,
+}
+
+/// How a leg is authorised on chain (docs/onchain-terms.md, "Deposit authorisation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DepositAuthorization {
+    /// `Leg.depositor` is fixed: only that address can deposit.
+    #[default]
+    Depositor,
+    /// `Leg.depositKey` is a one-time key's address: any sender it signed for can deposit.
+    DepositKey,
+}
+
+impl DepositAuthorization {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DepositAuthorization::Depositor => "depositor",
+            DepositAuthorization::DepositKey => "deposit_key",
+        }
+    }
 }
 
 /// One leg as a party sees it.

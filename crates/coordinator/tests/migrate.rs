@@ -39,8 +39,8 @@ fn sample_terms(reference: &str) -> Terms {
             eid: 40161,
             token: ASSET.parse().unwrap(),
             amount: U256::from(1000),
-            depositor: Address::ZERO,
-            depositKey: B256::repeat_byte(7),
+            depositor: SELLER_WALLET.parse().unwrap(),
+            depositKey: Address::ZERO,
             recipient: BUYER_WALLET.parse().unwrap(),
         }],
     }
@@ -76,9 +76,9 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
         .await
         .unwrap();
 
-    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 applied.
+    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 to 5 applied.
     lockstep_coordinator::migrate(&db).await.unwrap();
-    assert_eq!(versions(&db).await, [1, 2, 3]);
+    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5]);
     let row = sqlx::query(
         "SELECT trade_reference, state, onchain_id FROM settlements WHERE id = 'stl_legacy'",
     )
@@ -106,7 +106,7 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
         .await
         .unwrap();
     lockstep_coordinator::migrate(&db).await.unwrap();
-    assert_eq!(versions(&db).await, [1, 2, 3, 1001]);
+    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 1001]);
 
     // The chain side's port sees the old settlement.
     let app = lockstep_coordinator::Coordinator::new(

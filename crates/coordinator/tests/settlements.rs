@@ -9,7 +9,7 @@ use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolCall;
 use common::*;
 use lockstep_coordinator::settlements::{EventView, verify_trail};
-use lockstep_coordinator::terms::{approveCall, deposit_key, depositCall, terms_from_json};
+use lockstep_coordinator::terms::{approveCall, depositCall, terms_from_json};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -83,7 +83,11 @@ async fn full_two_platform_flow(backend: Backend) {
     assert_eq!(legs[1]["token"], USDC);
     assert_eq!(legs[1]["recipient"], SELLER_WALLET);
     assert_eq!(v["terms"]["hub_eid"], 40161);
-    assert_ne!(legs[0]["deposit_key"], legs[1]["deposit_key"]);
+    // Escrow v2 default: each leg's fixed depositor is its party's wallet, no deposit key.
+    assert_eq!(legs[0]["depositor"], SELLER_WALLET);
+    assert_eq!(legs[1]["depositor"], BUYER_WALLET);
+    assert_eq!(legs[0]["deposit_key"], ZERO_ADDRESS);
+    assert_eq!(legs[1]["deposit_key"], ZERO_ADDRESS);
     assert!(!v.to_string().contains("secret"));
     assert_eq!(v["evidence"]["decision_ref"], v["decision_ref"]);
 
@@ -107,10 +111,12 @@ async fn full_two_platform_flow(backend: Backend) {
         let decoded = <depositCall as SolCall>::abi_decode(&call).unwrap();
         assert_eq!(decoded.terms, terms_from_json(&v["terms"]).unwrap());
         assert_eq!(decoded.legIndex, U256::from(idx));
-        assert_eq!(
-            deposit_key(&decoded.secret).to_string(),
-            legs[idx]["deposit_key"].as_str().unwrap()
-        );
+        // Depositor legs: sent by the fixed depositor with an empty signature.
+        assert!(decoded.signature.is_empty());
+        assert_eq!(item["authorization"], "depositor");
+        assert_eq!(item["sender"], legs[idx]["depositor"]);
+        assert!(item["deposit_key"].is_null() && item["deposit_key_private_key"].is_null());
+        assert!(item["signature"].is_null());
         let approve = hex::decode(
             item["approve_calldata"]
                 .as_str()

@@ -90,20 +90,39 @@ pub(super) async fn settlement_events(
     Ok(page(items, n, n, 0))
 }
 
-/// The legs the calling platform must fund, with `approve` and `deposit` calldata, so a
-/// custody system can sign without knowing the escrow ABI. Empty until `COMPLIANCE_CLEARED`;
-/// deposits succeed only once the chain side has registered the terms.
-#[utoipa::path(get, path = "/v1/settlements/{id}/deposits", params(("id" = String, Path)), responses((status = 200, body = Paginated<DepositInstruction>), (status = 404, body = ErrorBody)), tag = "settlements")]
+/// `GET /v1/settlements/{id}/deposits` query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DepositQuery {
+    /// The custody address that will send the deposit-key legs' deposits: their
+    /// `signature` and `deposit_calldata` are made for it (ignored for depositor legs).
+    pub sender: Option<String>,
+}
+
+/// The legs the calling platform must fund (only its own legs: another platform never sees
+/// them), with `approve` and `deposit` calldata, so a custody system can sign without
+/// knowing the escrow ABI. A `depositor` leg is deposited by its fixed `sender`; a
+/// `deposit_key` leg comes with the one-time key (`deposit_key_private_key`) and, with
+/// `?sender=0x...`, the key's signature and the calldata for that sender. Empty until
+/// `COMPLIANCE_CLEARED`; deposits succeed only once the chain side has registered the terms.
+#[utoipa::path(get, path = "/v1/settlements/{id}/deposits", params(("id" = String, Path), DepositQuery), responses((status = 200, body = Paginated<DepositInstruction>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "`sender` is not an address")), tag = "settlements")]
 pub(super) async fn settlement_deposits(
     State(c): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
+    q: Result<Query<DepositQuery>, QueryRejection>,
 ) -> ApiResult<Json<Paginated<DepositInstruction>>> {
     let platform = auth.platform(Scope::SettlementsRead)?;
+    let Query(q) = q?;
+    let sender = q
+        .sender
+        .as_deref()
+        .map(crate::validate::parse_address)
+        .transpose()
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("sender: {m}")))?;
     let s = store::get_visible(&c.db, &id, Some(platform))
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let items = deposits::deposits(&c.db, &c.escrows, &s, platform).await?;
+    let items = deposits::deposits(&c.db, &c.escrows, &s, platform, sender).await?;
     let n = i64::try_from(items.len()).unwrap_or(0);
     Ok(page(items, n, n, 0))
 }

@@ -3,7 +3,7 @@
 
 use crate::templates::{Template, Templates};
 use crate::terms::Escrows;
-use crate::trade::{InstructionBody, InstructionRequest};
+use crate::trade::{DepositAuthorization, InstructionBody, InstructionRequest};
 use crate::validate::{parse_address, parse_quantity};
 use lockstep_core::now_ms;
 use serde::{Deserialize, Serialize};
@@ -105,6 +105,19 @@ fn check_party(
             &[json!("party"), json!("chain_id")],
             format!("chain {} is not configured", req.party.chain_id),
         ));
+    }
+    if let Some(d) = &req.party.deposit_address {
+        let loc = [json!("party"), json!("deposit_address")];
+        if req.party.deposit_authorization == Some(DepositAuthorization::DepositKey) {
+            errs.push(field_error(
+                &loc,
+                "deposit_address applies to deposit_authorization \"depositor\" only (with a deposit key, name the sender on GET /deposits)",
+            ));
+        }
+        match parse_address(d) {
+            Ok(a) => body.party.deposit_address = Some(a.to_checksum(None)),
+            Err(m) => errs.push(field_error(&loc, m)),
+        }
     }
 }
 

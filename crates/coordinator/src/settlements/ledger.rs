@@ -7,7 +7,7 @@ use crate::terms::terms_from_json;
 use alloy::primitives::B256;
 use async_trait::async_trait;
 use lockstep_core::{
-    ChainSettlement, Db, DecisionRecord, Ledger, LedgerError, SettlementState,
+    ChainSettlement, Db, DecisionRecord, Ledger, LedgerError, OwedLeg, SettlementState,
     onchain_settlement_id,
 };
 use lockstep_evidence::dvp::DvpDecisionInput;
@@ -153,6 +153,10 @@ impl Ledger for CoordinatorLedger {
         cause: &str,
     ) -> Result<(), LedgerError> {
         Ok(apply_transition(&self.db, &self.hook, id, to, cause).await?)
+    }
+
+    async fn record_owed(&self, id: &str, owed: &OwedLeg) -> Result<bool, LedgerError> {
+        Ok(super::owed::record(&self.db, &self.hook, id, owed).await?)
     }
 
     async fn store_bundle(

@@ -7,6 +7,7 @@
 //!   roll back, manual decisions) and the hand-over to the registrar;
 //! - [`store`]: rows and queries;
 //! - [`deposits`]: the deposit instructions a platform signs;
+//! - [`owed`]: legs owed on chain (recorded through the ledger, listed by the API);
 //! - [`ledger`]: the `lockstep_core::Ledger` implementation the chain side uses;
 //! - [`worker`]: the settlement worker that runs each settlement's next step.
 
@@ -14,6 +15,7 @@ pub mod context;
 pub mod deposits;
 pub mod ledger;
 pub mod machine;
+pub mod owed;
 pub mod screening;
 pub mod store;
 pub mod worker;

@@ -13,6 +13,7 @@ use crate::terms::{self, BuiltTerms};
 use crate::trade::{Direction, InstructionBody};
 use crate::{Error, Result, rfc3339};
 use alloy::primitives::B256;
+use alloy::signers::local::PrivateKeySigner;
 use lockstep_core::{ClearedSettlement, SettlementState, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -264,7 +265,7 @@ async fn clear(
         B256::from(ev.decision_ref.digest()),
         [&seller, &buyer],
         &lc.escrows,
-        || Ok(B256::from(crate::random_bytes::<32>()?)),
+        PrivateKeySigner::random,
     )?;
     let chains = terms::chains_of(&built.terms, &lc.escrows);
     let atts = terms::attest(&lc.attester, &built.terms, &chains, &s.id)?;

@@ -32,6 +32,7 @@ pub const USDC: &str = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
 pub const OTHER_TOKEN: &str = "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB";
 pub const SELLER_WALLET: &str = "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb";
 pub const BUYER_WALLET: &str = "0x52908400098527886E0F7030069857D2E4169EE7";
+pub const ZERO_ADDRESS: &str = "0x0000000000000000000000000000000000000000";
 pub const SANCTIONED_WALLET: &str = "0x8617E340B3D01FA5F11F306F4090FD50E238070D";
 
 /// A fresh database URL for the backend, or `None` (PostgreSQL not available).
@@ -81,11 +82,13 @@ pub fn escrows() -> Vec<EscrowChain> {
             chain_id: CHAIN_A,
             eid: 40161,
             escrow: ESCROW_A.parse().unwrap(),
+            max_settlement_duration_secs: None,
         },
         EscrowChain {
             chain_id: CHAIN_B,
             eid: 40162,
             escrow: ESCROW_B.parse().unwrap(),
+            max_settlement_duration_secs: None,
         },
     ]
 }
