@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod claim_cmd;
 mod coordinator_cmd;
 mod devnet;
 mod evidence_cmd;
@@ -29,6 +30,9 @@ enum Command {
     Token(coordinator_cmd::TokenArgs),
     /// Two local anvil chains with LayerZero, escrows and demo tokens, plus the coordinator.
     Devnet(devnet::DevnetArgs),
+    /// Withdraw what an escrow owes you (a leg whose transfer failed): `claim(token, to)`
+    /// signed with the key from `LOCKSTEP_CLAIM_KEY` or `--key-file`.
+    Claim(claim_cmd::ClaimArgs),
 }
 
 /// Structured logs on stderr: `RUST_LOG` filter (default `info`), text or JSON lines.
@@ -54,5 +58,6 @@ fn main() -> std::process::ExitCode {
         Command::Platform(args) => coordinator_cmd::platform(args),
         Command::Token(args) => coordinator_cmd::token(args),
         Command::Devnet(args) => devnet::run(args),
+        Command::Claim(args) => claim_cmd::claim(args),
     }
 }

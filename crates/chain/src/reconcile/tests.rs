@@ -165,7 +165,7 @@ fn settlement() -> ChainSettlement {
         token: Address::repeat_byte(0x70),
         amount: U256::from(100u64),
         depositor: Address::repeat_byte(0xd1),
-        depositKey: B256::ZERO,
+        depositKey: Address::ZERO,
         recipient: Address::repeat_byte(0xd2),
     };
     ChainSettlement {
@@ -397,4 +397,50 @@ async fn a_leg_on_an_unconfigured_chain_is_an_error_and_a_missing_decision_too()
             ..
         })
     ));
+}
+
+#[tokio::test]
+async fn an_owed_leg_is_recorded_once_and_anchors_the_bundle() {
+    let (_dir, r, ledger) = setup().await;
+    let owed = json!({
+        "legIndex": "1",
+        "beneficiary": format!("{:#x}", Address::repeat_byte(0xd2)),
+        "token": format!("{:#x}", Address::repeat_byte(0x70)),
+        "amount": "100",
+        "refund": false
+    });
+    store_logs(
+        &r.store,
+        &[
+            (1, 1, 0, "SettlementRegistered", json!({"termsHash": th()})),
+            (2, 1, 0, "SettlementRegistered", json!({"termsHash": th()})),
+            (1, 2, 0, "LegDeposited", json!({"legIndex": "0"})),
+            (2, 2, 0, "LegDeposited", json!({"legIndex": "1"})),
+            (1, 3, 0, "SettlementExecuted", json!({"termsHash": th()})),
+            (1, 3, 1, "LegReleased", json!({"legIndex": "0"})),
+            (2, 4, 0, "SettlementExecuted", json!({"termsHash": th()})),
+            (2, 4, 1, "LegOwed", owed),
+        ],
+        None,
+    )
+    .await;
+    r.reconcile_all().await.unwrap();
+    assert_eq!(ledger.state("stl_1"), S::Finalized);
+    r.reconcile_all().await.unwrap();
+    let recorded = ledger.owed.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    let (id, o) = &recorded[0];
+    assert_eq!(id, "stl_1");
+    assert_eq!((o.chain_id, o.leg_index, o.refund), (2, 1, false));
+    assert_eq!(o.beneficiary, Address::repeat_byte(0xd2));
+    assert_eq!(o.escrow, ESCROW_2);
+    assert_eq!(o.amount, U256::from(100u64));
+    let bundle = ledger.bundles.lock().unwrap()["stl_1"].clone();
+    let legs = bundle
+        .pointer("/facts/legs")
+        .and_then(Value::as_array)
+        .unwrap();
+    assert_eq!(legs.len(), 2);
+    assert_eq!(legs[1]["anchor"]["event"], "LegOwed");
+    assert_eq!(legs[1]["outcome"], legs[0]["outcome"], "owed on release = COMMITTED");
 }
