@@ -61,6 +61,19 @@ pub enum Error {
         #[source]
         source: alloy::signers::Error,
     },
+    /// The attester already signed another term set for this on-chain settlement id
+    /// (security.md R3): it never signs a second one.
+    #[error("settlement {settlement_id}: the attester already signed terms {attested} for on-chain id {onchain_id}; refusing to sign terms {refused}")]
+    TermsConflict {
+        /// The settlement.
+        settlement_id: String,
+        /// Its on-chain id.
+        onchain_id: String,
+        /// The terms hash signed before.
+        attested: String,
+        /// The terms hash refused now.
+        refused: String,
+    },
     /// A screening provider failed (not a screening verdict: an outage).
     #[error("screening provider {provider} failed: {message}")]
     Screening {

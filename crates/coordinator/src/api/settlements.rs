@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use super::support::ErrorBody;
 use crate::Error;
 use crate::settlements::deposits::{self, DepositInstruction};
+use crate::settlements::owed;
 use crate::settlements::screening::{self, DecisionRefused, ManualDecision};
 use crate::settlements::store::{self, EventView, SettlementView};
 use lockstep_core::{SettlementState, now_ms};
@@ -60,7 +61,8 @@ pub(super) async fn list_settlements(
     Ok(page(items, total, limit, offset))
 }
 
-/// One settlement: state, parties, compliance, terms, terms hash, decision ref, attestations.
+/// One settlement: state, parties, compliance, terms, terms hash, decision ref,
+/// attestations, and `owed`: the legs an escrow could not pay and owes on chain.
 #[utoipa::path(get, path = "/v1/settlements/{id}", params(("id" = String, Path)), responses((status = 200, body = SettlementView), (status = 404, body = ErrorBody)), tag = "settlements")]
 pub(super) async fn get_settlement(
     State(c): State<AppState>,
@@ -71,7 +73,9 @@ pub(super) async fn get_settlement(
     let s = store::get_visible(&c.db, &id, reader)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(s.view()?))
+    let mut v = s.view()?;
+    v.owed = owed::list(&c.db, &s.id).await?;
+    Ok(Json(v))
 }
 
 /// The settlement's transition trail, each event hash-chained to the previous one.

@@ -62,6 +62,9 @@ pub fn validate(
         check_template(t, req, &mut errs);
     }
     let deadline = check_deadline(req, &mut errs);
+    if deadline > 0 {
+        check_max_duration(escrows, req, deadline, &mut errs);
+    }
     if let Some(tr) = &req.trade_reference
         && tr.trim().is_empty()
     {
@@ -187,6 +190,32 @@ fn check_template(t: &Template, req: &InstructionRequest, errs: &mut Vec<FieldEr
                 errs.push(field_error(&[json!("legs"), json!(i), json!("chain_id")], format!("template {} settles on one chain: every leg must be on the party's chain {}", t.slug, req.party.chain_id)));
             }
         }
+    }
+}
+
+/// The deadline against the escrows' `maxSettlementDuration` (R4): registration refuses a
+/// `timeoutAt` later than now plus the smallest limit of the chains the legs use.
+fn check_max_duration(
+    escrows: &Escrows,
+    req: &InstructionRequest,
+    deadline_ms: i64,
+    errs: &mut Vec<FieldError>,
+) {
+    let limit = req
+        .legs
+        .iter()
+        .filter_map(|l| escrows.by_chain_id(l.chain_id))
+        .filter_map(|c| c.max_settlement_duration_secs.map(|m| (m, c.chain_id)))
+        .min();
+    let Some((max_secs, chain_id)) = limit else {
+        return;
+    };
+    let latest = now_ms().saturating_add(i64::try_from(max_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+    if deadline_ms > latest {
+        errs.push(field_error(
+            &[json!("timeout_at")],
+            format!("must be at most {max_secs} s from now: the escrow on chain {chain_id} refuses a settlement that lasts longer (maxSettlementDuration {max_secs} s)"),
+        ));
     }
 }
 

@@ -267,31 +267,71 @@ async fn clear(
         &lc.escrows,
         PrivateKeySigner::random,
     )?;
-    let chains = terms::chains_of(&built.terms, &lc.escrows);
-    let atts = terms::attest(&lc.attester, &built.terms, &chains, &s.id)?;
-    store_clearance(lc, s, record, &ev, &built, &atts, cause).await
+    store_clearance(lc, s, record, &ev, &built, cause)
+        .await
+        .inspect_err(|e| {
+            if matches!(e, Error::TermsConflict { .. }) {
+                tracing::error!(settlement_id = s.id, error = %e, "refused to attest a second term set; settlement not attested");
+            }
+        })
+}
+
+/// Records that the attester signs `terms_hash` for the settlement's on-chain id, inside
+/// the clearing transaction: refuses ([`Error::TermsConflict`]) when another hash was
+/// signed for that id before (by this or any other instance). A concurrent insert of the
+/// same id fails the transaction on the primary key.
+async fn reserve_attestation(
+    conn: &mut sqlx::AnyConnection,
+    s: &SettlementRow,
+    onchain_id: &str,
+    terms_hash: &str,
+) -> Result<()> {
+    let prior = sqlx::query("SELECT terms_hash FROM attested_terms WHERE onchain_id = $1")
+        .bind(onchain_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(row) = prior {
+        let attested: String = sqlx::Row::try_get(&row, "terms_hash")?;
+        if attested == terms_hash {
+            return Ok(());
+        }
+        return Err(Error::TermsConflict {
+            settlement_id: s.id.clone(),
+            onchain_id: onchain_id.into(),
+            attested,
+            refused: terms_hash.into(),
+        });
+    }
+    sqlx::query("INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES ($1, $2, $3, $4)")
+        .bind(onchain_id).bind(terms_hash).bind(&s.id).bind(now_ms())
+        .execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Writes the clearance (record, evidence, terms, attestations, secrets) and the
-/// transition to `COMPLIANCE_CLEARED` in one transaction.
+/// transition to `COMPLIANCE_CLEARED` in one transaction; the attestations are signed
+/// inside it, only once the term set is reserved for the on-chain id.
 async fn store_clearance(
     lc: &Lifecycle,
     s: &SettlementRow,
     record: &ComplianceRecord,
     ev: &DecisionEvidence,
     built: &BuiltTerms,
-    atts: &[terms::Attestation],
     cause: &str,
 ) -> Result<()> {
     let now = now_ms();
+    let terms_hash = terms::terms_hash(&built.terms).to_string();
     let mut tx = lc.db.pool().begin().await?;
+    reserve_attestation(&mut tx, s, &built.terms.settlementId.to_string(), &terms_hash).await?;
+    let chains = terms::chains_of(&built.terms, &lc.escrows);
+    let atts = terms::attest(&lc.attester, &built.terms, &chains, &s.id)?;
     sqlx::query("UPDATE settlements SET compliance = $1, decision_ref = $2, evidence = $3, terms = $4, terms_hash = $5, attestations = $6, deposit_secrets = $7, updated_at = $8 WHERE id = $9")
         .bind(serde_json::to_string(record)?)
         .bind(ev.decision_ref.as_str())
         .bind(serde_json::to_string(&ev.document)?)
         .bind(serde_json::to_string(&terms::terms_json(&built.terms))?)
-        .bind(terms::terms_hash(&built.terms).to_string())
-        .bind(serde_json::to_string(atts)?)
+        .bind(&terms_hash)
+        .bind(serde_json::to_string(&atts)?)
         .bind(serde_json::to_string(&built.secrets)?)
         .bind(now)
         .bind(&s.id)

@@ -92,6 +92,7 @@ impl SettlementRow {
             attestations: parse_json("attestations", self.attestations.as_deref())?
                 .unwrap_or_default(),
             evidence: parse_json("evidence", self.evidence.as_deref())?,
+            owed: Vec::new(),
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
         })
@@ -139,6 +140,11 @@ pub struct SettlementView {
     /// Every preimage and ref of the decision.
     #[schema(value_type = Option<Object>)]
     pub evidence: Option<Value>,
+    /// Legs the escrows could not pay and owe to their beneficiary, who claims them with
+    /// `claim(token, to)` (escrow v2 `LegOwed`), by chain and leg. Filled by
+    /// `GET /v1/settlements/{id}`; empty in lists.
+    #[serde(default)]
+    pub owed: Vec<super::owed::OwedView>,
     /// Creation time.
     pub created_at: String,
     /// Last change.
