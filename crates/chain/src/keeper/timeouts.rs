@@ -1,5 +1,8 @@
 //! The timeout keeper: `refund(terms)` on every chain of a live settlement whose clock has
-//! passed the deadline, where the escrow allows it ([`refund_due`]).
+//! passed the deadline, where the escrow allows it ([`refund_due`]), including the escrow
+//! v2 abort of a hub that never registered but buffered a spoke's LOCKED for exactly the
+//! settlement's terms (permissionless, no attestation: the spoke unwinds even when the
+//! coordinator's attester key is gone).
 
 use super::{Keeper, KeeperState};
 use crate::client::{ChainClient, rpc};
@@ -20,11 +23,14 @@ pub const REFUND_RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration:
 
 /// Whether the timeout keeper refunds a chain in escrow state `state` once the deadline
 /// passed: the hub while OPEN or LOCKED (its refund is the abort), a spoke only while OPEN
-/// (a LOCKED spoke is unwound only by the hub's ABORT).
-pub fn refund_due(hub: bool, state: u8) -> bool {
+/// (a LOCKED spoke is unwound only by the hub's ABORT), and an unregistered hub (NONE)
+/// whose buffered terms hash is the settlement's (`buffered_match`: it holds a LOCKED for
+/// exactly these terms and `refund` aborts it).
+pub fn refund_due(hub: bool, state: u8, buffered_match: bool) -> bool {
     match state {
         escrow_state::OPEN => true,
         escrow_state::LOCKED => hub,
+        escrow_state::NONE => hub && buffered_match,
         _ => false,
     }
 }
@@ -44,7 +50,9 @@ impl Keeper {
             .filter(|s| {
                 matches!(
                     s.state,
-                    SettlementState::AwaitingDeposits | SettlementState::ExecutingSwap
+                    SettlementState::ComplianceCleared
+                        | SettlementState::AwaitingDeposits
+                        | SettlementState::ExecutingSwap
                 )
             })
             .collect();
@@ -122,14 +130,15 @@ impl Keeper {
             return Ok(());
         }
         let escrow = ISettlementEscrow::new(chain.escrow(), chain.provider.clone());
-        let state = escrow
+        let on = escrow
             .settlementOf(terms.settlementId)
             .call()
             .await
-            .map_err(|e| rpc(chain.chain_id(), "settlementOf", e))?
-            .state;
+            .map_err(|e| rpc(chain.chain_id(), "settlementOf", e))?;
+        let state = on.state;
+        let buffered_match = state == escrow_state::NONE && on.termsHash == s.terms_hash;
         let hub = eid == terms.hubEid;
-        if !refund_due(hub, state) {
+        if !refund_due(hub, state, buffered_match) {
             return Ok(());
         }
         let fee = escrow
@@ -174,14 +183,20 @@ mod tests {
     #[test]
     fn refunds_only_where_the_escrow_allows_it() {
         use escrow_state::*;
-        assert!(refund_due(true, OPEN));
-        assert!(refund_due(true, LOCKED));
-        assert!(refund_due(false, OPEN));
-        assert!(!refund_due(false, LOCKED));
-        for s in [NONE, EXECUTED, REFUNDED] {
-            assert!(!refund_due(true, s));
-            assert!(!refund_due(false, s));
+        for buffered in [false, true] {
+            assert!(refund_due(true, OPEN, buffered));
+            assert!(refund_due(true, LOCKED, buffered));
+            assert!(refund_due(false, OPEN, buffered));
+            assert!(!refund_due(false, LOCKED, buffered));
+            assert!(!refund_due(false, NONE, buffered));
+            for s in [EXECUTED, REFUNDED] {
+                assert!(!refund_due(true, s, buffered));
+                assert!(!refund_due(false, s, buffered));
+            }
         }
+        // An unregistered hub is aborted only when it buffered exactly these terms.
+        assert!(refund_due(true, NONE, true));
+        assert!(!refund_due(true, NONE, false));
     }
 
     #[test]
