@@ -63,7 +63,9 @@ pub enum Error {
     },
     /// The attester already signed another term set for this on-chain settlement id
     /// (security.md R3): it never signs a second one.
-    #[error("settlement {settlement_id}: the attester already signed terms {attested} for on-chain id {onchain_id}; refusing to sign terms {refused}")]
+    #[error(
+        "settlement {settlement_id}: the attester already signed terms {attested} for on-chain id {onchain_id}; refusing to sign terms {refused}"
+    )]
     TermsConflict {
         /// The settlement.
         settlement_id: String,

@@ -12,7 +12,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use common::*;
 use lockstep_coordinator::server::{Coordinator, Extras};
-use lockstep_coordinator::terms::{Deposit, depositCall, deposit_signing_hash, terms_from_json};
+use lockstep_coordinator::terms::{Deposit, deposit_signing_hash, depositCall, terms_from_json};
 use lockstep_core::OwedLeg;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -80,7 +80,10 @@ async fn custody_address_and_deposit_key_legs(backend: Backend) {
     assert_eq!(item["authorization"], "depositor");
     assert_eq!(item["sender"], CUSTODY);
     assert!(decode_deposit(item).signature.is_empty());
-    assert!(!d.to_string().contains(&legs[1].depositKey.to_checksum(None)));
+    assert!(
+        !d.to_string()
+            .contains(&legs[1].depositKey.to_checksum(None))
+    );
 
     // The buyer's platform, no sender: the key, no signature, no calldata.
     let (s, d) = env
@@ -248,7 +251,10 @@ async fn attester_never_signs_two_term_sets_for_one_id(backend: Backend) {
     let v = env.wait_state(&a, &sid, "COMPLIANCE_CLEARED").await;
     let first_hash = v["terms_hash"].as_str().unwrap().to_string();
     let onchain_id = v["terms"]["settlement_id"].as_str().unwrap().to_string();
-    assert_eq!(attested_hash(&env, &onchain_id).await, [first_hash.clone()]);
+    assert_eq!(
+        attested_hash(&env, &onchain_id).await,
+        vec![first_hash.clone()]
+    );
 
     // Put the settlement back before clearing (as if the clearing were lost), then let a
     // second coordinator instance on the same database clear it again.

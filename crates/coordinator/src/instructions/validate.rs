@@ -210,7 +210,8 @@ fn check_max_duration(
     let Some((max_secs, chain_id)) = limit else {
         return;
     };
-    let latest = now_ms().saturating_add(i64::try_from(max_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+    let latest =
+        now_ms().saturating_add(i64::try_from(max_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
     if deadline_ms > latest {
         errs.push(field_error(
             &[json!("timeout_at")],

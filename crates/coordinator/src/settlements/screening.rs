@@ -322,7 +322,13 @@ async fn store_clearance(
     let now = now_ms();
     let terms_hash = terms::terms_hash(&built.terms).to_string();
     let mut tx = lc.db.pool().begin().await?;
-    reserve_attestation(&mut tx, s, &built.terms.settlementId.to_string(), &terms_hash).await?;
+    reserve_attestation(
+        &mut tx,
+        s,
+        &built.terms.settlementId.to_string(),
+        &terms_hash,
+    )
+    .await?;
     let chains = terms::chains_of(&built.terms, &lc.escrows);
     let atts = terms::attest(&lc.attester, &built.terms, &chains, &s.id)?;
     sqlx::query("UPDATE settlements SET compliance = $1, decision_ref = $2, evidence = $3, terms = $4, terms_hash = $5, attestations = $6, deposit_secrets = $7, updated_at = $8 WHERE id = $9")
