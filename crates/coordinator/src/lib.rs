@@ -48,8 +48,12 @@
 //! # Tables
 //! The coordinator owns `platforms`, `api_tokens`, `instructions`, `settlements` (with
 //! its `bundle` column, written by the chain side only through the `Ledger` port),
-//! `settlement_events`, `webhook_endpoints`, `webhook_events`, `webhook_deliveries` and
-//! `webhook_attempts`, created by `migrations/` (versions 1–999) through [`migrate()`],
+//! `settlement_events`, `webhook_endpoints`, `webhook_events`, `webhook_deliveries`,
+//! `webhook_attempts`, `attested_terms` (migration 4: the one term set the attester signed
+//! per on-chain settlement id, written in the clearing transaction, so it never signs a
+//! second one, across restarts and instances) and `owed_legs` (migration 5: legs an escrow
+//! owes on chain, written by the chain side only through `Ledger::record_owed`), created
+//! by `migrations/` (versions 1–999) through [`migrate()`],
 //! which first records the versions a database of the previous hand-written runner
 //! (`lockstep_schema_migrations`) had applied. The chain side's tables (`chain_logs`,
 //! `chain_blocks`, `chain_cursors`, `lz_packets`) live in its own migrations (from 1001);

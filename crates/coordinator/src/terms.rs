@@ -1,7 +1,9 @@
 //! The on-chain settlement terms and the EIP-712 registration attestation, exactly as
 //! docs/onchain-terms.md fixes them: the terms construction from the matched
-//! instructions ([`build_terms`], a pure function), their JSON form, the attestation, and
-//! the escrow deployments the coordinator signs for ([`Escrows`]).
+//! instructions ([`build_terms`], a pure function: each leg authorised by a fixed depositor
+//! or a one-time deposit key drawn from the caller's key source), their JSON form, the
+//! registration attestation, the deposit key's EIP-712 `Deposit` signature
+//! ([`sign_deposit`]), and the escrow deployments the coordinator signs for ([`Escrows`]).
 
 use crate::trade::{DepositAuthorization, Direction, InstructionBody, LegInput, LegType};
 use crate::{Error, Result};
@@ -395,6 +397,146 @@ mod tests {
         let bytes = hex::decode(att[0].signature.trim_start_matches("0x")).unwrap();
         assert_eq!(bytes.len(), 65);
         assert!(bytes[64] == 27 || bytes[64] == 28);
+    }
+
+    #[test]
+    fn deposit_type_hash_matches_the_escrow_and_signature_recovers_to_the_key() {
+        let d = Deposit {
+            settlementId: B256::ZERO,
+            legIndex: U256::ZERO,
+            sender: Address::ZERO,
+        };
+        assert_eq!(
+            d.eip712_type_hash(),
+            keccak256(b"Deposit(bytes32 settlementId,uint256 legIndex,address sender)")
+        );
+        let key = PrivateKeySigner::random();
+        let escrow = address!("0x00000000000000000000000000000000000e5c40");
+        let sender = address!("0x2222222222222222222222222222222222222222");
+        let id = settlement_id("LS-TEST");
+        let sig = sign_deposit(&key, 31337, escrow, id, 3, sender).unwrap();
+        assert_eq!(sig.len(), 65);
+        let sig = Signature::try_from(sig.as_slice()).unwrap();
+        let digest = |chain: u64, leg: u64, sender: Address| {
+            let d = Deposit {
+                settlementId: id,
+                legIndex: U256::from(leg),
+                sender,
+            };
+            deposit_signing_hash(chain, escrow, &d)
+        };
+        let rec = |h: B256| sig.recover_address_from_prehash(&h).unwrap();
+        assert_eq!(rec(digest(31337, 3, sender)), key.address());
+        assert_ne!(rec(digest(31337, 3, escrow)), key.address());
+        assert_ne!(rec(digest(31337, 2, sender)), key.address());
+        assert_ne!(rec(digest(1, 3, sender)), key.address());
+    }
+
+    fn body(role: &str, wallet: &str, deliver_first: bool) -> InstructionBody {
+        use crate::trade::{InstructionRequest, Party, Role};
+        let leg = |t: LegType, token: &str, deliver: bool| LegInput {
+            leg_type: t,
+            instrument_id: token.into(),
+            quantity: "10".into(),
+            direction: if deliver {
+                Direction::Deliver
+            } else {
+                Direction::Receive
+            },
+            chain_id: 31337,
+        };
+        InstructionRequest {
+            idempotency_key: "k".into(),
+            template_slug: "dvp-standard".into(),
+            role: if role == "seller" {
+                Role::Seller
+            } else {
+                Role::Buyer
+            },
+            party: Party {
+                external_reference: "r".into(),
+                name: "n".into(),
+                wallet_address: wallet.into(),
+                chain_id: 31337,
+                deposit_authorization: None,
+                deposit_address: None,
+            },
+            legs: vec![
+                leg(
+                    LegType::AssetDelivery,
+                    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                    deliver_first,
+                ),
+                leg(
+                    LegType::Payment,
+                    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+                    !deliver_first,
+                ),
+            ],
+            timeout_at: String::new(),
+            trade_reference: None,
+        }
+    }
+
+    #[test]
+    fn build_terms_authorises_by_depositor_custody_address_or_fresh_key() {
+        let escrows = Escrows::new(vec![EscrowChain {
+            chain_id: 31337,
+            eid: 40161,
+            escrow: address!("0x00000000000000000000000000000000000e5c40"),
+            max_settlement_duration_secs: None,
+        }])
+        .unwrap();
+        let seller_wallet = address!("0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb");
+        let buyer_wallet = address!("0x52908400098527886E0F7030069857D2E4169EE7");
+        let custody = address!("0x1111111111111111111111111111111111111111");
+        let mut seller = body("seller", &seller_wallet.to_string(), true);
+        let mut buyer = body("buyer", &buyer_wallet.to_string(), false);
+        let build = |s: &InstructionBody, b: &InstructionBody, keys: &mut Vec<Address>| {
+            build_terms(
+                "LS-T",
+                1_900_000_000_000,
+                B256::ZERO,
+                [s, b],
+                &escrows,
+                || {
+                    let k = PrivateKeySigner::random();
+                    keys.push(k.address());
+                    k
+                },
+            )
+            .unwrap()
+        };
+        // Default: each party's wallet is the fixed depositor; no key drawn.
+        let mut keys = Vec::new();
+        let t = build(&seller, &buyer, &mut keys);
+        assert!(keys.is_empty());
+        assert_eq!(t.terms.legs[0].depositor, seller_wallet);
+        assert_eq!(t.terms.legs[1].depositor, buyer_wallet);
+        assert!(t.terms.legs.iter().all(|l| l.depositKey.is_zero()));
+        assert_eq!(t.secrets[0]["authorization"], "depositor");
+        assert!(t.secrets[0].get("private_key").is_none());
+        // A custody address for the seller, a deposit key for the buyer.
+        seller.party.deposit_address = Some(custody.to_checksum(None));
+        buyer.party.deposit_authorization = Some(DepositAuthorization::DepositKey);
+        let t = build(&seller, &buyer, &mut keys);
+        assert_eq!(t.terms.legs[0].depositor, custody);
+        assert_eq!(t.terms.legs[1].depositor, Address::ZERO);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(t.terms.legs[1].depositKey, keys[0]);
+        assert_eq!(t.secrets[1]["authorization"], "deposit_key");
+        assert_eq!(t.secrets[1]["role"], "buyer");
+        let pk: B256 = t.secrets[1]["private_key"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            PrivateKeySigner::from_bytes(&pk).unwrap().address(),
+            keys[0]
+        );
+        assert_eq!(t.terms.legs[0].recipient, buyer_wallet);
+        assert_eq!(t.terms.legs[1].recipient, seller_wallet);
     }
 
     #[test]

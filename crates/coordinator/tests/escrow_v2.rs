@@ -105,10 +105,55 @@ async fn custody_address_and_deposit_key_legs(backend: Backend) {
     let key = PrivateKeySigner::from_bytes(&pk).unwrap();
     assert_eq!(key.address(), legs[1].depositKey);
 
+    check_signature_for_sender(&env, &b, &sid, &terms).await;
+    // Another platform never sees the key; the seller's platform does not get the buyer's leg.
+    let (s, _) = env
+        .get(&c, &format!("/v1/settlements/{sid}/deposits"))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, d) = env
+        .get(
+            &a,
+            &format!("/v1/settlements/{sid}/deposits?sender={KEY_SENDER}"),
+        )
+        .await;
+    assert!(!d.to_string().contains(&hex::encode(pk)), "{d}");
+    assert_eq!(d["items"][0]["sender"], CUSTODY);
+    // A malformed sender is a 422.
+    let (s, e) = env
+        .get(&b, &format!("/v1/settlements/{sid}/deposits?sender=0x12"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    // deposit_address is for depositor mode only, and must be an address.
+    let mut bad = seller("v2-bad", None);
+    bad["party"]["deposit_authorization"] = json!("deposit_key");
+    bad["party"]["deposit_address"] = json!(CUSTODY);
+    let (s, e) = env.post(&a, "/v1/instructions", &bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        e["detail"].as_str().unwrap().contains("deposit_address"),
+        "{e}"
+    );
+    bad["party"]["deposit_authorization"] = json!("depositor");
+    bad["party"]["deposit_address"] = json!("0xnope");
+    let (s, _) = env.post(&a, "/v1/instructions", &bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    env.stop().await;
+}
+
+/// `?sender=` on a deposit-key leg (leg 1): a signature by the key over the EIP-712
+/// `Deposit` digest for exactly that sender, and calldata carrying it.
+async fn check_signature_for_sender(
+    env: &Env,
+    b: &str,
+    sid: &str,
+    terms: &lockstep_coordinator::terms::Terms,
+) {
+    let legs = &terms.legs;
     // With ?sender=: a signature by the key over the EIP-712 Deposit digest for that sender.
     let (s, d) = env
         .get(
-            &b,
+            b,
             &format!("/v1/settlements/{sid}/deposits?sender={KEY_SENDER}"),
         )
         .await;
@@ -146,44 +191,10 @@ async fn custody_address_and_deposit_key_legs(backend: Backend) {
         legs[1].depositKey
     );
     let call = decode_deposit(item);
-    assert_eq!(call.terms, terms);
+    assert_eq!(&call.terms, terms);
     assert_eq!(call.legIndex, U256::from(1));
     assert_eq!(format!("0x{}", hex::encode(&call.signature)), sig_hex);
     assert_eq!(call.signature.len(), 65);
-
-    // Another platform never sees the key; the seller's platform does not get the buyer's leg.
-    let (s, _) = env
-        .get(&c, &format!("/v1/settlements/{sid}/deposits"))
-        .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let (_, d) = env
-        .get(
-            &a,
-            &format!("/v1/settlements/{sid}/deposits?sender={KEY_SENDER}"),
-        )
-        .await;
-    assert!(!d.to_string().contains(&hex::encode(pk)), "{d}");
-    assert_eq!(d["items"][0]["sender"], CUSTODY);
-    // A malformed sender is a 422.
-    let (s, e) = env
-        .get(&b, &format!("/v1/settlements/{sid}/deposits?sender=0x12"))
-        .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    // deposit_address is for depositor mode only, and must be an address.
-    let mut bad = seller("v2-bad", None);
-    bad["party"]["deposit_authorization"] = json!("deposit_key");
-    bad["party"]["deposit_address"] = json!(CUSTODY);
-    let (s, e) = env.post(&a, "/v1/instructions", &bad).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        e["detail"].as_str().unwrap().contains("deposit_address"),
-        "{e}"
-    );
-    bad["party"]["deposit_authorization"] = json!("depositor");
-    bad["party"]["deposit_address"] = json!("0xnope");
-    let (s, _) = env.post(&a, "/v1/instructions", &bad).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    env.stop().await;
 }
 
 async fn timeout_beyond_max_settlement_duration_is_refused(backend: Backend) {
