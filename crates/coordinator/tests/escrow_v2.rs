@@ -389,5 +389,39 @@ async fn owed_legs_are_recorded_once_and_reach_both_platforms(backend: Backend) 
     let (_, v) = env.get(&b, &format!("/v1/settlements/{sid}")).await;
     assert_eq!(v["owed"].as_array().unwrap().len(), 2);
     assert_eq!(v["owed"][0]["refund"], true);
+    // The OpenAPI document describes the new shapes and the `sender` query parameter.
+    let (_, doc) = env
+        .req(reqwest::Method::GET, None, "/openapi.json", None)
+        .await;
+    let schemas = &doc["components"]["schemas"];
+    for name in ["OwedView", "DepositAuthorization", "DepositInstruction"] {
+        assert!(schemas.get(name).is_some(), "{name} missing");
+    }
+    for field in [
+        "authorization",
+        "sender",
+        "deposit_key",
+        "deposit_key_private_key",
+        "signature",
+    ] {
+        assert!(
+            schemas["DepositInstruction"]["properties"]
+                .get(field)
+                .is_some(),
+            "{field} missing"
+        );
+    }
+    assert!(
+        schemas["SettlementView"]["properties"]
+            .get("owed")
+            .is_some()
+    );
+    assert!(
+        schemas["Party"]["properties"]
+            .get("deposit_address")
+            .is_some()
+    );
+    let params = doc["paths"]["/v1/settlements/{id}/deposits"]["get"]["parameters"].to_string();
+    assert!(params.contains("\"sender\""), "{params}");
     env.stop().await;
 }

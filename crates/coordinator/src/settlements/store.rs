@@ -291,7 +291,8 @@ pub async fn bundle(db: &Db, id: &str) -> Result<Option<Value>> {
     parse_json("evidence bundle", text.as_deref())
 }
 
-/// The stored deposit secrets (`[{leg_index, role, secret}]`), once cleared.
+/// The stored deposit authorisations (`[{leg_index, role, authorization, deposit_key?, private_key?}]`,
+/// column `deposit_secrets`), once cleared.
 pub async fn deposit_secrets(db: &Db, id: &str) -> Result<Option<Vec<Value>>> {
     let row = sqlx::query("SELECT deposit_secrets FROM settlements WHERE id = $1")
         .bind(id)
