@@ -368,14 +368,9 @@ impl Custody {
     /// `deposit` on the escrow, exactly the coordinator's calldata, with the quoted fee.
     pub async fn deposit(&self, dep: &DepositInstruction) -> eyre::Result<TransactionReceipt> {
         let fee = self.deposit_fee(dep).await?;
-        self.send(
-            dep.chain_id,
-            dep.escrow,
-            hex_bytes(dep.calldata()?)?,
-            fee,
-        )
-        .await
-        .wrap_err_with(|| format!("deposit of leg {}", dep.leg_index))
+        self.send(dep.chain_id, dep.escrow, hex_bytes(dep.calldata()?)?, fee)
+            .await
+            .wrap_err_with(|| format!("deposit of leg {}", dep.leg_index))
     }
 
     /// Approve then deposit.

@@ -264,6 +264,28 @@ pub fn evidence_verify(bundle: &Path, rpcs: &[(u64, String)]) -> eyre::Result<Ou
     cmd.output().wrap_err("running lockstep evidence verify")
 }
 
+/// `lockstep claim --rpc URL --escrow E --token T --to TO` with the beneficiary's key in
+/// `LOCKSTEP_CLAIM_KEY` (never on the command line).
+pub fn lockstep_claim(
+    rpc: &str,
+    escrow: alloy::primitives::Address,
+    token: alloy::primitives::Address,
+    to: alloy::primitives::Address,
+    key: &str,
+) -> eyre::Result<Output> {
+    Command::new(lockstep_bin()?)
+        .args(["claim", "--rpc", rpc])
+        .arg("--escrow")
+        .arg(format!("{escrow:#x}"))
+        .arg("--token")
+        .arg(format!("{token:#x}"))
+        .arg("--to")
+        .arg(format!("{to:#x}"))
+        .env("LOCKSTEP_CLAIM_KEY", key)
+        .output()
+        .wrap_err("running lockstep claim")
+}
+
 /// A new, empty PostgreSQL database on the server `script/with-postgres` started
 /// (`LOCKSTEP_TEST_POSTGRES_URL`), created with `psql`; `None` when no server is given.
 pub fn fresh_postgres_database(name: &str) -> eyre::Result<Option<String>> {

@@ -1,0 +1,322 @@
+//! Escrow v2 end to end (issue 10, security.md R1–R4): a leg whose transfer fails is owed
+//! and claimed, never blocking the settlement; a deposit-key signature is bound to its
+//! sender.
+//!
+//! Same harness as `e2e.rs`: each test runs its own devnet and `lockstep serve`.
+#![allow(clippy::unwrap_used)]
+
+use alloy::primitives::{Address, U256};
+use alloy::sol_types::SolCall;
+use eyre::{bail, ensure, eyre};
+use lockstep_bindings::EscrowRevert;
+use lockstep_bindings::ISettlementEscrow::{self, ISettlementEscrowErrors};
+use lockstep_e2e::chain::{CallOutcome, hex_bytes};
+use lockstep_e2e::process::lockstep_claim;
+use lockstep_e2e::{
+    Custody, DepositInstruction, EscrowState, Submitted, Trade, World, WorldOptions,
+};
+use serde_json::Value;
+
+alloy::sol! {
+    /// The demo permissioned token's issuer calls (contracts/src/demo/PermissionedToken.sol).
+    interface IPermissioned {
+        function setVerified(address account, bool verified) external;
+        function setAddressFrozen(address account, bool frozen) external;
+        function mint(address to, uint256 amount) external;
+    }
+}
+
+/// Submits the trade and waits until it is registered on every chain; returns the seller's
+/// and the buyer's deposit instructions.
+async fn to_awaiting_deposits(
+    w: &World,
+    t: &Trade,
+) -> eyre::Result<(Submitted, DepositInstruction, DepositInstruction)> {
+    let s = w.submit(t).await?;
+    w.wait_state(&s.settlement_id, "AWAITING_DEPOSITS").await?;
+    let ds = w.deposit_of(&w.seller_platform, &s.settlement_id).await?;
+    let db = w.deposit_of(&w.buyer_platform, &s.settlement_id).await?;
+    ensure!(
+        ds.token == t.asset && db.token == t.cash,
+        "deposit instructions do not match the trade: {ds:?} {db:?}"
+    );
+    Ok((s, ds, db))
+}
+
+/// Polls a chain until the escrow holds the settlement in `state`.
+async fn wait_escrow(
+    w: &World,
+    chain_id: u64,
+    s: &Submitted,
+    state: EscrowState,
+) -> eyre::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let on = w.chain(chain_id)?.settlement_of(s.onchain_id).await?;
+        if on.state == state {
+            return Ok(());
+        }
+        if started.elapsed() > lockstep_e2e::STEP_TIMEOUT {
+            bail!(
+                "escrow on chain {chain_id} still {:?}, expected {state:?}",
+                on.state
+            );
+        }
+        tokio::time::sleep(lockstep_e2e::POLL).await;
+    }
+}
+
+/// Waits for a webhook `event` of settlement `id` at `platform` (by platform key).
+async fn wait_event(w: &World, platform: &str, id: &str, event: &str) -> eyre::Result<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(d) = w
+            .hooks
+            .events(platform, id)
+            .into_iter()
+            .find(|d| d.event == event)
+        {
+            return Ok(d.body);
+        }
+        if started.elapsed() > lockstep_e2e::STEP_TIMEOUT {
+            bail!(
+                "no {event} webhook at {platform}\n{}",
+                w.context(Some(id)).await
+            );
+        }
+        tokio::time::sleep(lockstep_e2e::POLL).await;
+    }
+}
+
+/// What `beneficiary` can claim in `token` from the escrow of `chain_id`.
+async fn owed(
+    w: &World,
+    chain_id: u64,
+    token: Address,
+    beneficiary: Address,
+) -> eyre::Result<U256> {
+    let c = w.chain(chain_id)?;
+    Ok(ISettlementEscrow::new(c.info.escrow, &c.provider)
+        .owed(token, beneficiary)
+        .call()
+        .await?)
+}
+
+/// The demo security token (`SEC`) of chain B and its issuer (the deployer), with the
+/// parties and `extra` verified holders and the buyer holding `amount`.
+async fn permissioned_cash(
+    w: &World,
+    extra: Address,
+    amount: U256,
+) -> eyre::Result<(Address, Custody)> {
+    let b = &w.chain_b.info;
+    let sec = b
+        .tokens
+        .sec
+        .ok_or_else(|| eyre!("no SEC token in the deployment"))?;
+    let issuer = Custody::new(
+        &w.devnet.info.accounts.deployer.private_key,
+        &w.devnet.info.chains,
+    )?;
+    for who in [w.seller.address, w.buyer.address, extra] {
+        let call = IPermissioned::setVerifiedCall {
+            account: who,
+            verified: true,
+        };
+        issuer
+            .send(b.chain_id, sec, call.abi_encode().into(), U256::ZERO)
+            .await?;
+    }
+    let mint = IPermissioned::mintCall {
+        to: w.buyer.address,
+        amount,
+    };
+    issuer
+        .send(b.chain_id, sec, mint.abi_encode().into(), U256::ZERO)
+        .await?;
+    Ok((sec, issuer))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_recipient_is_owed_and_claims_elsewhere() -> eyre::Result<()> {
+    let w = World::start(WorldOptions::new("owed_leg")).await?;
+    let mut t = w.cross_chain_trade("owed");
+    let elsewhere = Address::repeat_byte(0x5e);
+    let (sec, issuer) = permissioned_cash(&w, elsewhere, t.price).await?;
+    t.cash = sec;
+    let cash_chain = t.cash_chain;
+    let (s, ds, db) = to_awaiting_deposits(&w, &t).await?;
+    w.buyer.fund(&db).await?;
+    // The issuer freezes the seller (the payment's recipient) after the buyer's leg is in
+    // escrow and before the swap: the payout to the seller must fail at RELEASE.
+    let freeze = IPermissioned::setAddressFrozenCall {
+        account: w.seller.address,
+        frozen: true,
+    };
+    issuer
+        .send(cash_chain, sec, freeze.abi_encode().into(), U256::ZERO)
+        .await?;
+    w.seller.fund(&ds).await?;
+
+    w.wait_state(&s.settlement_id, "FINALIZED").await?;
+    wait_escrow(&w, t.asset_chain, &s, EscrowState::Executed).await?;
+    wait_escrow(&w, cash_chain, &s, EscrowState::Executed).await?;
+    for p in [&w.seller_platform, &w.buyer_platform] {
+        let body = wait_event(&w, &p.key, &s.settlement_id, "settlement.leg_owed").await?;
+        let text = body.to_string().to_ascii_lowercase();
+        ensure!(
+            text.contains(&format!("{:#x}", w.seller.address)),
+            "leg_owed webhook does not name the seller: {body}"
+        );
+    }
+    assert_eq!(owed(&w, cash_chain, sec, w.seller.address).await?, t.price);
+    assert_eq!(
+        w.chain(cash_chain)?.balance(sec, w.seller.address).await?,
+        U256::ZERO
+    );
+    // The asset leg was delivered as usual.
+    assert_eq!(
+        w.chain(t.asset_chain)?
+            .balance(t.asset, w.buyer.address)
+            .await?,
+        t.quantity
+    );
+
+    // The evidence anchors the owed leg to its LegOwed log, and the chains confirm it.
+    let bundle = w.evidence_bundle(&s.settlement_id).await?;
+    let legs = bundle["facts"]["legs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    ensure!(legs.len() == 2, "two legs in the bundle: {bundle}");
+    let owed_leg = legs
+        .iter()
+        .find(|l| l["leg_index"].as_u64() == Some(db.leg_index as u64))
+        .ok_or_else(|| eyre!("no entry for the payment leg: {bundle}"))?;
+    assert_eq!(owed_leg["anchor"]["event"], "LegOwed", "{owed_leg}");
+    assert_eq!(owed_leg["outcome"], "COMMITTED", "{owed_leg}");
+    let out = w.verify_evidence(&bundle, "bundle.json")?;
+    ensure!(
+        out.status.success(),
+        "evidence verify --rpc failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The seller claims to another (verified, unfrozen) address of its choice.
+    let key = &w.devnet.info.parties.seller.private_key;
+    let rpc = w.chain(cash_chain)?.info.rpc_url.clone();
+    let escrow = w.chain(cash_chain)?.info.escrow;
+    let out = lockstep_claim(&rpc, escrow, sec, elsewhere, key)?;
+    ensure!(
+        out.status.success(),
+        "lockstep claim failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(printed["amount"], t.price.to_string(), "{printed}");
+    assert!(
+        printed["tx_hash"].as_str().is_some_and(|h| h.len() == 66),
+        "{printed}"
+    );
+    assert_eq!(w.chain(cash_chain)?.balance(sec, elsewhere).await?, t.price);
+    assert_eq!(
+        owed(&w, cash_chain, sec, w.seller.address).await?,
+        U256::ZERO
+    );
+    // A second claim: nothing owed, said clearly, nothing sent.
+    let out = lockstep_claim(&rpc, escrow, sec, elsewhere, key)?;
+    ensure!(!out.status.success(), "a second claim succeeded");
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(err.contains("nothing owed"), "{err}");
+    w.check_webhooks(&s.settlement_id).await?;
+    w.done();
+    Ok(())
+}
+
+/// Submits `t` with the seller's leg authorised by a one-time deposit key.
+async fn submit_with_deposit_key(w: &World, t: &Trade) -> eyre::Result<Submitted> {
+    let mut sell = t.seller_instruction();
+    sell["party"]["deposit_authorization"] = "deposit_key".into();
+    let first = w
+        .api
+        .post_ok(&w.seller_platform.token, "/v1/instructions", &sell)
+        .await?;
+    let tr = first["trade_reference"]
+        .as_str()
+        .ok_or_else(|| eyre!("no trade_reference: {first}"))?
+        .to_string();
+    let buy = t.buyer_instruction(&tr);
+    let second = w
+        .api
+        .post_ok(&w.buyer_platform.token, "/v1/instructions", &buy)
+        .await?;
+    let id = second["settlement_id"]
+        .as_str()
+        .ok_or_else(|| eyre!("not matched: {second}"))?
+        .to_string();
+    Ok(Submitted {
+        settlement_id: id,
+        onchain_id: alloy::primitives::keccak256(tr.as_bytes()),
+        trade_reference: tr,
+        matched_at: std::time::Instant::now(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_signature_only_works_for_its_sender() -> eyre::Result<()> {
+    let w = World::start(WorldOptions::new("deposit_key")).await?;
+    let t = w.cross_chain_trade("depkey");
+    let s = submit_with_deposit_key(&w, &t).await?;
+    w.wait_state(&s.settlement_id, "AWAITING_DEPOSITS").await?;
+    let path = format!(
+        "/v1/settlements/{}/deposits?sender={:#x}",
+        s.settlement_id, w.seller.address
+    );
+    let v = w.api.get_ok(&w.seller_platform.token, &path).await?;
+    let mut items: Vec<DepositInstruction> = serde_json::from_value(v["items"].clone())?;
+    ensure!(items.len() == 1, "one seller leg: {v}");
+    let ds = items.remove(0);
+    ensure!(
+        ds.authorization == "deposit_key" && ds.deposit_key.is_some() && ds.signature.is_some(),
+        "a deposit-key leg with a signature for the seller: {ds:?}"
+    );
+    assert_eq!(ds.sender, Some(w.seller.address));
+    // The seller's signed calldata, copied by another sender (front-running): refused.
+    let data = hex_bytes(ds.calldata()?)?;
+    let out = w
+        .buyer
+        .call(ds.chain_id, ds.escrow, data, U256::ZERO)
+        .await?;
+    expect_unauthorized(out, "signature copied to another sender")?;
+    // The sender it was signed for deposits.
+    let c = w.chain(ds.chain_id)?;
+    assert_eq!(c.settlement_of(s.onchain_id).await?.deposited_mask, 0);
+    w.seller.fund(&ds).await?;
+    assert_eq!(
+        c.settlement_of(s.onchain_id)
+            .await?
+            .deposited_mask
+            .count_ones(),
+        1
+    );
+    let depositor = ISettlementEscrow::new(c.info.escrow, &c.provider)
+        .depositorOf(s.onchain_id, U256::from(ds.leg_index))
+        .call()
+        .await?;
+    assert_eq!(
+        depositor, w.seller.address,
+        "the deposit-key leg records its sender"
+    );
+    w.done();
+    Ok(())
+}
+
+fn expect_unauthorized(out: CallOutcome, what: &str) -> eyre::Result<()> {
+    match out {
+        CallOutcome::Reverted(EscrowRevert::Escrow(
+            ISettlementEscrowErrors::EscrowUnauthorizedDepositor(_),
+        )) => Ok(()),
+        other => bail!("{what}: expected EscrowUnauthorizedDepositor, got {other:?}"),
+    }
+}
