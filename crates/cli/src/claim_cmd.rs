@@ -166,7 +166,9 @@ async fn run(args: ClaimArgs) -> Result<serde_json::Value, ClaimError> {
         .map_err(|e| rpc_err("waiting for the claim receipt")(e.to_string()))?;
     let tx_hash: B256 = receipt.transaction_hash;
     if !receipt.status() {
-        return Err(rpc_err("claim")(format!("transaction {tx_hash:#x} reverted")));
+        return Err(rpc_err("claim")(format!(
+            "transaction {tx_hash:#x} reverted"
+        )));
     }
     let amount = receipt
         .inner

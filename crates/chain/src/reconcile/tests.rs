@@ -96,9 +96,9 @@ impl Ledger for FakeLedger {
         owed: &lockstep_core::OwedLeg,
     ) -> Result<bool, LedgerError> {
         let mut all = self.owed.lock().unwrap();
-        let seen = all.iter().any(|(i, o)| {
-            i == id && o.chain_id == owed.chain_id && o.leg_index == owed.leg_index
-        });
+        let seen = all
+            .iter()
+            .any(|(i, o)| i == id && o.chain_id == owed.chain_id && o.leg_index == owed.leg_index);
         if !seen {
             all.push((id.into(), owed.clone()));
         }
@@ -442,5 +442,8 @@ async fn an_owed_leg_is_recorded_once_and_anchors_the_bundle() {
         .unwrap();
     assert_eq!(legs.len(), 2);
     assert_eq!(legs[1]["anchor"]["event"], "LegOwed");
-    assert_eq!(legs[1]["outcome"], legs[0]["outcome"], "owed on release = COMMITTED");
+    assert_eq!(
+        legs[1]["outcome"], legs[0]["outcome"],
+        "owed on release = COMMITTED"
+    );
 }
