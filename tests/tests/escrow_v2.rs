@@ -320,3 +320,150 @@ fn expect_unauthorized(out: CallOutcome, what: &str) -> eyre::Result<()> {
         other => bail!("{what}: expected EscrowUnauthorizedDepositor, got {other:?}"),
     }
 }
+
+/// Polls until `check` holds on the escrow of `chain` for on-chain id `id`.
+async fn wait_on_chain(
+    w: &World,
+    chain: u64,
+    id: alloy::primitives::B256,
+    what: &str,
+    check: impl Fn(&lockstep_e2e::chain::EscrowSettlement) -> bool,
+) -> eyre::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let on = w.chain(chain)?.settlement_of(id).await?;
+        if check(&on) {
+            return Ok(());
+        }
+        if started.elapsed() > lockstep_e2e::STEP_TIMEOUT {
+            bail!("chain {chain}: {what} never happened ({on:?})");
+        }
+        tokio::time::sleep(lockstep_e2e::POLL).await;
+    }
+}
+
+/// Cross-chain terms (hub A: the seller's BOND; spoke B: the buyer's CASH), made by the
+/// test itself: the coordinator never hears of them.
+fn own_terms(w: &World, timeout_at: u64) -> ISettlementEscrow::Terms {
+    use ISettlementEscrow::Leg;
+    let (a, b) = (&w.chain_a.info, &w.chain_b.info);
+    let leg = |eid, token, amount, depositor, recipient| Leg {
+        eid,
+        token,
+        amount,
+        depositor,
+        depositKey: Address::ZERO,
+        recipient,
+    };
+    ISettlementEscrow::Terms {
+        settlementId: alloy::primitives::keccak256(b"LS-UNREGISTERED-HUB"),
+        hubEid: a.eid,
+        timeoutAt: timeout_at,
+        decisionRef: alloy::primitives::B256::repeat_byte(0xde),
+        legs: vec![
+            leg(
+                a.eid,
+                a.tokens.bond,
+                U256::from(7u64),
+                w.seller.address,
+                w.buyer.address,
+            ),
+            leg(
+                b.eid,
+                b.tokens.cash,
+                U256::from(11u64),
+                w.buyer.address,
+                w.seller.address,
+            ),
+        ],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoke_locked_under_an_unregistered_hub_unwinds_without_the_attester() -> eyre::Result<()>
+{
+    use alloy::signers::SignerSync;
+    use alloy::sol_types::SolValue;
+    let w = World::start(WorldOptions::new("unregistered_hub")).await?;
+    let (a, b) = (w.chain_a.info.clone(), w.chain_b.info.clone());
+    let terms = own_terms(&w, w.chain_b.head().await?.1 + 600);
+    let id = terms.settlementId;
+    let terms_hash = alloy::primitives::keccak256(terms.abi_encode());
+    let eb = ISettlementEscrow::new(b.escrow, &w.chain_b.provider);
+    let cash0 = w.chain_b.balance(b.tokens.cash, w.buyer.address).await?;
+    // The attester signs the spoke's registration only, then is gone for good.
+    {
+        let attester: alloy::signers::local::PrivateKeySigner =
+            w.devnet.info.accounts.attester.private_key.parse()?;
+        let digest = eb
+            .registrationDigest(id, terms_hash, terms.decisionRef)
+            .call()
+            .await?;
+        let signature = attester.sign_hash_sync(&digest)?.as_bytes().to_vec().into();
+        let reg = ISettlementEscrow::registerCall {
+            terms: terms.clone(),
+            signature,
+        };
+        w.buyer
+            .send(b.chain_id, b.escrow, reg.abi_encode().into(), U256::ZERO)
+            .await?;
+    }
+    let approve = lockstep_bindings::DemoToken::approveCall {
+        spender: b.escrow,
+        value: terms.legs[1].amount,
+    };
+    w.buyer
+        .send(
+            b.chain_id,
+            b.tokens.cash,
+            approve.abi_encode().into(),
+            U256::ZERO,
+        )
+        .await?;
+    let fee = eb
+        .quoteDeposit(terms.clone(), U256::from(1u64))
+        .call()
+        .await?;
+    let dep = ISettlementEscrow::depositCall {
+        terms: terms.clone(),
+        legIndex: U256::from(1u64),
+        signature: Default::default(),
+    };
+    w.buyer
+        .send(b.chain_id, b.escrow, dep.abi_encode().into(), fee)
+        .await?;
+    assert_eq!(
+        w.chain_b.settlement_of(id).await?.state,
+        EscrowState::Locked
+    );
+    // The relayer delivers LOCKED; the never-registered hub buffers it.
+    wait_on_chain(&w, a.chain_id, id, "LOCKED buffered on the hub", |on| {
+        on.terms_hash == terms_hash && on.state == EscrowState::None
+    })
+    .await?;
+    // Past the deadline anyone aborts the hub with the spoke's terms: no attestation.
+    w.warp_to(terms.timeoutAt + 1).await?;
+    let ea = ISettlementEscrow::new(a.escrow, &w.chain_a.provider);
+    let fee = ea.quoteRefund(terms.clone()).call().await?;
+    let refund = ISettlementEscrow::refundCall {
+        terms: terms.clone(),
+    };
+    w.seller
+        .send(a.chain_id, a.escrow, refund.abi_encode().into(), fee)
+        .await?;
+    assert_eq!(
+        w.chain_a.settlement_of(id).await?.state,
+        EscrowState::Refunded
+    );
+    // ABORT reaches the locked spoke, which returns the buyer's deposit.
+    wait_on_chain(&w, b.chain_id, id, "spoke refunded by ABORT", |on| {
+        on.state == EscrowState::Refunded
+    })
+    .await?;
+    assert_eq!(
+        w.chain_b.balance(b.tokens.cash, w.buyer.address).await?,
+        cash0
+    );
+    w.done();
+    Ok(())
+}
