@@ -114,6 +114,9 @@ pub struct ChainInfo {
     pub tokens: Tokens,
     /// Chain head before the first deployment transaction.
     pub deploy_block: u64,
+    /// The `TimelockController` that owns the escrow (absent before escrow v2).
+    #[serde(default)]
+    pub timelock: Option<Address>,
     /// The escrow's `maxSettlementDuration`, seconds (absent before escrow v2).
     #[serde(default)]
     pub max_settlement_duration: Option<u64>,

@@ -467,3 +467,108 @@ async fn a_spoke_locked_under_an_unregistered_hub_unwinds_without_the_attester()
     w.done();
     Ok(())
 }
+
+alloy::sol! {
+    /// OpenZeppelin `TimelockController` (the escrow's owner) and the escrow's pause flag.
+    #[sol(rpc)]
+    interface ITimelock {
+        function schedule(address target, uint256 value, bytes data, bytes32 predecessor, bytes32 salt, uint256 delay) external;
+        function execute(address target, uint256 value, bytes payload, bytes32 predecessor, bytes32 salt) external payable;
+        function getMinDelay() external view returns (uint256);
+    }
+    #[sol(rpc)]
+    interface IPausable {
+        function pause() external;
+        function paused() external view returns (bool);
+    }
+}
+
+/// Pauses the escrow of `chain` through its timelock (admin: the deployer): schedules
+/// `pause()` now; returns the delay to wait before [`execute_pause`].
+async fn schedule_pause(w: &World, admin: &Custody, chain: u64) -> eyre::Result<u64> {
+    let c = w.chain(chain)?;
+    let timelock = c.info.timelock.ok_or_else(|| eyre!("no timelock"))?;
+    let delay = ITimelock::new(timelock, &c.provider)
+        .getMinDelay()
+        .call()
+        .await?;
+    let call = ITimelock::scheduleCall {
+        target: c.info.escrow,
+        value: U256::ZERO,
+        data: IPausable::pauseCall {}.abi_encode().into(),
+        predecessor: Default::default(),
+        salt: Default::default(),
+        delay,
+    };
+    admin
+        .send(chain, timelock, call.abi_encode().into(), U256::ZERO)
+        .await?;
+    Ok(u64::try_from(delay)?)
+}
+
+/// Executes the scheduled `pause()` of `chain`'s escrow and checks it took effect.
+async fn execute_pause(w: &World, admin: &Custody, chain: u64) -> eyre::Result<()> {
+    let c = w.chain(chain)?;
+    let timelock = c.info.timelock.ok_or_else(|| eyre!("no timelock"))?;
+    let call = ITimelock::executeCall {
+        target: c.info.escrow,
+        value: U256::ZERO,
+        payload: IPausable::pauseCall {}.abi_encode().into(),
+        predecessor: Default::default(),
+        salt: Default::default(),
+    };
+    admin
+        .send(chain, timelock, call.abi_encode().into(), U256::ZERO)
+        .await?;
+    let paused = IPausable::new(c.info.escrow, &c.provider)
+        .paused()
+        .call()
+        .await?;
+    ensure!(paused, "escrow on chain {chain} not paused");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_never_blocks_an_unwind() -> eyre::Result<()> {
+    let mut w = World::start(WorldOptions::new("pause_unwind")).await?;
+    let mut t = w.cross_chain_trade("pause");
+    t.timeout_at = chrono::Utc::now() + chrono::Duration::minutes(10);
+    let bond0 = w
+        .chain(t.asset_chain)?
+        .balance(t.asset, w.seller.address)
+        .await?;
+    let (s, ds, _db) = to_awaiting_deposits(&w, &t).await?;
+    w.seller.fund(&ds).await?;
+    // The owner (the timelock) pauses both escrows while the seller's leg is held; the
+    // coordinator is away meanwhile so that the pause is in force before any unwind.
+    let admin = Custody::new(
+        &w.devnet.info.accounts.deployer.private_key,
+        &w.devnet.info.chains,
+    )?;
+    let mut delay = 0;
+    for c in [t.asset_chain, t.cash_chain] {
+        delay = delay.max(schedule_pause(&w, &admin, c).await?);
+    }
+    w.coordinator.stop().await?;
+    let (_, now) = w.chain_a.head().await?;
+    let (_, now_b) = w.chain_b.head().await?;
+    w.warp_to(now.max(now_b) + delay + 1).await?;
+    for c in [t.asset_chain, t.cash_chain] {
+        execute_pause(&w, &admin, c).await?;
+    }
+    // Past the deadline (the timelock delay exceeds any settlement's duration), paused:
+    // the keeper's refunds still unwind the settlement.
+    w.coordinator.start().await?;
+    w.wait_state(&s.settlement_id, "TIMED_OUT").await?;
+    wait_escrow(&w, t.asset_chain, &s, EscrowState::Refunded).await?;
+    wait_escrow(&w, t.cash_chain, &s, EscrowState::Refunded).await?;
+    assert_eq!(
+        w.chain(t.asset_chain)?
+            .balance(t.asset, w.seller.address)
+            .await?,
+        bond0
+    );
+    w.check_webhooks(&s.settlement_id).await?;
+    w.done();
+    Ok(())
+}
