@@ -186,3 +186,36 @@ async fn run(args: ClaimArgs) -> Result<serde_json::Value, ClaimError> {
         "to": format!("{to:#x}"),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reads_the_key_from_a_file_and_refuses_garbage() {
+        let dir = std::env::temp_dir().join(format!("lockstep-claim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("key");
+        // anvil account 0 (public development key).
+        std::fs::write(
+            &good,
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n",
+        )
+        .unwrap();
+        let s = signer(Some(&good)).unwrap();
+        assert_eq!(
+            format!("{:#x}", s.address()),
+            "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+        );
+        let bad = dir.join("bad");
+        std::fs::write(&bad, "not a key").unwrap();
+        assert!(matches!(signer(Some(&bad)), Err(ClaimError::Key(_))));
+        let missing = dir.join("missing");
+        assert!(matches!(
+            signer(Some(&missing)),
+            Err(ClaimError::KeyFile { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

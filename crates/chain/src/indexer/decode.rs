@@ -180,6 +180,54 @@ mod tests {
     }
 
     #[test]
+    fn decodes_the_v2_events() {
+        let escrow = address!("0x00000000000000000000000000000000000e5c01");
+        let id = B256::repeat_byte(0xab);
+        let who = address!("0x00000000000000000000000000000000000000d2");
+        let ev = ISettlementEscrow::LegOwed {
+            settlementId: id,
+            legIndex: U256::from(1),
+            beneficiary: who,
+            token: address!("0x00000000000000000000000000000000000000e1"),
+            amount: U256::from(7u64),
+            refund: true,
+        };
+        let log = alloy::primitives::Log {
+            address: escrow,
+            data: ev.encode_log_data(),
+        };
+        let s = decode_escrow_log(&log).unwrap();
+        assert_eq!((s.event.as_str(), s.key), ("LegOwed", id));
+        assert_eq!(s.fields["refund"], true);
+        assert_eq!(s.fields["beneficiary"], format!("{who:#x}"));
+        let ev = ISettlementEscrow::MessageDeferred {
+            settlementId: id,
+            kind: 3,
+            dstEid: 40102,
+            requiredFee: U256::ZERO,
+            providedFee: U256::ZERO,
+        };
+        let log = alloy::primitives::Log {
+            address: escrow,
+            data: ev.encode_log_data(),
+        };
+        let s = decode_escrow_log(&log).unwrap();
+        assert_eq!(s.fields["dstEid"], 40102);
+        let ev = ISettlementEscrow::Claimed {
+            token: Address::ZERO,
+            beneficiary: who,
+            to: who,
+            amount: U256::from(7u64),
+        };
+        let log = alloy::primitives::Log {
+            address: escrow,
+            data: ev.encode_log_data(),
+        };
+        let s = decode_escrow_log(&log).unwrap();
+        assert_eq!((s.event.as_str(), s.key), ("Claimed", who.into_word()));
+    }
+
+    #[test]
     fn keeps_only_packets_sent_by_the_escrow() {
         let escrow = address!("0x00000000000000000000000000000000000e5c01");
         let guid = B256::repeat_byte(0x42);
