@@ -57,6 +57,7 @@
 pub mod anchors;
 pub mod client;
 pub mod config;
+pub mod eligibility;
 pub mod error;
 pub mod indexer;
 pub mod keeper;

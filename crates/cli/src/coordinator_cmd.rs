@@ -10,7 +10,7 @@ use lockstep_chain::{ChainSide, ChainStore};
 use lockstep_cli::LockstepConfig;
 use lockstep_coordinator::auth::Scope;
 use lockstep_coordinator::{Coordinator, Extras, load_attester};
-use lockstep_core::{Db, MetricsSource, SettlementRegistrar};
+use lockstep_core::{Db, MetricsSource, SettlementRegistrar, TransferEligibility};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -201,7 +201,7 @@ fn serve_inner(args: ServeArgs) -> eyre::Result<()> {
 
 /// Wires the coordinator and the chain side through the core ports and runs them until
 /// SIGINT/SIGTERM: the coordinator's `Ledger` goes to the chain side, the chain side's
-/// registrar and metrics to the coordinator.
+/// registrar, transfer-eligibility check (R6) and metrics to the coordinator.
 async fn run_daemon(
     file: LockstepConfig,
     attester: PrivateKeySigner,
@@ -223,6 +223,7 @@ async fn run_daemon(
     };
     let extras = Extras {
         registrar: side.clone().map(|s| s as Arc<dyn SettlementRegistrar>),
+        eligibility: side.clone().map(|s| s as Arc<dyn TransferEligibility>),
         metrics_sources: side
             .iter()
             .map(|s| s.metrics() as Arc<dyn MetricsSource>)

@@ -1,6 +1,6 @@
 //! The library's error type.
 
-use lockstep_core::{DbError, LedgerError, RegistrationError, SettlementState};
+use lockstep_core::{DbError, EligibilityError, LedgerError, RegistrationError, SettlementState};
 
 /// Errors of the coordinator library. HTTP handlers map them to status codes in
 /// [`crate::api`]; everything unexpected becomes a 500 with a logged cause.
@@ -84,6 +84,9 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// The transfer-eligibility check (R6) could not run (retried by the worker).
+    #[error(transparent)]
+    Eligibility(#[from] EligibilityError),
     /// The chain side could not register a cleared settlement (retried by the worker).
     #[error(transparent)]
     Registration(#[from] RegistrationError),

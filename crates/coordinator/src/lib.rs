@@ -10,9 +10,9 @@
 //! lockstep_coordinator::migrate(&db).await?;          // the coordinator's tables
 //! let app = Coordinator::new(config, db.clone(), escrows, attester)?;
 //! let ledger = app.ledger();                          // Arc<dyn Ledger>, before start
-//! // ... build the chain side from `db` and `ledger`; it hands back its registrar,
-//! // its MetricsSource and a function spawning its tasks ...
-//! let extras = Extras { registrar: Some(registrar), metrics_sources: vec![chain_metrics] };
+//! // ... build the chain side from `db` and `ledger`; it hands back its registrar, its
+//! // transfer-eligibility check, its MetricsSource and a function spawning its tasks ...
+//! let extras = Extras { registrar: Some(registrar), eligibility: Some(check), metrics_sources: vec![chain_metrics] };
 //! let server = app.start_with(extras, |shutdown| chain.spawn(shutdown)).await?;
 //! // (`app.start(Extras::default())` without a chain side)
 //! server.shutdown().await;                            // awaits every task, closes the pool

@@ -17,6 +17,7 @@ use crate::{Error, Result};
 use alloy::signers::local::PrivateKeySigner;
 use lockstep_core::{
     Backoff, Db, EscrowChain, Ledger, MetricsSource, Next, Periodic, SettlementRegistrar,
+    TransferEligibility,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +54,9 @@ pub struct Extras {
     /// Registers cleared settlements on chain; without one they wait in
     /// `COMPLIANCE_CLEARED`.
     pub registrar: Option<Arc<dyn SettlementRegistrar>>,
+    /// Checks every leg's transfers against permissioned tokens (ERC-3643 `canTransfer`)
+    /// before a settlement is cleared (security.md R6); without one, no check runs.
+    pub eligibility: Option<Arc<dyn TransferEligibility>>,
     /// Appended to `/metrics` after the coordinator's own counters.
     pub metrics_sources: Vec<Arc<dyn MetricsSource>>,
 }
@@ -61,6 +65,7 @@ impl std::fmt::Debug for Extras {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Extras")
             .field("registrar", &self.registrar.is_some())
+            .field("eligibility", &self.eligibility.is_some())
             .field("metrics_sources", &self.metrics_sources.len())
             .finish()
     }
@@ -178,6 +183,7 @@ impl Coordinator {
             attester: self.attester.clone(),
             escrows: self.escrows.clone(),
             registrar: extras.registrar,
+            eligibility: extras.eligibility,
         });
         let intake = Intake {
             db: self.db.clone(),

@@ -7,6 +7,8 @@
 //! - [`ledger`] — the `Ledger` port (implemented by the coordinator, used by the chain side);
 //! - [`registrar`] — the `SettlementRegistrar` port (implemented by the chain side, called by
 //!   the coordinator) and the `Attestation` it carries;
+//! - [`eligibility`] — the `TransferEligibility` port (R6: permissioned tokens checked
+//!   before clearing; implemented by the chain side);
 //! - [`chains`] — the escrow deployment per chain the coordinator signs for;
 //! - [`metrics`] — the `MetricsSource` trait through which the chain side adds to `/metrics`;
 //! - [`db`] — the shared database handle (each owning crate migrates its own tables);
@@ -19,6 +21,7 @@
 pub mod backoff;
 pub mod chains;
 pub mod db;
+pub mod eligibility;
 pub mod ids;
 pub mod instruction;
 pub mod ledger;
@@ -30,6 +33,7 @@ pub mod task;
 pub use backoff::Backoff;
 pub use chains::EscrowChain;
 pub use db::{Backend, Db, DbError};
+pub use eligibility::{EligibilityError, Refusal, TransferEligibility};
 pub use ids::{new_id, now_ms, onchain_settlement_id};
 pub use instruction::InstructionStatus;
 pub use ledger::{ChainSettlement, DecisionRecord, Ledger, LedgerError, OwedLeg};

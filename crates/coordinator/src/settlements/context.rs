@@ -5,7 +5,7 @@ use crate::compliance::ScreeningProvider;
 use crate::templates::Templates;
 use crate::terms::Escrows;
 use alloy::signers::local::PrivateKeySigner;
-use lockstep_core::{Db, SettlementRegistrar};
+use lockstep_core::{Db, SettlementRegistrar, TransferEligibility};
 use std::sync::Arc;
 
 /// What the lifecycle's automatic steps use: storage and the post-commit hook, the
@@ -27,6 +27,9 @@ pub struct Lifecycle {
     pub escrows: Arc<Escrows>,
     /// The chain side, when configured.
     pub registrar: Option<Arc<dyn SettlementRegistrar>>,
+    /// Checks the legs' transfers against permissioned tokens before clearing (R6); none
+    /// configured = no check.
+    pub eligibility: Option<Arc<dyn TransferEligibility>>,
 }
 
 impl std::fmt::Debug for Lifecycle {
@@ -35,6 +38,7 @@ impl std::fmt::Debug for Lifecycle {
             .field("db", &self.db)
             .field("attester", &self.attester.address())
             .field("registrar", &self.registrar.is_some())
+            .field("eligibility", &self.eligibility.is_some())
             .finish_non_exhaustive()
     }
 }

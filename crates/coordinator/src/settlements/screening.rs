@@ -159,7 +159,8 @@ async fn hold(lc: &Lifecycle, s: &SettlementRow, record: &ComplianceRecord) -> R
     Ok(())
 }
 
-/// Stores the record and moves the settlement to `ROLLED_BACK`.
+/// Stores the record and moves the settlement to `ROLLED_BACK`; `cause` is the event's
+/// cause and the `detail` of the `settlement.compliance.failed` webhook.
 async fn roll_back(
     lc: &Lifecycle,
     s: &SettlementRow,
@@ -175,13 +176,9 @@ async fn roll_back(
         .execute(&mut *tx)
         .await?;
     transition(&mut tx, s, SettlementState::RolledBack, cause).await?;
-    notify_parties(
-        &mut tx,
-        s,
-        "settlement.compliance.failed",
-        &event_data(s, SettlementState::RolledBack, Some(s.state), now),
-    )
-    .await?;
+    let mut data = event_data(s, SettlementState::RolledBack, Some(s.state), now);
+    data["detail"] = Value::from(cause);
+    notify_parties(&mut tx, s, "settlement.compliance.failed", &data).await?;
     tx.commit().await?;
     lc.hook.transitioned(SettlementState::RolledBack);
     Ok(())
@@ -267,6 +264,9 @@ async fn clear(
         &lc.escrows,
         PrivateKeySigner::random,
     )?;
+    if let Some(refused) = refusals(lc, s, &built).await? {
+        return roll_back(lc, s, record, &refused).await;
+    }
     store_clearance(lc, s, record, &ev, &built, cause)
         .await
         .inspect_err(|e| {
@@ -274,6 +274,33 @@ async fn clear(
                 tracing::error!(settlement_id = s.id, error = %e, "refused to attest a second term set; settlement not attested");
             }
         })
+}
+
+/// Runs the transfer-eligibility check (security.md R6) over the built terms, if one is
+/// configured: `Some(cause)` names every refused transfer (the settlement rolls back with
+/// it); a check that cannot run is an error, so nothing is cleared or rolled back and the
+/// worker retries.
+async fn refusals(lc: &Lifecycle, s: &SettlementRow, built: &BuiltTerms) -> Result<Option<String>> {
+    let Some(check) = &lc.eligibility else {
+        return Ok(None);
+    };
+    let refusals = check.check(&built.terms).await.inspect_err(|e| {
+        tracing::warn!(settlement_id = s.id, error = %e, "transfer eligibility check failed; will retry");
+    })?;
+    if refusals.is_empty() {
+        return Ok(None);
+    }
+    let cause = refusals
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    tracing::info!(
+        settlement_id = s.id,
+        cause,
+        "a permissioned token refuses a leg's transfer; rolling back"
+    );
+    Ok(Some(format!("transfer eligibility refused: {cause}")))
 }
 
 /// Records that the attester signs `terms_hash` for the settlement's on-chain id, inside

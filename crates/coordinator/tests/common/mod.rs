@@ -66,6 +66,7 @@ pub async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<Str
 
 pub struct Env {
     pub registrar: Option<std::sync::Arc<dyn SettlementRegistrar>>,
+    pub eligibility: Option<std::sync::Arc<dyn lockstep_core::TransferEligibility>>,
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub escrows: Vec<EscrowChain>,
@@ -119,6 +120,7 @@ impl Env {
         let attester = PrivateKeySigner::random();
         let mut env = Env {
             registrar: None,
+            eligibility: None,
             dir,
             config,
             escrows: escrows(),
@@ -148,6 +150,7 @@ impl Env {
         let s = c
             .start(Extras {
                 registrar: self.registrar.clone(),
+                eligibility: self.eligibility.clone(),
                 ..Extras::default()
             })
             .await
