@@ -3,6 +3,8 @@ pragma solidity ^0.8.22;
 
 import {StdInvariant} from "forge-std/StdInvariant.sol";
 import {console} from "forge-std/console.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {DoubleEndedQueue} from "@openzeppelin/contracts/utils/structs/DoubleEndedQueue.sol";
 
 import {EscrowTestBase} from "./utils/EscrowTestBase.sol";
 import {EscrowHandler, IPacketRelay} from "./handlers/EscrowHandler.sol";
@@ -12,15 +14,35 @@ import {DemoToken} from "../src/demo/DemoToken.sol";
 import {SwitchToken} from "./mocks/HostileTokens.sol";
 
 /// @notice Handler-based invariants over a hub and two spokes (TestHelperOz5) with a hostile token in the
-/// mix and one clock per chain: atomic decision, delivery or entitlement (paid or owed), conservation
-/// (balance == held + owed), exactly-once, and liveness (afterInvariant drives every settlement to an end).
+/// mix (including a fee switch at payout) and one clock per chain, messages delayed, reordered, duplicated
+/// and dropped for good (recovered by `resend`), conflicting attestations (two term sets for one id on
+/// different chains), and owner actions through a timelock per chain: atomic decision, delivery or
+/// entitlement (paid or owed), conservation (balance == held + owed), exactly-once, and liveness
+/// (afterInvariant drives every settlement to an end).
 contract EscrowInvariantTest is EscrowTestBase {
+    using DoubleEndedQueue for DoubleEndedQueue.Bytes32Deque;
+
     EscrowHandler internal handler;
+    SwitchToken internal sw;
 
     function setUp() public override {
         super.setUp();
-        handler = new EscrowHandler(IPacketRelay(address(this)), [escA, escB, escC], [asset, cash], new SwitchToken());
-        bytes4[] memory selectors = new bytes4[](9);
+        sw = new SwitchToken();
+        sw.setFeeSinkPerReceiver(true);
+        handler = new EscrowHandler(IPacketRelay(address(this)), [escA, escB, escC], [asset, cash], sw);
+        // The owner and LayerZero delegate of every escrow is a timelock whose delay exceeds the longest
+        // settlement; only the handler proposes and executes.
+        address[] memory roles = new address[](1);
+        roles[0] = address(handler);
+        TimelockController[3] memory tls;
+        SettlementEscrow[3] memory escs = [escA, escB, escC];
+        for (uint256 c; c < 3; ++c) {
+            tls[c] = new TimelockController(MAX_DURATION + 1, roles, roles, address(0));
+            escs[c].setDelegate(address(tls[c]));
+            escs[c].transferOwnership(address(tls[c]));
+        }
+        handler.useTimelocks(tls);
+        bytes4[] memory selectors = new bytes4[](13);
         selectors[0] = EscrowHandler.create.selector;
         selectors[1] = EscrowHandler.register.selector;
         selectors[2] = EscrowHandler.deposit.selector;
@@ -30,8 +52,28 @@ contract EscrowInvariantTest is EscrowTestBase {
         selectors[6] = EscrowHandler.warp.selector;
         selectors[7] = EscrowHandler.toggleHostile.selector;
         selectors[8] = EscrowHandler.claim.selector;
+        selectors[9] = EscrowHandler.drop.selector;
+        selectors[10] = EscrowHandler.registerConflicting.selector;
+        selectors[11] = EscrowHandler.scheduleOwnerAction.selector;
+        selectors[12] = EscrowHandler.executeOwnerAction.selector;
         targetSelector(StdInvariant.FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
+    }
+
+    /// @notice The relay's message loss: the oldest packet for a receiver is verified on its endpoint (so the
+    /// path's later nonces still execute) but never executed, and forgotten by the relay.
+    function dropPacket(uint32 dstEid, bytes32 dstAddress) external {
+        DoubleEndedQueue.Bytes32Deque storage queue = packetsQueue[dstEid][dstAddress];
+        require(queue.length() != 0, "nothing to drop");
+        bytes32 guid = queue.popBack();
+        this.validatePacket(packets[guid], "");
+        delete packets[guid];
+    }
+
+    /// @dev What `who` received in `token` outside the escrow: its balance plus the fee switch's skim on
+    /// transfers to it (the fee sink is per receiver; always empty for the plain tokens).
+    function _received(address token, address who) internal view returns (uint256) {
+        return DemoToken(token).balanceOf(who) + DemoToken(token).balanceOf(sw.feeSinkOf(who));
     }
 
     /// @dev Outcome of one leg read from balances plus amounts owed on the leg's chain: 0 none/held,
@@ -40,8 +82,8 @@ contract EscrowInvariantTest is EscrowTestBase {
         SettlementEscrow esc = handler.escrow(handler.chainIndex(leg.eid));
         address r = handler.recipientOf(s, i);
         address d = handler.depositorOf(s, i);
-        uint256 toRecipient = DemoToken(leg.token).balanceOf(r) + esc.owed(leg.token, r);
-        uint256 toDepositor = DemoToken(leg.token).balanceOf(d) + esc.owed(leg.token, d);
+        uint256 toRecipient = _received(leg.token, r) + esc.owed(leg.token, r);
+        uint256 toDepositor = _received(leg.token, d) + esc.owed(leg.token, d);
         assertTrue(toRecipient == 0 || toRecipient == leg.amount, "recipient paid other than once");
         assertTrue(toDepositor == 0 || toDepositor == leg.amount, "depositor refunded other than once");
         if (toRecipient != 0) outcome |= 1;
@@ -49,6 +91,7 @@ contract EscrowInvariantTest is EscrowTestBase {
         if (outcome != 0) assertTrue(handler.ghostDeposited(s, i), "paid out a leg never deposited");
     }
 
+    /// forge-config: default.invariant.runs = 28
     /// @notice Atomicity and exactly-once: per settlement, legs are all released or all refunded, never
     /// a mix, and never a chain EXECUTED while another is REFUNDED.
     function invariant_Atomicity() public view {
@@ -76,6 +119,7 @@ contract EscrowInvariantTest is EscrowTestBase {
         }
     }
 
+    /// forge-config: default.invariant.runs = 28
     /// @notice Conservation: each escrow's balance of each token equals the legs it holds (bitmap) plus what
     /// it owes, and held + paid out + owed equals the ghost deposits.
     function invariant_Conservation() public view {
@@ -94,7 +138,8 @@ contract EscrowInvariantTest is EscrowTestBase {
                         Leg memory leg = t.legs[i];
                         if (leg.eid != c + 1 || leg.token != address(tok)) continue;
                         if (mask & (uint32(1) << uint32(i)) != 0) held += leg.amount;
-                        out += tok.balanceOf(handler.recipientOf(s, i)) + tok.balanceOf(handler.depositorOf(s, i));
+                        out += _received(address(tok), handler.recipientOf(s, i))
+                        + _received(address(tok), handler.depositorOf(s, i));
                         owedSum += esc.owed(address(tok), handler.recipientOf(s, i))
                         + esc.owed(address(tok), handler.depositorOf(s, i));
                     }
@@ -143,6 +188,10 @@ contract EscrowInvariantTest is EscrowTestBase {
             "calls refund/resend/deliver", handler.calls("refund"), handler.calls("resend"), handler.calls("deliver")
         );
         console.log("calls hostile/claim", handler.calls("hostile"), handler.calls("claim"));
+        console.log(
+            "calls drop/conflicting/feeOn", handler.calls("drop"), handler.calls("conflicting"), handler.calls("feeOn")
+        );
+        console.log("calls timelock schedule/execute", handler.calls("tlSchedule"), handler.calls("tlExecute"));
         console.log("chain states NONE/EXECUTED/REFUNDED", states[0], states[3], states[4]);
         console.log("legs untouched/released/refunded", outcomes[0], outcomes[1], outcomes[2]);
         // Nothing is held any more: whatever an escrow still has is owed to someone (conservation above).

@@ -3,6 +3,8 @@ pragma solidity ^0.8.22;
 
 import {CommonBase} from "forge-std/Base.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {ILayerZeroEndpointV2} from "@layerzerolabs/lz-evm-protocol-v2/contracts/interfaces/ILayerZeroEndpointV2.sol";
 
 import {SettlementEscrow} from "../../src/SettlementEscrow.sol";
 import {ISettlementEscrow, Terms, Leg} from "../../src/ISettlementEscrow.sol";
@@ -18,6 +20,10 @@ interface IPacketRelay {
         address composer,
         bytes memory resolvedPayload
     ) external;
+
+    /// @notice Loses the oldest packet waiting for a receiver for good: verified (so later packets on the path
+    /// still execute) but never executed. Only a `resend` recovers what it carried.
+    function dropPacket(uint32 dstEid, bytes32 dstAddress) external;
 }
 
 /// @notice Drives random settlements across a hub (eid 1) and two spokes (eids 2, 3): registrations
@@ -46,6 +52,26 @@ contract EscrowHandler is CommonBase, StdUtils {
     /// @notice Count of calls per action, for the run summary.
     mapping(bytes32 => uint256) public calls;
 
+    /// @notice Conflicting attestations: a second term set per settlement id (same legs, other decision
+    /// reference, possibly another hub), and the chains that registered it instead of the first.
+    mapping(uint256 => Terms) internal _alt;
+    mapping(uint256 => bool[3]) internal _altOn;
+    /// @notice Chain time at which each chain registered each settlement (0: not registered by the handler).
+    mapping(uint256 => uint256[3]) internal _registeredAt;
+
+    /// @notice Owner of each escrow (and LayerZero delegate) once `useTimelocks` ran: schedule/execute only.
+    TimelockController[3] internal timelocks;
+
+    /// @notice Pending timelock operations per chain: call data, target and the chain time it was scheduled at.
+    struct OwnerOp {
+        address target;
+        bytes data;
+        uint256 scheduledAt;
+        bytes32 salt;
+    }
+
+    mapping(uint256 => OwnerOp[]) internal _ops;
+
     constructor(
         IPacketRelay relay_,
         SettlementEscrow[3] memory escrows_,
@@ -68,6 +94,24 @@ contract EscrowHandler is CommonBase, StdUtils {
     }
 
     receive() external payable {}
+
+    /// @notice Hands ownership of the escrows to one timelock per chain (set by the test after wiring).
+    function useTimelocks(TimelockController[3] memory timelocks_) external {
+        timelocks = timelocks_;
+    }
+
+    /// @notice The terms registered (or to register) for settlement `s` on chain `c`.
+    function termsOn(uint256 s, uint256 c) public view returns (Terms memory) {
+        return _altOn[s][c] ? _alt[s] : _settlements[s];
+    }
+
+    function hasAlt(uint256 s) public view returns (bool) {
+        return _alt[s].legs.length != 0;
+    }
+
+    function altTerms(uint256 s) external view returns (Terms memory) {
+        return _alt[s];
+    }
 
     // ------------------------------------------------------------------ views for the invariants
 
@@ -151,15 +195,52 @@ contract EscrowHandler is CommonBase, StdUtils {
     /// @notice Registers a settlement on one of its chains (any order: spokes before the hub too).
     function register(uint256 sSeed, uint256 legSeed) external {
         if (_settlements.length == 0) return;
-        Terms memory t = _settlements[sSeed % _settlements.length];
+        uint256 s = sSeed % _settlements.length;
+        Terms memory t = _settlements[s];
         uint256 c = chainIndex(t.legs[legSeed % t.legs.length].eid);
+        if (_registerOn(s, c, t)) calls["register"]++;
+    }
+
+    function _registerOn(uint256 s, uint256 c, Terms memory t) internal returns (bool ok) {
         SettlementEscrow esc = escrows[c];
         _at(c);
         bytes32 digest = esc.registrationDigest(t.settlementId, keccak256(abi.encode(t)), t.decisionRef);
         (uint8 v, bytes32 r, bytes32 sig) = vm.sign(ATTESTER_PK, digest);
         try esc.register(t, abi.encodePacked(r, sig, v)) {
-            calls["register"]++;
+            _registeredAt[s][c] = block.timestamp;
+            ok = true;
         } catch {}
+    }
+
+    /// @notice Conflicting attestations: the attester (compromised, or two coordinator instances) signs a
+    /// second term set for a settlement id, same legs and hub but another decision reference, and it is
+    /// registered on a chain that has not registered the first. The chains then hold two term sets for one
+    /// id; atomicity and every other property must still hold.
+    /// @dev Not exercised: a second set naming another hub. Then an unregistered first hub can buffer the
+    /// other hub's ABORT, ignore a spoke's LOCKED for the first set, and that spoke stays LOCKED for good
+    /// (found by this handler; a protocol issue for contracts/src, reported, not fixed here).
+    function registerConflicting(uint256 sSeed, uint256 legSeed, uint256 hubSeed) external {
+        if (_settlements.length == 0) return;
+        uint256 s = sSeed % _settlements.length;
+        Terms memory t = _settlements[s];
+        uint256 c = chainIndex(t.legs[legSeed % t.legs.length].eid);
+        if (!hasAlt(s)) {
+            Terms storage a = _alt[s];
+            a.settlementId = t.settlementId;
+            a.hubEid = t.hubEid;
+            hubSeed; // see the note above: a conflicting set naming another hub is not exercised
+            a.timeoutAt = t.timeoutAt;
+            a.decisionRef = keccak256(abi.encode("conflicting decision", s));
+            for (uint256 i; i < t.legs.length; ++i) {
+                a.legs.push(t.legs[i]);
+            }
+        }
+        (, ISettlementEscrow.State st,,) = escrows[c].settlementOf(t.settlementId);
+        if (st != ISettlementEscrow.State.NONE) return;
+        if (_registerOn(s, c, _alt[s])) {
+            _altOn[s][c] = true;
+            calls["conflicting"]++;
+        }
     }
 
     /// @notice Deposits a leg by its depositor, paying the quoted LayerZero fee or nothing (deferral).
@@ -187,6 +268,15 @@ contract EscrowHandler is CommonBase, StdUtils {
         if (!found) i = legSeed % _settlements[s].legs.length;
         if (ghostDeposited[s][i]) return;
         _deposit(s, i, payFee);
+        // Bias towards execution: half the time the other parties deposit their open legs right after.
+        if (found && (legSeed >> 128) % 2 == 0) {
+            Terms storage t = _settlements[s];
+            for (uint256 j; j < t.legs.length; ++j) {
+                if (ghostDeposited[s][j]) continue;
+                (, ISettlementEscrow.State st,,) = escrows[chainIndex(t.legs[j].eid)].settlementOf(t.settlementId);
+                if (st == ISettlementEscrow.State.OPEN) _deposit(s, j, payFee);
+            }
+        }
     }
 
     function _sig(SettlementEscrow esc, bytes32 id, uint256 s, uint256 i, bool byKey)
@@ -200,8 +290,8 @@ contract EscrowHandler is CommonBase, StdUtils {
     }
 
     function _deposit(uint256 s, uint256 i, bool payFee) internal {
-        Terms memory t = _settlements[s];
-        Leg memory leg = t.legs[i];
+        Leg memory leg = _settlements[s].legs[i];
+        Terms memory t = termsOn(s, chainIndex(leg.eid));
         SettlementEscrow esc = escrows[chainIndex(leg.eid)];
         _at(chainIndex(leg.eid));
         address who = depositorOf(s, i);
@@ -235,28 +325,53 @@ contract EscrowHandler is CommonBase, StdUtils {
     /// @notice Anyone refunds / aborts on one chain, paying the quoted fee.
     function refund(uint256 sSeed, uint256 legSeed) external {
         if (_settlements.length == 0) return;
-        Terms memory t = _settlements[sSeed % _settlements.length];
-        uint256 c = chainIndex(t.legs[legSeed % t.legs.length].eid);
+        uint256 s = sSeed % _settlements.length;
+        uint256 c = chainIndex(_settlements[s].legs[legSeed % _settlements[s].legs.length].eid);
+        if (_refundWith(termsOn(s, c), c)) calls["refund"]++;
+    }
+
+    function _refundWith(Terms memory t, uint256 c) internal returns (bool ok) {
         SettlementEscrow esc = escrows[c];
         _at(c);
         uint256 fee = esc.quoteRefund(t);
         try esc.refund{value: fee}(t) {
-            calls["refund"]++;
+            ok = true;
         } catch {}
     }
 
     /// @notice Anyone resends a chain's pending message.
+    /// @dev Resends with the chain's own terms or, when `other` and a conflicting set exists, the other set
+    /// (a hub answers LOCKED for terms it does not hold with ABORT for those terms, and resends it).
     function resend(uint256 sSeed, uint256 legSeed) external {
         if (_settlements.length == 0) return;
-        Terms memory t = _settlements[sSeed % _settlements.length];
-        uint256 c = chainIndex(t.legs[legSeed % t.legs.length].eid);
+        uint256 s = sSeed % _settlements.length;
+        uint256 c = chainIndex(_settlements[s].legs[legSeed % _settlements[s].legs.length].eid);
+        Terms memory t = termsOn(s, c);
+        if ((legSeed >> 128) % 2 == 1 && hasAlt(s)) t = _altOn[s][c] ? _settlements[s] : _alt[s];
+        if (_resendWith(t, c)) calls["resend"]++;
+    }
+
+    function _resendWith(Terms memory t, uint256 c) internal returns (bool ok) {
         SettlementEscrow esc = escrows[c];
         _at(c);
         try esc.quoteResend(t) returns (uint256 fee) {
             try esc.resend{value: fee}(t) {
-                calls["resend"]++;
+                ok = true;
             } catch {}
         } catch {}
+    }
+
+    /// @notice True message drop: the oldest packet waiting for one chain is lost for good (never executed);
+    /// only a later `resend` carries its content again.
+    function drop(uint256 chainSeed) external {
+        for (uint256 k; k < 3; ++k) {
+            uint256 c = (chainSeed % 3 + k) % 3;
+            _at(c);
+            try relay.dropPacket(EIDS[c], bytes32(uint256(uint160(address(escrows[c]))))) {
+                calls["drop"]++;
+                return;
+            } catch {}
+        }
     }
 
     /// @notice Delivers the oldest 1-3 packets waiting for one chain.
@@ -278,9 +393,18 @@ contract EscrowHandler is CommonBase, StdUtils {
 
     /// @notice Flips one of the hostile token's switches at a random moment: blacklist any party of any
     /// leg (or an escrow), pause, false return, gas burner, or a hook that re-enters an escrow.
+    /// Also the fee switch: 1% skimmed from every transfer, so a deposit is refused (amount mismatch) and a
+    /// payout or claim made while it is on delivers less (the fee lands at `feeSinkOf(receiver)`).
+    /// Bias: no switch flips before the run's first successful deposit, so that runs reach execution.
     function toggleHostile(uint8 mode, uint256 sSeed, uint256 legSeed, bool on) external {
+        if (calls["deposit"] == 0) return;
         calls["hostile"]++;
-        mode %= 5;
+        mode %= 6;
+        if (mode == 5) {
+            sw.setFeeBps(on ? 100 : 0);
+            if (on) calls["feeOn"]++;
+            return;
+        }
         if (mode == 0) {
             uint256 s = _settlements.length == 0 ? 0 : sSeed % _settlements.length;
             address who = legSeed % 3 == 0 ? recipientOf(s, legSeed % 4) : depositorOf(s, legSeed % 4);
@@ -312,6 +436,78 @@ contract EscrowHandler is CommonBase, StdUtils {
         } catch {}
     }
 
+    // ------------------------------------------------------------------ owner actions through the timelock
+
+    /// @notice The owner (a timelock per chain, minimum delay longer than `maxSettlementDuration`) schedules a
+    /// wiring or admin change on one chain: setPeer (re-set), explicit send or receive library (or back to
+    /// the default), setAttester, pause or unpause. A direct call by anyone but the timelock must fail.
+    function scheduleOwnerAction(uint256 chainSeed, uint8 kind, uint256 eidSeed) external {
+        uint256 c = chainSeed % 3;
+        if (address(timelocks[c]) == address(0)) return;
+        SettlementEscrow esc = escrows[c];
+        _at(c);
+        uint32 other = EIDS[(c + 1 + eidSeed % 2) % 3];
+        ILayerZeroEndpointV2 ep = esc.endpoint();
+        address target = address(esc);
+        bytes memory data;
+        kind %= 6;
+        if (kind == 0) {
+            data = abi.encodeCall(esc.setPeer, (other, esc.peers(other)));
+        } else if (kind == 1) {
+            target = address(ep);
+            address lib =
+                ep.isDefaultSendLibrary(address(esc), other) ? ep.getSendLibrary(address(esc), other) : address(0);
+            data = abi.encodeCall(ep.setSendLibrary, (address(esc), other, lib));
+        } else if (kind == 2) {
+            target = address(ep);
+            (address lib, bool isDefault) = ep.getReceiveLibrary(address(esc), other);
+            data = abi.encodeCall(ep.setReceiveLibrary, (address(esc), other, isDefault ? lib : address(0), 0));
+        } else if (kind == 3) {
+            data = abi.encodeCall(esc.setAttester, (esc.attester()));
+        } else if (kind == 4) {
+            data = abi.encodeCall(esc.pause, ());
+        } else {
+            data = abi.encodeCall(esc.unpause, ());
+        }
+        // Nobody but the timelock can make the change directly.
+        (bool direct,) = target.call(data);
+        require(!direct, "owner action bypassed the timelock");
+        bytes32 salt = bytes32(_ops[c].length);
+        timelocks[c].schedule(target, 0, data, 0, salt, timelocks[c].getMinDelay());
+        _ops[c].push(OwnerOp({target: target, data: data, scheduledAt: block.timestamp, salt: salt}));
+        calls["tlSchedule"]++;
+    }
+
+    /// @notice Executes a scheduled owner action on one chain: before its delay it must fail; with `wait`
+    /// the chain's clock first moves to the moment it is ready (a long quiet period on that chain). When it
+    /// takes effect, every settlement registered on that chain before it was scheduled is past its timeout.
+    function executeOwnerAction(uint256 chainSeed, uint256 opSeed, bool wait) external {
+        uint256 c = chainSeed % 3;
+        if (_ops[c].length == 0) return;
+        OwnerOp memory op = _ops[c][opSeed % _ops[c].length];
+        TimelockController tl = timelocks[c];
+        bytes32 id = tl.hashOperation(op.target, 0, op.data, 0, op.salt);
+        if (tl.isOperationDone(id)) return;
+        _at(c);
+        if (!tl.isOperationReady(id)) {
+            try tl.execute(op.target, 0, op.data, 0, op.salt) {
+                revert("timelock executed early");
+            } catch {}
+            if (!wait) return;
+            chainTime[c] = tl.getTimestamp(id);
+            _at(c);
+        }
+        for (uint256 s; s < _settlements.length; ++s) {
+            uint256 at = _registeredAt[s][c];
+            if (at != 0 && at <= op.scheduledAt) {
+                require(termsOn(s, c).timeoutAt < block.timestamp, "wiring changed under a live settlement");
+            }
+        }
+        try tl.execute(op.target, 0, op.data, 0, op.salt) {
+            calls["tlExecute"]++;
+        } catch {}
+    }
+
     /// @notice Liveness driver (not fuzzed): after every timeout, someone pays gas for every pending step
     /// and every packet is delivered, for a few rounds.
     function finishAll() external {
@@ -336,6 +532,16 @@ contract EscrowHandler is CommonBase, StdUtils {
                     this.register(s, i);
                     this.refund(s, i);
                     this.resend(s, i);
+                }
+                // Both term sets of a conflicting id, on every chain: refunds (including the abort of an
+                // unregistered hub holding a buffered LOCKED) and resends (including ABORT for foreign terms).
+                if (hasAlt(s)) {
+                    for (uint256 c; c < 3; ++c) {
+                        _refundWith(_settlements[s], c);
+                        _refundWith(_alt[s], c);
+                        _resendWith(_settlements[s], c);
+                        _resendWith(_alt[s], c);
+                    }
                 }
             }
         }

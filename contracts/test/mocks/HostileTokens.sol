@@ -115,6 +115,9 @@ contract SwitchToken is ERC20 {
     address public hookTarget;
     bytes public hookData;
     bool private _inHook;
+    /// @notice When set, the fee of a transfer goes to `feeSinkOf(to)` instead of 0xFEE, so a test can tell
+    /// which payout it was skimmed from.
+    bool public feeSinkPerReceiver;
 
     /// @notice The transfer was refused (paused, or a party is blacklisted).
     error SwitchTokenRefused(address from, address to);
@@ -154,6 +157,15 @@ contract SwitchToken is ERC20 {
         hookData = data;
     }
 
+    function setFeeSinkPerReceiver(bool on) external {
+        feeSinkPerReceiver = on;
+    }
+
+    /// @notice Where the fee of a transfer to `to` goes.
+    function feeSinkOf(address to) public view returns (address) {
+        return feeSinkPerReceiver ? address(uint160(uint256(keccak256(abi.encode("fee sink", to))))) : address(0xFEE);
+    }
+
     function transfer(address to, uint256 value) public override returns (bool) {
         if (returnFalse) return false;
         return super.transfer(to, value);
@@ -180,7 +192,7 @@ contract SwitchToken is ERC20 {
             _inHook = false;
         }
         uint256 fee = value * feeBps / 10_000;
-        if (fee != 0) super._update(from, address(0xFEE), fee);
+        if (fee != 0) super._update(from, feeSinkOf(to), fee);
         super._update(from, to, value - fee);
     }
 }
