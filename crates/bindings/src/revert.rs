@@ -56,10 +56,11 @@ mod tests {
 
     #[test]
     fn bindings_match_the_deployed_selectors() {
-        // The escrow's deposit selector as the coordinator's calldata builder uses it.
+        // The escrow's v2 deposit selector as the coordinator's calldata builder uses it: the
+        // leg's `depositKey` is an address and the authorisation a signature (no secret).
         assert_eq!(
             ISettlementEscrow::depositCall::SIGNATURE,
-            "deposit((bytes32,uint32,uint64,bytes32,(uint32,address,uint256,address,bytes32,address)[]),uint256,bytes32)"
+            "deposit((bytes32,uint32,uint64,bytes32,(uint32,address,uint256,address,address,address)[]),uint256,bytes)"
         );
     }
 }
