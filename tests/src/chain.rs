@@ -399,3 +399,29 @@ impl Custody {
 pub fn hex_bytes(s: &str) -> eyre::Result<Bytes> {
     Ok(Bytes::from(hex::decode(s.trim_start_matches("0x"))?))
 }
+
+impl crate::world::World {
+    /// Polls chain `chain_id` until its escrow holds settlement `s` in `state`.
+    pub async fn wait_escrow(
+        &self,
+        chain_id: u64,
+        s: &crate::world::Submitted,
+        state: EscrowState,
+    ) -> eyre::Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            let on = self.chain(chain_id)?.settlement_of(s.onchain_id).await?;
+            if on.state == state {
+                return Ok(());
+            }
+            if started.elapsed() > crate::STEP_TIMEOUT {
+                eyre::bail!(
+                    "escrow on chain {chain_id} still {:?}, expected {state:?}\n{}",
+                    on.state,
+                    self.context(Some(&s.settlement_id)).await
+                );
+            }
+            tokio::time::sleep(crate::POLL).await;
+        }
+    }
+}

@@ -232,6 +232,31 @@ pub fn verify_signature(
         .any(|s| s == expected)
 }
 
+impl crate::world::World {
+    /// Waits for a webhook `event` of settlement `id` at `platform` (by platform key) and
+    /// returns its body.
+    pub async fn wait_event(&self, platform: &str, id: &str, event: &str) -> eyre::Result<Value> {
+        let started = Instant::now();
+        loop {
+            if let Some(d) = self
+                .hooks
+                .events(platform, id)
+                .into_iter()
+                .find(|d| d.event == event)
+            {
+                return Ok(d.body);
+            }
+            if started.elapsed() > crate::STEP_TIMEOUT {
+                eyre::bail!(
+                    "no {event} webhook at {platform}\n{}",
+                    self.context(Some(id)).await
+                );
+            }
+            tokio::time::sleep(crate::POLL).await;
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

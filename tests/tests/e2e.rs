@@ -80,30 +80,6 @@ fn expect_escrow_error(out: CallOutcome, what: &str) -> eyre::Result<ISettlement
     }
 }
 
-/// Polls a chain until the escrow holds the settlement in `state`.
-async fn wait_escrow(
-    w: &World,
-    chain_id: u64,
-    s: &Submitted,
-    state: EscrowState,
-) -> eyre::Result<()> {
-    let started = std::time::Instant::now();
-    loop {
-        let on = w.chain(chain_id)?.settlement_of(s.onchain_id).await?;
-        if on.state == state {
-            return Ok(());
-        }
-        if started.elapsed() > lockstep_e2e::STEP_TIMEOUT {
-            bail!(
-                "escrow on chain {chain_id} still {:?}, expected {state:?}\n{}",
-                on.state,
-                w.context(Some(&s.settlement_id)).await
-            );
-        }
-        tokio::time::sleep(lockstep_e2e::POLL).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_chain_settlement_finalizes_and_swaps() -> eyre::Result<()> {
     let w = World::start(WorldOptions::new("single_chain")).await?;
@@ -161,8 +137,10 @@ async fn cross_chain_settlement_finalizes_with_verified_evidence() -> eyre::Resu
         .await?;
     w.wait_webhook(&w.buyer_platform, &s.settlement_id, "FINALIZED")
         .await?;
-    wait_escrow(&w, t.asset_chain, &s, EscrowState::Executed).await?;
-    wait_escrow(&w, t.cash_chain, &s, EscrowState::Executed).await?;
+    w.wait_escrow(t.asset_chain, &s, EscrowState::Executed)
+        .await?;
+    w.wait_escrow(t.cash_chain, &s, EscrowState::Executed)
+        .await?;
     let bond1 = balances(&w, t.asset_chain, t.asset).await?;
     let cash1 = balances(&w, t.cash_chain, t.cash).await?;
     assert_eq!(
@@ -245,8 +223,10 @@ async fn missing_deposit_times_out_and_refunds() -> eyre::Result<()> {
         .await?;
     w.wait_webhook(&w.buyer_platform, &s.settlement_id, "TIMED_OUT")
         .await?;
-    wait_escrow(&w, t.asset_chain, &s, EscrowState::Refunded).await?;
-    wait_escrow(&w, t.cash_chain, &s, EscrowState::Refunded).await?;
+    w.wait_escrow(t.asset_chain, &s, EscrowState::Refunded)
+        .await?;
+    w.wait_escrow(t.cash_chain, &s, EscrowState::Refunded)
+        .await?;
     let bond1 = balances(&w, t.asset_chain, t.asset).await?;
     assert_eq!(bond1, bond0, "the seller's BOND is back");
     let tr = w.transitions(&s.settlement_id).await?;
@@ -297,8 +277,8 @@ async fn hub_abort_refunds_the_locked_spoke_only_by_message() -> eyre::Result<()
         .await?;
     w.wait_webhook(&w.buyer_platform, &s.settlement_id, "ROLLED_BACK")
         .await?;
-    wait_escrow(&w, hub, &s, EscrowState::Refunded).await?;
-    wait_escrow(&w, spoke, &s, EscrowState::Refunded).await?;
+    w.wait_escrow(hub, &s, EscrowState::Refunded).await?;
+    w.wait_escrow(spoke, &s, EscrowState::Refunded).await?;
     // The spoke's deposit came back inside the ABORT delivery (lzReceive through the
     // endpoint), not by a refund call on the escrow.
     let c = w.chain(spoke)?;
@@ -446,7 +426,8 @@ async fn coordinator_killed_mid_settlement_finishes_exactly_once() -> eyre::Resu
         .await?;
     w.wait_webhook(&w.buyer_platform, &s.settlement_id, "FINALIZED")
         .await?;
-    wait_escrow(&w, t.cash_chain, &s, EscrowState::Executed).await?;
+    w.wait_escrow(t.cash_chain, &s, EscrowState::Executed)
+        .await?;
     // Give a duplicate a chance to show up before counting.
     tokio::time::sleep(Duration::from_secs(3)).await;
     w.check_webhooks(&s.settlement_id).await?;

@@ -43,51 +43,6 @@ async fn to_awaiting_deposits(
     Ok((s, ds, db))
 }
 
-/// Polls a chain until the escrow holds the settlement in `state`.
-async fn wait_escrow(
-    w: &World,
-    chain_id: u64,
-    s: &Submitted,
-    state: EscrowState,
-) -> eyre::Result<()> {
-    let started = std::time::Instant::now();
-    loop {
-        let on = w.chain(chain_id)?.settlement_of(s.onchain_id).await?;
-        if on.state == state {
-            return Ok(());
-        }
-        if started.elapsed() > lockstep_e2e::STEP_TIMEOUT {
-            bail!(
-                "escrow on chain {chain_id} still {:?}, expected {state:?}",
-                on.state
-            );
-        }
-        tokio::time::sleep(lockstep_e2e::POLL).await;
-    }
-}
-
-/// Waits for a webhook `event` of settlement `id` at `platform` (by platform key).
-async fn wait_event(w: &World, platform: &str, id: &str, event: &str) -> eyre::Result<Value> {
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(d) = w
-            .hooks
-            .events(platform, id)
-            .into_iter()
-            .find(|d| d.event == event)
-        {
-            return Ok(d.body);
-        }
-        if started.elapsed() > lockstep_e2e::STEP_TIMEOUT {
-            bail!(
-                "no {event} webhook at {platform}\n{}",
-                w.context(Some(id)).await
-            );
-        }
-        tokio::time::sleep(lockstep_e2e::POLL).await;
-    }
-}
-
 /// What `beneficiary` can claim in `token` from the escrow of `chain_id`.
 async fn owed(
     w: &World,
@@ -159,10 +114,13 @@ async fn a_frozen_recipient_is_owed_and_claims_elsewhere() -> eyre::Result<()> {
     w.seller.fund(&ds).await?;
 
     w.wait_state(&s.settlement_id, "FINALIZED").await?;
-    wait_escrow(&w, t.asset_chain, &s, EscrowState::Executed).await?;
-    wait_escrow(&w, cash_chain, &s, EscrowState::Executed).await?;
+    w.wait_escrow(t.asset_chain, &s, EscrowState::Executed)
+        .await?;
+    w.wait_escrow(cash_chain, &s, EscrowState::Executed).await?;
     for p in [&w.seller_platform, &w.buyer_platform] {
-        let body = wait_event(&w, &p.key, &s.settlement_id, "settlement.leg_owed").await?;
+        let body = w
+            .wait_event(&p.key, &s.settlement_id, "settlement.leg_owed")
+            .await?;
         let text = body.to_string().to_ascii_lowercase();
         ensure!(
             text.contains(&format!("{:#x}", w.seller.address)),
@@ -560,8 +518,10 @@ async fn pause_never_blocks_an_unwind() -> eyre::Result<()> {
     // the keeper's refunds still unwind the settlement.
     w.coordinator.start().await?;
     w.wait_state(&s.settlement_id, "TIMED_OUT").await?;
-    wait_escrow(&w, t.asset_chain, &s, EscrowState::Refunded).await?;
-    wait_escrow(&w, t.cash_chain, &s, EscrowState::Refunded).await?;
+    w.wait_escrow(t.asset_chain, &s, EscrowState::Refunded)
+        .await?;
+    w.wait_escrow(t.cash_chain, &s, EscrowState::Refunded)
+        .await?;
     assert_eq!(
         w.chain(t.asset_chain)?
             .balance(t.asset, w.seller.address)

@@ -11,36 +11,13 @@
 
 use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolCall;
-use eyre::{bail, ensure, eyre};
+use eyre::{ensure, eyre};
 use lockstep_e2e::{Custody, World, WorldOptions};
-use serde_json::Value;
 
 alloy::sol! {
     /// The demo permissioned token's issuer call (contracts/src/demo/PermissionedToken.sol).
     interface IPermissioned {
         function setVerified(address account, bool verified) external;
-    }
-}
-
-/// Waits for a webhook `event` of settlement `id` at `platform` (by platform key).
-async fn wait_event(w: &World, platform: &str, id: &str, event: &str) -> eyre::Result<Value> {
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(d) = w
-            .hooks
-            .events(platform, id)
-            .into_iter()
-            .find(|d| d.event == event)
-        {
-            return Ok(d.body);
-        }
-        if started.elapsed() > lockstep_e2e::STEP_TIMEOUT {
-            bail!(
-                "no {event} webhook at {platform}\n{}",
-                w.context(Some(id)).await
-            );
-        }
-        tokio::time::sleep(lockstep_e2e::POLL).await;
     }
 }
 
@@ -131,9 +108,13 @@ async fn an_unverified_recipient_rolls_back_before_registration_and_a_verified_o
         "the verified depositor is not refused: {cause}"
     );
     for p in [&w.seller_platform, &w.buyer_platform] {
-        let state = wait_event(&w, &p.key, id, "settlement.state.rolled_back").await?;
+        let state = w
+            .wait_event(&p.key, id, "settlement.state.rolled_back")
+            .await?;
         ensure!(state["data"]["state"] == "ROLLED_BACK", "{state}");
-        let failed = wait_event(&w, &p.key, id, "settlement.compliance.failed").await?;
+        let failed = w
+            .wait_event(&p.key, id, "settlement.compliance.failed")
+            .await?;
         ensure!(
             failed["data"]["detail"].as_str() == Some(cause.as_str()),
             "webhook detail differs from the cause: {failed} vs {cause}"
