@@ -47,15 +47,16 @@ impl StoreArgs {
 
 /// Connects the database and applies every owner's migrations: the coordinator's tables
 /// and the chain side's (both crates record their versions in one `_sqlx_migrations`).
-async fn open_db(url: &str) -> eyre::Result<Db> {
+/// Returns the handle and the chain side's store over it.
+async fn open_db(url: &str) -> eyre::Result<(Db, ChainStore)> {
     let db = Db::connect(url).await.wrap_err("opening the database")?;
     lockstep_coordinator::migrate(&db)
         .await
         .wrap_err("migrating the coordinator's tables")?;
-    ChainStore::open(db.clone())
+    let store = ChainStore::open(db.clone())
         .await
         .wrap_err("migrating the chain side's tables")?;
-    Ok(db)
+    Ok((db, store))
 }
 
 /// Arguments of `lockstep serve`.
@@ -208,11 +209,10 @@ async fn run_daemon(
     relayer: Option<PrivateKeySigner>,
 ) -> eyre::Result<()> {
     let escrows = file.escrows();
-    let db = open_db(&file.coordinator.database_url()).await?;
+    let (db, store) = open_db(&file.coordinator.database_url()).await?;
     let coordinator = Coordinator::new(file.coordinator, db.clone(), escrows, attester)?;
     let side = match relayer {
         Some(signer) => {
-            let store = ChainStore::open(db.clone()).await?;
             let side = ChainSide::connect(&file.chains, signer, store, coordinator.ledger())
                 .await
                 .wrap_err("connecting the chains")?;
@@ -293,7 +293,7 @@ pub(crate) fn platform(args: PlatformArgs) -> ExitCode {
         let PlatformCommand::Create { name, store } = args.command;
         let config = store.load()?;
         runtime()?.block_on(async move {
-            let db = open_db(&config.coordinator.database_url()).await?;
+            let (db, _) = open_db(&config.coordinator.database_url()).await?;
             let created = lockstep_coordinator::admin::create_platform(&db, &name).await?;
             println!("{}", serde_json::to_string(&created)?);
             Ok(())
@@ -323,7 +323,7 @@ pub(crate) fn token(args: TokenArgs) -> ExitCode {
                     .collect::<eyre::Result<_>>()?
             };
             runtime()?.block_on(async move {
-                let db = open_db(&config.coordinator.database_url()).await?;
+                let (db, _) = open_db(&config.coordinator.database_url()).await?;
                 let t = lockstep_coordinator::admin::issue_token(&db, platform.as_deref(), &scopes)
                     .await?;
                 println!("{}", serde_json::to_string(&t)?);
@@ -333,7 +333,7 @@ pub(crate) fn token(args: TokenArgs) -> ExitCode {
         TokenCommand::Revoke { token_id, store } => {
             let config = store.load()?;
             runtime()?.block_on(async move {
-                let db = open_db(&config.coordinator.database_url()).await?;
+                let (db, _) = open_db(&config.coordinator.database_url()).await?;
                 let revoked = lockstep_coordinator::admin::revoke_token(&db, &token_id).await?;
                 println!(
                     "{}",
