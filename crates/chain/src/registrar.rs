@@ -6,13 +6,20 @@
 //! the attestation) is left alone, so a retry after a crash never registers twice and never
 //! fails for it. The move to `AWAITING_DEPOSITS` is not made here: the reconciler makes it
 //! when the indexer has seen `SettlementRegistered` on every chain, confirmed.
+//!
+//! A chain whose clock already passed the terms' `timeoutAt` can never register them
+//! (`EscrowExpired`): the registrar leaves it out instead of retrying for ever, and the
+//! settlement unwinds on the other chains (the keeper refunds them; the reconciler takes
+//! COMPLIANCE_CLEARED -> TIMED_OUT once every registered chain is refunded and every other
+//! chain's confirmed clock is past the deadline).
 
 use crate::client::{Chains, rpc};
 use crate::error::{ChainError, Result};
 use alloy::primitives::Bytes;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
-use lockstep_bindings::{ISettlementEscrow, escrow_state};
+use lockstep_bindings::ISettlementEscrow::ISettlementEscrowErrors;
+use lockstep_bindings::{EscrowRevert, ISettlementEscrow, escrow_state};
 use lockstep_core::ClearedSettlement;
 
 /// Registers `s` on every chain of its attestations that has not registered it yet.
@@ -42,17 +49,37 @@ pub async fn register_everywhere(chains: &Chains, s: &ClearedSettlement) -> Resu
             terms: s.terms.clone(),
             signature: sig,
         };
+        if chain.latest_timestamp().await? >= s.terms.timeoutAt {
+            expired(s, att.chain_id);
+            continue;
+        }
         let tx = TransactionRequest::default()
             .to(chain.escrow())
             .input(call.abi_encode().into());
-        let receipt = chain.sender.send(tx, "register").await?;
-        tracing::info!(
-            settlement_id = %s.id,
-            chain_id = att.chain_id,
-            tx = %receipt.transaction_hash,
-            gas_used = receipt.gas_used,
-            "registered on chain"
-        );
+        match chain.sender.send(tx, "register").await {
+            Ok(receipt) => tracing::info!(
+                settlement_id = %s.id,
+                chain_id = att.chain_id,
+                tx = %receipt.transaction_hash,
+                gas_used = receipt.gas_used,
+                "registered on chain"
+            ),
+            Err(ChainError::Reverted {
+                revert: EscrowRevert::Escrow(ISettlementEscrowErrors::EscrowExpired(_)),
+                ..
+            }) => expired(s, att.chain_id),
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
+}
+
+/// Logs that `chain_id` is left out: its clock passed the deadline before registration.
+fn expired(s: &ClearedSettlement, chain_id: u64) {
+    tracing::warn!(
+        settlement_id = %s.id,
+        chain_id,
+        timeout_at = s.terms.timeoutAt,
+        "the chain's clock passed the deadline before registration; not registering there (the settlement unwinds)"
+    );
 }

@@ -26,7 +26,9 @@ pub enum SettlementState {
     Finalized,
     /// Rejected by compliance, or aborted by the hub with deposits returned (terminal).
     RolledBack,
-    /// The deadline passed before execution; deposits returned (terminal).
+    /// The deadline passed before execution; deposits returned (terminal). Reached from
+    /// AWAITING_DEPOSITS, or from COMPLIANCE_CLEARED when some chain's clock passed the
+    /// deadline before the settlement could be registered there.
     TimedOut,
 }
 
@@ -38,6 +40,7 @@ pub const TRANSITIONS: &[(SettlementState, SettlementState)] = &[
     (ComplianceChecking, ComplianceCleared),
     (ComplianceChecking, RolledBack),
     (ComplianceCleared, AwaitingDeposits),
+    (ComplianceCleared, TimedOut),
     (AwaitingDeposits, ExecutingSwap),
     (AwaitingDeposits, TimedOut),
     (ExecutingSwap, Finalized),
@@ -109,6 +112,7 @@ mod tests {
             ("COMPLIANCE_CHECKING", "COMPLIANCE_CLEARED"),
             ("COMPLIANCE_CHECKING", "ROLLED_BACK"),
             ("COMPLIANCE_CLEARED", "AWAITING_DEPOSITS"),
+            ("COMPLIANCE_CLEARED", "TIMED_OUT"),
             ("AWAITING_DEPOSITS", "EXECUTING_SWAP"),
             ("AWAITING_DEPOSITS", "TIMED_OUT"),
             ("EXECUTING_SWAP", "FINALIZED"),

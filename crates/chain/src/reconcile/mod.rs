@@ -7,6 +7,7 @@
 //! | from | to | when (confirmed logs, on the settlement's escrows) |
 //! |---|---|---|
 //! | COMPLIANCE_CLEARED | AWAITING_DEPOSITS | `SettlementRegistered` on every chain of the terms |
+//! | COMPLIANCE_CLEARED | TIMED_OUT | every chain `SettlementRefunded`, or unregistered with its confirmed clock past `timeoutAt` |
 //! | AWAITING_DEPOSITS | EXECUTING_SWAP | `LegDeposited` for every leg |
 //! | AWAITING_DEPOSITS | TIMED_OUT | `SettlementRefunded` on every chain, not every leg deposited |
 //! | EXECUTING_SWAP | FINALIZED | `SettlementExecuted` on every chain |
@@ -32,6 +33,7 @@ use lockstep_core::{
     Backoff, ChainSettlement, Gate, Ledger, LedgerError, Next, OwedLeg, Periodic,
     SettlementState as S,
 };
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -123,12 +125,15 @@ impl Reconciler {
     pub async fn reconcile_one(&self, mut s: ChainSettlement) -> Result<()> {
         let at = self.legs_at(&s)?;
         let logs = self.settlement_logs(s.terms.settlementId, &at).await?;
-        let progress = Progress::from_logs(
+        let mut progress = Progress::from_logs(
             at.escrows.keys().copied().collect(),
             s.terms.legs.len(),
             &format!("{:#x}", s.terms_hash),
             &logs,
         );
+        if s.state == S::ComplianceCleared {
+            progress = progress.with_expired(self.expired_chains(&at, s.terms.timeoutAt).await?);
+        }
         self.record_owed_legs(&s.id, &logs).await?;
         while let Some((to, cause)) = progress.next(s.state) {
             match self.ledger.apply_transition(&s.id, to, &cause).await {
@@ -150,6 +155,22 @@ impl Reconciler {
             }
         }
         Ok(())
+    }
+
+    /// The chains of `at` whose confirmed clock is past `timeout_at`.
+    async fn expired_chains(&self, at: &LegChains, timeout_at: u64) -> Result<BTreeSet<u64>> {
+        let mut out = BTreeSet::new();
+        for &chain_id in at.escrows.keys() {
+            if self
+                .store
+                .confirmed_clock(chain_id)
+                .await?
+                .is_some_and(|t| t > timeout_at)
+            {
+                out.insert(chain_id);
+            }
+        }
+        Ok(out)
     }
 
     /// Records every `LegOwed` log of the settlement through `Ledger::record_owed`

@@ -21,6 +21,9 @@ pub struct Progress {
     pub refunded: BTreeMap<u64, LogFact>,
     /// Number of legs.
     pub legs: usize,
+    /// Chains whose confirmed clock is past the terms' `timeoutAt` (filled in by
+    /// [`Progress::with_expired`]; only looked at in COMPLIANCE_CLEARED).
+    pub expired: BTreeSet<u64>,
 }
 
 impl Progress {
@@ -61,6 +64,22 @@ impl Progress {
         p
     }
 
+    /// Records the chains whose confirmed clock passed the deadline: a chain among them that
+    /// has not registered the terms never can (`register` refuses expired terms).
+    pub fn with_expired(mut self, expired: BTreeSet<u64>) -> Progress {
+        self.expired = expired;
+        self
+    }
+
+    /// Every chain either refunded, or never registered and now past the deadline: the
+    /// settlement was unwound before it could be registered everywhere.
+    fn unwound_before_registration(&self) -> bool {
+        self.chains.iter().all(|c| {
+            self.refunded.contains_key(c)
+                || (!self.registered.contains_key(c) && self.expired.contains(c))
+        })
+    }
+
     fn all<T>(&self, m: &BTreeMap<u64, T>) -> bool {
         self.chains.iter().all(|c| m.contains_key(c))
     }
@@ -79,6 +98,21 @@ impl Progress {
             S::ComplianceCleared if self.all(&self.registered) => Some((
                 S::AwaitingDeposits,
                 format!("registered: {}", Self::list(&self.registered)),
+            )),
+            S::ComplianceCleared if self.unwound_before_registration() => Some((
+                S::TimedOut,
+                format!(
+                    "deadline passed before registration on chain(s) {:?}; deposits returned: {}",
+                    self.chains
+                        .iter()
+                        .filter(|c| !self.registered.contains_key(c))
+                        .collect::<Vec<_>>(),
+                    if self.refunded.is_empty() {
+                        "none held".to_string()
+                    } else {
+                        Self::list(&self.refunded)
+                    }
+                ),
             )),
             S::AwaitingDeposits if all_deposited => Some((
                 S::ExecutingSwap,
@@ -220,6 +254,58 @@ mod tests {
                 S::ExecutingSwap,
                 S::RolledBack
             ]
+        );
+    }
+
+    fn walk_expired(logs: &[LogFact], expired: &[u64]) -> Vec<S> {
+        let p = Progress::from_logs([1u64, 2].into_iter().collect(), 2, TH, logs)
+            .with_expired(expired.iter().copied().collect());
+        let mut s = S::ComplianceCleared;
+        let mut out = vec![s];
+        while let Some((to, _)) = p.next(s) {
+            assert!(s.can_transition_to(to), "{s} -> {to} is not an edge");
+            s = to;
+            out.push(s);
+        }
+        out
+    }
+
+    #[test]
+    fn a_chain_expired_before_registration_times_out_once_the_rest_is_refunded() {
+        let cc = vec![S::ComplianceCleared];
+        let timed_out = vec![S::ComplianceCleared, S::TimedOut];
+        // Hub 1 registered and refunded, spoke 2 never registered and past the deadline.
+        assert_eq!(
+            walk_expired(&[reg(1), fin(1, "SettlementRefunded")], &[2]),
+            timed_out
+        );
+        // Chain 2's clock has not passed the deadline: it could still register.
+        assert_eq!(
+            walk_expired(&[reg(1), fin(1, "SettlementRefunded")], &[]),
+            cc
+        );
+        // Chain 1 registered but not refunded yet: its deposits are still held.
+        assert_eq!(walk_expired(&[reg(1)], &[1, 2]), cc);
+        // A registered chain that expired is not enough: it must be refunded.
+        assert_eq!(walk_expired(&[reg(1), reg(2)], &[1, 2]), {
+            let mut v = cc.clone();
+            v.push(S::AwaitingDeposits);
+            v
+        });
+        // Nothing registered anywhere and every clock past the deadline.
+        assert_eq!(walk_expired(&[], &[1, 2]), timed_out);
+        // Registered everywhere: the usual path, whatever the clocks say.
+        assert_eq!(
+            walk_expired(
+                &[
+                    reg(1),
+                    reg(2),
+                    fin(1, "SettlementRefunded"),
+                    fin(2, "SettlementRefunded")
+                ],
+                &[1, 2]
+            ),
+            vec![S::ComplianceCleared, S::AwaitingDeposits, S::TimedOut]
         );
     }
 

@@ -184,6 +184,18 @@ impl ChainStore {
         .transpose()
     }
 
+    /// The timestamp of `chain_id`'s cursor block: the chain's clock as far as the indexer
+    /// has confirmed it (`None` before the first round).
+    pub async fn confirmed_clock(&self, chain_id: u64) -> Result<Option<u64>> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT b.block_timestamp FROM chain_cursors c JOIN chain_blocks b ON b.chain_id = c.chain_id AND b.block_number = c.block_number WHERE c.chain_id = $1",
+        )
+        .bind(to_i64("chain id", chain_id)?)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|(t,)| to_u64("block timestamp", t)).transpose()
+    }
+
     /// Every kept block hash of `chain_id`, newest first (the reorg walk-back).
     pub async fn blocks_newest_first(&self, chain_id: u64) -> Result<Vec<(u64, B256)>> {
         let rows: Vec<(i64, String)> = sqlx::query_as(
