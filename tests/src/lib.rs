@@ -11,6 +11,8 @@
 //! - [`chain`]: chain reads, time travel, snapshots and reorgs, and each party's custody
 //!   (approve and deposit with the calldata from `/deposits`, verbatim).
 //! - [`api`]: the HTTP API client and the instruction builder.
+//! - [`steps`]: steps and checks the tests share (to AWAITING_DEPOSITS, balances, typed
+//!   escrow reverts).
 //! - [`world`]: everything above wired together for one test: two platforms, their webhook
 //!   endpoints, the two parties.
 //!
@@ -21,6 +23,7 @@ pub mod api;
 pub mod chain;
 pub mod devnet;
 pub mod process;
+pub mod steps;
 pub mod webhooks;
 pub mod world;
 

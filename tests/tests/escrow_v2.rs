@@ -12,6 +12,7 @@ use lockstep_bindings::EscrowRevert;
 use lockstep_bindings::ISettlementEscrow::{self, ISettlementEscrowErrors};
 use lockstep_e2e::chain::{CallOutcome, hex_bytes};
 use lockstep_e2e::process::lockstep_claim;
+use lockstep_e2e::steps::to_awaiting_deposits;
 use lockstep_e2e::{
     Custody, DepositInstruction, EscrowState, Submitted, Trade, World, WorldOptions,
 };
@@ -24,23 +25,6 @@ alloy::sol! {
         function setAddressFrozen(address account, bool frozen) external;
         function mint(address to, uint256 amount) external;
     }
-}
-
-/// Submits the trade and waits until it is registered on every chain; returns the seller's
-/// and the buyer's deposit instructions.
-async fn to_awaiting_deposits(
-    w: &World,
-    t: &Trade,
-) -> eyre::Result<(Submitted, DepositInstruction, DepositInstruction)> {
-    let s = w.submit(t).await?;
-    w.wait_state(&s.settlement_id, "AWAITING_DEPOSITS").await?;
-    let ds = w.deposit_of(&w.seller_platform, &s.settlement_id).await?;
-    let db = w.deposit_of(&w.buyer_platform, &s.settlement_id).await?;
-    ensure!(
-        ds.token == t.asset && db.token == t.cash,
-        "deposit instructions do not match the trade: {ds:?} {db:?}"
-    );
-    Ok((s, ds, db))
 }
 
 /// What `beneficiary` can claim in `token` from the escrow of `chain_id`.
