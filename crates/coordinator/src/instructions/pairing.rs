@@ -140,12 +140,15 @@ pub(super) async fn find_counterpart(
     sqlx::query("UPDATE instructions SET status = $1, updated_at = $2 WHERE trade_reference = $3 AND status = $4 AND expires_at <= $2")
         .bind(InstructionStatus::Expired.as_str()).bind(now).bind(tr).bind(InstructionStatus::PendingMatch.as_str())
         .execute(&mut *conn).await?;
+    // The first side before the settlement: under READ COMMITTED a first side seen
+    // matched means its settlement is visible too (one transaction wrote both).
+    let first = first_side(conn, tr).await?;
     match settlement_of(conn, tr, platform).await? {
         Some(Ok(settled)) => return Ok(Err(settled)),
         Some(Err(())) => return Ok(Ok(Matched::nothing_waiting(tr))),
         None => {}
     }
-    let Some((first, first_body)) = first_side(conn, tr).await? else {
+    let Some((first, first_body)) = first else {
         return Ok(Ok(Matched::nothing_waiting(tr)));
     };
     let allow_same = templates
