@@ -55,7 +55,7 @@ pub(super) async fn submit_instruction(
 /// Instruction list filter.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct InstructionFilter {
-    /// `pending_match`, `matched`, `expired` or `cancelled`.
+    /// `pending_match`, `matched`, `expired`, `cancelled` or `closed`.
     pub status: Option<String>,
     /// Page size.
     pub limit: Option<i64>,
