@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 const BUILT_IN: &[&str] = &[
     include_str!("../templates/dvp-standard.json"),
     include_str!("../templates/cross-chain-dvp.json"),
+    include_str!("../templates/dvp-internal.json"),
 ];
 
 /// A settlement template.
@@ -21,6 +22,11 @@ pub struct Template {
     pub name: String,
     /// What it settles.
     pub description: String,
+    /// Whether both sides may come from one platform (an internalised trade). When
+    /// false, an instruction never matches one of its own platform's, and naming one's
+    /// own platform as `counterparty_platform_id` is refused.
+    #[serde(default)]
+    pub allow_same_platform: bool,
     /// Whether every leg must be on one chain.
     pub single_chain: bool,
     /// Roles that must be present, one instruction each.
@@ -82,8 +88,11 @@ mod tests {
     fn built_in_templates_load_and_respect_the_table() {
         let ts = super::built_in().unwrap();
         let slugs: Vec<_> = ts.iter().map(|t| t.slug.as_str()).collect();
-        assert_eq!(slugs, ["dvp-standard", "cross-chain-dvp"]);
-        assert!(ts[0].single_chain && !ts[1].single_chain);
+        assert_eq!(slugs, ["dvp-standard", "cross-chain-dvp", "dvp-internal"]);
+        assert!(ts[0].single_chain && !ts[1].single_chain && ts[2].single_chain);
+        // Only the internalised template lets one platform submit both sides.
+        assert!(!ts[0].allow_same_platform && !ts[1].allow_same_platform);
+        assert!(ts[2].allow_same_platform);
         assert_eq!(ts[0].transitions.len(), lockstep_core::TRANSITIONS.len());
     }
 }

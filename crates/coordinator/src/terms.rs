@@ -101,9 +101,16 @@ pub fn sign_deposit(
 pub struct Escrows(Vec<EscrowChain>);
 
 impl Escrows {
-    /// Checks that no chain id or endpoint id appears twice.
+    /// Checks that no chain id or endpoint id appears twice and that every chain id is a
+    /// JSON-safe integer (at most 2^53 - 1, what instructions may name).
     pub fn new(chains: Vec<EscrowChain>) -> Result<Escrows> {
         for (i, c) in chains.iter().enumerate() {
+            if c.chain_id > crate::validate::MAX_JSON_INTEGER {
+                return Err(Error::Config(format!(
+                    "chain id {} is above 2^53 - 1 (JSON-safe integers only)",
+                    c.chain_id
+                )));
+            }
             if chains[..i]
                 .iter()
                 .any(|o| o.chain_id == c.chain_id || o.eid == c.eid)
@@ -475,6 +482,7 @@ mod tests {
             ],
             timeout_at: String::new(),
             trade_reference: None,
+            counterparty_platform_id: None,
         }
     }
 

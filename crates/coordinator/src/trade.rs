@@ -55,6 +55,16 @@ pub enum Direction {
     Receive,
 }
 
+impl Direction {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Deliver => "deliver",
+            Direction::Receive => "receive",
+        }
+    }
+}
+
 /// The submitting party.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +144,12 @@ pub struct InstructionRequest {
     /// Null for the first side; the first side's trade reference for the second.
     #[serde(default)]
     pub trade_reference: Option<String>,
+    /// Optional: the only platform (`plt_...`) this instruction may be matched with. On a
+    /// first side it binds the trade reference, so no other platform can match it (nor
+    /// learn that it exists); on a second side it matches only a first side from that
+    /// platform. Absent: any platform holding the trade reference may match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterparty_platform_id: Option<String>,
 }
 
 /// The stored, normalised form of an instruction (addresses checksummed).

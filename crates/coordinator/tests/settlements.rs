@@ -394,7 +394,7 @@ async fn operations_endpoints(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     let (s, t) = env.get(&a, "/v1/settlement-templates").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(t["total"], 2);
+    assert_eq!(t["total"], 3);
     let (s, t) = env
         .get(&a, "/v1/settlement-templates/cross-chain-dvp")
         .await;

@@ -16,15 +16,20 @@ pub enum InstructionStatus {
     Expired,
     /// Cancelled by its platform before matching (terminal).
     Cancelled,
+    /// Closed by the coordinator: its trade reference was matched into a settlement by
+    /// another instruction, so it can never match (terminal; the platform gets an
+    /// `instruction.closed` webhook).
+    Closed,
 }
 
 impl InstructionStatus {
     /// Every status.
-    pub const ALL: [InstructionStatus; 4] = [
+    pub const ALL: [InstructionStatus; 5] = [
         InstructionStatus::PendingMatch,
         InstructionStatus::Matched,
         InstructionStatus::Expired,
         InstructionStatus::Cancelled,
+        InstructionStatus::Closed,
     ];
 
     /// The stored name, e.g. `pending_match`.
@@ -34,6 +39,7 @@ impl InstructionStatus {
             InstructionStatus::Matched => "matched",
             InstructionStatus::Expired => "expired",
             InstructionStatus::Cancelled => "cancelled",
+            InstructionStatus::Closed => "closed",
         }
     }
 

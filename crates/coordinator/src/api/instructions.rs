@@ -20,7 +20,7 @@ use utoipa::IntoParams;
         (status = 201, body = InstructionView, description = "accepted; `match` tells whether it matched and, if not, which rule failed"),
         (status = 200, body = InstructionView, description = "idempotent replay of the first answer"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "idempotency key reused with another body"),
+        (status = 409, body = ErrorBody, description = "idempotency key reused with another body, or (to a party of it) the trade reference is already matched into a settlement"),
         (status = 422, body = ErrorBody)),
     tag = "instructions")]
 pub(super) async fn submit_instruction(
@@ -40,6 +40,14 @@ pub(super) async fn submit_instruction(
             )
             .into_response(),
             Submitted::Invalid(errs) => ApiError::fields(errs).into_response(),
+            Submitted::Settled(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "trade reference {} is already matched into settlement {}; it takes no further instruction",
+                    s.trade_reference, s.settlement_id
+                ),
+            )
+            .into_response(),
         },
     )
 }
@@ -47,7 +55,7 @@ pub(super) async fn submit_instruction(
 /// Instruction list filter.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct InstructionFilter {
-    /// `pending_match`, `matched`, `expired` or `cancelled`.
+    /// `pending_match`, `matched`, `expired`, `cancelled` or `closed`.
     pub status: Option<String>,
     /// Page size.
     pub limit: Option<i64>,

@@ -1,5 +1,8 @@
 //! The matching rules (coordinator.md), checked in order; the first that fails is
-//! reported with its machine-readable rule code.
+//! reported with its machine-readable rule code. A message says which rule failed and
+//! names only what both sides share (an instrument both list) or the submitter's own
+//! values, never the waiting instruction's values (quantities, chains, other
+//! instruments): the trade reference alone must not reveal the counterparty's terms.
 
 use crate::trade::{InstructionBody, LegInput};
 use crate::validate::parse_quantity;
@@ -10,17 +13,25 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MatchFailure {
     /// `template_mismatch`, `same_role`, `instrument_mismatch`, `leg_type_mismatch`,
-    /// `quantity_mismatch`, `direction_mismatch`, `chain_mismatch` or `no_pending_counterpart`.
+    /// `quantity_mismatch`, `direction_mismatch`, `chain_mismatch`, `same_platform`,
+    /// `counterparty_mismatch` or `no_pending_counterpart`.
     pub rule: String,
     /// Human explanation.
     pub message: String,
 }
 
+impl MatchFailure {
+    /// A failure of `rule`.
+    pub(crate) fn new(rule: &str, message: impl Into<String>) -> MatchFailure {
+        MatchFailure {
+            rule: rule.into(),
+            message: message.into(),
+        }
+    }
+}
+
 fn fail(rule: &str, message: String) -> Result<(), MatchFailure> {
-    Err(MatchFailure {
-        rule: rule.into(),
-        message,
-    })
+    Err(MatchFailure::new(rule, message))
 }
 
 /// One per-leg rule: the failure for a leg and its counterpart leg, if any.
@@ -31,10 +42,8 @@ fn leg_type_rule(l: &LegInput, o: &LegInput) -> Result<(), MatchFailure> {
         return fail(
             "leg_type_mismatch",
             format!(
-                "instrument {} is {} for the counterparty, {} here",
-                l.instrument_id,
-                l.leg_type.as_str(),
-                o.leg_type.as_str()
+                "instrument {}: the leg type differs from the waiting instruction's",
+                o.instrument_id
             ),
         );
     }
@@ -46,8 +55,8 @@ fn quantity_rule(l: &LegInput, o: &LegInput) -> Result<(), MatchFailure> {
         return fail(
             "quantity_mismatch",
             format!(
-                "instrument {}: counterparty quantity {}, this instruction {}",
-                l.instrument_id, l.quantity, o.quantity
+                "instrument {}: the quantity differs from the waiting instruction's",
+                o.instrument_id
             ),
         );
     }
@@ -59,8 +68,9 @@ fn direction_rule(l: &LegInput, o: &LegInput) -> Result<(), MatchFailure> {
         return fail(
             "direction_mismatch",
             format!(
-                "instrument {}: both sides {:?}",
-                l.instrument_id, l.direction
+                "instrument {}: both instructions have direction {}",
+                o.instrument_id,
+                o.direction.as_str()
             ),
         );
     }
@@ -72,8 +82,8 @@ fn chain_rule(l: &LegInput, o: &LegInput) -> Result<(), MatchFailure> {
         return fail(
             "chain_mismatch",
             format!(
-                "instrument {}: counterparty on chain {}, this instruction on chain {}",
-                l.instrument_id, l.chain_id, o.chain_id
+                "instrument {}: the chain differs from the waiting instruction's",
+                o.instrument_id
             ),
         );
     }
@@ -98,7 +108,7 @@ fn same_instruments(first: &InstructionBody, second: &InstructionBody) -> Result
     if a != b {
         return fail(
             "instrument_mismatch",
-            format!("instruments differ: counterparty {a:?}, this instruction {b:?}"),
+            "the instruments differ from the waiting instruction's".into(),
         );
     }
     Ok(())
@@ -109,10 +119,7 @@ pub fn check_match(first: &InstructionBody, second: &InstructionBody) -> Result<
     if first.template_slug != second.template_slug {
         return fail(
             "template_mismatch",
-            format!(
-                "counterparty uses template {}, this instruction {}",
-                first.template_slug, second.template_slug
-            ),
+            "the template differs from the waiting instruction's".into(),
         );
     }
     if first.role == second.role {
@@ -133,7 +140,7 @@ pub fn check_match(first: &InstructionBody, second: &InstructionBody) -> Result<
                 None if i == 0 => {
                     return fail(
                         "instrument_mismatch",
-                        format!("instrument {} missing", l.instrument_id),
+                        "the instruments differ from the waiting instruction's".into(),
                     );
                 }
                 None => {}

@@ -1,9 +1,11 @@
 //! Instructions (one side of a trade each) and matching: [`mod@validate`] the request,
-//! [`matching`] rules, [`mod@submit`] (validate → replay-or-reserve → match → persist) and
+//! [`matching`] rules, [`pairing`] with the first side of a trade reference (counterparty
+//! binding, the settled-reference rule, closing leftovers), [`mod@submit`] (validate → replay-or-reserve → match → persist) and
 //! the [`store`] of instruction rows (lists, lazy expiry, cancel).
 
 pub mod intake;
 pub mod matching;
+pub mod pairing;
 pub mod store;
 pub mod submit;
 pub mod validate;
@@ -13,6 +15,7 @@ pub use crate::trade::{
 };
 pub use intake::Intake;
 pub use matching::{MatchFailure, check_match};
+pub use pairing::AlreadySettled;
 pub use store::{Cancelled, InstructionView, MatchView, cancel, expire, get, list};
 pub use submit::{Submitted, submit};
 pub use validate::{FieldError, validate};

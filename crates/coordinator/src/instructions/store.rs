@@ -27,7 +27,7 @@ pub struct MatchView {
 pub struct InstructionView {
     /// Id (`ins_...`).
     pub id: String,
-    /// `pending_match`, `matched`, `expired` or `cancelled`.
+    /// `pending_match`, `matched`, `expired`, `cancelled` or `closed`.
     pub status: InstructionStatus,
     /// Shared by both sides of the trade.
     pub trade_reference: String,
@@ -39,6 +39,8 @@ pub struct InstructionView {
     pub party: Party,
     /// Legs (addresses checksummed).
     pub legs: Vec<LegInput>,
+    /// The only platform this instruction may be matched with, when it names one.
+    pub counterparty_platform_id: Option<String>,
     /// Deadline of the settlement.
     pub timeout_at: String,
     /// When a pending instruction expires.
@@ -107,6 +109,7 @@ impl InstructionRow {
             role: body.role,
             party: body.party,
             legs: body.legs,
+            counterparty_platform_id: body.counterparty_platform_id,
             timeout_at: rfc3339(self.timeout_at),
             expires_at: rfc3339(self.expires_at),
             settlement_id: self.settlement_id,

@@ -1,13 +1,17 @@
-//! Submitting an instruction: validate → replay-or-reserve (the idempotency key) → match
-//! against the pending side of the trade → persist (the instruction, the counterpart's
-//! status, the new settlement and the stored answer) in one transaction.
+//! Submitting an instruction: validate → replay-or-reserve (the idempotency key) → pair
+//! with the first side of the trade ([`super::pairing`]) → persist (the instruction, the
+//! first side's status, the new settlement, the closed leftovers and the stored answer)
+//! in one transaction.
 
 use super::intake::Intake;
-use super::matching::{MatchFailure, check_match};
+use super::pairing::{
+    AlreadySettled, Counterpart, Matched, claim, close_leftovers, find_counterpart,
+};
 use super::store::view_by_id;
 use super::validate::{FieldError, field_error, validate};
 use crate::settlements::SettlementRow;
 use crate::settlements::machine;
+use crate::templates::Templates;
 use crate::trade::{InstructionBody, InstructionRequest, Role};
 use crate::{Error, Result};
 use lockstep_core::{InstructionStatus, SettlementState, new_id, now_ms};
@@ -25,6 +29,9 @@ pub enum Submitted {
     KeyReused,
     /// Field errors (422).
     Invalid(Vec<FieldError>),
+    /// A party of the settlement the trade reference was already matched into submitted
+    /// another instruction for it (409; nothing stored).
+    Settled(AlreadySettled),
 }
 
 /// SHA-256 over the JCS form of the request, hex: what "the same body" means.
@@ -57,76 +64,38 @@ async fn replay(
     Ok(Some(Submitted::Replayed(serde_json::from_str(&resp)?)))
 }
 
-/// The pending instruction a second side matched.
-#[derive(Debug, sqlx::FromRow)]
-struct Counterpart {
-    id: String,
-    platform_id: String,
-    #[sqlx(try_from = "String")]
-    status: InstructionStatus,
-    body: String,
-}
-
-/// The outcome of matching: the trade reference, and either the counterpart or why
-/// nothing matched (`None` for a first side).
-#[derive(Debug, Default)]
-struct Matched {
-    trade_reference: String,
-    counterpart: Option<(Counterpart, InstructionBody)>,
-    failure: Option<MatchFailure>,
-}
-
-/// Matches a second side against the pending instructions of its trade (expiring stale
-/// ones first); a first side gets a new trade reference. `Err` for an unknown reference.
-async fn find_counterpart(
+/// `counterparty_platform_id`, when named: an existing platform, and this platform only
+/// where the template allows one platform on both sides.
+async fn check_counterparty(
     conn: &mut AnyConnection,
+    templates: &Templates,
+    platform: &str,
     body: &InstructionBody,
-    now: i64,
-) -> Result<std::result::Result<Matched, FieldError>> {
-    let Some(tr) = &body.trade_reference else {
-        return Ok(Ok(Matched {
-            trade_reference: format!("LS-{}", ulid::Ulid::new()),
-            ..Matched::default()
+) -> Result<Option<FieldError>> {
+    let Some(p) = &body.counterparty_platform_id else {
+        return Ok(None);
+    };
+    let loc = [json!("counterparty_platform_id")];
+    if p == platform {
+        let allowed = templates
+            .get(&body.template_slug)
+            .is_some_and(|t| t.allow_same_platform);
+        return Ok((!allowed).then(|| {
+            field_error(
+                &loc,
+                format!(
+                    "names this platform; template {} needs two platforms",
+                    body.template_slug
+                ),
+            )
         }));
-    };
-    sqlx::query("UPDATE instructions SET status = $1, updated_at = $2 WHERE trade_reference = $3 AND status = $4 AND expires_at <= $2")
-        .bind(InstructionStatus::Expired.as_str()).bind(now).bind(tr).bind(InstructionStatus::PendingMatch.as_str())
-        .execute(&mut *conn).await?;
-    let rows: Vec<Counterpart> = sqlx::query_as("SELECT id, platform_id, status, body FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id")
-        .bind(tr).fetch_all(&mut *conn).await?;
-    if rows.is_empty() {
-        return Ok(Err(field_error(
-            &[json!("trade_reference")],
-            format!("unknown trade reference {tr:?}"),
-        )));
     }
-    let mut out = Matched {
-        trade_reference: tr.clone(),
-        ..Matched::default()
-    };
-    for r in rows
-        .into_iter()
-        .filter(|r| r.status == InstructionStatus::PendingMatch)
-    {
-        let other: InstructionBody = serde_json::from_str(&r.body)?;
-        match check_match(&other, body) {
-            Ok(()) => {
-                // As before the split, an earlier row's failure stays recorded.
-                out.counterpart = Some((r, other));
-                return Ok(Ok(out));
-            }
-            Err(f) => {
-                out.failure.get_or_insert(f);
-            }
-        }
-    }
-    out.failure.get_or_insert_with(|| MatchFailure {
-        rule: "no_pending_counterpart".into(),
-        message: format!(
-            "no instruction of trade {tr} is waiting for a match (matched, cancelled or expired)"
-        ),
-    });
-    Ok(Ok(out))
+    let known = sqlx::query("SELECT id FROM platforms WHERE id = $1")
+        .bind(p)
+        .fetch_optional(conn)
+        .await?
+        .is_some();
+    Ok((!known).then(|| field_error(&loc, "unknown platform")))
 }
 
 /// The instruction about to be stored.
@@ -163,23 +132,16 @@ async fn reserve(conn: &mut AnyConnection, n: &NewInstruction<'_>, m: &Matched) 
     }
 }
 
-/// Marks the counterpart matched (it must still be pending) and creates the settlement.
+/// Creates the settlement of a match (the first side is already claimed) and closes the
+/// reference's leftovers.
 async fn settle(
     conn: &mut AnyConnection,
     n: &NewInstruction<'_>,
     trade_reference: &str,
-    (other, other_body): &(Counterpart, InstructionBody),
+    counterpart: &(Counterpart, InstructionBody),
     sid: &str,
 ) -> Result<()> {
-    let r = sqlx::query("UPDATE instructions SET status = $1, settlement_id = $2, updated_at = $3 WHERE id = $4 AND status = $5")
-        .bind(InstructionStatus::Matched.as_str()).bind(sid).bind(n.now).bind(&other.id).bind(InstructionStatus::PendingMatch.as_str())
-        .execute(&mut *conn).await?;
-    if r.rows_affected() != 1 {
-        return Err(Error::ConcurrentTransition {
-            settlement_id: sid.into(),
-            expected: SettlementState::Instructed,
-        });
-    }
+    let (other, other_body) = counterpart;
     let other_deadline = chrono::DateTime::parse_from_rfc3339(&other_body.timeout_at)
         .map(|t| t.timestamp_millis())
         .unwrap_or(n.deadline);
@@ -210,13 +172,33 @@ async fn settle(
         created_at: n.now,
         updated_at: n.now,
     };
-    machine::create(conn, &row).await
+    machine::create(conn, &row).await?;
+    let closed = close_leftovers(conn, trade_reference, counterpart, n.now).await?;
+    if closed > 0 {
+        tracing::info!(
+            trade_reference,
+            settlement_id = sid,
+            closed,
+            "closed pending leftovers of a matched trade reference"
+        );
+    }
+    Ok(())
 }
 
 /// Submits an instruction: validates, handles idempotency, assigns a trade reference to
 /// a first side, matches a second side.
 pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Result<Submitted> {
-    let hash = request_hash(&req)?;
+    let hash = match request_hash(&req) {
+        Ok(h) => h,
+        // Only a request that breaks a field rule (an integer above 2^53 - 1) has no
+        // canonical form: it gets its field errors.
+        Err(e) => {
+            return match validate(&ctx.templates, &ctx.escrows, &req) {
+                Err(errs) => Ok(Submitted::Invalid(errs)),
+                Ok(_) => Err(e),
+            };
+        }
+    };
     let key = req.idempotency_key.as_str();
     {
         let mut conn = ctx.db.pool().acquire().await?;
@@ -235,10 +217,19 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
     if let Some(answer) = replay(&mut tx, platform, key, &hash).await? {
         return Ok(answer);
     }
-    let matched = match find_counterpart(&mut tx, &body, now).await? {
+    if let Some(e) = check_counterparty(&mut tx, &ctx.templates, platform, &body).await? {
+        return Ok(Submitted::Invalid(vec![e]));
+    }
+    let mut matched = match find_counterpart(&mut tx, &ctx.templates, platform, &body, now).await? {
         Ok(m) => m,
-        Err(e) => return Ok(Submitted::Invalid(vec![e])),
+        Err(settled) => return Ok(Submitted::Settled(settled)),
     };
+    let settlement_id = matched.counterpart.as_ref().map(|_| new_id("stl"));
+    if let Some(sid) = &settlement_id
+        && let Err(settled) = claim(&mut tx, platform, &mut matched, sid, now).await?
+    {
+        return Ok(Submitted::Settled(settled));
+    }
     let n = NewInstruction {
         id: new_id("ins"),
         platform,
@@ -248,7 +239,7 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
         deadline,
         expires_at: (now + ttl).min(deadline),
         now,
-        settlement_id: matched.counterpart.as_ref().map(|_| new_id("stl")),
+        settlement_id: matched.counterpart.as_ref().and(settlement_id),
     };
     if !reserve(&mut tx, &n, &matched).await? {
         // A concurrent request with the same key won the race: answer as a replay would.
@@ -258,15 +249,7 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
             .await?
             .unwrap_or(Submitted::KeyReused));
     }
-    if let (Some(c), Some(sid)) = (&matched.counterpart, &n.settlement_id) {
-        settle(&mut tx, &n, &matched.trade_reference, c, sid).await?;
-    }
-    let view = serde_json::to_value(view_by_id(&mut tx, &n.id).await?)?;
-    sqlx::query("UPDATE instructions SET response_body = $1 WHERE id = $2")
-        .bind(serde_json::to_string(&view)?)
-        .bind(&n.id)
-        .execute(&mut *tx)
-        .await?;
+    let view = persist(&mut tx, &n, &matched).await?;
     tx.commit().await?;
     let metrics = ctx.hook.metrics();
     metrics.inc("lockstep_instructions_total", String::new());
@@ -276,4 +259,18 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
         ctx.hook.wake_settlements();
     }
     Ok(Submitted::Created(view))
+}
+
+/// After the instruction row is in: the settlement of a match, then the stored answer.
+async fn persist(conn: &mut AnyConnection, n: &NewInstruction<'_>, m: &Matched) -> Result<Value> {
+    if let (Some(c), Some(sid)) = (&m.counterpart, &n.settlement_id) {
+        settle(conn, n, &m.trade_reference, c, sid).await?;
+    }
+    let view = serde_json::to_value(view_by_id(conn, &n.id).await?)?;
+    sqlx::query("UPDATE instructions SET response_body = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&view)?)
+        .bind(&n.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(view)
 }

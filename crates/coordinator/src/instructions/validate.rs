@@ -4,7 +4,7 @@
 use crate::templates::{Template, Templates};
 use crate::terms::Escrows;
 use crate::trade::{DepositAuthorization, InstructionBody, InstructionRequest};
-use crate::validate::{parse_address, parse_quantity};
+use crate::validate::{check_json_integer, check_text, parse_address, parse_quantity};
 use lockstep_core::now_ms;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -34,6 +34,23 @@ pub(crate) fn field_error(loc: &[Value], msg: impl Into<String>) -> FieldError {
     }
 }
 
+/// Longest idempotency key, characters.
+pub const MAX_KEY_CHARS: usize = 200;
+/// Longest party name, characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest external reference, characters.
+pub const MAX_REFERENCE_CHARS: usize = 128;
+/// Longest template slug or platform id, characters.
+const MAX_ID_CHARS: usize = 64;
+/// Longest `timeout_at` text (RFC 3339 with nanoseconds and an offset is 35).
+const MAX_TIME_CHARS: usize = 64;
+/// Most legs an instruction may list (templates need two); more are refused before
+/// any per-leg check runs.
+pub const MAX_LEGS: usize = 8;
+/// The latest `timeout_at` when no escrow of the legs' chains states its
+/// `maxSettlementDuration`: 30 days from now.
+pub const MAX_TIMEOUT_SECS_WITHOUT_ESCROW_LIMIT: u64 = 30 * 24 * 3600;
+
 /// Validates and normalises a request against the templates and the configured chains.
 /// Returns the body and the deadline (epoch ms).
 pub fn validate(
@@ -43,40 +60,111 @@ pub fn validate(
 ) -> Result<(InstructionBody, i64), Vec<FieldError>> {
     let mut errs = Vec::new();
     let mut body = req.clone();
-    if req.idempotency_key.trim().is_empty() || req.idempotency_key.len() > 200 {
-        errs.push(field_error(
-            &[json!("idempotency_key")],
-            "must be 1 to 200 characters",
-        ));
-    }
-    let template = templates.get(&req.template_slug);
-    if template.is_none() {
-        errs.push(field_error(
-            &[json!("template_slug")],
-            format!("unknown template {:?}", req.template_slug),
-        ));
-    }
+    text(
+        &mut errs,
+        &[json!("idempotency_key")],
+        &req.idempotency_key,
+        MAX_KEY_CHARS,
+    );
+    let template = check_template_slug(templates, req, &mut errs);
     check_party(escrows, req, &mut body, &mut errs);
-    check_legs(escrows, req, &mut body, &mut errs);
-    if let Some(t) = template {
-        check_template(t, req, &mut errs);
+    if req.legs.len() > MAX_LEGS {
+        errs.push(field_error(
+            &[json!("legs")],
+            format!("must list at most {MAX_LEGS} legs"),
+        ));
+    } else {
+        check_legs(escrows, req, &mut body, &mut errs);
+        if let Some(t) = template {
+            check_template(t, req, &mut errs);
+        }
     }
     let deadline = check_deadline(req, &mut errs);
-    if deadline > 0 {
+    if deadline > 0 && req.legs.len() <= MAX_LEGS {
         check_max_duration(escrows, req, deadline, &mut errs);
     }
-    if let Some(tr) = &req.trade_reference
-        && tr.trim().is_empty()
-    {
-        errs.push(field_error(
-            &[json!("trade_reference")],
-            "must be null or a trade reference",
-        ));
-    }
+    check_references(req, &mut errs);
     if errs.is_empty() {
         Ok((body, deadline))
     } else {
         Err(errs)
+    }
+}
+
+/// Pushes the text rules' error for `value` at `loc`, if any.
+fn text(errs: &mut Vec<FieldError>, loc: &[Value], value: &str, max_chars: usize) {
+    if let Err(m) = check_text(value, max_chars) {
+        errs.push(field_error(loc, m));
+    }
+}
+
+/// Whether `s` is an identifier: 1 to 64 ASCII letters, digits, `-` and `_`.
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_ID_CHARS
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The template, if the slug names one (the slug is echoed only when it is an identifier).
+fn check_template_slug<'t>(
+    templates: &'t Templates,
+    req: &InstructionRequest,
+    errs: &mut Vec<FieldError>,
+) -> Option<&'t Template> {
+    let loc = [json!("template_slug")];
+    if !is_identifier(&req.template_slug) {
+        errs.push(field_error(
+            &loc,
+            format!(
+                "must be a template slug (at most {MAX_ID_CHARS} ASCII letters, digits, '-' or '_')"
+            ),
+        ));
+        return None;
+    }
+    let t = templates.get(&req.template_slug);
+    if t.is_none() {
+        errs.push(field_error(
+            &loc,
+            format!("unknown template {:?}", req.template_slug),
+        ));
+    }
+    t
+}
+
+/// Whether `s` is a trade reference as the coordinator issues them: `LS-` and a ULID in
+/// its canonical (upper-case Crockford base32) form.
+pub fn is_trade_reference(s: &str) -> bool {
+    s.strip_prefix("LS-")
+        .and_then(|u| {
+            ulid::Ulid::from_string(u)
+                .ok()
+                .map(|id| id.to_string() == u)
+        })
+        .unwrap_or(false)
+}
+
+/// `trade_reference` (null or one the coordinator issued) and `counterparty_platform_id`
+/// (an identifier; naming one's own platform only where the template allows it is
+/// checked at submission, which knows the platform).
+fn check_references(req: &InstructionRequest, errs: &mut Vec<FieldError>) {
+    if let Some(tr) = &req.trade_reference
+        && !is_trade_reference(tr)
+    {
+        errs.push(field_error(
+            &[json!("trade_reference")],
+            "must be null or a trade reference the coordinator issued (LS- and 26 characters)",
+        ));
+    }
+    if let Some(p) = &req.counterparty_platform_id
+        && !is_identifier(p)
+    {
+        errs.push(field_error(
+            &[json!("counterparty_platform_id")],
+            format!(
+                "must be a platform id (at most {MAX_ID_CHARS} ASCII letters, digits, '-' or '_')"
+            ),
+        ));
     }
 }
 
@@ -87,28 +175,28 @@ fn check_party(
     body: &mut InstructionBody,
     errs: &mut Vec<FieldError>,
 ) {
-    if req.party.external_reference.trim().is_empty() {
-        errs.push(field_error(
-            &[json!("party"), json!("external_reference")],
-            "must not be empty",
-        ));
-    }
-    if req.party.name.trim().is_empty() {
-        errs.push(field_error(
-            &[json!("party"), json!("name")],
-            "must not be empty",
-        ));
-    }
+    text(
+        errs,
+        &[json!("party"), json!("external_reference")],
+        &req.party.external_reference,
+        MAX_REFERENCE_CHARS,
+    );
+    text(
+        errs,
+        &[json!("party"), json!("name")],
+        &req.party.name,
+        MAX_NAME_CHARS,
+    );
     match parse_address(&req.party.wallet_address) {
         Ok(a) => body.party.wallet_address = a.to_checksum(None),
         Err(m) => errs.push(field_error(&[json!("party"), json!("wallet_address")], m)),
     }
-    if escrows.by_chain_id(req.party.chain_id).is_none() {
-        errs.push(field_error(
-            &[json!("party"), json!("chain_id")],
-            format!("chain {} is not configured", req.party.chain_id),
-        ));
-    }
+    check_chain(
+        escrows,
+        &[json!("party"), json!("chain_id")],
+        req.party.chain_id,
+        errs,
+    );
     if let Some(d) = &req.party.deposit_address {
         let loc = [json!("party"), json!("deposit_address")];
         if req.party.deposit_authorization == Some(DepositAuthorization::DepositKey) {
@@ -121,6 +209,18 @@ fn check_party(
             Ok(a) => body.party.deposit_address = Some(a.to_checksum(None)),
             Err(m) => errs.push(field_error(&loc, m)),
         }
+    }
+}
+
+/// A chain id: a JSON-safe integer of a configured chain.
+fn check_chain(escrows: &Escrows, loc: &[Value], chain_id: u64, errs: &mut Vec<FieldError>) {
+    if let Err(m) = check_json_integer(chain_id) {
+        errs.push(field_error(loc, m));
+    } else if escrows.by_chain_id(chain_id).is_none() {
+        errs.push(field_error(
+            loc,
+            format!("chain {chain_id} is not configured"),
+        ));
     }
 }
 
@@ -145,12 +245,12 @@ fn check_legs(
                 m,
             ));
         }
-        if escrows.by_chain_id(leg.chain_id).is_none() {
-            errs.push(field_error(
-                &[json!("legs"), json!(i), json!("chain_id")],
-                format!("chain {} is not configured", leg.chain_id),
-            ));
-        }
+        check_chain(
+            escrows,
+            &[json!("legs"), json!(i), json!("chain_id")],
+            leg.chain_id,
+            errs,
+        );
         if req.legs[..i]
             .iter()
             .any(|o| o.instrument_id.eq_ignore_ascii_case(&leg.instrument_id))
@@ -194,7 +294,9 @@ fn check_template(t: &Template, req: &InstructionRequest, errs: &mut Vec<FieldEr
 }
 
 /// The deadline against the escrows' `maxSettlementDuration` (R4): registration refuses a
-/// `timeoutAt` later than now plus the smallest limit of the chains the legs use.
+/// `timeoutAt` later than now plus the smallest limit of the chains the legs use. Where
+/// no such escrow states its limit, [`MAX_TIMEOUT_SECS_WITHOUT_ESCROW_LIMIT`] applies (no
+/// deadline in the year 9999).
 fn check_max_duration(
     escrows: &Escrows,
     req: &InstructionRequest,
@@ -207,21 +309,33 @@ fn check_max_duration(
         .filter_map(|l| escrows.by_chain_id(l.chain_id))
         .filter_map(|c| c.max_settlement_duration_secs.map(|m| (m, c.chain_id)))
         .min();
-    let Some((max_secs, chain_id)) = limit else {
-        return;
-    };
+    let max_secs = limit.map_or(MAX_TIMEOUT_SECS_WITHOUT_ESCROW_LIMIT, |(m, _)| m);
     let latest =
         now_ms().saturating_add(i64::try_from(max_secs.saturating_mul(1000)).unwrap_or(i64::MAX));
-    if deadline_ms > latest {
-        errs.push(field_error(
-            &[json!("timeout_at")],
-            format!("must be at most {max_secs} s from now: the escrow on chain {chain_id} refuses a settlement that lasts longer (maxSettlementDuration {max_secs} s)"),
-        ));
+    if deadline_ms <= latest {
+        return;
     }
+    let msg = match limit {
+        Some((_, chain_id)) => format!(
+            "must be at most {max_secs} s from now: the escrow on chain {chain_id} refuses a settlement that lasts longer (maxSettlementDuration {max_secs} s)"
+        ),
+        None => format!(
+            "must be at most {} days from now (the coordinator's limit where no escrow of the legs' chains states its maxSettlementDuration)",
+            max_secs / 86_400
+        ),
+    };
+    errs.push(field_error(&[json!("timeout_at")], msg));
 }
 
 /// The settlement deadline: RFC 3339, in the future. 0 after an error.
 fn check_deadline(req: &InstructionRequest, errs: &mut Vec<FieldError>) -> i64 {
+    if req.timeout_at.len() > MAX_TIME_CHARS {
+        errs.push(field_error(
+            &[json!("timeout_at")],
+            format!("must be an RFC 3339 time (at most {MAX_TIME_CHARS} characters)"),
+        ));
+        return 0;
+    }
     match chrono::DateTime::parse_from_rfc3339(&req.timeout_at) {
         Ok(t) if t.timestamp_millis() > now_ms() => t.timestamp_millis(),
         Ok(_) => {

@@ -1,0 +1,279 @@
+//! Pairing a second side with the first side of its trade reference (docs/coordinator.md,
+//! "Matching"). A trade reference is not a bearer secret:
+//!
+//! - only the first side (the instruction the reference was issued to) can be matched;
+//!   second sides never match each other;
+//! - a first side that names `counterparty_platform_id` can be matched by that platform
+//!   only; to every other platform its reference looks unknown;
+//! - both sides from one platform only where the template allows it;
+//! - to a platform that is not a party, an unknown, a foreign (bound to someone else) and
+//!   a settled reference give the same answer: the instruction waits, `pending_match`, with
+//!   rule `no_pending_counterpart` and one fixed message;
+//! - a party of the settlement a reference was matched into gets a 409 for a late
+//!   instruction; when a settlement is created, the pending leftovers of the platforms that
+//!   were told about the reference are closed (`closed`, webhook `instruction.closed`).
+
+use super::matching::{MatchFailure, check_match};
+use crate::Result;
+use crate::rfc3339;
+use crate::templates::Templates;
+use crate::trade::InstructionBody;
+use crate::webhooks::outbox;
+use lockstep_core::InstructionStatus;
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+/// The one answer for a reference that is unknown, bound to another platform, not
+/// waiting, or settled without the submitter: nothing tells them apart.
+pub(crate) const NO_PENDING_MESSAGE: &str =
+    "no instruction under this trade reference is waiting for a match with this platform";
+
+/// The first side of a trade reference.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct Counterpart {
+    /// Its id.
+    pub(super) id: String,
+    /// Its platform.
+    pub(super) platform_id: String,
+    #[sqlx(try_from = "String")]
+    status: InstructionStatus,
+    body: String,
+}
+
+/// The outcome of pairing: the trade reference, and either the first side to match or
+/// why nothing matched (both `None` for a first side).
+#[derive(Debug, Default)]
+pub(super) struct Matched {
+    /// The submitted (or, for a first side, the new) trade reference.
+    pub(super) trade_reference: String,
+    /// The first side this instruction matches.
+    pub(super) counterpart: Option<(Counterpart, InstructionBody)>,
+    /// Why it did not match.
+    pub(super) failure: Option<MatchFailure>,
+}
+
+impl Matched {
+    /// No match, with the answer every non-party gets.
+    fn nothing_waiting(trade_reference: &str) -> Matched {
+        Matched {
+            trade_reference: trade_reference.into(),
+            counterpart: None,
+            failure: Some(MatchFailure::new(
+                "no_pending_counterpart",
+                NO_PENDING_MESSAGE,
+            )),
+        }
+    }
+
+    fn failed(trade_reference: &str, failure: MatchFailure) -> Matched {
+        Matched {
+            trade_reference: trade_reference.into(),
+            counterpart: None,
+            failure: Some(failure),
+        }
+    }
+}
+
+/// A settlement already made from the trade reference, seen by one of its parties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlreadySettled {
+    /// The settlement.
+    pub settlement_id: String,
+    /// The trade reference.
+    pub trade_reference: String,
+}
+
+/// The settlement of `tr`, if any: `Some(Ok)` when `platform` is one of its parties,
+/// `Some(Err(()))` when it is not.
+async fn settlement_of(
+    conn: &mut AnyConnection,
+    tr: &str,
+    platform: &str,
+) -> Result<Option<std::result::Result<AlreadySettled, ()>>> {
+    let r = sqlx::query(
+        "SELECT id, seller_platform_id, buyer_platform_id FROM settlements WHERE trade_reference = $1",
+    )
+    .bind(tr)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = r else { return Ok(None) };
+    let seller: String = r.try_get("seller_platform_id")?;
+    let buyer: String = r.try_get("buyer_platform_id")?;
+    if seller != platform && buyer != platform {
+        return Ok(Some(Err(())));
+    }
+    Ok(Some(Ok(AlreadySettled {
+        settlement_id: r.try_get("id")?,
+        trade_reference: tr.into(),
+    })))
+}
+
+/// The first side of `tr`: its earliest instruction, provided that one was issued the
+/// reference (its body has none). Nobody can name a reference before it is issued.
+async fn first_side(
+    conn: &mut AnyConnection,
+    tr: &str,
+) -> Result<Option<(Counterpart, InstructionBody)>> {
+    let r: Option<Counterpart> = sqlx::query_as("SELECT id, platform_id, status, body FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1")
+        .bind(tr).fetch_optional(&mut *conn).await?;
+    let Some(r) = r else { return Ok(None) };
+    let body: InstructionBody = serde_json::from_str(&r.body)?;
+    Ok(body.trade_reference.is_none().then_some((r, body)))
+}
+
+/// Matches a second side against the first side of its trade (expiring stale
+/// instructions first); a first side gets a new trade reference. `Err` when `platform` is
+/// a party of the settlement the reference was already matched into (409).
+pub(super) async fn find_counterpart(
+    conn: &mut AnyConnection,
+    templates: &Templates,
+    platform: &str,
+    body: &InstructionBody,
+    now: i64,
+) -> Result<std::result::Result<Matched, AlreadySettled>> {
+    let Some(tr) = &body.trade_reference else {
+        return Ok(Ok(Matched {
+            trade_reference: format!("LS-{}", ulid::Ulid::new()),
+            ..Matched::default()
+        }));
+    };
+    sqlx::query("UPDATE instructions SET status = $1, updated_at = $2 WHERE trade_reference = $3 AND status = $4 AND expires_at <= $2")
+        .bind(InstructionStatus::Expired.as_str()).bind(now).bind(tr).bind(InstructionStatus::PendingMatch.as_str())
+        .execute(&mut *conn).await?;
+    // The first side before the settlement: under READ COMMITTED a first side seen
+    // matched means its settlement is visible too (one transaction wrote both).
+    let first = first_side(conn, tr).await?;
+    match settlement_of(conn, tr, platform).await? {
+        Some(Ok(settled)) => return Ok(Err(settled)),
+        Some(Err(())) => return Ok(Ok(Matched::nothing_waiting(tr))),
+        None => {}
+    }
+    let Some((first, first_body)) = first else {
+        return Ok(Ok(Matched::nothing_waiting(tr)));
+    };
+    let allow_same = templates
+        .get(&body.template_slug)
+        .is_some_and(|t| t.allow_same_platform);
+    let binds_other = |b: &InstructionBody, p: &str| {
+        b.counterparty_platform_id
+            .as_deref()
+            .is_some_and(|c| c != p)
+    };
+    let own = first.platform_id == platform;
+    let failure = if !own && binds_other(&first_body, platform) {
+        return Ok(Ok(Matched::nothing_waiting(tr)));
+    } else if own && !allow_same {
+        Some(MatchFailure::new(
+            "same_platform",
+            format!(
+                "the waiting instruction is this platform's own; template {} needs two platforms",
+                body.template_slug
+            ),
+        ))
+    } else if binds_other(&first_body, platform) {
+        Some(MatchFailure::new(
+            "counterparty_mismatch",
+            "the waiting instruction names another counterparty platform",
+        ))
+    } else if binds_other(body, &first.platform_id) {
+        Some(MatchFailure::new(
+            "counterparty_mismatch",
+            "the waiting instruction is not from the platform named in counterparty_platform_id",
+        ))
+    } else if first.status != InstructionStatus::PendingMatch {
+        Some(MatchFailure::new(
+            "no_pending_counterpart",
+            NO_PENDING_MESSAGE,
+        ))
+    } else {
+        check_match(&first_body, body).err()
+    };
+    Ok(Ok(match failure {
+        Some(f) => Matched::failed(tr, f),
+        None => Matched {
+            trade_reference: tr.clone(),
+            counterpart: Some((first, first_body)),
+            failure: None,
+        },
+    }))
+}
+
+/// Claims the first side for settlement `sid` (it must still be pending). When another
+/// instruction took it first, the answer it gets instead: a 409 for a party of that
+/// settlement, the non-party answer otherwise.
+pub(super) async fn claim(
+    conn: &mut AnyConnection,
+    platform: &str,
+    m: &mut Matched,
+    sid: &str,
+    now: i64,
+) -> Result<std::result::Result<(), AlreadySettled>> {
+    let Some((first, _)) = &m.counterpart else {
+        return Ok(Ok(()));
+    };
+    let r = sqlx::query("UPDATE instructions SET status = $1, settlement_id = $2, updated_at = $3 WHERE id = $4 AND status = $5")
+        .bind(InstructionStatus::Matched.as_str()).bind(sid).bind(now).bind(&first.id).bind(InstructionStatus::PendingMatch.as_str())
+        .execute(&mut *conn).await?;
+    if r.rows_affected() == 1 {
+        return Ok(Ok(()));
+    }
+    if let Some(Ok(settled)) = settlement_of(conn, &m.trade_reference, platform).await? {
+        return Ok(Err(settled));
+    }
+    *m = Matched::nothing_waiting(&m.trade_reference);
+    Ok(Ok(()))
+}
+
+/// After a match: closes the trade reference's other pending instructions of the
+/// platforms the first side let match it (every platform when it named none), each with
+/// an `instruction.closed` webhook to its platform. Other platforms' instructions were
+/// told nothing and wait out their expiry, as on an unknown reference.
+pub(super) async fn close_leftovers(
+    conn: &mut AnyConnection,
+    tr: &str,
+    (first, first_body): &(Counterpart, InstructionBody),
+    now: i64,
+) -> Result<u64> {
+    let rows = sqlx::query(
+        "SELECT id, platform_id FROM instructions WHERE trade_reference = $1 AND status = $2",
+    )
+    .bind(tr)
+    .bind(InstructionStatus::PendingMatch.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut closed = 0;
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        let platform: String = r.try_get("platform_id")?;
+        let told = platform == first.platform_id
+            || first_body
+                .counterparty_platform_id
+                .as_deref()
+                .is_none_or(|p| p == platform);
+        if !told {
+            continue;
+        }
+        let u = sqlx::query(
+            "UPDATE instructions SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(InstructionStatus::Closed.as_str())
+        .bind(now)
+        .bind(&id)
+        .bind(InstructionStatus::PendingMatch.as_str())
+        .execute(&mut *conn)
+        .await?;
+        if u.rows_affected() != 1 {
+            continue;
+        }
+        let data = json!({
+            "instruction_id": id,
+            "trade_reference": tr,
+            "status": InstructionStatus::Closed,
+            "reason": "the trade reference was matched by another instruction",
+            "timestamp": rfc3339(now),
+        });
+        outbox::enqueue(conn, &platform, "instruction.closed", data, None).await?;
+        closed += 1;
+    }
+    Ok(closed)
+}
