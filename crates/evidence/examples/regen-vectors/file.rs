@@ -39,6 +39,27 @@ impl File {
         Ok(())
     }
 
+    /// A positive case given as raw JSON text whose canonical form must be `canonical`
+    /// (restated from the reference implementations).
+    pub(crate) fn ok_text_expecting(
+        &mut self,
+        id: &str,
+        text: &str,
+        canonical: &str,
+    ) -> Result<()> {
+        self.ok_text(id, text)?;
+        let got = self
+            .cases
+            .last()
+            .and_then(|c| c["output"]["canonical"].as_str());
+        if got != Some(canonical) {
+            return Err(eyre!(
+                "{id}: canonical form {got:?}, the references print {canonical:?}"
+            ));
+        }
+        Ok(())
+    }
+
     /// A must-differ case: the output must differ from `claimed`'s refs.
     pub(crate) fn differ(&mut self, id: &str, input: Value, claimed: &Value) -> Result<()> {
         let out = compute(self.construction, &input).map_err(|e| eyre!("{id}: {e}"))?;

@@ -119,6 +119,8 @@ fn execution() -> Result<()> {
     f.ok("max-safe-timestamp", json!({"decision_ref": R4, "action_type": "payment", "scope": "bilateral", "outcome": "SKIPPED", "executed_at_ms": 9_007_199_254_740_991u64}))?;
     f.reject_text("float-timestamp", &format!(r#"{{"decision_ref":"{R4}","action_type":"payment","scope":"bilateral","outcome":"COMMITTED","executed_at_ms":1716460800000.5}}"#))?;
     f.reject_text("integral-float-timestamp", &format!(r#"{{"decision_ref":"{R4}","action_type":"payment","scope":"bilateral","outcome":"COMMITTED","executed_at_ms":1716460800000.0}}"#))?;
+    // An exponent literal is a double even when its value is integral (as in Python).
+    f.reject_text("exponent-timestamp", &format!(r#"{{"decision_ref":"{R4}","action_type":"payment","scope":"bilateral","outcome":"COMMITTED","executed_at_ms":1716460800000e0}}"#))?;
     f.reject("bool-timestamp", json!({"decision_ref": R4, "action_type": "payment", "scope": "bilateral", "outcome": "COMMITTED", "executed_at_ms": true}))?;
     f.reject("negative-timestamp", json!({"decision_ref": R4, "action_type": "payment", "scope": "bilateral", "outcome": "COMMITTED", "executed_at_ms": -1}))?;
     f.reject_text("timestamp-beyond-2-pow-53", &format!(r#"{{"decision_ref":"{R4}","action_type":"payment","scope":"bilateral","outcome":"COMMITTED","executed_at_ms":9007199254740992}}"#))?;
