@@ -131,6 +131,49 @@ pub const POLICY_CANONICAL: &[u8] = br#"{"policy_id":"aml.transfer","version":1}
 /// Computes one full keystone for index `i` (see docs/evidence.md, "Speed"): every
 /// reference is serialised and hashed afresh; only allocations are reused.
 pub fn full_keystone(i: u64, st: &mut BenchState) -> Result<FullKeystoneRefs> {
+    let k = decide(i, st)?;
+    let executed_at_ms = 1_716_460_800_000 + i;
+    let execution_ref = execute(st, k.decision_ref, executed_at_ms)?;
+    let trust_query_ref = trust_query(st, &k, execution_ref)?;
+    let s = settle(st, execution_ref, executed_at_ms + 1000)?;
+    let execution_frame = st.execution_frame.refs_with(&mut st.scratch)?;
+    let settlement_frame = st.settlement_frame.refs_with(&mut st.scratch)?;
+    let cap = audit_chain_refs_into(
+        &[execution_frame.frame_id, settlement_frame.frame_id],
+        TrustOutcome::Trusted,
+        &mut st.buf,
+        &mut st.row_hashes,
+    )?;
+    Ok(FullKeystoneRefs {
+        passport_ref: k.passport_ref,
+        mandate_ref: k.mandate_ref,
+        policy_ref: k.policy_ref,
+        policy_bound_ref: k.policy_bound_ref,
+        decision_ref: k.decision_ref,
+        execution_ref,
+        trust_query_ref,
+        settlement_ref: s.settlement_ref,
+        retention_chain_ref: s.retention_chain_ref,
+        binding_ref: s.binding_ref,
+        execution_frame_id: execution_frame.frame_id,
+        settlement_frame_id: settlement_frame.frame_id,
+        row_hashes: [st.row_hashes[0], st.row_hashes[1]],
+        cap,
+    })
+}
+
+/// The refs up to the decision.
+struct Decided {
+    passport_ref: Ref,
+    mandate_ref: Ref,
+    policy_ref: Ref,
+    policy_bound_ref: Ref,
+    decision_ref: Ref,
+}
+
+/// Passport (`agent-<i>`), mandate, policy, policy binding and the ALLOW decision.
+#[inline]
+fn decide(i: u64, st: &mut BenchState) -> Result<Decided> {
     let buf = &mut st.buf;
     st.passport.agent_id.clear();
     st.passport.agent_id.push_str("agent-");
@@ -151,30 +194,61 @@ pub fn full_keystone(i: u64, st: &mut BenchState) -> Result<FullKeystoneRefs> {
         verdict: Verdict::Allow,
     }
     .reference_with(buf)?;
-    let executed_at_ms = 1_716_460_800_000 + i;
+    Ok(Decided {
+        passport_ref,
+        mandate_ref,
+        policy_ref,
+        policy_bound_ref,
+        decision_ref,
+    })
+}
+
+/// The execution of `decision_ref` at `executed_at_ms` (also the execution frame's time).
+#[inline]
+fn execute(st: &mut BenchState, decision_ref: Ref, executed_at_ms: u64) -> Result<Ref> {
     let ef = &mut st.execution_frame;
     ef.receipt.decision_ref = decision_ref;
     ef.receipt.executed_at_ms = executed_at_ms;
     ef.frame_timestamp_ms = executed_at_ms;
-    let execution_ref = ef.receipt.reference_with(buf)?;
+    ef.receipt.reference_with(&mut st.buf)
+}
+
+/// The TRUSTED trust query over passport, mandate, policy binding, decision and execution.
+#[inline]
+fn trust_query(st: &mut BenchState, k: &Decided, execution_ref: Ref) -> Result<Ref> {
     st.subject_refs.clear();
     st.subject_refs.extend_from_slice(&[
-        passport_ref,
-        mandate_ref,
-        policy_bound_ref,
-        decision_ref,
+        k.passport_ref,
+        k.mandate_ref,
+        k.policy_bound_ref,
+        k.decision_ref,
         execution_ref,
     ]);
     let tq = TrustQuery {
         subject_refs: std::mem::take(&mut st.subject_refs),
         trust_outcome: TrustOutcome::Trusted,
     };
-    let trust_query_ref = tq.reference_with(buf)?;
+    let trust_query_ref = tq.reference_with(&mut st.buf)?;
     st.subject_refs = tq.subject_refs;
+    Ok(trust_query_ref)
+}
+
+/// The refs of the settlement.
+struct Settled {
+    settlement_ref: Ref,
+    retention_chain_ref: Ref,
+    binding_ref: Ref,
+}
+
+/// Settlement receipt of `execution_ref` at `settled_at_ms` (also the settlement frame's
+/// time), its genesis retention row and the execution binding.
+#[inline]
+fn settle(st: &mut BenchState, execution_ref: Ref, settled_at_ms: u64) -> Result<Settled> {
+    let buf = &mut st.buf;
     let sf = &mut st.settlement_frame;
     sf.receipt.settled_payment_ref = execution_ref;
-    sf.receipt.settlement_timestamp_ms = executed_at_ms + 1000;
-    sf.frame_timestamp_ms = executed_at_ms + 1000;
+    sf.receipt.settlement_timestamp_ms = settled_at_ms;
+    sf.frame_timestamp_ms = settled_at_ms;
     let settlement_ref = sf.receipt.reference_with(buf)?;
     let retention_chain_ref = RetentionRow {
         content_hash: settlement_ref,
@@ -188,29 +262,10 @@ pub fn full_keystone(i: u64, st: &mut BenchState) -> Result<FullKeystoneRefs> {
         retention_chain_ref,
     }
     .reference_with(buf)?;
-    let execution_frame = st.execution_frame.refs_with(&mut st.scratch)?;
-    let settlement_frame = st.settlement_frame.refs_with(&mut st.scratch)?;
-    let cap = audit_chain_refs_into(
-        &[execution_frame.frame_id, settlement_frame.frame_id],
-        TrustOutcome::Trusted,
-        buf,
-        &mut st.row_hashes,
-    )?;
-    Ok(FullKeystoneRefs {
-        passport_ref,
-        mandate_ref,
-        policy_ref,
-        policy_bound_ref,
-        decision_ref,
-        execution_ref,
-        trust_query_ref,
+    Ok(Settled {
         settlement_ref,
         retention_chain_ref,
         binding_ref,
-        execution_frame_id: execution_frame.frame_id,
-        settlement_frame_id: settlement_frame.frame_id,
-        row_hashes: [st.row_hashes[0], st.row_hashes[1]],
-        cap,
     })
 }
 

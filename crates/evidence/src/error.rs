@@ -30,13 +30,14 @@ pub enum Error {
         /// The number as written.
         value: String,
     },
-    /// A number that cannot be represented exactly (NaN, infinity, or an integral
-    /// float beyond 2^53).
-    #[error("{field}: number {value} is not exactly representable")]
+    /// A number that is not a finite IEEE 754 double (only reachable through a
+    /// `serde_json::Value` built in code; the strict parser refuses an overflowing
+    /// literal with a JSON error).
+    #[error("{field}: number {value} is not a finite IEEE 754 double")]
     UnrepresentableNumber {
         /// Field or JSON path.
         field: String,
-        /// The number as parsed.
+        /// The number as written or parsed.
         value: String,
     },
     /// A required member is absent.

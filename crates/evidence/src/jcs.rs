@@ -1,6 +1,7 @@
 //! RFC 8785 (JCS) canonical JSON, a strict parser for untrusted input, and the small
 //! writer primitives the typed constructors use to emit canonical bytes directly.
 
+use crate::literals::{self, NumberLiterals};
 use crate::{Error, Result};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -11,8 +12,10 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// The RFC 8785 canonical bytes of `value` (UTF-8, no trailing newline).
 ///
-/// Validates first: integers beyond ±(2^53−1) and numbers that are not exactly
-/// representable are errors, never output.
+/// Validates first: integers beyond ±(2^53−1) are errors, never output. Numbers held
+/// as `f64` (from literals with a fraction or exponent) are IEEE doubles and are written
+/// as ECMAScript's `Number::toString` writes them (`1e21` → `1e+21`, `1e16` →
+/// `10000000000000000`, `-0.0` → `0`).
 pub fn canonicalize(value: &Value) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
     write_value(&mut out, value, &mut String::from("$"))?;
@@ -93,15 +96,8 @@ fn write_number(out: &mut Vec<u8>, n: &Number, path: &str) -> Result<()> {
             });
         }
         write_i64(out, i);
-    } else if let Some(f) = n.as_f64() {
-        check_float(f, path)?;
-        if f == f.trunc() {
-            // Integral: ECMAScript prints it without a fraction (and -0 as 0).
-            write_i64(out, f as i64);
-        } else {
-            let mut buf = ryu_js::Buffer::new();
-            out.extend_from_slice(buf.format_finite(f).as_bytes());
-        }
+    } else if let Some(f) = n.as_f64().filter(|f| f.is_finite()) {
+        write_f64(out, f);
     } else {
         return Err(Error::UnrepresentableNumber {
             field: path.to_owned(),
@@ -111,14 +107,17 @@ fn write_number(out: &mut Vec<u8>, n: &Number, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_float(f: f64, path: &str) -> Result<()> {
-    if !f.is_finite() || (f == f.trunc() && f.abs() > MAX_SAFE_INTEGER as f64) {
-        return Err(Error::UnrepresentableNumber {
-            field: path.to_owned(),
-            value: format!("{f}"),
-        });
+/// Appends a finite double as ECMAScript's `Number::toString` (RFC 8785 §3.2.2.3):
+/// shortest round-trip digits, integral values below 10^21 without exponent or fraction
+/// (`1e16` → `10000000000000000`), exponents as `e+21` / `e-7`, and `-0` as `0`.
+#[inline]
+pub fn write_f64(out: &mut Vec<u8>, f: f64) {
+    if f == 0.0 {
+        out.push(b'0');
+    } else {
+        let mut buf = ryu_js::Buffer::new();
+        out.extend_from_slice(buf.format_finite(f).as_bytes());
     }
-    Ok(())
 }
 
 /// Appends `s` as an RFC 8785 JSON string: only `"`, `\\`, the short escapes and
@@ -191,13 +190,24 @@ pub fn write_i64(out: &mut Vec<u8>, v: i64) {
 }
 
 /// Parses untrusted JSON strictly: duplicate member names (at any depth), lone
-/// surrogates, integers beyond ±(2^53−1), non-finite numbers and trailing data are
-/// errors.
+/// surrogates, integer literals beyond ±(2^53−1), numbers that overflow a double and
+/// trailing data are errors.
+///
+/// The kind of a number literal decides its type, as in the reference Python stack
+/// (`json.loads` + `rfc8785`): an integer literal (no fraction, no exponent) is an
+/// integer and must be within ±(2^53−1) (`-0` is the integer 0); a literal with a
+/// fraction or exponent is an IEEE double, rounded to nearest (`1e21`,
+/// `9007199254740993.0` → 2^53, `1e-400` → 0), and refused only when it overflows
+/// (`1e400`).
 pub fn parse_strict(input: &[u8]) -> Result<Value> {
+    let literals = NumberLiterals::scan(input);
     let mut de = serde_json::Deserializer::from_slice(input);
-    let v = StrictSeed { path: "$".into() }
-        .deserialize(&mut de)
-        .map_err(|e| map_json_err(&e))?;
+    let v = StrictSeed {
+        path: "$".into(),
+        literals: &literals,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| map_json_err(&e))?;
     de.end().map_err(|e| map_json_err(&e))?;
     Ok(v)
 }
@@ -244,22 +254,36 @@ fn tagged<E: de::Error>(kind: &str, a: &str, b: &str) -> E {
     E::custom(format!("{TAG}{kind}\u{1}{a}\u{1}{b}"))
 }
 
-struct StrictSeed {
+struct StrictSeed<'l> {
     path: String,
+    literals: &'l NumberLiterals<'l>,
 }
 
-impl<'de> DeserializeSeed<'de> for StrictSeed {
+impl<'de> DeserializeSeed<'de> for StrictSeed<'_> {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor { path: self.path })
+        d.deserialize_any(StrictVisitor {
+            path: self.path,
+            literals: self.literals,
+        })
     }
 }
 
-struct StrictVisitor {
+struct StrictVisitor<'l> {
     path: String,
+    literals: &'l NumberLiterals<'l>,
 }
 
-impl<'de> Visitor<'de> for StrictVisitor {
+impl StrictVisitor<'_> {
+    fn seed(&self, path: String) -> StrictSeed<'_> {
+        StrictSeed {
+            path,
+            literals: self.literals,
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for StrictVisitor<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -269,24 +293,39 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Bool(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Value, E> {
+        self.literals.next();
         if v.unsigned_abs() > MAX_SAFE_INTEGER {
             return Err(tagged("int", &self.path, &v.to_string()));
         }
         Ok(Value::Number(v.into()))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Value, E> {
+        self.literals.next();
         if v > MAX_SAFE_INTEGER {
             return Err(tagged("int", &self.path, &v.to_string()));
         }
         Ok(Value::Number(v.into()))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Value, E> {
-        if !v.is_finite() || (v == v.trunc() && v.abs() > MAX_SAFE_INTEGER as f64) {
+        let Some(literal) = self.literals.next() else {
             return Err(tagged("num", &self.path, &format!("{v}")));
+        };
+        if literals::is_integer(literal) {
+            // An integer literal serde_json could not hold as u64/i64: `-0`, or one
+            // beyond ±2^63 (so far beyond the safe range).
+            if v == 0.0 {
+                return Ok(Value::from(0u64));
+            }
+            return Err(tagged("int", &self.path, literal));
         }
-        Number::from_f64(v)
+        // The literal itself, parsed with correct rounding whatever serde_json's
+        // `float_roundtrip` feature (off in builds without serde_jcs) makes of it.
+        literal
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
             .map(Value::Number)
-            .ok_or_else(|| tagged("num", &self.path, &format!("{v}")))
+            .ok_or_else(|| tagged("num", &self.path, literal))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Value, E> {
         Ok(Value::String(v.to_owned()))
@@ -300,9 +339,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
         let mut out = Vec::new();
         loop {
-            let seed = StrictSeed {
-                path: format!("{}[{}]", self.path, out.len()),
-            };
+            let seed = self.seed(format!("{}[{}]", self.path, out.len()));
             match seq.next_element_seed(seed)? {
                 Some(v) => out.push(v),
                 None => break,
@@ -316,9 +353,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
             if out.contains_key(&key) {
                 return Err(tagged("dup", &self.path, &key));
             }
-            let seed = StrictSeed {
-                path: format!("{}.{}", self.path, key),
-            };
+            let seed = self.seed(format!("{}.{}", self.path, key));
             let v = map.next_value_seed(seed)?;
             out.insert(key, v);
         }
@@ -376,8 +411,14 @@ mod tests {
         ));
         assert!(matches!(parse_strict_str("1e400"), Err(Error::Json { .. })));
         assert!(matches!(
-            parse_strict_str("1e300"),
-            Err(Error::UnrepresentableNumber { .. })
+            parse_strict_str("[100000000000000000000]"),
+            Err(Error::IntegerOutOfRange { ref field, ref value })
+                if field == "$[0]" && value == "100000000000000000000"
+        ));
+        assert!(matches!(
+            parse_strict_str(r#"{"a":-12345678901234567890}"#),
+            Err(Error::IntegerOutOfRange { ref field, ref value })
+                if field == "$.a" && value == "-12345678901234567890"
         ));
         assert!(matches!(
             parse_strict_str(r#""\ud800""#),
@@ -389,6 +430,33 @@ mod tests {
         ));
         assert!(matches!(parse_strict_str("NaN"), Err(Error::Json { .. })));
         assert!(matches!(parse_strict_str("{} x"), Err(Error::Json { .. })));
+    }
+
+    #[test]
+    fn fraction_and_exponent_literals_are_doubles_as_ecmascript_prints_them() {
+        // Outputs as the npm `canonicalize` package and the Python `rfc8785` package
+        // produce them for the same text.
+        assert_eq!(
+            canon("[1e16,1e21,1e20,1.7976931348623157e308,5e-324,1E30,1.5e16]"),
+            "[10000000000000000,1e+21,100000000000000000000,1.7976931348623157e+308,5e-324,1e+30,15000000000000000]"
+        );
+        assert_eq!(
+            canon("[1152921504606846976.0,9007199254740993.0,1e-400,-1.5e300,1e-7,1e-6]"),
+            "[1152921504606847000,9007199254740992,0,-1.5e+300,1e-7,0.000001]"
+        );
+        // The integer literal -0 is the integer 0; -0.0 is the double -0, written 0.
+        assert_eq!(parse_strict_str("-0").unwrap(), serde_json::json!(0));
+        assert!(parse_strict_str("-0.0").unwrap().is_f64());
+        assert_eq!(canon("[-0,-0.0]"), "[0,0]");
+    }
+
+    #[test]
+    fn doubles_built_in_code_are_canonicalised_not_refused() {
+        let v = serde_json::json!([1e16, 1e21, 2.5, -0.0]);
+        assert_eq!(
+            canonicalize(&v).unwrap(),
+            b"[10000000000000000,1e+21,2.5,0]"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod hash;
 pub mod jcs;
 pub mod keystone;
 pub mod lifecycle;
+mod literals;
 pub mod pef;
 mod reference;
 pub mod vectors;

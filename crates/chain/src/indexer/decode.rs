@@ -24,20 +24,46 @@ fn h(b: impl AsRef<[u8]>) -> String {
     format!("0x{}", hex::encode(b.as_ref()))
 }
 
+/// An escrow event as stored: its Solidity name, its key and its decoded fields.
+type Decoded = (&'static str, B256, Value);
+
 /// Decodes an escrow log; `None` for events that concern no settlement (e.g. `AttesterSet`)
 /// or that are not the escrow's.
 pub fn decode_escrow_log(log: &alloy::primitives::Log) -> Option<StoredLog> {
     let ev = Ev::decode_log(log).ok()?.data;
+    // Exhaustive on purpose: a new escrow event must be given a group (or ignored here).
     let (event, key, fields) = match ev {
+        Ev::SettlementRegistered(_)
+        | Ev::SettlementLocked(_)
+        | Ev::SpokeLocked(_)
+        | Ev::SettlementExecuted(_)
+        | Ev::SettlementRefunded(_)
+        | Ev::ForeignTermsAborted(_) => settlement_event(ev),
+        Ev::LegDeposited(_) | Ev::LegReleased(_) | Ev::LegRefunded(_) | Ev::LegOwed(_) => {
+            leg_event(ev)
+        }
+        Ev::MessageSent(_)
+        | Ev::MessageDeferred(_)
+        | Ev::MessageReceived(_)
+        | Ev::MessageBuffered(_)
+        | Ev::MessageIgnored(_) => message_event(ev),
+        Ev::Claimed(_) | Ev::NativeOwed(_) => beneficiary_event(ev),
+        Ev::AttesterSet(_) => None,
+    }?;
+    Some(StoredLog {
+        event: event.into(),
+        key,
+        fields,
+    })
+}
+
+/// A settlement-level event: registration, locks, execution, refund, foreign-terms abort.
+fn settlement_event(ev: Ev) -> Option<Decoded> {
+    Some(match ev {
         Ev::SettlementRegistered(e) => (
             "SettlementRegistered",
             e.settlementId,
             json!({"termsHash": h(e.termsHash), "hubEid": e.hubEid, "timeoutAt": e.timeoutAt.to_string(), "decisionRef": h(e.decisionRef)}),
-        ),
-        Ev::LegDeposited(e) => (
-            "LegDeposited",
-            e.settlementId,
-            json!({"legIndex": e.legIndex.to_string(), "depositor": h(e.depositor), "token": h(e.token), "amount": e.amount.to_string()}),
         ),
         Ev::SettlementLocked(e) => (
             "SettlementLocked",
@@ -54,21 +80,50 @@ pub fn decode_escrow_log(log: &alloy::primitives::Log) -> Option<StoredLog> {
             e.settlementId,
             json!({"termsHash": h(e.termsHash), "decisionRef": h(e.decisionRef)}),
         ),
-        Ev::LegReleased(e) => (
-            "LegReleased",
-            e.settlementId,
-            json!({"legIndex": e.legIndex.to_string(), "recipient": h(e.recipient), "token": h(e.token), "amount": e.amount.to_string()}),
-        ),
         Ev::SettlementRefunded(e) => (
             "SettlementRefunded",
             e.settlementId,
             json!({"termsHash": h(e.termsHash)}),
+        ),
+        Ev::ForeignTermsAborted(e) => (
+            "ForeignTermsAborted",
+            e.settlementId,
+            json!({"termsHash": h(e.termsHash), "spokeEid": e.spokeEid}),
+        ),
+        _ => return None,
+    })
+}
+
+/// A leg event: deposit, release, refund or a payout owed.
+fn leg_event(ev: Ev) -> Option<Decoded> {
+    Some(match ev {
+        Ev::LegDeposited(e) => (
+            "LegDeposited",
+            e.settlementId,
+            json!({"legIndex": e.legIndex.to_string(), "depositor": h(e.depositor), "token": h(e.token), "amount": e.amount.to_string()}),
+        ),
+        Ev::LegReleased(e) => (
+            "LegReleased",
+            e.settlementId,
+            json!({"legIndex": e.legIndex.to_string(), "recipient": h(e.recipient), "token": h(e.token), "amount": e.amount.to_string()}),
         ),
         Ev::LegRefunded(e) => (
             "LegRefunded",
             e.settlementId,
             json!({"legIndex": e.legIndex.to_string(), "depositor": h(e.depositor), "token": h(e.token), "amount": e.amount.to_string()}),
         ),
+        Ev::LegOwed(e) => (
+            "LegOwed",
+            e.settlementId,
+            json!({"legIndex": e.legIndex.to_string(), "beneficiary": h(e.beneficiary), "token": h(e.token), "amount": e.amount.to_string(), "refund": e.refund}),
+        ),
+        _ => return None,
+    })
+}
+
+/// A cross-chain message event.
+fn message_event(ev: Ev) -> Option<Decoded> {
+    Some(match ev {
         Ev::MessageSent(e) => (
             "MessageSent",
             e.settlementId,
@@ -94,18 +149,14 @@ pub fn decode_escrow_log(log: &alloy::primitives::Log) -> Option<StoredLog> {
             e.settlementId,
             json!({"kind": e.kind, "srcEid": e.srcEid, "state": e.state}),
         ),
-        Ev::LegOwed(e) => (
-            "LegOwed",
-            e.settlementId,
-            json!({"legIndex": e.legIndex.to_string(), "beneficiary": h(e.beneficiary), "token": h(e.token), "amount": e.amount.to_string(), "refund": e.refund}),
-        ),
-        Ev::ForeignTermsAborted(e) => (
-            "ForeignTermsAborted",
-            e.settlementId,
-            json!({"termsHash": h(e.termsHash), "spokeEid": e.spokeEid}),
-        ),
-        // `Claimed` and `NativeOwed` concern a beneficiary, not a settlement: they are
-        // keyed by the beneficiary's address (left-padded) so they stay queryable.
+        _ => return None,
+    })
+}
+
+/// `Claimed` and `NativeOwed` concern a beneficiary, not a settlement: they are keyed by
+/// the beneficiary's address (left-padded) so they stay queryable.
+fn beneficiary_event(ev: Ev) -> Option<Decoded> {
+    Some(match ev {
         Ev::Claimed(e) => (
             "Claimed",
             e.beneficiary.into_word(),
@@ -116,12 +167,7 @@ pub fn decode_escrow_log(log: &alloy::primitives::Log) -> Option<StoredLog> {
             e.beneficiary.into_word(),
             json!({"beneficiary": h(e.beneficiary), "amount": e.amount.to_string()}),
         ),
-        Ev::AttesterSet(_) => return None,
-    };
-    Some(StoredLog {
-        event: event.into(),
-        key,
-        fields,
+        _ => return None,
     })
 }
 
