@@ -127,6 +127,22 @@ async fn a_receiver_down_then_up_gets_its_deliveries_after_redeliver_and_recover
     };
     let (_, a) = env.platform("Alpha").await;
     let (_, b) = env.platform("Beta").await;
+    // Both operations are in the OpenAPI document with every status they answer.
+    let (_, doc) = env.req(Method::GET, None, "/openapi.json", None).await;
+    for (path, want) in [
+        (
+            "/v1/webhook-deliveries/{id}/redeliver",
+            &["202", "401", "403", "404", "409", "429"][..],
+        ),
+        (
+            "/v1/webhook-endpoints/{id}/recover",
+            &["202", "400", "401", "403", "404", "409", "422", "429"][..],
+        ),
+    ] {
+        let responses = doc["paths"][path]["post"]["responses"].as_object().unwrap();
+        let got: Vec<&str> = responses.keys().map(String::as_str).collect();
+        assert_eq!(got, want, "{path}");
+    }
     let since = chrono::Utc::now().to_rfc3339();
     let port = closed_port().await;
     let (ep, _) = endpoint(&env, &a, &format!("http://127.0.0.1:{port}/hook")).await;
