@@ -48,9 +48,11 @@ pub fn write_config(
     });
     c.coordinator.data_dir = data_dir.to_path_buf();
     c.coordinator.expiry_sweep_interval_ms = 500;
-    c.coordinator.webhooks.retry_base_ms = 200;
+    // Twenty attempts, 200 ms doubling up to an hour; receivers on loopback.
+    c.coordinator.webhooks.retry_schedule_ms =
+        (0..19).map(|n| (200u64 << n).min(3_600_000)).collect();
     c.coordinator.webhooks.poll_interval_ms = 50;
-    c.coordinator.webhooks.max_attempts = 20;
+    c.coordinator.webhooks.allow_private_targets = vec!["127.0.0.1/32".parse()?];
     for ch in &info.chains {
         let mut cc = ChainConfig::new(ch.chain_id, ch.eid, ch.escrow);
         cc.endpoint = Some(ch.endpoint);

@@ -228,6 +228,8 @@ async fn run_daemon(
             .iter()
             .map(|s| s.metrics() as Arc<dyn MetricsSource>)
             .collect(),
+        // Webhook target names resolve through the system resolver.
+        webhook_lookup: None,
     };
     let server = coordinator
         .start_with(extras, |rx| match &side {

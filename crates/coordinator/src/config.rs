@@ -70,30 +70,38 @@ pub struct ComplianceConfig {
     pub http_timeout_ms: Option<u64>,
 }
 
-/// Webhook delivery tuning.
+/// Webhook delivery tuning and target rules (see `webhooks::schedule` and
+/// `webhooks::target`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// First retry delay, milliseconds; doubles per attempt (with jitter), capped at one hour.
-    pub retry_base_ms: u64,
-    /// Attempts before a delivery is marked failed.
-    pub max_attempts: u32,
-    /// Timeout of one delivery request, milliseconds.
+    /// Delays before retries 1, 2, …, milliseconds (each stretched by up to
+    /// `retry_jitter`); a delivery gets one attempt more than there are entries, then it
+    /// is `failed`. Default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 27.6 h).
+    pub retry_schedule_ms: Vec<u64>,
+    /// Each retry delay is stretched by a random fraction up to this (0–1).
+    pub retry_jitter: f64,
+    /// Timeout of one delivery request, milliseconds. A retry after an attempt that got
+    /// no HTTP answer never comes sooner than this after that attempt started.
     pub request_timeout_ms: u64,
     /// How often the worker polls for due deliveries, milliseconds.
     pub poll_interval_ms: u64,
-    /// How long the previous secret keeps signing after a rotation, seconds.
+    /// How long a replaced secret keeps signing after a rotation, seconds.
     pub secret_overlap_secs: u64,
+    /// CIDRs of otherwise refused (private, loopback, …) targets that are allowed, e.g.
+    /// `["127.0.0.1/32", "::1/128"]` for a devnet. Cloud metadata addresses stay refused.
+    pub allow_private_targets: Vec<ipnet::IpNet>,
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
         WebhookConfig {
-            retry_base_ms: 1_000,
-            max_attempts: 10,
+            retry_schedule_ms: crate::webhooks::schedule::DEFAULT_SCHEDULE_MS.to_vec(),
+            retry_jitter: crate::webhooks::schedule::DEFAULT_JITTER,
             request_timeout_ms: 10_000,
             poll_interval_ms: 500,
             secret_overlap_secs: 24 * 3600,
+            allow_private_targets: Vec::new(),
         }
     }
 }
@@ -136,9 +144,14 @@ impl Config {
 
     /// Checks invariants the types cannot express.
     pub fn validate(&self) -> Result<()> {
-        if self.webhooks.max_attempts == 0 {
+        if !(0.0..=1.0).contains(&self.webhooks.retry_jitter) {
             return Err(Error::Config(
-                "webhooks.max_attempts must be at least 1".into(),
+                "webhooks.retry_jitter must be between 0 and 1".into(),
+            ));
+        }
+        if self.webhooks.request_timeout_ms == 0 {
+            return Err(Error::Config(
+                "webhooks.request_timeout_ms must be at least 1".into(),
             ));
         }
         Ok(())
@@ -189,6 +202,37 @@ mod tests {
             toml::from_str::<super::WebhookConfig>("retry_base = 1").is_err(),
             "nested tables refuse unknown keys"
         );
+    }
+
+    #[test]
+    fn webhook_allow_list_takes_cidrs_and_the_schedule_defaults_to_a_day() {
+        let w: super::WebhookConfig =
+            toml::from_str(r#"allow_private_targets = ["127.0.0.1/32", "::1/128"]"#).unwrap();
+        assert_eq!(
+            w.allow_private_targets,
+            vec![
+                "127.0.0.1/32".parse::<ipnet::IpNet>().unwrap(),
+                "::1/128".parse().unwrap()
+            ]
+        );
+        assert!(
+            toml::from_str::<super::WebhookConfig>(r#"allow_private_targets = ["127.0.0.1"]"#)
+                .is_err(),
+            "a bare address is not a CIDR"
+        );
+        let span = crate::webhooks::schedule::span(&w.retry_schedule_ms);
+        assert!(
+            span >= std::time::Duration::from_secs(24 * 3600),
+            "{span:?}"
+        );
+        let bad = Config {
+            webhooks: super::WebhookConfig {
+                retry_jitter: 1.5,
+                ..super::WebhookConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

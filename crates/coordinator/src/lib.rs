@@ -38,8 +38,9 @@
 //!   trade that both instructions and settlements read.
 //! - [`terms`]: the on-chain terms (a pure construction), their JSON form and the
 //!   EIP-712 attestation; [`evidence`] the compliance decision evidence.
-//! - [`webhooks`]: endpoints, the transactional outbox and the delivery worker
-//!   (typed [`webhooks::DeliveryStatus`]).
+//! - [`webhooks`]: endpoints, the transactional outbox, the delivery worker (typed
+//!   [`webhooks::DeliveryStatus`]), the target rules (SSRF), the retry schedule and
+//!   redeliver/recover.
 //! - [`api`]: the HTTP handlers by concern and the OpenAPI document; `/metrics` appends
 //!   the registered `MetricsSource`s.
 //! - [`compliance`]: screening providers; [`auth`], [`admin`]: tokens and platforms;
@@ -49,7 +50,8 @@
 //! The coordinator owns `platforms`, `api_tokens`, `instructions`, `settlements` (with
 //! its `bundle` column, written by the chain side only through the `Ledger` port),
 //! `settlement_events`, `webhook_endpoints`, `webhook_events`, `webhook_deliveries`,
-//! `webhook_attempts`, `attested_terms` (migration 4: the one term set the attester signed
+//! `webhook_attempts`, `webhook_previous_secrets` (migration 6: every replaced secret
+//! still inside its overlap window), `attested_terms` (migration 4: the one term set the attester signed
 //! per on-chain settlement id, written in the clearing transaction, so it never signs a
 //! second one, across restarts and instances) and `owed_legs` (migration 5: legs an escrow
 //! owes on chain, written by the chain side only through `Ledger::record_owed`), created
@@ -61,7 +63,7 @@
 //! through the indexed `settlements.onchain_id` column (migration 3, backfilled).
 //!
 //! Every worker (settlement worker, webhook worker, expiry sweeper) runs on
-//! `lockstep_core::Periodic`; webhook retries use `lockstep_core::Backoff`.
+//! `lockstep_core::Periodic`; webhook retries follow `webhooks::schedule`.
 
 pub mod admin;
 pub mod api;

@@ -59,6 +59,9 @@ pub struct Extras {
     pub eligibility: Option<Arc<dyn TransferEligibility>>,
     /// Appended to `/metrics` after the coordinator's own counters.
     pub metrics_sources: Vec<Arc<dyn MetricsSource>>,
+    /// Resolves webhook target names (checked and pinned by the worker); default: the
+    /// system resolver.
+    pub webhook_lookup: Option<Arc<dyn crate::webhooks::Lookup>>,
 }
 
 impl std::fmt::Debug for Extras {
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Extras {
             .field("registrar", &self.registrar.is_some())
             .field("eligibility", &self.eligibility.is_some())
             .field("metrics_sources", &self.metrics_sources.len())
+            .field("webhook_lookup", &self.webhook_lookup)
             .finish()
     }
 }
@@ -192,17 +196,15 @@ impl Coordinator {
             escrows: self.escrows.clone(),
             ttl_secs: self.config.instruction_ttl_secs,
         };
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Config(format!("http client: {e}")))?;
-        let webhooks = WebhookWorker {
-            db: self.db.clone(),
-            http,
-            config: self.config.webhooks.clone(),
-            metrics: self.metrics.clone(),
-            wake: self.hook.webhook_wake(),
-        };
+        let webhooks = WebhookWorker::new(
+            self.db.clone(),
+            self.config.webhooks.clone(),
+            extras
+                .webhook_lookup
+                .unwrap_or_else(|| Arc::new(crate::webhooks::SystemLookup)),
+            self.metrics.clone(),
+            self.hook.webhook_wake(),
+        )?;
         let state = Arc::new(ApiState {
             db: self.db.clone(),
             intake,

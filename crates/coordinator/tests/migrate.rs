@@ -81,10 +81,42 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
         .execute(db.pool())
         .await
         .unwrap();
+    // A webhook endpoint rotated under the old single-previous-secret columns.
+    sqlx::query("INSERT INTO webhook_endpoints (id, platform_id, url, description, enabled, secret, previous_secret, previous_secret_expires_at, created_at, updated_at) VALUES ('whe_legacy', 'plt_a', 'https://hooks.example.com/', NULL, 1, 'whsec_new', 'whsec_old', 4102444800000, 1, 1)")
+        .execute(db.pool())
+        .await
+        .unwrap();
 
-    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 to 5 applied.
+    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 to 6 applied.
     lockstep_coordinator::migrate(&db).await.unwrap();
-    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5]);
+    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6]);
+    let previous = sqlx::query(
+        "SELECT endpoint_id, platform_id, secret, expires_at FROM webhook_previous_secrets",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        previous.len(),
+        1,
+        "the previous secret moved to its own table"
+    );
+    assert_eq!(
+        previous[0].try_get::<String, _>("endpoint_id").unwrap(),
+        "whe_legacy"
+    );
+    assert_eq!(
+        previous[0].try_get::<String, _>("platform_id").unwrap(),
+        "plt_a"
+    );
+    assert_eq!(
+        previous[0].try_get::<String, _>("secret").unwrap(),
+        "whsec_old"
+    );
+    assert_eq!(
+        previous[0].try_get::<i64, _>("expires_at").unwrap(),
+        4102444800000
+    );
     let row = sqlx::query(
         "SELECT trade_reference, state, onchain_id FROM settlements WHERE id = 'stl_legacy'",
     )
@@ -112,7 +144,7 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
         .await
         .unwrap();
     lockstep_coordinator::migrate(&db).await.unwrap();
-    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 1001]);
+    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6, 1001]);
 
     // The chain side's port sees the old settlement.
     let app = lockstep_coordinator::Coordinator::new(

@@ -23,7 +23,10 @@ pub(super) fn coordinator_config(
     c.coordinator.database_url = Some(format!("sqlite://{}", data.join("lockstep.db").display()));
     c.coordinator.data_dir = data;
     c.coordinator.expiry_sweep_interval_ms = 1000;
-    c.coordinator.webhooks.retry_base_ms = 500;
+    // Fast retries (500 ms doubling, ten attempts); the devnet's receivers are on loopback.
+    c.coordinator.webhooks.retry_schedule_ms = (0..9).map(|n| 500 << n).collect();
+    c.coordinator.webhooks.allow_private_targets =
+        vec!["127.0.0.1/32".parse()?, "::1/128".parse()?];
     c.coordinator.webhooks.poll_interval_ms = 100;
     for (chain, d) in chains.iter().zip(deployments) {
         let address = |key: &str| -> eyre::Result<alloy::primitives::Address> {

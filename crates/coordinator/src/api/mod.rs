@@ -70,6 +70,8 @@ pub fn router(c: AppState) -> Router {
         .routes(routes!(webhooks::rotate_endpoint_secret))
         .routes(routes!(webhooks::ping_endpoint))
         .routes(routes!(webhooks::endpoint_deliveries))
+        .routes(routes!(webhooks::recover_endpoint))
+        .routes(routes!(webhooks::redeliver_delivery))
         .routes(routes!(settlements::operator_counts))
         .routes(routes!(settlements::operator_stuck))
         .routes(routes!(healthz))

@@ -1,5 +1,5 @@
 //! Webhook endpoint handlers: create, list, get, update, delete, rotate the secret, ping,
-//! and the delivery log.
+//! the delivery log, redeliver one delivery and recover an endpoint's failed ones.
 
 use super::support::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
 use crate::auth::Scope;
@@ -9,7 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
 use super::support::ErrorBody;
-use crate::webhooks::{self, Delivery, Endpoint};
+use crate::instructions::validate::field_error;
+use crate::webhooks::{self, Delivery, Endpoint, Recovery, Redelivery, Rotation, TargetPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -37,6 +38,15 @@ pub struct EndpointWithSecret {
     pub secret: String,
 }
 
+/// Refuses a target the webhook rules do not allow (422 at `body.url`), without any
+/// network access.
+fn check_url(c: &AppState, url: &str) -> ApiResult<()> {
+    TargetPolicy::new(&c.config.webhooks.allow_private_targets)
+        .check_url(url)
+        .map(drop)
+        .map_err(|e| ApiError::fields(vec![field_error(&[json!("url")], e.to_string())]))
+}
+
 /// Register a webhook endpoint.
 #[utoipa::path(post, path = "/v1/webhook-endpoints", request_body = EndpointRequest, responses((status = 201, body = EndpointWithSecret), (status = 422, body = ErrorBody)), tag = "webhooks")]
 pub(super) async fn create_endpoint(
@@ -49,8 +59,7 @@ pub(super) async fn create_endpoint(
     let url = req
         .url
         .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "url: required"))?;
-    webhooks::validate_url(&url)
-        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("url: {m}")))?;
+    check_url(&c, &url)?;
     let (endpoint, secret) =
         webhooks::create(&c.db, platform, &url, req.description.as_deref()).await?;
     Ok((
@@ -96,8 +105,7 @@ pub(super) async fn update_endpoint(
     let platform = auth.platform(Scope::WebhooksManage)?;
     let Json(req) = body?;
     if let Some(u) = &req.url {
-        webhooks::validate_url(u)
-            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("url: {m}")))?;
+        check_url(&c, u)?;
     }
     webhooks::update(
         &c.db,
@@ -127,8 +135,9 @@ pub(super) async fn delete_endpoint(
     }
 }
 
-/// Rotate the secret; the previous one keeps signing (alongside) for 24 h.
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", params(("id" = String, Path)), responses((status = 200, body = EndpointWithSecret), (status = 404, body = ErrorBody)), tag = "webhooks")]
+/// Rotate the secret; every replaced secret keeps signing (alongside) for the overlap
+/// (24 h by default), even after further rotations.
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", params(("id" = String, Path)), responses((status = 200, body = EndpointWithSecret), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "too many replaced secrets still sign")), tag = "webhooks")]
 pub(super) async fn rotate_endpoint_secret(
     State(c): State<AppState>,
     auth: Auth,
@@ -136,10 +145,19 @@ pub(super) async fn rotate_endpoint_secret(
 ) -> ApiResult<Json<EndpointWithSecret>> {
     let platform = auth.platform(Scope::WebhooksManage)?;
     let overlap = Duration::from_secs(c.config.webhooks.secret_overlap_secs);
-    let (endpoint, secret) = webhooks::rotate(&c.db, platform, &id, overlap)
+    match webhooks::rotate(&c.db, platform, &id, overlap)
         .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(EndpointWithSecret { endpoint, secret }))
+        .ok_or_else(ApiError::not_found)?
+    {
+        Rotation::Rotated(endpoint, secret) => Ok(Json(EndpointWithSecret { endpoint, secret })),
+        Rotation::TooMany => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{} replaced secrets still sign; rotate again when the oldest expires",
+                webhooks::endpoints::MAX_PREVIOUS_SECRETS
+            ),
+        )),
+    }
 }
 
 /// Queue a `test.ping` to the endpoint.
@@ -173,4 +191,78 @@ pub(super) async fn endpoint_deliveries(
         .ok_or_else(ApiError::not_found)?;
     let (items, total) = webhooks::deliveries(&c.db, platform, &id, limit, offset).await?;
     Ok(page(items, total, limit, offset))
+}
+
+/// Attempt one delivery again now with a fresh retry schedule (failed, cancelled or
+/// pending; idempotent: an already queued or in-flight delivery stays queued once).
+#[utoipa::path(post, path = "/v1/webhook-deliveries/{id}/redeliver", params(("id" = String, Path)), responses((status = 202, body = Delivery, description = "queued"), (status = 401, body = ErrorBody, description = "missing, invalid or revoked token"), (status = 403, body = ErrorBody, description = "the token lacks webhooks:manage"), (status = 404, body = ErrorBody, description = "no such delivery of this platform"), (status = 409, body = ErrorBody, description = "already delivered, or the endpoint is deleted or disabled"), (status = 429, body = ErrorBody, description = "rate limit exceeded for this token")), tag = "webhooks")]
+pub(super) async fn redeliver_delivery(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Delivery>)> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    let conflict = |m: &str| Err(ApiError::new(StatusCode::CONFLICT, m));
+    match webhooks::redeliver(&c.db, platform, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?
+    {
+        Redelivery::Queued(d) => {
+            c.lifecycle.hook.queued_webhooks();
+            Ok((StatusCode::ACCEPTED, Json(*d)))
+        }
+        Redelivery::Delivered => conflict("already delivered"),
+        Redelivery::EndpointInactive => conflict("the endpoint is deleted or disabled"),
+    }
+}
+
+/// Recover failed deliveries: `since` (RFC 3339) bounds their creation time.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    /// Deliveries created at or after this time (RFC 3339).
+    pub since: String,
+}
+
+/// How many failed deliveries were queued again.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecoverResponse {
+    /// Deliveries queued by this call (0 when repeated).
+    pub recovered: u64,
+}
+
+/// Queue every failed delivery of the endpoint created since a time again, with a fresh
+/// retry schedule (idempotent: a repeat finds nothing failed any more).
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/recover", params(("id" = String, Path)), request_body = RecoverRequest, responses((status = 202, body = RecoverResponse, description = "queued"), (status = 400, body = ErrorBody, description = "malformed JSON"), (status = 401, body = ErrorBody, description = "missing, invalid or revoked token"), (status = 403, body = ErrorBody, description = "the token lacks webhooks:manage"), (status = 404, body = ErrorBody, description = "no such endpoint of this platform"), (status = 409, body = ErrorBody, description = "the endpoint is disabled"), (status = 422, body = ErrorBody, description = "missing or invalid `since`"), (status = 429, body = ErrorBody, description = "rate limit exceeded for this token")), tag = "webhooks")]
+pub(super) async fn recover_endpoint(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Result<Json<RecoverRequest>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<RecoverResponse>)> {
+    let platform = auth.platform(Scope::WebhooksManage)?;
+    let Json(req) = body?;
+    let since = chrono::DateTime::parse_from_rfc3339(&req.since)
+        .map_err(|e| {
+            ApiError::fields(vec![field_error(
+                &[json!("since")],
+                format!("not an RFC 3339 time: {e}"),
+            )])
+        })?
+        .timestamp_millis();
+    match webhooks::recover(&c.db, platform, &id, since)
+        .await?
+        .ok_or_else(ApiError::not_found)?
+    {
+        Recovery::Queued(recovered) => {
+            if recovered > 0 {
+                c.lifecycle.hook.queued_webhooks();
+            }
+            Ok((StatusCode::ACCEPTED, Json(RecoverResponse { recovered })))
+        }
+        Recovery::EndpointDisabled => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "the endpoint is disabled",
+        )),
+    }
 }

@@ -1,8 +1,17 @@
 //! Webhook delivery: the delivery log the API shows, and the worker that claims due
-//! deliveries, sends one signed attempt each and records it, retrying with the
-//! [`retry_policy`] until `max_attempts`.
+//! deliveries, sends one signed attempt each and records it, retrying on the
+//! [`super::schedule`] until it is spent.
+//!
+//! What a platform sees of an attempt that got no HTTP answer is the same whatever the
+//! cause (refused, reset, timed out, TLS failure, a target refused after resolution):
+//! the error [`UNDELIVERABLE`], no duration, and a next attempt no sooner than one
+//! request timeout after the attempt started. The cause is logged server-side only.
 
+use super::endpoints::signing_secrets;
+use super::resolver::{Lookup, delivery_client};
+use super::schedule::{retry_delay, unit_random};
 use super::signature::sign;
+use super::target::TargetPolicy;
 use crate::config::WebhookConfig;
 use crate::metrics::Metrics;
 use crate::{Result, rfc3339};
@@ -54,19 +63,24 @@ impl DeliveryStatus {
     }
 }
 
+/// The error of every attempt that got no HTTP answer (the cause is not disclosed: it
+/// would tell a platform the port state of the target).
+pub const UNDELIVERABLE: &str =
+    "could not deliver: no HTTP response from the target (cause not disclosed)";
+
 /// One attempt of a delivery.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Attempt {
     /// 1-based attempt number.
     pub attempt: i64,
-    /// When.
+    /// When it started.
     pub at: String,
     /// HTTP status, when the receiver answered.
     pub status_code: Option<i64>,
-    /// Transport error, when it did not.
+    /// [`UNDELIVERABLE`], when it did not.
     pub error: Option<String>,
-    /// Round-trip time.
-    pub duration_ms: i64,
+    /// Round-trip time, when the receiver answered.
+    pub duration_ms: Option<i64>,
 }
 
 /// A delivery and its attempts.
@@ -153,32 +167,48 @@ pub async fn deliveries(
     .fetch_one(db.pool())
     .await?
     .try_get("n")?;
-    let rows: Vec<DeliveryRow> = sqlx::query_as("SELECT d.id, d.event_id, d.status, d.attempts, d.next_attempt_at, d.created_at, e.event_type, e.payload FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id WHERE d.endpoint_id = $1 AND d.platform_id = $2 ORDER BY d.created_at DESC, d.id DESC LIMIT $3 OFFSET $4")
+    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!("{SELECT_DELIVERY} WHERE d.endpoint_id = $1 AND d.platform_id = $2 ORDER BY d.created_at DESC, d.id DESC LIMIT $3 OFFSET $4"))
         .bind(endpoint).bind(platform).bind(limit).bind(offset).fetch_all(db.pool()).await?;
     let mut out = Vec::new();
     for r in rows {
-        let attempts: Vec<AttemptRow> = sqlx::query_as("SELECT attempt, at, status_code, error, duration_ms FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt")
-            .bind(&r.id).fetch_all(db.pool()).await?;
-        let log = attempts
-            .into_iter()
-            .map(|a| Attempt {
-                attempt: a.attempt,
-                at: rfc3339(a.at),
-                status_code: a.status_code,
-                error: a.error,
-                duration_ms: a.duration_ms,
-            })
-            .collect();
-        out.push(r.view(log)?);
+        out.push(with_attempts(db, r).await?);
     }
     Ok((out, total))
 }
 
-/// The retry policy of deliveries: the delay before attempt `n + 1` after `n` failures is
-/// `base * 2^(n-1)`, capped at one hour, times a random factor in [0.5, 1] so receivers
-/// recovering from an outage are not hit by every sender at once.
-pub fn retry_policy(base_ms: u64) -> Backoff {
-    Backoff::new(Duration::from_millis(base_ms), Duration::from_secs(3_600)).with_jitter()
+/// One delivery of the platform.
+pub async fn delivery(db: &Db, platform: &str, id: &str) -> Result<Option<Delivery>> {
+    let row: Option<DeliveryRow> = sqlx::query_as(&format!(
+        "{SELECT_DELIVERY} WHERE d.id = $1 AND d.platform_id = $2"
+    ))
+    .bind(id)
+    .bind(platform)
+    .fetch_optional(db.pool())
+    .await?;
+    match row {
+        Some(r) => Ok(Some(with_attempts(db, r).await?)),
+        None => Ok(None),
+    }
+}
+
+/// A delivery row joined with its event.
+const SELECT_DELIVERY: &str = "SELECT d.id, d.event_id, d.status, d.attempts, d.next_attempt_at, d.created_at, e.event_type, e.payload FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id";
+
+/// The API view of a delivery row with its attempt log.
+async fn with_attempts(db: &Db, r: DeliveryRow) -> Result<Delivery> {
+    let attempts: Vec<AttemptRow> = sqlx::query_as("SELECT attempt, at, status_code, error, duration_ms FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt")
+        .bind(&r.id).fetch_all(db.pool()).await?;
+    let log = attempts
+        .into_iter()
+        .map(|a| Attempt {
+            attempt: a.attempt,
+            at: rfc3339(a.at),
+            duration_ms: a.status_code.map(|_| a.duration_ms),
+            status_code: a.status_code,
+            error: a.error,
+        })
+        .collect();
+    r.view(log)
 }
 
 /// What the worker needs to send one attempt: the delivery, its event and its endpoint
@@ -186,41 +216,67 @@ pub fn retry_policy(base_ms: u64) -> Backoff {
 #[derive(Debug, sqlx::FromRow)]
 struct Target {
     attempts: i64,
+    round_start: i64,
+    endpoint_id: String,
     event_id: String,
     payload: String,
     url: Option<String>,
     secret: Option<String>,
-    previous_secret: Option<String>,
-    previous_secret_expires_at: Option<i64>,
     enabled: Option<i64>,
 }
 
 /// The result of one HTTP attempt.
 #[derive(Debug)]
 struct Outcome {
+    /// Start (epoch ms).
+    at: i64,
+    /// HTTP status, when the receiver answered.
     code: Option<i64>,
-    error: Option<String>,
     ok: bool,
     duration_ms: i64,
 }
 
+impl Outcome {
+    /// [`UNDELIVERABLE`] when there was no answer.
+    fn error(&self) -> Option<String> {
+        self.code.is_none().then(|| UNDELIVERABLE.to_string())
+    }
+}
+
 /// The delivery worker and what it uses: the database, an HTTP client, the webhook
-/// settings, the metrics and its wake-up.
+/// settings and target rules, the metrics and its wake-up.
 #[derive(Debug, Clone)]
 pub struct WebhookWorker {
-    /// Storage.
-    pub db: Db,
-    /// Outgoing HTTP (no redirects).
-    pub http: reqwest::Client,
-    /// Retry, timeout and polling settings.
-    pub config: WebhookConfig,
-    /// Where delivery counters go.
-    pub metrics: Arc<Metrics>,
-    /// Notified when the outbox gained deliveries.
-    pub wake: Arc<Notify>,
+    db: Db,
+    http: reqwest::Client,
+    config: WebhookConfig,
+    policy: Arc<TargetPolicy>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
 }
 
 impl WebhookWorker {
+    /// A worker whose client resolves names with `lookup` (checked and pinned, see
+    /// [`super::resolver`]) and admits the targets `config` allows.
+    pub fn new(
+        db: Db,
+        config: WebhookConfig,
+        lookup: Arc<dyn Lookup>,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+    ) -> Result<WebhookWorker> {
+        let policy = Arc::new(TargetPolicy::new(&config.allow_private_targets));
+        let http = delivery_client(policy.clone(), lookup)?;
+        Ok(WebhookWorker {
+            db,
+            http,
+            config,
+            policy,
+            metrics,
+            wake,
+        })
+    }
+
     /// Runs until `shutdown` turns true; the attempts in flight finish first.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
@@ -259,7 +315,7 @@ impl WebhookWorker {
 
     /// Delivers one claimed delivery: one HTTP attempt, recorded.
     async fn deliver(&self, delivery_id: &str) -> Result<()> {
-        let target: Option<Target> = sqlx::query_as("SELECT d.attempts, e.id AS event_id, e.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.enabled FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id WHERE d.id = $1")
+        let target: Option<Target> = sqlx::query_as("SELECT d.attempts, d.round_start, d.endpoint_id, e.id AS event_id, e.payload, w.url, w.secret, w.enabled FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.platform_id = d.platform_id WHERE d.id = $1")
             .bind(delivery_id).fetch_optional(self.db.pool()).await?;
         let Some(t) = target else { return Ok(()) };
         let (Some(url), Some(secret), Some(1)) = (&t.url, &t.secret, t.enabled) else {
@@ -271,9 +327,11 @@ impl WebhookWorker {
                 .await?;
             return Ok(());
         };
-        let outcome = self.send(&t, url, secret).await;
+        let outcome = self.send(&t, url, secret).await?;
         let attempt = t.attempts + 1;
-        let status = self.record(delivery_id, attempt, &outcome).await?;
+        let status = self
+            .record(delivery_id, attempt, attempt - t.round_start, &outcome)
+            .await?;
         let label = if outcome.ok {
             "delivered"
         } else {
@@ -292,28 +350,42 @@ impl WebhookWorker {
             event_id = t.event_id,
             attempt,
             code = ?outcome.code,
-            error = ?outcome.error,
             status = status.as_str(),
             "webhook attempt"
         );
         Ok(())
     }
 
-    /// Signs (with the previous secret too while it overlaps) and posts the event.
-    async fn send(&self, t: &Target, url: &str, secret: &str) -> Outcome {
-        let ts = now_ms() / 1000;
-        let body = t.payload.as_bytes();
-        let mut sigs = vec![sign(secret, &t.event_id, ts, body)];
-        if let (Some(p), Some(until)) = (&t.previous_secret, t.previous_secret_expires_at)
-            && until > now_ms()
-        {
-            sigs.push(sign(p, &t.event_id, ts, body));
-        }
-        let sig_header = sigs.into_iter().flatten().collect::<Vec<_>>().join(" ");
+    /// Checks the target, signs with every live secret and posts the event.
+    async fn send(&self, t: &Target, url: &str, secret: &str) -> Result<Outcome> {
+        let at = now_ms();
         let started = Instant::now();
+        let elapsed = || i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let unanswered = |duration_ms| Outcome {
+            at,
+            code: None,
+            ok: false,
+            duration_ms,
+        };
+        // Literal addresses here; names in the client's resolver, after resolution.
+        let checked = match self.policy.check_url(url) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(event_id = t.event_id, endpoint_id = t.endpoint_id, reason = %e, "webhook target refused");
+                return Ok(unanswered(0));
+            }
+        };
+        let ts = at / 1000;
+        let body = t.payload.as_bytes();
+        let sig_header = signing_secrets(&self.db, &t.endpoint_id, secret)
+            .await?
+            .iter()
+            .filter_map(|s| sign(s, &t.event_id, ts, body))
+            .collect::<Vec<_>>()
+            .join(" ");
         let resp = self
             .http
-            .post(url)
+            .post(checked)
             .header("content-type", "application/json")
             .header("webhook-id", &t.event_id)
             .header("webhook-timestamp", ts.to_string())
@@ -322,50 +394,80 @@ impl WebhookWorker {
             .timeout(Duration::from_millis(self.config.request_timeout_ms))
             .send()
             .await;
-        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        match resp {
+        Ok(match resp {
             Ok(r) => Outcome {
+                at,
                 code: Some(i64::from(r.status().as_u16())),
-                error: None,
                 ok: r.status().is_success(),
-                duration_ms,
+                duration_ms: elapsed(),
             },
-            Err(e) => Outcome {
-                code: None,
-                error: Some(e.to_string()),
-                ok: false,
-                duration_ms,
-            },
-        }
+            Err(e) => {
+                tracing::warn!(event_id = t.event_id, endpoint_id = t.endpoint_id, error = %error_chain(&e), "webhook attempt got no answer");
+                unanswered(elapsed())
+            }
+        })
+    }
+
+    /// When a failed attempt's delivery is tried next, or `None` when its schedule is
+    /// spent. `failures` counts the failed attempts of the current round. Counted from
+    /// the attempt's start and, without an answer, at least one request timeout later,
+    /// so the schedule tells nothing about how the attempt failed.
+    fn next_attempt(&self, failures: i64, o: &Outcome) -> Option<i64> {
+        let c = &self.config;
+        let delay = retry_delay(
+            &c.retry_schedule_ms,
+            c.retry_jitter,
+            u64::try_from(failures).unwrap_or(0),
+            unit_random(),
+        )?;
+        let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        let floor = match o.code {
+            Some(_) => o.duration_ms,
+            None => i64::try_from(c.request_timeout_ms).unwrap_or(i64::MAX / 2),
+        };
+        Some(o.at.saturating_add(delay.max(floor)))
     }
 
     /// Records the attempt and the delivery's new status (and next attempt) in one
     /// transaction.
-    async fn record(&self, delivery_id: &str, attempt: i64, o: &Outcome) -> Result<DeliveryStatus> {
+    async fn record(
+        &self,
+        delivery_id: &str,
+        attempt: i64,
+        failures: i64,
+        o: &Outcome,
+    ) -> Result<DeliveryStatus> {
         let now = now_ms();
-        let max = i64::from(self.config.max_attempts);
         let (status, next) = if o.ok {
             (DeliveryStatus::Delivered, now)
-        } else if attempt >= max {
-            (DeliveryStatus::Failed, now)
         } else {
-            let failures = u32::try_from(attempt).unwrap_or(u32::MAX);
-            let delay = retry_policy(self.config.retry_base_ms).delay(failures);
-            (
-                DeliveryStatus::Pending,
-                now + i64::try_from(delay.as_millis()).unwrap_or(3_600_000),
-            )
+            match self.next_attempt(failures, o) {
+                Some(next) => (DeliveryStatus::Pending, next),
+                None => (DeliveryStatus::Failed, now),
+            }
         };
         let mut tx = self.db.pool().begin().await?;
         sqlx::query("INSERT INTO webhook_attempts (id, delivery_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(new_id("att")).bind(delivery_id).bind(attempt).bind(now).bind(o.code).bind(o.error.clone()).bind(o.duration_ms)
+            .bind(new_id("att")).bind(delivery_id).bind(attempt).bind(o.at).bind(o.code).bind(o.error()).bind(o.duration_ms)
             .execute(&mut *tx).await?;
         sqlx::query("UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, locked_until = 0, last_status_code = $4, last_error = $5, updated_at = $6 WHERE id = $7")
-            .bind(status.as_str()).bind(attempt).bind(next).bind(o.code).bind(o.error.clone()).bind(now).bind(delivery_id)
+            .bind(status.as_str()).bind(attempt).bind(next).bind(o.code).bind(o.error()).bind(now).bind(delivery_id)
             .execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(status)
     }
+}
+
+/// An error and its sources, for the server log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }
 
 /// Claims up to `n` due deliveries for `lease`.
@@ -394,15 +496,6 @@ async fn claim(db: &Db, n: i64, lease: Duration) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for n in 1..40 {
-            let d = retry_policy(1000).delay(n).as_millis();
-            let exp = (1000u128 << (n - 1).min(30)).min(3_600_000);
-            assert!(d >= exp / 2 && d <= exp, "attempt {n}: {d}");
-        }
-    }
 
     #[test]
     fn statuses_round_trip_through_storage_and_json() {

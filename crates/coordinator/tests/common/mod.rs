@@ -67,6 +67,8 @@ pub async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<Str
 pub struct Env {
     pub registrar: Option<std::sync::Arc<dyn SettlementRegistrar>>,
     pub eligibility: Option<std::sync::Arc<dyn lockstep_core::TransferEligibility>>,
+    /// Resolves webhook target names (default: the system resolver).
+    pub webhook_lookup: Option<Arc<dyn lockstep_coordinator::webhooks::Lookup>>,
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub escrows: Vec<EscrowChain>,
@@ -100,7 +102,9 @@ pub fn base_config(db_url: String) -> Config {
         database_url: Some(db_url),
         ..Config::default()
     };
-    c.webhooks.retry_base_ms = 200;
+    // Fast retries (200 ms doubling, ten attempts) and loopback receivers allowed.
+    c.webhooks.retry_schedule_ms = (0..9).map(|n| 200 << n).collect();
+    c.webhooks.allow_private_targets = vec!["127.0.0.1/32".parse().unwrap()];
     c.webhooks.poll_interval_ms = 50;
     c.expiry_sweep_interval_ms = 200;
     c
@@ -121,6 +125,7 @@ impl Env {
         let mut env = Env {
             registrar: None,
             eligibility: None,
+            webhook_lookup: None,
             dir,
             config,
             escrows: escrows(),
@@ -151,6 +156,7 @@ impl Env {
             .start(Extras {
                 registrar: self.registrar.clone(),
                 eligibility: self.eligibility.clone(),
+                webhook_lookup: self.webhook_lookup.clone(),
                 ..Extras::default()
             })
             .await
@@ -354,6 +360,15 @@ pub type Received = Arc<Mutex<Vec<(reqwest::header::HeaderMap, String)>>>;
 
 /// A webhook receiver on loopback that answers 500 to the first `fail_first` requests.
 pub async fn receiver(fail_first: usize) -> (String, Received) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    receiver_on(listener, fail_first).await
+}
+
+/// [`receiver`] on a given listener; the URL is `http://<its address>/hook`.
+pub async fn receiver_on(
+    listener: tokio::net::TcpListener,
+    fail_first: usize,
+) -> (String, Received) {
     let got: Received = Arc::new(Mutex::new(Vec::new()));
     let g = got.clone();
     let app = axum::Router::new().route(
@@ -378,10 +393,15 @@ pub async fn receiver(fail_first: usize) -> (String, Received) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, got)
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub async fn closed_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
 }
 
 pub fn events_of(got: &Received) -> Vec<String> {
