@@ -2,10 +2,9 @@
 //! registrar. Woken by matches and clearances; also polls, so work left by a crash is
 //! picked up after a restart.
 
+use super::batch;
 use super::context::Lifecycle;
-use super::screening::process;
-use super::store;
-use crate::{Error, Result};
+use crate::Result;
 use lockstep_core::{Next, Periodic};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,20 +40,18 @@ pub async fn run(lc: Arc<Lifecycle>, shutdown: watch::Receiver<bool>) {
         .await;
 }
 
-/// Runs the next step of every settlement that has one; a failed settlement is logged and
-/// retried on a later round.
+/// Runs one screening round and one registrar round (see [`super::batch`]); runs again at
+/// once while a round found a full batch.
 async fn step(lc: &Lifecycle, stop: &watch::Receiver<bool>) -> Result<Next> {
-    for id in store::pending_work(&lc.db, lc.registrar.is_some()).await? {
-        match process(lc, &id).await {
-            // A registration failure was already counted and logged with its cause.
-            Ok(()) | Err(Error::ConcurrentTransition { .. } | Error::Registration(_)) => {}
-            Err(e) => {
-                tracing::warn!(settlement_id = id, error = %with_causes(&e), "settlement step failed; will retry")
-            }
-        }
-        if *stop.borrow() {
-            break;
-        }
+    let screened = batch::screening_round(lc).await?;
+    if *stop.borrow() {
+        return Ok(Next::Idle);
     }
-    Ok(Next::Idle)
+    let registered = batch::registrar_round(lc).await?;
+    let full = |n: usize| i64::try_from(n).is_ok_and(|n| n >= batch::BATCH);
+    Ok(if full(screened) || full(registered) {
+        Next::Again
+    } else {
+        Next::Idle
+    })
 }
