@@ -118,15 +118,17 @@ async fn store_outcomes(
             Err(e) => Err(e),
         };
         match result {
-            Ok(o) => stored.push(o),
+            Ok(o) => stored.push((s.id, o)),
             Err(e) => {
                 log_failure(&s.id, &e);
                 queue::retry_later(&mut tx, &s.id).await?;
             }
         }
     }
+    let ids: Vec<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
+    queue::release(&mut tx, &ids).await?;
     tx.commit().await?;
-    for o in &stored {
+    for (_, o) in &stored {
         screening::after_commit(lc, o);
     }
     Ok(())

@@ -4,7 +4,7 @@
 //! lets each take rows the others have not locked). The queries read the partial
 //! indexes of migration 0008, whose predicates they repeat word for word.
 
-use super::store::{COLUMNS, SettlementRow};
+use super::store::{COLUMNS, SettlementRow, placeholders};
 use crate::Result;
 use lockstep_core::{Backend, now_ms};
 use sqlx::AnyConnection;
@@ -76,6 +76,24 @@ pub async fn claim(
     // RETURNING follows no ORDER BY: restore the queue order.
     rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(rows)
+}
+
+/// Ends the leases of settlements whose step is done, so their next step (the registrar
+/// hand-over after a clearance) can be claimed at once.
+pub async fn release(conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE settlements SET worker_lease_until = 0 WHERE id IN ({})",
+        placeholders(ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    q.execute(conn).await?;
+    Ok(())
 }
 
 /// Leases a settlement whose step failed until [`RETRY_AFTER`] from now, so it is retried

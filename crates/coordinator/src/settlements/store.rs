@@ -391,6 +391,14 @@ pub async fn instruction_body(
     r.decode()
 }
 
+/// `$1, $2, ..., $n`: the parameters of an `IN (...)` list.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Both instruction bodies (seller, buyer) of each settlement, by settlement id, read in
 /// one query; a settlement whose instructions are missing is left out.
 pub async fn bodies_of(
@@ -409,10 +417,9 @@ pub async fn bodies_of(
             ]
         })
         .collect();
-    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, body, created_at FROM instructions WHERE id IN ({})",
-        marks.join(", ")
+        placeholders(ids.len())
     );
     let mut q = sqlx::query_as::<_, BodyRow>(&sql);
     for id in &ids {
