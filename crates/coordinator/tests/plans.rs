@@ -1,7 +1,10 @@
-//! Query plans on a fresh, never-analysed PostgreSQL database (run under
-//! script/with-postgres): the generic plan (`plan_cache_mode = force_generic_plan`, what
-//! a connection's prepared statement switches to) of each hot statement must be an index
-//! scan on the index made for it, whatever the (missing) statistics say.
+//! PostgreSQL only (run under script/with-postgres; skipped loudly otherwise):
+//!
+//! - on a fresh, never-analysed database the generic plan (`plan_cache_mode =
+//!   force_generic_plan`, what a connection's prepared statement switches to) of each hot
+//!   statement is an index scan on the index made for it, whatever the (missing)
+//!   statistics say;
+//! - the settlement worker's claims of two coordinators never overlap.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod common;
@@ -90,4 +93,57 @@ async fn generic_plans_use_the_right_indexes_on_a_fresh_database() {
         );
         assert!(plan.contains("LockRows"), "{plan}");
     }
+}
+
+/// Inserts `n` settlements waiting for screening, created at 1..=n ms.
+async fn waiting_settlements(db: &lockstep_core::Db, n: usize) {
+    for i in 1..=n {
+        sqlx::query("INSERT INTO settlements (id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, created_at, updated_at) VALUES ($1, $2, 'dvp-standard', 'INSTRUCTED', 'ins_s', 'ins_b', 'plt_a', 'plt_b', 4000000000000, $3, $3)")
+            .bind(format!("stl_{i:03}"))
+            .bind(format!("LS-{i:03}"))
+            .bind(i64::try_from(i).unwrap())
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+}
+
+/// Two coordinators claiming at the same time get disjoint batches (the second skips the
+/// rows the first has locked), and leased rows are not claimed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_are_disjoint_and_leased() {
+    use lockstep_coordinator::settlements::queue::claim;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = database_url(Backend::Postgres, dir.path()).await else {
+        return;
+    };
+    let db = lockstep_core::Db::connect(&url).await.unwrap();
+    lockstep_coordinator::migrate(&db).await.unwrap();
+    waiting_settlements(&db, 25).await;
+    let pg = lockstep_core::Backend::Postgres;
+    let mut first = db.pool().begin().await.unwrap();
+    let mut second = db.pool().begin().await.unwrap();
+    let a = claim(&mut first, pg, Queue::Screening, 10).await.unwrap();
+    // The first transaction still holds its rows' locks.
+    let b = claim(&mut second, pg, Queue::Screening, 10).await.unwrap();
+    first.commit().await.unwrap();
+    second.commit().await.unwrap();
+    let ids = |v: &[lockstep_coordinator::settlements::SettlementRow]| -> Vec<String> {
+        v.iter().map(|s| s.id.clone()).collect()
+    };
+    let expected = |r: std::ops::RangeInclusive<usize>| -> Vec<String> {
+        r.map(|i| format!("stl_{i:03}")).collect()
+    };
+    assert_eq!(ids(&a), expected(1..=10));
+    assert_eq!(ids(&b), expected(11..=20));
+    // Leased: a later claim gets only the rest.
+    let mut conn = db.pool().acquire().await.unwrap();
+    let c = claim(&mut conn, pg, Queue::Screening, 10).await.unwrap();
+    assert_eq!(ids(&c), expected(21..=25));
+    assert!(
+        claim(&mut conn, pg, Queue::Screening, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
