@@ -5,10 +5,11 @@
 use super::batch;
 use super::context::Lifecycle;
 use crate::Result;
-use lockstep_core::{Next, Periodic};
+use lockstep_core::{Backend, Db, Next, Periodic};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// An error and its causes, `outer: inner: ...`, for one log line.
 pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
@@ -40,18 +41,40 @@ pub async fn run(lc: Arc<Lifecycle>, shutdown: watch::Receiver<bool>) {
         .await;
 }
 
-/// Runs one screening round and one registrar round (see [`super::batch`]); runs again at
+/// Screening rounds run side by side: one on SQLite (one connection, one writer), four on
+/// PostgreSQL (their claims are disjoint; one round at a time cannot keep up with the
+/// API's concurrent requests there).
+fn parallel_rounds(db: &Db) -> usize {
+    match db.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 4,
+    }
+}
+
+/// Runs the screening rounds and one registrar round (see [`super::batch`]); runs again at
 /// once while a round found a full batch.
-async fn step(lc: &Lifecycle, stop: &watch::Receiver<bool>) -> Result<Next> {
-    let screened = batch::screening_round(lc).await?;
+async fn step(lc: &Arc<Lifecycle>, stop: &watch::Receiver<bool>) -> Result<Next> {
+    let full = |n: usize| i64::try_from(n).is_ok_and(|n| n >= batch::BATCH);
+    let mut rounds = JoinSet::new();
+    for _ in 0..parallel_rounds(&lc.db) {
+        let lc = lc.clone();
+        rounds.spawn(async move { batch::screening_round(&lc).await });
+    }
+    let mut again = false;
+    let mut failed = None;
+    while let Some(done) = rounds.join_next().await {
+        match done {
+            Ok(Ok(n)) => again |= full(n),
+            Ok(Err(e)) => failed = Some(e),
+            Err(e) => tracing::error!(error = %e, "a screening round panicked"),
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
     if *stop.borrow() {
         return Ok(Next::Idle);
     }
-    let registered = batch::registrar_round(lc).await?;
-    let full = |n: usize| i64::try_from(n).is_ok_and(|n| n >= batch::BATCH);
-    Ok(if full(screened) || full(registered) {
-        Next::Again
-    } else {
-        Next::Idle
-    })
+    again |= full(batch::registrar_round(lc).await?);
+    Ok(if again { Next::Again } else { Next::Idle })
 }
