@@ -1,7 +1,13 @@
-//! Load client for `script/load-instructions`: drives N matched instruction pairs against
-//! a running coordinator on loopback and prints throughput and latency percentiles.
+//! Load client for `script/load-instructions` and `bench/api/run`: drives N matched
+//! instruction pairs against a running coordinator on loopback and prints one JSON line:
+//! instructions and matched pairs per second, latency percentiles, and the settlement
+//! pipeline's progress read from `/metrics` (settlements that reached
+//! `COMPLIANCE_CLEARED` per second during the load, the backlog of matched but not yet
+//! cleared settlements when the load stopped, and how long it took to drain).
 //!
-//! Usage: `load BASE_URL TOKEN_A TOKEN_B PAIRS CONCURRENCY MAX_SECONDS CHAIN_ID`
+//! Usage: `load BASE_URL TOKEN_A TOKEN_B PAIRS CONCURRENCY MAX_SECONDS CHAIN_ID [RATE]`,
+//! RATE being a target of matched pairs per second over all clients (0 or absent: as fast
+//! as the clients go).
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{Value, json};
@@ -40,6 +46,29 @@ fn instruction(key: &str, role: &str, tr: Option<&str>, chain: u64, deadline: &s
     })
 }
 
+/// A counter of `/metrics` (summed over label sets matching `labels`).
+async fn counter(client: &reqwest::Client, base: &str, name: &str, labels: &str) -> u64 {
+    let Ok(r) = client.get(format!("{base}/metrics")).send().await else {
+        return 0;
+    };
+    let text = r.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Settlements that reached `COMPLIANCE_CLEARED`.
+async fn cleared(client: &reqwest::Client, base: &str) -> u64 {
+    let to = "to=\"COMPLIANCE_CLEARED\"";
+    counter(client, base, "lockstep_transitions_total", to).await
+}
+
+/// Pairs matched into settlements.
+async fn matched(client: &reqwest::Client, base: &str) -> u64 {
+    counter(client, base, "lockstep_matches_total", "").await
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -51,8 +80,10 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 8 {
-        eprintln!("usage: load BASE_URL TOKEN_A TOKEN_B PAIRS CONCURRENCY MAX_SECONDS CHAIN_ID");
+    if args.len() != 8 && args.len() != 9 {
+        eprintln!(
+            "usage: load BASE_URL TOKEN_A TOKEN_B PAIRS CONCURRENCY MAX_SECONDS CHAIN_ID [RATE]"
+        );
         std::process::exit(2);
     }
     let base = args[1].clone();
@@ -65,6 +96,7 @@ async fn main() {
     let conc: usize = args[5].parse().unwrap();
     let max = Duration::from_secs(args[6].parse().unwrap());
     let chain: u64 = args[7].parse().unwrap();
+    let rate: f64 = args.get(8).map_or(0.0, |r| r.parse().unwrap());
     let deadline = (chrono::Utc::now() + chrono::Duration::hours(6)).to_rfc3339();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(conc * 2)
@@ -73,6 +105,7 @@ async fn main() {
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let run = format!("{}", chrono::Utc::now().timestamp_millis());
+    let (matched0, cleared0) = (matched(&client, &base).await, cleared(&client, &base).await);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..conc {
@@ -92,6 +125,10 @@ async fn main() {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= pairs || started.elapsed() > max {
                     break;
+                }
+                if rate > 0.0 {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
                 }
                 let t = Instant::now();
                 let r = client
@@ -150,17 +187,31 @@ async fn main() {
         all.extend(t.await.unwrap());
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let matched_n = matched(&client, &base).await - matched0;
+    let cleared_n = cleared(&client, &base).await - cleared0;
+    let backlog = matched_n.saturating_sub(cleared_n);
+    let drain = Instant::now();
+    while cleared(&client, &base).await - cleared0 < matched_n && drain.elapsed() < max {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drained = cleared(&client, &base).await - cleared0 >= matched_n;
     all.sort();
     let n = all.len();
+    let per_sec = |x: f64| ((x / elapsed) * 10.0).round() / 10.0;
     println!(
         "{}",
         json!({
             "instructions": n,
-            "matched_pairs": n / 2,
+            "matched_pairs": matched_n,
             "errors": errors.load(Ordering::Relaxed),
             "concurrency": conc,
+            "target_pairs_per_second": rate,
             "seconds": (elapsed * 1000.0).round() / 1000.0,
-            "instructions_per_second": ((n as f64 / elapsed) * 10.0).round() / 10.0,
+            "instructions_per_second": per_sec(n as f64),
+            "matched_pairs_per_second": per_sec(matched_n as f64),
+            "cleared_per_second": per_sec(cleared_n as f64),
+            "backlog_at_end": backlog,
+            "drain_seconds": drained.then(|| (drain.elapsed().as_secs_f64() * 100.0).round() / 100.0),
             "latency_ms": {"p50": pct(&all, 0.50), "p90": pct(&all, 0.90), "p99": pct(&all, 0.99), "max": pct(&all, 1.0)},
         })
     );

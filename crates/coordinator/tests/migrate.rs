@@ -87,9 +87,9 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
         .await
         .unwrap();
 
-    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 to 6 applied.
+    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 to 6 and 8 applied.
     lockstep_coordinator::migrate(&db).await.unwrap();
-    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6, 8]);
     let previous = sqlx::query(
         "SELECT endpoint_id, platform_id, secret, expires_at FROM webhook_previous_secrets",
     )
@@ -144,7 +144,7 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
         .await
         .unwrap();
     lockstep_coordinator::migrate(&db).await.unwrap();
-    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6, 1001]);
+    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6, 8, 1001]);
 
     // The chain side's port sees the old settlement.
     let app = lockstep_coordinator::Coordinator::new(

@@ -56,6 +56,12 @@ pub struct InstructionView {
     pub updated_at: String,
 }
 
+/// The idempotency lookup: a platform's instruction by its idempotency key (`$1`
+/// platform, `$2` key). Its index, `instructions_idempotency`, is exactly this key, so the
+/// plan is one unique-index probe even on a never-analysed PostgreSQL database
+/// (migration 0008, tests/plans.rs).
+pub const IDEMPOTENCY_LOOKUP: &str = "SELECT request_hash, response_body FROM instructions WHERE platform_id = $1 AND idempotency_key = $2";
+
 /// The columns of [`InstructionRow`].
 const COLS: &str = "id, status, trade_reference, template_slug, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at";
 

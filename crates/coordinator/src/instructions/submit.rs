@@ -7,7 +7,7 @@ use super::intake::Intake;
 use super::pairing::{
     AlreadySettled, Counterpart, Matched, claim, close_leftovers, find_counterpart,
 };
-use super::store::view_by_id;
+use super::store::{IDEMPOTENCY_LOOKUP, view_by_id};
 use super::validate::{FieldError, field_error, validate};
 use crate::settlements::SettlementRow;
 use crate::settlements::machine;
@@ -53,8 +53,11 @@ async fn replay(
     key: &str,
     hash: &str,
 ) -> Result<Option<Submitted>> {
-    let r = sqlx::query("SELECT request_hash, response_body FROM instructions WHERE platform_id = $1 AND idempotency_key = $2")
-        .bind(platform).bind(key).fetch_optional(conn).await?;
+    let r = sqlx::query(IDEMPOTENCY_LOOKUP)
+        .bind(platform)
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
     let Some(r) = r else { return Ok(None) };
     let stored: String = r.try_get("request_hash")?;
     if stored != hash {

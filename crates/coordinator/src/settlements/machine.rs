@@ -183,6 +183,13 @@ pub(crate) async fn notify_parties(
     Ok(())
 }
 
+/// The guarded state update (`$1` new state, `$2` time, `$3` id, `$4` expected state): by
+/// primary key, with the state check in the WHERE clause. No index leads with `state`, so
+/// even a generic plan on a never-analysed PostgreSQL database probes the primary key
+/// (migration 0008, tests/plans.rs).
+pub const GUARDED_TRANSITION: &str =
+    "UPDATE settlements SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4";
+
 /// Moves a settlement along one edge of the state machine table, inside the caller's
 /// transaction: checks the edge, updates the row only if it is still in `s.state`,
 /// appends the hashed event and writes the webhook outbox rows. The caller runs
@@ -201,15 +208,13 @@ pub async fn transition(
         });
     }
     let now = now_ms();
-    let r = sqlx::query(
-        "UPDATE settlements SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
-    )
-    .bind(to.as_str())
-    .bind(now)
-    .bind(&s.id)
-    .bind(s.state.as_str())
-    .execute(&mut *conn)
-    .await?;
+    let r = sqlx::query(GUARDED_TRANSITION)
+        .bind(to.as_str())
+        .bind(now)
+        .bind(&s.id)
+        .bind(s.state.as_str())
+        .execute(&mut *conn)
+        .await?;
     if r.rows_affected() != 1 {
         return Err(Error::ConcurrentTransition {
             settlement_id: s.id.clone(),

@@ -9,13 +9,17 @@
 //! - [`deposits`]: the deposit instructions a platform signs;
 //! - [`owed`]: legs owed on chain (recorded through the ledger, listed by the API);
 //! - [`ledger`]: the `lockstep_core::Ledger` implementation the chain side uses;
-//! - [`worker`]: the settlement worker that runs each settlement's next step.
+//! - [`queue`]: the worker's leased work claims;
+//! - [`batch`]: the worker's batched rounds (screening and clearing, registrar hand-over);
+//! - [`worker`]: the settlement worker that runs the rounds.
 
+pub mod batch;
 pub mod context;
 pub mod deposits;
 pub mod ledger;
 pub mod machine;
 pub mod owed;
+pub mod queue;
 pub mod screening;
 pub mod store;
 pub mod worker;

@@ -17,11 +17,12 @@ use alloy::signers::local::PrivateKeySigner;
 use lockstep_core::{ClearedSettlement, SettlementState, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 /// The compliance record stored with a settlement.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ComplianceRecord {
+pub(crate) struct ComplianceRecord {
     screening: ScreeningReport,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     manual_decision: Option<Value>,
@@ -56,7 +57,7 @@ pub async fn process(lc: &Lifecycle, id: &str) -> Result<()> {
 
 /// Hands a cleared settlement to the registrar once. A failure is counted and logged as
 /// a registration failure (with its cause) and returned; the worker retries.
-async fn register(lc: &Lifecycle, s: &SettlementRow) -> Result<()> {
+pub(crate) async fn register(lc: &Lifecycle, s: &SettlementRow) -> Result<()> {
     let Some(reg) = &lc.registrar else {
         return Ok(());
     };
@@ -100,10 +101,42 @@ fn template<'a>(lc: &'a Lifecycle, s: &SettlementRow) -> Result<&'a Template> {
     })
 }
 
-/// Screens both parties with the template's configured providers and acts on the worst
-/// finding: pass clears, flagged holds for a manual decision, fail rolls back.
+/// What screening or a manual decision concluded for a settlement, computed outside any
+/// transaction (screening providers, the eligibility check and key generation may be
+/// slow); [`write_outcome`] stores it.
+pub(crate) enum Outcome {
+    /// Clear: the decision evidence and the terms to attest.
+    Clear {
+        record: ComplianceRecord,
+        evidence: Box<DecisionEvidence>,
+        built: Box<BuiltTerms>,
+        cause: String,
+    },
+    /// Flagged: hold for an operator.
+    Hold(ComplianceRecord),
+    /// Roll back, `cause` being the event's cause.
+    RollBack {
+        record: ComplianceRecord,
+        cause: String,
+    },
+}
+
+/// Screens a settlement now and stores the outcome in its own transaction.
 async fn screen(lc: &Lifecycle, s: &SettlementRow) -> Result<()> {
-    let [(seller, _), (buyer, _)] = store::both_bodies(&lc.db, s).await?;
+    let bodies = store::both_bodies(&lc.db, s).await?;
+    let outcome = screen_outcome(lc, s, &bodies).await?;
+    commit_outcome(lc, s, outcome).await
+}
+
+/// Screens both parties with the template's configured providers and decides on the
+/// worst finding: pass clears, flagged holds for a manual decision, fail rolls back.
+/// `bodies` are the seller's and the buyer's instructions with their creation times.
+pub(crate) async fn screen_outcome(
+    lc: &Lifecycle,
+    s: &SettlementRow,
+    bodies: &[(InstructionBody, i64); 2],
+) -> Result<Outcome> {
+    let [(seller, _), (buyer, _)] = bodies;
     let template = template(lc, s)?;
     let providers: Vec<&dyn ScreeningProvider> = template
         .compliance_providers
@@ -115,7 +148,7 @@ async fn screen(lc: &Lifecycle, s: &SettlementRow) -> Result<()> {
                 .map(|p| p.as_ref())
         })
         .collect();
-    let subjects: Vec<Subject> = [&seller, &buyer]
+    let subjects: Vec<Subject> = [seller, buyer]
         .iter()
         .map(|b| Subject {
             role: b.role.as_str().into(),
@@ -126,25 +159,78 @@ async fn screen(lc: &Lifecycle, s: &SettlementRow) -> Result<()> {
         })
         .collect();
     let report = screen_all(&providers, &subjects).await?;
-    tracing::info!(settlement_id = s.id, result = ?report.result, providers = ?report.providers, "screening finished");
+    tracing::debug!(settlement_id = s.id, result = ?report.result, providers = ?report.providers, "screening finished");
     let record = ComplianceRecord {
         screening: report.clone(),
         manual_decision: None,
     };
-    match report.result {
-        ScreeningResult::Pass => clear(lc, s, &record, "screening passed").await,
-        ScreeningResult::Flagged => hold(lc, s, &record).await,
-        ScreeningResult::Fail => roll_back(lc, s, &record, "screening failed").await,
+    Ok(match report.result {
+        ScreeningResult::Pass => clear_outcome(lc, s, bodies, record, "screening passed").await?,
+        ScreeningResult::Flagged => Outcome::Hold(record),
+        ScreeningResult::Fail => Outcome::RollBack {
+            record,
+            cause: "screening failed".into(),
+        },
+    })
+}
+
+/// Stores an outcome inside the caller's transaction; the caller runs [`after_commit`]
+/// once it commits.
+pub(crate) async fn write_outcome(
+    conn: &mut AnyConnection,
+    lc: &Lifecycle,
+    s: &SettlementRow,
+    outcome: &Outcome,
+) -> Result<()> {
+    match outcome {
+        Outcome::Clear {
+            record,
+            evidence,
+            built,
+            cause,
+        } => store_clearance(conn, lc, s, record, evidence, built, cause)
+            .await
+            .inspect_err(|e| {
+                if matches!(e, Error::TermsConflict { .. }) {
+                    tracing::error!(settlement_id = s.id, error = %e, "refused to attest a second term set; settlement not attested");
+                }
+            }),
+        Outcome::Hold(record) => hold(conn, s, record).await,
+        Outcome::RollBack { record, cause } => roll_back(conn, s, record, cause).await,
     }
+}
+
+/// The wake-ups and counters after a committed outcome.
+pub(crate) fn after_commit(lc: &Lifecycle, outcome: &Outcome) {
+    match outcome {
+        Outcome::Clear { .. } => {
+            lc.hook.transitioned(SettlementState::ComplianceCleared);
+            lc.hook.wake_settlements();
+        }
+        Outcome::Hold(_) => lc.hook.queued_webhooks(),
+        Outcome::RollBack { .. } => lc.hook.transitioned(SettlementState::RolledBack),
+    }
+}
+
+/// Stores an outcome in its own transaction and runs the post-commit hook.
+async fn commit_outcome(lc: &Lifecycle, s: &SettlementRow, outcome: Outcome) -> Result<()> {
+    let mut tx = lc.db.pool().begin().await?;
+    write_outcome(&mut tx, lc, s, &outcome).await?;
+    tx.commit().await?;
+    after_commit(lc, &outcome);
+    Ok(())
 }
 
 /// Stores a flagged report and tells the parties; the settlement waits in
 /// `COMPLIANCE_CHECKING` for an operator.
-async fn hold(lc: &Lifecycle, s: &SettlementRow, record: &ComplianceRecord) -> Result<()> {
-    let mut tx = lc.db.pool().begin().await?;
+async fn hold(
+    conn: &mut AnyConnection,
+    s: &SettlementRow,
+    record: &ComplianceRecord,
+) -> Result<()> {
     let r = sqlx::query("UPDATE settlements SET compliance = $1, updated_at = $2 WHERE id = $3 AND state = $4 AND compliance IS NULL")
         .bind(serde_json::to_string(record)?).bind(now_ms()).bind(&s.id).bind(SettlementState::ComplianceChecking.as_str())
-        .execute(&mut *tx).await?;
+        .execute(&mut *conn).await?;
     if r.rows_affected() == 1 {
         let data = event_data(
             s,
@@ -152,36 +238,30 @@ async fn hold(lc: &Lifecycle, s: &SettlementRow, record: &ComplianceRecord) -> R
             Some(SettlementState::ComplianceChecking),
             now_ms(),
         );
-        notify_parties(&mut tx, s, "settlement.compliance.flagged", &data).await?;
+        notify_parties(conn, s, "settlement.compliance.flagged", &data).await?;
     }
-    tx.commit().await?;
-    lc.hook.queued_webhooks();
     Ok(())
 }
 
 /// Stores the record and moves the settlement to `ROLLED_BACK`; `cause` is the event's
 /// cause and the `detail` of the `settlement.compliance.failed` webhook.
 async fn roll_back(
-    lc: &Lifecycle,
+    conn: &mut AnyConnection,
     s: &SettlementRow,
     record: &ComplianceRecord,
     cause: &str,
 ) -> Result<()> {
     let now = now_ms();
-    let mut tx = lc.db.pool().begin().await?;
     sqlx::query("UPDATE settlements SET compliance = $1, updated_at = $2 WHERE id = $3")
         .bind(serde_json::to_string(record)?)
         .bind(now)
         .bind(&s.id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    transition(&mut tx, s, SettlementState::RolledBack, cause).await?;
+    transition(conn, s, SettlementState::RolledBack, cause).await?;
     let mut data = event_data(s, SettlementState::RolledBack, Some(s.state), now);
     data["detail"] = Value::from(cause);
-    notify_parties(&mut tx, s, "settlement.compliance.failed", &data).await?;
-    tx.commit().await?;
-    lc.hook.transitioned(SettlementState::RolledBack);
-    Ok(())
+    notify_parties(conn, s, "settlement.compliance.failed", &data).await
 }
 
 /// `eip155:<chain_id>/erc20:<address>`.
@@ -240,40 +320,42 @@ fn decision_evidence(
     )
 }
 
-/// Builds the decision evidence, the on-chain terms and the attestations, then moves the
-/// settlement to `COMPLIANCE_CLEARED` in one transaction.
-async fn clear(
+/// Builds the decision evidence and the on-chain terms and runs the eligibility check:
+/// a clearance, or a roll-back naming the refused transfers.
+async fn clear_outcome(
     lc: &Lifecycle,
     s: &SettlementRow,
-    record: &ComplianceRecord,
+    [(seller, seller_created), (buyer, buyer_created)]: &[(InstructionBody, i64); 2],
+    record: ComplianceRecord,
     cause: &str,
-) -> Result<()> {
-    let [(seller, seller_created), (buyer, buyer_created)] = store::both_bodies(&lc.db, s).await?;
+) -> Result<Outcome> {
     let template = template(lc, s)?;
     let ev = decision_evidence(
         s,
         template,
-        [(&seller, seller_created), (&buyer, buyer_created)],
-        record,
+        [(seller, *seller_created), (buyer, *buyer_created)],
+        &record,
     )?;
     let built = terms::build_terms(
         &s.trade_reference,
         s.timeout_at,
         B256::from(ev.decision_ref.digest()),
-        [&seller, &buyer],
+        [seller, buyer],
         &lc.escrows,
         PrivateKeySigner::random,
     )?;
-    if let Some(refused) = refusals(lc, s, &built).await? {
-        return roll_back(lc, s, record, &refused).await;
-    }
-    store_clearance(lc, s, record, &ev, &built, cause)
-        .await
-        .inspect_err(|e| {
-            if matches!(e, Error::TermsConflict { .. }) {
-                tracing::error!(settlement_id = s.id, error = %e, "refused to attest a second term set; settlement not attested");
-            }
-        })
+    Ok(match refusals(lc, s, &built).await? {
+        Some(refused) => Outcome::RollBack {
+            record,
+            cause: refused,
+        },
+        None => Outcome::Clear {
+            record,
+            evidence: Box::new(ev),
+            built: Box::new(built),
+            cause: cause.into(),
+        },
+    })
 }
 
 /// Runs the transfer-eligibility check (security.md R6) over the built terms, if one is
@@ -339,6 +421,7 @@ async fn reserve_attestation(
 /// transition to `COMPLIANCE_CLEARED` in one transaction; the attestations are signed
 /// inside it, only once the term set is reserved for the on-chain id.
 async fn store_clearance(
+    conn: &mut AnyConnection,
     lc: &Lifecycle,
     s: &SettlementRow,
     record: &ComplianceRecord,
@@ -348,14 +431,7 @@ async fn store_clearance(
 ) -> Result<()> {
     let now = now_ms();
     let terms_hash = terms::terms_hash(&built.terms).to_string();
-    let mut tx = lc.db.pool().begin().await?;
-    reserve_attestation(
-        &mut tx,
-        s,
-        &built.terms.settlementId.to_string(),
-        &terms_hash,
-    )
-    .await?;
+    reserve_attestation(conn, s, &built.terms.settlementId.to_string(), &terms_hash).await?;
     let chains = terms::chains_of(&built.terms, &lc.escrows);
     let atts = terms::attest(&lc.attester, &built.terms, &chains, &s.id)?;
     sqlx::query("UPDATE settlements SET compliance = $1, decision_ref = $2, evidence = $3, terms = $4, terms_hash = $5, attestations = $6, deposit_secrets = $7, updated_at = $8 WHERE id = $9")
@@ -368,19 +444,15 @@ async fn store_clearance(
         .bind(serde_json::to_string(&built.secrets)?)
         .bind(now)
         .bind(&s.id)
-        .execute(&mut *tx).await?;
-    transition(&mut tx, s, SettlementState::ComplianceCleared, cause).await?;
+        .execute(&mut *conn).await?;
+    transition(conn, s, SettlementState::ComplianceCleared, cause).await?;
     notify_parties(
-        &mut tx,
+        conn,
         s,
         "settlement.compliance.cleared",
         &event_data(s, SettlementState::ComplianceCleared, Some(s.state), now),
     )
-    .await?;
-    tx.commit().await?;
-    lc.hook.transitioned(SettlementState::ComplianceCleared);
-    lc.hook.wake_settlements();
-    Ok(())
+    .await
 }
 
 /// A manual compliance decision.
@@ -425,13 +497,17 @@ pub async fn decide(
     };
     record.manual_decision =
         Some(json!({"decision": decision, "by": by, "reason": reason, "at": rfc3339(now_ms())}));
-    match decision {
+    let outcome = match decision {
         ManualDecision::Approve => {
-            clear(lc, s, &record, &format!("manual approval by {by}")).await?
+            let bodies = store::both_bodies(&lc.db, s).await?;
+            let cause = format!("manual approval by {by}");
+            clear_outcome(lc, s, &bodies, record, &cause).await?
         }
-        ManualDecision::Reject => {
-            roll_back(lc, s, &record, &format!("manual rejection by {by}")).await?
-        }
-    }
+        ManualDecision::Reject => Outcome::RollBack {
+            record,
+            cause: format!("manual rejection by {by}"),
+        },
+    };
+    commit_outcome(lc, s, outcome).await?;
     Ok(())
 }

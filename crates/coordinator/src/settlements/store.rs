@@ -8,6 +8,7 @@ use lockstep_core::{Db, SettlementState, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// A settlement as stored.
@@ -359,8 +360,19 @@ pub async fn stuck(
 /// An instruction's stored body and creation time.
 #[derive(Debug, sqlx::FromRow)]
 struct BodyRow {
+    id: String,
     body: String,
     created_at: i64,
+}
+
+impl BodyRow {
+    fn decode(self) -> Result<(InstructionBody, i64)> {
+        let body = serde_json::from_str(&self.body).map_err(|e| Error::Corrupt {
+            what: "instruction body",
+            message: e.to_string(),
+        })?;
+        Ok((body, self.created_at))
+    }
 }
 
 /// The normalised body of an instruction and when it was created.
@@ -368,7 +380,7 @@ pub async fn instruction_body(
     conn: &mut AnyConnection,
     id: &str,
 ) -> Result<(InstructionBody, i64)> {
-    let r: BodyRow = sqlx::query_as("SELECT body, created_at FROM instructions WHERE id = $1")
+    let r: BodyRow = sqlx::query_as("SELECT id, body, created_at FROM instructions WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?
@@ -376,11 +388,56 @@ pub async fn instruction_body(
             kind: "instruction",
             id: id.into(),
         })?;
-    let body = serde_json::from_str(&r.body).map_err(|e| Error::Corrupt {
-        what: "instruction body",
-        message: e.to_string(),
-    })?;
-    Ok((body, r.created_at))
+    r.decode()
+}
+
+/// `$1, $2, ..., $n`: the parameters of an `IN (...)` list.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Both instruction bodies (seller, buyer) of each settlement, by settlement id, read in
+/// one query; a settlement whose instructions are missing is left out.
+pub async fn bodies_of(
+    conn: &mut AnyConnection,
+    settlements: &[SettlementRow],
+) -> Result<HashMap<String, [(InstructionBody, i64); 2]>> {
+    if settlements.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<&str> = settlements
+        .iter()
+        .flat_map(|s| {
+            [
+                s.seller_instruction_id.as_str(),
+                s.buyer_instruction_id.as_str(),
+            ]
+        })
+        .collect();
+    let sql = format!(
+        "SELECT id, body, created_at FROM instructions WHERE id IN ({})",
+        placeholders(ids.len())
+    );
+    let mut q = sqlx::query_as::<_, BodyRow>(&sql);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    let mut found: HashMap<String, (InstructionBody, i64)> = HashMap::new();
+    for r in q.fetch_all(conn).await? {
+        let id = r.id.clone();
+        found.insert(id, r.decode()?);
+    }
+    Ok(settlements
+        .iter()
+        .filter_map(|s| {
+            let seller = found.get(&s.seller_instruction_id)?.clone();
+            let buyer = found.get(&s.buyer_instruction_id)?.clone();
+            Some((s.id.clone(), [seller, buyer]))
+        })
+        .collect())
 }
 
 /// Both instruction bodies of a settlement (seller, buyer) with their creation times.
@@ -389,30 +446,6 @@ pub async fn both_bodies(db: &Db, s: &SettlementRow) -> Result<[(InstructionBody
     let seller = instruction_body(&mut conn, &s.seller_instruction_id).await?;
     let buyer = instruction_body(&mut conn, &s.buyer_instruction_id).await?;
     Ok([seller, buyer])
-}
-
-/// Settlements the worker has a step for: new ones, unscreened ones and (when a registrar
-/// is configured) cleared ones not yet handed over; oldest first, at most 64.
-pub async fn pending_work(db: &Db, with_registrar: bool) -> Result<Vec<String>> {
-    let registrar = if with_registrar {
-        " OR (state = $3 AND registrar_notified_at IS NULL)"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT id FROM settlements WHERE state = $1 OR (state = $2 AND compliance IS NULL){registrar} ORDER BY created_at LIMIT 64"
-    );
-    let mut q = sqlx::query(&sql)
-        .bind(SettlementState::Instructed.as_str())
-        .bind(SettlementState::ComplianceChecking.as_str());
-    if with_registrar {
-        q = q.bind(SettlementState::ComplianceCleared.as_str());
-    }
-    let rows = q.fetch_all(db.pool()).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>("id").ok())
-        .collect())
 }
 
 /// Records that the registrar took the settlement (it is not handed over again).

@@ -2,14 +2,14 @@
 //! registrar. Woken by matches and clearances; also polls, so work left by a crash is
 //! picked up after a restart.
 
+use super::batch;
 use super::context::Lifecycle;
-use super::screening::process;
-use super::store;
-use crate::{Error, Result};
-use lockstep_core::{Next, Periodic};
+use crate::Result;
+use lockstep_core::{Backend, Db, Next, Periodic};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// An error and its causes, `outer: inner: ...`, for one log line.
 pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
@@ -41,20 +41,40 @@ pub async fn run(lc: Arc<Lifecycle>, shutdown: watch::Receiver<bool>) {
         .await;
 }
 
-/// Runs the next step of every settlement that has one; a failed settlement is logged and
-/// retried on a later round.
-async fn step(lc: &Lifecycle, stop: &watch::Receiver<bool>) -> Result<Next> {
-    for id in store::pending_work(&lc.db, lc.registrar.is_some()).await? {
-        match process(lc, &id).await {
-            // A registration failure was already counted and logged with its cause.
-            Ok(()) | Err(Error::ConcurrentTransition { .. } | Error::Registration(_)) => {}
-            Err(e) => {
-                tracing::warn!(settlement_id = id, error = %with_causes(&e), "settlement step failed; will retry")
-            }
-        }
-        if *stop.borrow() {
-            break;
+/// Screening rounds run side by side: one on SQLite (one connection, one writer), four on
+/// PostgreSQL (their claims are disjoint; one round at a time cannot keep up with the
+/// API's concurrent requests there).
+fn parallel_rounds(db: &Db) -> usize {
+    match db.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 4,
+    }
+}
+
+/// Runs the screening rounds and one registrar round (see [`super::batch`]); runs again at
+/// once while a round found a full batch.
+async fn step(lc: &Arc<Lifecycle>, stop: &watch::Receiver<bool>) -> Result<Next> {
+    let full = |n: usize| i64::try_from(n).is_ok_and(|n| n >= batch::BATCH);
+    let mut rounds = JoinSet::new();
+    for _ in 0..parallel_rounds(&lc.db) {
+        let lc = lc.clone();
+        rounds.spawn(async move { batch::screening_round(&lc).await });
+    }
+    let mut again = false;
+    let mut failed = None;
+    while let Some(done) = rounds.join_next().await {
+        match done {
+            Ok(Ok(n)) => again |= full(n),
+            Ok(Err(e)) => failed = Some(e),
+            Err(e) => tracing::error!(error = %e, "a screening round panicked"),
         }
     }
-    Ok(Next::Idle)
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if *stop.borrow() {
+        return Ok(Next::Idle);
+    }
+    again |= full(batch::registrar_round(lc).await?);
+    Ok(if again { Next::Again } else { Next::Idle })
 }

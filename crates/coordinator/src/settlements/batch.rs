@@ -1,0 +1,154 @@
+//! The settlement worker's rounds, each over a claimed batch (see [`super::queue`]), so
+//! the pipeline costs a few transactions per batch rather than several per settlement:
+//!
+//! 1. one transaction claims up to [`BATCH`] settlements waiting for screening, moves
+//!    the `INSTRUCTED` ones to `COMPLIANCE_CHECKING` and reads every instruction body;
+//! 2. screening, decision evidence, terms and the eligibility check run outside any
+//!    transaction;
+//! 3. one transaction stores every outcome, each in its own savepoint, so a settlement
+//!    that fails (and is retried after [`queue::RETRY_AFTER`]) does not undo the others.
+//!
+//! The registrar round claims cleared settlements and hands them over one by one (a
+//! network call each).
+
+use super::context::Lifecycle;
+use super::machine::transition;
+use super::queue::{self, Queue};
+use super::screening::{self, Outcome};
+use super::store::{self, SettlementRow};
+use super::worker::with_causes;
+use crate::{Error, Result};
+use lockstep_core::SettlementState;
+use sqlx::{Acquire, AnyConnection};
+
+/// Settlements claimed per round: large enough that clearance keeps pace with matching,
+/// small enough that the storing transaction holds SQLite's one writer only briefly.
+pub const BATCH: i64 = 64;
+
+/// Logs a failed step, unless it is expected (another actor moved the settlement, or
+/// the registrar failure was already logged with its cause).
+fn log_failure(id: &str, e: &Error) {
+    if !matches!(
+        e,
+        Error::ConcurrentTransition { .. } | Error::Registration(_)
+    ) {
+        tracing::warn!(settlement_id = id, error = %with_causes(e), "settlement step failed; will retry");
+    }
+}
+
+/// Runs the screening round; returns how many settlements it claimed.
+pub async fn screening_round(lc: &Lifecycle) -> Result<usize> {
+    let mut tx = lc.db.pool().begin().await?;
+    let claimed = queue::claim(&mut tx, lc.db.backend(), Queue::Screening, BATCH).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let mut started = Vec::with_capacity(claimed.len());
+    let mut moved = 0;
+    for s in claimed {
+        if s.state != SettlementState::Instructed {
+            started.push(s);
+            continue;
+        }
+        match start(&mut tx, &s).await {
+            Ok(()) => {
+                moved += 1;
+                started.push(SettlementRow {
+                    state: SettlementState::ComplianceChecking,
+                    ..s
+                });
+            }
+            // Moved by someone else since the claim read it: nothing of it was written.
+            Err(e @ Error::ConcurrentTransition { .. }) => log_failure(&s.id, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut bodies = store::bodies_of(&mut tx, &started).await?;
+    tx.commit().await?;
+    for _ in 0..moved {
+        lc.hook.transitioned(SettlementState::ComplianceChecking);
+    }
+    let n = started.len();
+    let mut decided = Vec::with_capacity(n);
+    for s in started {
+        let outcome = match bodies.remove(&s.id) {
+            Some(b) => screening::screen_outcome(lc, &s, &b).await,
+            None => Err(Error::NotFound {
+                kind: "instruction",
+                id: format!("{} or {}", s.seller_instruction_id, s.buyer_instruction_id),
+            }),
+        };
+        decided.push((s, outcome));
+    }
+    store_outcomes(lc, decided).await?;
+    Ok(n)
+}
+
+/// `INSTRUCTED` → `COMPLIANCE_CHECKING` inside the claiming transaction.
+async fn start(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
+    transition(
+        conn,
+        s,
+        SettlementState::ComplianceChecking,
+        "screening started",
+    )
+    .await
+}
+
+/// Stores every decided outcome in one transaction, one savepoint each; a settlement
+/// whose outcome failed (to compute or to store) is retried later.
+async fn store_outcomes(
+    lc: &Lifecycle,
+    decided: Vec<(SettlementRow, Result<Outcome>)>,
+) -> Result<()> {
+    let mut tx = lc.db.pool().begin().await?;
+    let mut stored = Vec::with_capacity(decided.len());
+    for (s, outcome) in decided {
+        let result = match outcome {
+            Ok(o) => {
+                let mut sp = tx.begin().await?;
+                match screening::write_outcome(&mut sp, lc, &s, &o).await {
+                    Ok(()) => sp.commit().await.map_err(Error::from).map(|()| o),
+                    Err(e) => {
+                        sp.rollback().await?;
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(o) => stored.push((s.id, o)),
+            Err(e) => {
+                log_failure(&s.id, &e);
+                queue::retry_later(&mut tx, &s.id).await?;
+            }
+        }
+    }
+    let ids: Vec<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
+    queue::release(&mut tx, &ids).await?;
+    tx.commit().await?;
+    for (_, o) in &stored {
+        screening::after_commit(lc, o);
+    }
+    Ok(())
+}
+
+/// Runs the registrar round (when a registrar is configured); returns how many
+/// settlements it claimed.
+pub async fn registrar_round(lc: &Lifecycle) -> Result<usize> {
+    if lc.registrar.is_none() {
+        return Ok(0);
+    }
+    let mut tx = lc.db.pool().begin().await?;
+    let claimed = queue::claim(&mut tx, lc.db.backend(), Queue::Registrar, BATCH).await?;
+    tx.commit().await?;
+    for s in &claimed {
+        if let Err(e) = screening::register(lc, s).await {
+            log_failure(&s.id, &e);
+            let mut conn = lc.db.pool().acquire().await?;
+            queue::retry_later(&mut conn, &s.id).await?;
+        }
+    }
+    Ok(claimed.len())
+}
