@@ -46,6 +46,7 @@ pub(super) async fn submit_instruction(
 
 /// Instruction list filter.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InstructionFilter {
     /// `pending_match`, `matched`, `expired` or `cancelled`.
     pub status: Option<String>,

@@ -20,29 +20,22 @@ use std::time::Duration;
 pub(super) async fn limit_request(State(c): State<AppState>, req: Request, next: Next) -> Response {
     let h = &c.config.http;
     let max = h.max_body_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return too_large(max);
-    }
     let (parts, body) = req.into_parts();
-    let read = axum::body::to_bytes(body, max);
-    let bytes =
-        match tokio::time::timeout(Duration::from_millis(h.body_read_timeout_ms), read).await {
-            Err(_) => return body_timeout(),
-            Ok(Err(e)) if is_length_limit(&e) => return too_large(max),
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "reading the request body failed");
-                return close(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "the request body could not be read",
-                ));
-            }
-            Ok(Ok(b)) => b,
-        };
+    let mut read = Read::default();
+    let within = Duration::from_millis(h.body_read_timeout_ms);
+    let outcome = tokio::time::timeout(within, read.body(body, max)).await;
+    let bytes = match (outcome, read.over) {
+        (_, true) => return too_large(max),
+        (Err(_), false) => return body_timeout(),
+        (Ok(Err(e)), false) => {
+            tracing::debug!(error = %e, "reading the request body failed");
+            return close(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            ));
+        }
+        (Ok(Ok(())), false) => read.bytes,
+    };
     let req = Request::from_parts(parts, Body::from(bytes));
     match tokio::time::timeout(Duration::from_millis(h.request_timeout_ms), next.run(req)).await {
         Ok(r) => r,
@@ -57,15 +50,41 @@ pub(super) async fn limit_request(State(c): State<AppState>, req: Request, next:
     }
 }
 
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if s.is::<http_body_util::LengthLimitError>() {
-            return true;
+/// How much of an oversized body is read and dropped (so the client, still sending,
+/// can read the 413 instead of a reset connection), in multiples of the limit.
+const DRAIN_FACTOR: usize = 16;
+
+/// A body being read: kept while within the limit, then drained and dropped.
+#[derive(Default)]
+struct Read {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl Read {
+    /// Reads `body` to its end; past `max` bytes only counts (and stops at
+    /// [`DRAIN_FACTOR`] times `max`).
+    async fn body(&mut self, body: Body, max: usize) -> Result<(), axum::Error> {
+        use http_body_util::BodyExt;
+        let mut body = body;
+        let mut seen = 0usize;
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            seen = seen.saturating_add(data.len());
+            if seen > max {
+                self.over = true;
+                self.bytes = Vec::new();
+                if seen > max.saturating_mul(DRAIN_FACTOR) {
+                    return Ok(());
+                }
+            } else {
+                self.bytes.extend_from_slice(&data);
+            }
         }
-        source = s.source();
+        Ok(())
     }
-    false
 }
 
 fn too_large(max: usize) -> Response {

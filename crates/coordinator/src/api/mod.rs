@@ -23,13 +23,12 @@ use openapi::Completeness;
 use serde_json::json;
 use std::sync::Arc;
 use support::page;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Lockstep coordinator", description = "Atomic delivery-versus-payment settlement: instruction matching, compliance, webhooks."),
-    modifiers(&Completeness),
     security(("bearer" = []))
 )]
 struct ApiDoc;
@@ -66,6 +65,8 @@ pub fn router(c: AppState) -> Router {
         .routes(routes!(settlements::operator_stuck))
         .routes(routes!(healthz))
         .split_for_parts();
+    let mut openapi = openapi;
+    Completeness.modify(&mut openapi);
     let params = Arc::new(params::QueryParams::from_openapi(&openapi));
     let openapi = Arc::new(openapi);
     router

@@ -21,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// Settlement list filter.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SettlementFilter {
     /// A state, e.g. `COMPLIANCE_CLEARED`.
     pub state: Option<String>,
@@ -96,6 +97,7 @@ pub(super) async fn settlement_events(
 
 /// `GET /v1/settlements/{id}/deposits` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DepositQuery {
     /// The custody address that will send the deposit-key legs' deposits: their
     /// `signature` and `deposit_calldata` are made for it (ignored for depositor legs).

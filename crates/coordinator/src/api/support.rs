@@ -266,6 +266,7 @@ impl Auth {
 
 /// `?limit=&offset=` (limit 1..=500, default 50).
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Page size (default 50, at most 500).
     pub limit: Option<i64>,
