@@ -50,9 +50,11 @@ pub(super) async fn submit_instruction(
 pub struct InstructionFilter {
     /// `pending_match`, `matched`, `expired` or `cancelled`.
     pub status: Option<String>,
-    /// Page size.
+    /// Page size (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// Offset.
+    /// Items to skip.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

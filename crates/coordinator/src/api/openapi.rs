@@ -1,8 +1,8 @@
 //! Completes the generated OpenAPI document with what every operation shares, so that it
 //! lists every status the server can answer (docs/coordinator.md, "Status codes"): the
 //! bearer scheme, and the error answers that come from the extractors and middleware
-//! rather than from a handler (400 bad query, 401, 408, 413, 415 and 422 for a body, 404
-//! for a path with an id, 429, 503).
+//! rather than from a handler (400 bad query, 401, 403 for a scope, 404 for a path with an
+//! id, 408, 413, 415 for a body, 422 for a body or query values, 429, 503).
 
 use utoipa::Modify;
 use utoipa::openapi::path::Operation;
@@ -46,6 +46,16 @@ fn complete(op: &mut Operation, has_id: bool) {
         .as_ref()
         .is_none_or(|reqs| reqs.iter().any(|r| *r != SecurityRequirement::default()));
     let has_body = op.request_body.is_some();
+    let has_query = op.parameters.iter().flatten().any(|p| {
+        p.parameter_in == utoipa::openapi::path::ParameterIn::Query
+    });
+    // Every secured operation checks a scope, except reading the public templates.
+    let scoped = secured
+        && !op
+            .tags
+            .iter()
+            .flatten()
+            .any(|t| t == "templates");
     let mut add = |status: &str, description: &str, headers: &[(&str, &str)]| {
         if op.responses.responses.contains_key(status) {
             return;
@@ -74,6 +84,9 @@ fn complete(op: &mut Operation, has_id: bool) {
             &[("WWW-Authenticate", "`Bearer`")],
         );
     }
+    if scoped {
+        add("403", "the token lacks the operation's scope", &[]);
+    }
     if has_id {
         add("404", "not found (or not visible to this caller)", &[]);
     }
@@ -84,14 +97,12 @@ fn complete(op: &mut Operation, has_id: bool) {
     );
     add("413", "the request body exceeds the size limit", &[]);
     if has_body {
-        add(
-            "415",
-            "the body is not `Content-Type: application/json`",
-            &[],
-        );
+        add("415", "the body is not `Content-Type: application/json`", &[]);
+    }
+    if has_body || has_query {
         add(
             "422",
-            "the body does not match the request schema, or a field is invalid",
+            "a field or query value is invalid (out of range, unknown, or breaks a rule the schema cannot express)",
             &[],
         );
     }

@@ -42,21 +42,25 @@ impl QueryParams {
         QueryParams(map)
     }
 
-    /// The first query parameter of `req` that its operation does not accept.
+    /// The first query parameter of `req` that its documented operation does not accept.
     fn unknown(&self, req: &Request) -> Result<Option<String>, ApiError> {
         if req.uri().query().is_none_or(str::is_empty) {
             return Ok(None);
         }
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
             .map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, r.body_text()))?;
-        let accepted = req
+        // An undocumented method or path is the router's to answer (405, 404).
+        let Some(accepted) = req
             .extensions()
             .get::<MatchedPath>()
-            .and_then(|p| self.0.get(&(req.method().clone(), p.as_str().to_string())));
+            .and_then(|p| self.0.get(&(req.method().clone(), p.as_str().to_string())))
+        else {
+            return Ok(None);
+        };
         Ok(pairs
             .into_iter()
             .map(|(k, _)| k)
-            .find(|k| accepted.is_none_or(|a| !a.contains(k))))
+            .find(|k| !accepted.contains(k)))
     }
 }
 

@@ -25,9 +25,11 @@ use utoipa::{IntoParams, ToSchema};
 pub struct SettlementFilter {
     /// A state, e.g. `COMPLIANCE_CLEARED`.
     pub state: Option<String>,
-    /// Page size.
+    /// Page size (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// Offset.
+    /// Items to skip.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -269,8 +269,10 @@ impl Auth {
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// Page size (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Items to skip.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -216,7 +216,14 @@ async fn settle(
 /// Submits an instruction: validates, handles idempotency, assigns a trade reference to
 /// a first side, matches a second side.
 pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Result<Submitted> {
-    let hash = request_hash(&req)?;
+    let hash = match request_hash(&req) {
+        Ok(h) => h,
+        // A number the canonical form cannot carry (e.g. a chain id beyond 2^53 - 1).
+        Err(Error::Corrupt { message, .. }) => {
+            return Ok(Submitted::Invalid(vec![field_error(&[], message)]));
+        }
+        Err(e) => return Err(e),
+    };
     let key = req.idempotency_key.as_str();
     {
         let mut conn = ctx.db.pool().acquire().await?;
