@@ -46,16 +46,13 @@ fn complete(op: &mut Operation, has_id: bool) {
         .as_ref()
         .is_none_or(|reqs| reqs.iter().any(|r| *r != SecurityRequirement::default()));
     let has_body = op.request_body.is_some();
-    let has_query = op.parameters.iter().flatten().any(|p| {
-        p.parameter_in == utoipa::openapi::path::ParameterIn::Query
-    });
+    let has_query = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query);
     // Every secured operation checks a scope, except reading the public templates.
-    let scoped = secured
-        && !op
-            .tags
-            .iter()
-            .flatten()
-            .any(|t| t == "templates");
+    let scoped = secured && !op.tags.iter().flatten().any(|t| t == "templates");
     let mut add = |status: &str, description: &str, headers: &[(&str, &str)]| {
         if op.responses.responses.contains_key(status) {
             return;
@@ -97,7 +94,11 @@ fn complete(op: &mut Operation, has_id: bool) {
     );
     add("413", "the request body exceeds the size limit", &[]);
     if has_body {
-        add("415", "the body is not `Content-Type: application/json`", &[]);
+        add(
+            "415",
+            "the body is not `Content-Type: application/json`",
+            &[],
+        );
     }
     if has_body || has_query {
         add(
