@@ -322,3 +322,36 @@ async fn the_openapi_document_lists_every_shared_answer() {
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzzer_findings_stay_4xx() {
+    let env = start(|_| {}).await;
+    let (_, token) = env.platform("Alpha").await;
+    // A chain id the canonical request form cannot carry (was a 500).
+    let mut body = seller("big-chain", None);
+    body["party"]["chain_id"] = json!(9_223_372_036_854_775_808_u64);
+    let (st, v) = env.post(&token, "/v1/instructions", &body).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("chain_id"), "{v}");
+    // An undeclared method is the router's 405 even with a query string.
+    let (st, _) = env
+        .req(
+            Method::TRACE,
+            Some(&token),
+            "/v1/settlements/x/deposits?sender=",
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    // Out-of-range paging and unknown filter values are 422, as documented.
+    for path in [
+        "/v1/instructions?limit=0",
+        "/v1/settlements?offset=-1",
+        "/v1/settlements?state=",
+        "/v1/instructions?status=nope",
+    ] {
+        let (st, v) = env.get(&token, path).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+    }
+    env.stop().await;
+}
