@@ -107,8 +107,13 @@ pub(crate) fn new_token() -> Result<String> {
 
 /// Resolves a presented bearer token, ignoring revoked ones.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>> {
+    authenticate_hash(db, &hash_token(token)).await
+}
+
+/// Resolves a token by its [`hash_token`], ignoring revoked ones.
+pub async fn authenticate_hash(db: &Db, token_hash: &str) -> Result<Option<Principal>> {
     let row = sqlx::query("SELECT id, platform_id, scopes FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-        .bind(hash_token(token))
+        .bind(token_hash)
         .fetch_optional(db.pool())
         .await?;
     let Some(row) = row else { return Ok(None) };

@@ -38,6 +38,8 @@ pub struct Config {
     pub compliance: ComplianceConfig,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
+    /// HTTP server limits (timeouts, connections, body size, unauthenticated rate limit).
+    pub http: HttpConfig,
 }
 
 impl Default for Config {
@@ -54,6 +56,45 @@ impl Default for Config {
             rate_limit_burst: 2_000.0,
             compliance: ComplianceConfig::default(),
             webhooks: WebhookConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+/// HTTP server limits (docs/coordinator.md, "Server limits").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// A connection that has not sent a request's complete headers within this time is
+    /// closed (also the idle limit between keep-alive requests), milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// A request whose body has not fully arrived within this time after its headers gets
+    /// 408 and its connection is closed, milliseconds.
+    pub body_read_timeout_ms: u64,
+    /// A request the server has not answered within this time after reading its body gets
+    /// 503, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Open connections served at once; further connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest accepted request body, bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Requests per second allowed per client address (IPv4 address or IPv6 /64) for
+    /// requests without a valid token (token bucket; 0 disables the limit).
+    pub unauthenticated_per_second: f64,
+    /// Burst size of the per-address bucket.
+    pub unauthenticated_burst: f64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_read_timeout_ms: 5_000,
+            body_read_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            max_connections: 1_024,
+            max_body_bytes: 1024 * 1024,
+            unauthenticated_per_second: 5.0,
+            unauthenticated_burst: 20.0,
         }
     }
 }
@@ -120,6 +161,7 @@ impl Config {
         "rate_limit_burst",
         "compliance",
         "webhooks",
+        "http",
     ];
 
     /// Refuses a top-level key of `table` that is neither one of [`Config::KEYS`] nor in
@@ -152,6 +194,17 @@ impl Config {
         if self.webhooks.request_timeout_ms == 0 {
             return Err(Error::Config(
                 "webhooks.request_timeout_ms must be at least 1".into(),
+            ));
+        }
+        let h = &self.http;
+        if h.header_read_timeout_ms == 0
+            || h.body_read_timeout_ms == 0
+            || h.request_timeout_ms == 0
+            || h.max_connections == 0
+            || h.max_body_bytes == 0
+        {
+            return Err(Error::Config(
+                "http timeouts, max_connections and max_body_bytes must be positive".into(),
             ));
         }
         Ok(())

@@ -5,15 +5,31 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Per-token token buckets: `rate` requests per second, bursts up to `burst`.
+/// Token buckets by key (a token id, a client address): `rate` requests per second,
+/// bursts up to `burst`. Buckets that have refilled completely are dropped once the map
+/// holds [`RateLimiter::PRUNE_AT`] keys, so its size stays bounded by the keys active
+/// within the last `burst / rate` seconds.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     buckets: Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
 }
 
 impl RateLimiter {
+    /// The map size at which full buckets are dropped.
+    pub const PRUNE_AT: usize = 10_000;
+
     /// Takes one token from `key`'s bucket; `Err(seconds until one is available)` when empty.
     pub fn check(&self, key: &str, rate: f64, burst: f64) -> Result<(), u64> {
+        self.take(key, rate, burst, 1.0)
+    }
+
+    /// Whether `key`'s bucket has a token, without taking it; `Err(seconds until one is
+    /// available)` when empty.
+    pub fn peek(&self, key: &str, rate: f64, burst: f64) -> Result<(), u64> {
+        self.take(key, rate, burst, 0.0)
+    }
+
+    fn take(&self, key: &str, rate: f64, burst: f64, cost: f64) -> Result<(), u64> {
         if rate <= 0.0 {
             return Ok(());
         }
@@ -21,15 +37,30 @@ impl RateLimiter {
         let Ok(mut b) = self.buckets.lock() else {
             return Ok(());
         };
+        if b.len() >= Self::PRUNE_AT {
+            b.retain(|_, (tokens, last)| {
+                *tokens + now.duration_since(*last).as_secs_f64() * rate < burst
+            });
+        }
         let (tokens, last) = b.entry(key.to_string()).or_insert((burst, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
         *last = now;
         if *tokens >= 1.0 {
-            *tokens -= 1.0;
+            *tokens -= cost;
             Ok(())
         } else {
             Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
         }
+    }
+
+    /// Keys currently held.
+    pub fn len(&self) -> usize {
+        self.buckets.lock().map(|b| b.len()).unwrap_or(0)
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

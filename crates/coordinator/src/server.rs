@@ -214,11 +214,17 @@ impl Coordinator {
             metrics: self.metrics.clone(),
             metrics_sources: extras.metrics_sources,
             limiter: Default::default(),
+            addresses: Default::default(),
             config: self.config.clone(),
         });
         tracing::info!(addr = %self.config.listen, attester = %self.attester.address(), backend = ?self.db.backend(), "coordinator listening");
         Ok(vec![
-            tokio::spawn(serve(listener, api::router(state), rx.clone())),
+            tokio::spawn(crate::serve::serve(
+                listener,
+                api::router(state),
+                self.config.http.clone(),
+                rx.clone(),
+            )),
             tokio::spawn(webhooks.run(rx.clone())),
             tokio::spawn(worker::run(lifecycle, rx.clone())),
             tokio::spawn(sweep(
@@ -228,24 +234,6 @@ impl Coordinator {
             )),
         ])
     }
-}
-
-/// Serves the API until shutdown; in-flight requests finish.
-async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut rx: watch::Receiver<bool>,
-) {
-    let graceful = async move {
-        let _ = rx.wait_for(|v| *v).await;
-    };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(graceful)
-        .await
-    {
-        tracing::error!(error = %e, "http server failed");
-    }
-    tracing::info!("http server stopped");
 }
 
 /// The expiry sweeper: marks unmatched instructions past their expiry as expired.

@@ -76,6 +76,7 @@ pub struct Party {
     /// The party's wallet (EIP-55 checksum required when mixed-case; receives the counter-leg).
     pub wallet_address: String,
     /// The wallet's chain (a configured chain).
+    #[schema(minimum = 1, maximum = 9007199254740991_u64)]
     pub chain_id: u64,
     /// How the legs this party delivers are authorised on chain (escrow v2): `depositor`
     /// (default: a fixed sending address) or `deposit_key` (a one-time key the platform
@@ -122,6 +123,7 @@ pub struct LegInput {
     /// `deliver` or `receive`.
     pub direction: Direction,
     /// The chain the token lives on (a configured chain).
+    #[schema(minimum = 1, maximum = 9007199254740991_u64)]
     pub chain_id: u64,
 }
 

@@ -54,12 +54,15 @@ pub(super) async fn submit_instruction(
 
 /// Instruction list filter.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InstructionFilter {
     /// `pending_match`, `matched`, `expired`, `cancelled` or `closed`.
     pub status: Option<String>,
-    /// Page size.
+    /// Page size (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// Offset.
+    /// Items to skip.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -4,6 +4,9 @@
 //! state, errors, authentication, paging, the router and the operational endpoints.
 
 pub mod instructions;
+pub mod limits;
+mod openapi;
+mod params;
 pub mod settlements;
 pub mod support;
 pub mod webhooks;
@@ -11,39 +14,27 @@ pub mod webhooks;
 pub use support::{ApiError, ApiResult, ApiState, AppState, Auth, ErrorBody, Page, Paginated};
 
 use crate::templates::Template;
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get};
+use openapi::Completeness;
 use serde_json::json;
 use std::sync::Arc;
 use support::page;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::{router::OpenApiRouter, routes};
-
-struct SecurityAddon;
-
-impl Modify for SecurityAddon {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Lockstep coordinator", description = "Atomic delivery-versus-payment settlement: instruction matching, compliance, webhooks."),
-    modifiers(&SecurityAddon),
     security(("bearer" = []))
 )]
 struct ApiDoc;
 
-/// The router: API, `/openapi.json`, `/healthz`, `/metrics`.
+/// The router: API, `/openapi.json`, `/healthz`, `/metrics`, behind the request limits
+/// ([`limits`]) and the query-parameter rule (unknown parameters: 400).
 pub fn router(c: AppState) -> Router {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(
@@ -76,6 +67,9 @@ pub fn router(c: AppState) -> Router {
         .routes(routes!(settlements::operator_stuck))
         .routes(routes!(healthz))
         .split_for_parts();
+    let mut openapi = openapi;
+    Completeness.modify(&mut openapi);
+    let params = Arc::new(params::QueryParams::from_openapi(&openapi));
     let openapi = Arc::new(openapi);
     router
         .route(
@@ -83,6 +77,15 @@ pub fn router(c: AppState) -> Router {
             get(move || async move { Json(openapi.as_ref().clone()) }),
         )
         .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(
+            params,
+            params::refuse_unknown,
+        ))
+        .layer(DefaultBodyLimit::max(c.config.http.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            c.clone(),
+            limits::limit_request,
+        ))
         .layer(middleware::from_fn_with_state(c.clone(), track))
         .with_state(c)
 }
@@ -107,9 +110,13 @@ async fn metrics(State(c): State<AppState>) -> impl IntoResponse {
     })
 }
 
-/// Liveness and database reachability.
+/// Liveness and database reachability. Needs no token, so it counts against the
+/// caller address's limit for requests without a valid token.
 #[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "healthy"), (status = 503, description = "database unreachable")), tag = "operations")]
-async fn healthz(State(c): State<AppState>) -> Response {
+async fn healthz(State(c): State<AppState>, req: Request) -> Response {
+    if let Err(secs) = c.addresses.charge(&c, req.extensions().get()) {
+        return limits::too_many("too many requests from this address", secs).into_response();
+    }
     if c.db.ping().await {
         Json(json!({"status": "ok"})).into_response()
     } else {

@@ -21,12 +21,15 @@ use utoipa::{IntoParams, ToSchema};
 
 /// Settlement list filter.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SettlementFilter {
     /// A state, e.g. `COMPLIANCE_CLEARED`.
     pub state: Option<String>,
-    /// Page size.
+    /// Page size (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// Offset.
+    /// Items to skip.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -96,6 +99,7 @@ pub(super) async fn settlement_events(
 
 /// `GET /v1/settlements/{id}/deposits` query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DepositQuery {
     /// The custody address that will send the deposit-key legs' deposits: their
     /// `signature` and `deposit_calldata` are made for it (ignored for depositor legs).

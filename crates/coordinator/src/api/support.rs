@@ -1,6 +1,7 @@
 //! What every handler shares: the state, the error answer, the authenticated caller and
 //! paging.
 
+use super::limits::{AddressLimiter, too_many};
 use crate::Error;
 use crate::auth::{Principal, Scope};
 use crate::config::Config;
@@ -10,12 +11,14 @@ use crate::settlements::Lifecycle;
 use crate::templates::Templates;
 use crate::terms::Escrows;
 use axum::Json;
+use axum::extract::ConnectInfo;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use lockstep_core::{Db, MetricsSource};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
@@ -37,6 +40,8 @@ pub struct ApiState {
     pub metrics_sources: Vec<Arc<dyn MetricsSource>>,
     /// Per-token request limits.
     pub limiter: RateLimiter,
+    /// Per-address limits for requests without a valid token.
+    pub addresses: AddressLimiter,
     /// Configuration in force (rate limits, stuck threshold, secret overlap).
     pub config: Config,
 }
@@ -79,6 +84,11 @@ impl ApiError {
             errors: None,
             retry_after: None,
         }
+    }
+    /// Adds `Retry-After: secs`.
+    pub(crate) fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs);
+        self
     }
     pub(crate) fn not_found() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not found")
@@ -151,11 +161,8 @@ impl From<Error> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        let status = match &r {
-            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, r.body_text())
+        // axum's own statuses: 400 syntax, 422 data, 415 content type, 413 size.
+        ApiError::new(r.status(), r.body_text())
     }
 }
 
@@ -175,40 +182,54 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
+    /// Requests without a valid token are charged to the caller's address (429 beyond
+    /// the per-address limit); one over that limit gets a token looked up only if it was
+    /// valid before (docs/coordinator.md, "Server limits").
     async fn from_request_parts(parts: &mut Parts, c: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))?;
-        match crate::auth::authenticate(&c.db, token).await? {
-            Some(p) => {
-                if let Err(secs) = c.limiter.check(
-                    &p.token_id,
-                    c.config.rate_limit_per_second,
-                    c.config.rate_limit_burst,
-                ) {
-                    let mut e = ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "rate limit exceeded for this token",
-                    );
-                    e.retry_after = Some(secs);
-                    return Err(e);
-                }
-                Ok(Auth(p))
-            }
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid or revoked token",
-            )),
-        }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        let Some(token) = bearer(parts) else {
+            return Err(c.addresses.charge(c, peer).map_or_else(throttled, |()| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token")
+            }));
+        };
+        let hash = crate::auth::hash_token(token);
+        c.addresses.may_look_up(c, peer, &hash).map_err(throttled)?;
+        let Some(p) = crate::auth::authenticate_hash(&c.db, &hash).await? else {
+            return Err(c.addresses.charge(c, peer).map_or_else(throttled, |()| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid or revoked token")
+            }));
+        };
+        c.addresses.remember(&hash);
+        c.limiter
+            .check(
+                &p.token_id,
+                c.config.rate_limit_per_second,
+                c.config.rate_limit_burst,
+            )
+            .map_err(|secs| too_many("rate limit exceeded for this token", secs))?;
+        Ok(Auth(p))
     }
+}
+
+fn throttled(secs: u64) -> ApiError {
+    too_many(
+        "too many requests without a valid token from this address",
+        secs,
+    )
+}
+
+/// The bearer token of the `Authorization` header, if any.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 impl Auth {
@@ -245,10 +266,13 @@ impl Auth {
 
 /// `?limit=&offset=` (limit 1..=500, default 50).
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Page size (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Items to skip.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -13,14 +13,31 @@ use utoipa::ToSchema;
 /// A field-level validation error (422).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
-    /// Path of the field, e.g. `["body", "legs", 0, "quantity"]`.
-    #[schema(value_type = Vec<Object>)]
+    /// Path of the field, e.g. `["body", "legs", 0, "quantity"]`: names and array indexes.
+    #[schema(schema_with = loc_schema)]
     pub loc: Vec<Value>,
     /// What is wrong.
     pub msg: String,
     /// Error class.
     #[serde(rename = "type")]
     pub kind: String,
+}
+
+/// The schema of [`FieldError::loc`]: an array of field names (strings) and array indexes
+/// (non-negative integers).
+fn loc_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            OneOfBuilder::new()
+                .item(ObjectBuilder::new().schema_type(Type::String))
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                ),
+        )
+        .build()
 }
 
 /// A `value_error` at `body.<loc>`.
