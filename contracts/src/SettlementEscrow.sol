@@ -80,6 +80,9 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
 
     mapping(bytes32 settlementId => Settlement) private _settlements;
     mapping(bytes32 settlementId => mapping(uint256 legIndex => address)) private _keyDepositors;
+    /// @dev Messages buffered while the id is unregistered here, for every term set but the first one heard
+    /// (that one is buffered in the settlement's own slot): only `flags` and `lockedMask` are used.
+    mapping(bytes32 settlementId => mapping(bytes32 termsHash => Settlement)) private _buffers;
 
     /// @param endpoint_ This chain's LayerZero EndpointV2.
     /// @param owner_ Owner (wiring only) and LayerZero delegate; in production a TimelockController whose
@@ -128,25 +131,21 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         if (s.state != State.NONE) revert EscrowInvalidState(id, s.state);
         bytes32 termsHash = keccak256(abi.encode(terms));
         bool isHub = terms.hubEid == localEid;
-        bool buffered = s.termsHash == termsHash;
+        // What peers told us before we registered, about exactly these terms (other sets are never applied).
+        Settlement storage b = _bufferOf(s, id, termsHash);
+        uint32 locked = isHub ? b.lockedMask : 0;
         // Expired terms are rejected, with one exception that keeps liveness: a hub that was never
         // registered but already heard LOCKED from a spoke registers straight into REFUNDED (aborted),
         // so `resend` can send the ABORT that unwinds that spoke. (`refund` does the same without an
         // attestation.)
-        bool lateAbort = isHub && buffered && s.lockedMask != 0;
-        if (terms.timeoutAt <= block.timestamp && !lateAbort) revert EscrowExpired(id, terms.timeoutAt);
+        bool expired = terms.timeoutAt <= block.timestamp;
+        if (expired && locked == 0) revert EscrowExpired(id, terms.timeoutAt);
         _validate(terms);
 
         _checkAttestation(id, termsHash, terms.decisionRef, signature);
 
-        // Apply what peers told us before we registered, if it was about exactly these terms.
         State next = State.OPEN;
-        uint32 locked;
-        if (buffered) {
-            if (isHub) locked = s.lockedMask;
-            else if (s.flags & _FLAG_EARLY_ABORT != 0) next = State.REFUNDED;
-        }
-        if (lateAbort && terms.timeoutAt <= block.timestamp) next = State.REFUNDED;
+        if (expired || (!isHub && b.flags & _FLAG_EARLY_ABORT != 0)) next = State.REFUNDED;
         _settlements[id] = Settlement(termsHash, next, 0, 0, locked, 0, address(0));
         emit SettlementRegistered(id, termsHash, terms.hubEid, terms.timeoutAt, terms.decisionRef);
         if (next == State.REFUNDED) emit SettlementRefunded(id, termsHash);
@@ -280,11 +279,11 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         Terms memory t = terms;
         if (state == State.NONE) {
             // A hub that never registered but holds a spoke's LOCKED for exactly these terms: the spoke
-            // registered them with an attestation, the deadline passed, so the hub can only abort.
-            if (!isHub || s.termsHash != termsHash || s.lockedMask == 0) {
-                revert EscrowTermsMismatch(id, s.termsHash, termsHash);
-            }
-            s.state = State.REFUNDED;
+            // registered them with an attestation, the deadline passed, so the hub can only abort. From
+            // then on it holds these terms, so LOCKED for any other set is answered with ABORT.
+            uint32 locked = _bufferOf(s, id, termsHash).lockedMask;
+            if (!isHub || locked == 0) revert EscrowTermsMismatch(id, s.termsHash, termsHash);
+            _settlements[id] = Settlement(termsHash, State.REFUNDED, 0, 0, locked, 0, address(0));
             emit SettlementRefunded(id, termsHash);
         } else {
             if (s.termsHash != termsHash) revert EscrowTermsMismatch(id, s.termsHash, termsHash);
@@ -493,35 +492,45 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         }
     }
 
-    /// @dev Records a message for a settlement not registered here yet. Only what can happen to an
-    /// honest unregistered escrow is kept: a hub learning that a spoke locked, and a spoke learning that
-    /// the hub aborted. A RELEASE cannot reach an unregistered spoke (the hub needs its LOCKED first).
+    /// @dev Records a message for a settlement not registered here yet, per term set (`_bufferOf`): a
+    /// message for one set can never hide or overwrite another's, and each message writes at most one
+    /// slot. Only what can happen to an honest unregistered escrow is kept: a hub learning that a spoke
+    /// locked, and a spoke learning that the hub aborted. A RELEASE cannot reach an unregistered spoke
+    /// (the hub needs its LOCKED first).
     function _buffer(Settlement storage s, Terms memory t, uint8 kind, uint32 srcEid, bytes32 termsHash, bool isHub)
         private
     {
-        bytes32 buffered = s.termsHash;
-        if (buffered != bytes32(0) && buffered != termsHash) {
-            emit MessageIgnored(t.settlementId, kind, srcEid, State.NONE);
-            return;
-        }
+        bytes32 id = t.settlementId;
         if (kind == SettlementMsgCodec.LOCKED && isHub && srcEid != localEid) {
             uint32 spokeMask = _eidMask(t.legs, srcEid);
             if (spokeMask != 0) {
-                s.termsHash = termsHash;
-                s.lockedMask |= spokeMask;
-                emit MessageBuffered(t.settlementId, kind, srcEid, termsHash);
+                _claimBuffer(s, id, termsHash).lockedMask |= spokeMask;
+                emit MessageBuffered(id, kind, srcEid, termsHash);
                 return;
             }
         } else if (kind == SettlementMsgCodec.ABORT && !isHub && srcEid == t.hubEid) {
-            s.termsHash = termsHash;
-            s.flags |= _FLAG_EARLY_ABORT;
-            emit MessageBuffered(t.settlementId, kind, srcEid, termsHash);
+            _claimBuffer(s, id, termsHash).flags |= _FLAG_EARLY_ABORT;
+            emit MessageBuffered(id, kind, srcEid, termsHash);
             return;
         }
         emit MessageIgnored(t.settlementId, kind, srcEid, State.NONE);
     }
 
     // ================================================================== internals: settlement
+
+    /// @dev Where messages for `termsHash` are buffered while `id` is unregistered here: the settlement's
+    /// own slot if it is empty or holds that set (the common case costs no extra storage read), else a
+    /// slot of that set's own in `_buffers`.
+    function _bufferOf(Settlement storage s, bytes32 id, bytes32 termsHash) private view returns (Settlement storage) {
+        bytes32 first = s.termsHash;
+        return first == bytes32(0) || first == termsHash ? s : _buffers[id][termsHash];
+    }
+
+    /// @dev `_bufferOf`, taking the settlement's own slot for `termsHash` if it is still empty.
+    function _claimBuffer(Settlement storage s, bytes32 id, bytes32 termsHash) private returns (Settlement storage b) {
+        b = _bufferOf(s, id, termsHash);
+        if (s.termsHash == bytes32(0)) s.termsHash = termsHash;
+    }
 
     /// @dev Pays every local leg to its recipient, each on its own (a failed transfer becomes owed).
     function _execute(Settlement storage s, Terms memory t, bytes32 termsHash) private {

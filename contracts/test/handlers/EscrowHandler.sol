@@ -213,12 +213,11 @@ contract EscrowHandler is CommonBase, StdUtils {
     }
 
     /// @notice Conflicting attestations: the attester (compromised, or two coordinator instances) signs a
-    /// second term set for a settlement id, same legs and hub but another decision reference, and it is
-    /// registered on a chain that has not registered the first. The chains then hold two term sets for one
-    /// id; atomicity and every other property must still hold.
-    /// @dev Not exercised: a second set naming another hub. Then an unregistered first hub can buffer the
-    /// other hub's ABORT, ignore a spoke's LOCKED for the first set, and that spoke stays LOCKED for good
-    /// (found by this handler; a protocol issue for contracts/src, reported, not fixed here).
+    /// second term set for a settlement id, same legs but another decision reference and a hub chosen at
+    /// random among the legs' chains (often another hub), and it is registered on a chain that has not
+    /// registered the first. The chains then hold two term sets for one id; atomicity and every other
+    /// property must still hold. (With another hub this found the single-buffer liveness bug, fixed by
+    /// buffering per term set: `SecurityCasesTest.test_ConflictingHubsSpokeUnwinds`.)
     function registerConflicting(uint256 sSeed, uint256 legSeed, uint256 hubSeed) external {
         if (_settlements.length == 0) return;
         uint256 s = sSeed % _settlements.length;
@@ -227,8 +226,7 @@ contract EscrowHandler is CommonBase, StdUtils {
         if (!hasAlt(s)) {
             Terms storage a = _alt[s];
             a.settlementId = t.settlementId;
-            a.hubEid = t.hubEid;
-            hubSeed; // see the note above: a conflicting set naming another hub is not exercised
+            a.hubEid = t.legs[hubSeed % t.legs.length].eid;
             a.timeoutAt = t.timeoutAt;
             a.decisionRef = keccak256(abi.encode("conflicting decision", s));
             for (uint256 i; i < t.legs.length; ++i) {
