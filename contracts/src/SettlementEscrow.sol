@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.22;
 
-import {OApp, Origin, MessagingFee, MessagingReceipt} from "@layerzerolabs/oapp-evm/contracts/oapp/OApp.sol";
-import {
-    ILayerZeroEndpointV2,
-    MessagingParams
-} from "@layerzerolabs/lz-evm-protocol-v2/contracts/interfaces/ILayerZeroEndpointV2.sol";
-import {OAppOptionsType3} from "@layerzerolabs/oapp-evm/contracts/oapp/libs/OAppOptionsType3.sol";
+import {OApp, Origin} from "@layerzerolabs/oapp-evm/contracts/oapp/OApp.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
@@ -14,10 +9,12 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ISettlementEscrow, Terms, Leg} from "./ISettlementEscrow.sol";
 import {SettlementMsgCodec} from "./libs/SettlementMsgCodec.sol";
+import {EscrowStorage} from "./escrow/EscrowStorage.sol";
+import {EscrowPayouts} from "./escrow/EscrowPayouts.sol";
+import {EscrowMessaging} from "./escrow/EscrowMessaging.sol";
 
 /// @title SettlementEscrow
 /// @notice Lockstep's escrow (v2), one per chain, a LayerZero v2 OApp. For a settlement the escrow on
@@ -25,64 +22,19 @@ import {SettlementMsgCodec} from "./libs/SettlementMsgCodec.sol";
 /// RELEASE or ABORT. Every payout moves one leg with a bounded gas allowance; a transfer that fails is
 /// recorded as owed to its beneficiary (`claim`), so no token, address or message can block another
 /// leg or keep a settlement from becoming final. See docs/protocol.md.
-/// @dev Storage per settlement is two slots: the `termsHash` and a packed word (state, flags, bitmap of
-/// local legs held, bitmap of remote legs reported locked), plus the sender of deposit-key legs. Every
-/// call passes the full `Terms`, checked against `termsHash`; messages carry them too.
-contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, Pausable, ReentrancyGuardTransient {
+/// @dev Every call passes the full `Terms`, checked against the stored `termsHash`; messages carry them
+/// too. This file holds the entry points (registration, deposits, unwind, resend, views) and the receive
+/// side; state is in `EscrowStorage`, per-leg payouts and claims in `EscrowPayouts`, sending in
+/// `EscrowMessaging`.
+contract SettlementEscrow is EscrowPayouts, EscrowMessaging, EIP712, Pausable {
     using SafeERC20 for IERC20;
 
-    /// @notice Legs are tracked in 32-bit bitmaps.
-    uint256 public constant MAX_LEGS = 32;
-    /// @inheritdoc ISettlementEscrow
-    uint256 public constant TRANSFER_GAS = 100_000;
-    /// @notice Executor gas for `lzReceive` (no enforced options): this base plus `RECEIVE_GAS_PER_LEG`
-    /// per leg on the destination chain, plus `RECEIVE_GAS_PER_SPOKE` per spoke for LOCKED (the hub may
-    /// execute and send RELEASE to every spoke).
-    uint128 public constant RECEIVE_BASE_GAS = 200_000;
-    /// @notice See `RECEIVE_BASE_GAS`: covers one bounded leg transfer and its bookkeeping.
-    uint128 public constant RECEIVE_GAS_PER_LEG = 130_000;
-    /// @notice See `RECEIVE_BASE_GAS`: covers one RELEASE send from the hub.
-    uint128 public constant RECEIVE_GAS_PER_SPOKE = 200_000;
     /// @notice EIP-712 type hash of the registration attestation.
     bytes32 public constant REGISTRATION_TYPEHASH =
         keccak256("Registration(bytes32 settlementId,bytes32 termsHash,bytes32 decisionRef)");
     /// @notice EIP-712 type hash of a deposit key's authorisation of one sender for one leg.
     bytes32 public constant DEPOSIT_TYPEHASH =
         keccak256("Deposit(bytes32 settlementId,uint256 legIndex,address sender)");
-
-    /// @dev Set on an unregistered spoke that received ABORT for the buffered `termsHash`.
-    uint8 private constant _FLAG_EARLY_ABORT = 1;
-    /// @dev Gas that must be left before a bounded transfer so the callee really gets `TRANSFER_GAS`
-    /// (63/64 rule plus the call's own cost): a caller cannot starve a transfer into an "owed".
-    uint256 private constant _MIN_GAS_PER_TRANSFER = TRANSFER_GAS + TRANSFER_GAS / 63 + 10_000;
-
-    /// @dev Per-settlement storage: slot 0 the terms hash, slot 1 the packed rest. The sender of the first
-    /// deposit-key leg deposited on this chain lives in slot 1 too (`keyLeg` = its index + 1), which saves a
-    /// fresh storage slot in the common case of one such leg per chain; further ones use `_keyDepositors`.
-    struct Settlement {
-        bytes32 termsHash;
-        State state;
-        uint8 flags;
-        uint32 depositedMask;
-        uint32 lockedMask;
-        uint8 keyLeg;
-        address keyDepositor;
-    }
-
-    /// @inheritdoc ISettlementEscrow
-    uint32 public immutable localEid;
-    /// @inheritdoc ISettlementEscrow
-    uint256 public immutable maxSettlementDuration;
-    /// @inheritdoc ISettlementEscrow
-    address public attester;
-    /// @inheritdoc ISettlementEscrow
-    mapping(address token => mapping(address beneficiary => uint256)) public owed;
-
-    mapping(bytes32 settlementId => Settlement) private _settlements;
-    mapping(bytes32 settlementId => mapping(uint256 legIndex => address)) private _keyDepositors;
-    /// @dev Messages buffered while the id is unregistered here, for every term set but the first one heard
-    /// (that one is buffered in the settlement's own slot): only `flags` and `lockedMask` are used.
-    mapping(bytes32 settlementId => mapping(bytes32 termsHash => Settlement)) private _buffers;
 
     /// @param endpoint_ This chain's LayerZero EndpointV2.
     /// @param owner_ Owner (wiring only) and LayerZero delegate; in production a TimelockController whose
@@ -93,14 +45,8 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         OApp(endpoint_, owner_)
         Ownable(owner_)
         EIP712("Lockstep", "1")
-    {
-        if (attester_ == address(0)) revert EscrowZeroAddress();
-        if (maxSettlementDuration_ == 0) revert EscrowZeroDuration();
-        localEid = ILayerZeroEndpointV2(endpoint_).eid();
-        maxSettlementDuration = maxSettlementDuration_;
-        attester = attester_;
-        emit AttesterSet(address(0), attester_);
-    }
+        EscrowStorage(endpoint_, attester_, maxSettlementDuration_)
+    {}
 
     // ================================================================== owner (wiring only)
 
@@ -221,18 +167,6 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         }
     }
 
-    /// @dev Reads and forgets the recorded sender of deposit-key leg `legIndex`.
-    function _takeKeyDepositor(Settlement storage s, bytes32 id, uint256 legIndex) private returns (address who) {
-        if (s.keyLeg == legIndex + 1) {
-            who = s.keyDepositor;
-            s.keyLeg = 0;
-            s.keyDepositor = address(0);
-        } else {
-            who = _keyDepositors[id][legIndex];
-            delete _keyDepositors[id][legIndex];
-        }
-    }
-
     /// @dev Pulls exactly the leg amount from the sender; refuses tokens that deliver another amount.
     function _pull(bytes32 id, uint256 legIndex, Leg calldata leg) private {
         IERC20 token = IERC20(leg.token);
@@ -265,7 +199,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         }
     }
 
-    // ================================================================== unwind, resend, claim
+    // ================================================================== unwind, resend
 
     /// @inheritdoc ISettlementEscrow
     function refund(Terms calldata terms) external payable nonReentrant {
@@ -313,21 +247,6 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             spent = _broadcast(t, encoded, kind, msg.value, msg.sender);
         }
         _returnExcess(spent);
-    }
-
-    /// @inheritdoc ISettlementEscrow
-    function claim(address token, address to) external nonReentrant returns (uint256 amount) {
-        if (to == address(0)) revert EscrowZeroAddress();
-        amount = owed[token][msg.sender];
-        if (amount == 0) revert EscrowNothingOwed(token, msg.sender);
-        owed[token][msg.sender] = 0;
-        emit Claimed(token, msg.sender, to, amount);
-        if (token == address(0)) {
-            (bool ok,) = payable(to).call{value: amount}("");
-            if (!ok) revert EscrowFeeRefundFailed(to, amount);
-        } else {
-            IERC20(token).safeTransfer(to, amount);
-        }
     }
 
     // ================================================================== quotes and views
@@ -516,85 +435,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         emit MessageIgnored(t.settlementId, kind, srcEid, State.NONE);
     }
 
-    // ================================================================== internals: settlement
-
-    /// @dev Where messages for `termsHash` are buffered while `id` is unregistered here: the settlement's
-    /// own slot if it is empty or holds that set (the common case costs no extra storage read), else a
-    /// slot of that set's own in `_buffers`.
-    function _bufferOf(Settlement storage s, bytes32 id, bytes32 termsHash) private view returns (Settlement storage) {
-        bytes32 first = s.termsHash;
-        return first == bytes32(0) || first == termsHash ? s : _buffers[id][termsHash];
-    }
-
-    /// @dev `_bufferOf`, taking the settlement's own slot for `termsHash` if it is still empty.
-    function _claimBuffer(Settlement storage s, bytes32 id, bytes32 termsHash) private returns (Settlement storage b) {
-        b = _bufferOf(s, id, termsHash);
-        if (s.termsHash == bytes32(0)) s.termsHash = termsHash;
-    }
-
-    /// @dev Pays every local leg to its recipient, each on its own (a failed transfer becomes owed).
-    function _execute(Settlement storage s, Terms memory t, bytes32 termsHash) private {
-        bytes32 id = t.settlementId;
-        s.state = State.EXECUTED;
-        s.depositedMask = 0;
-        emit SettlementExecuted(id, termsHash, t.decisionRef);
-        uint256 n = t.legs.length;
-        for (uint256 i; i < n; ++i) {
-            Leg memory leg = t.legs[i];
-            if (leg.eid != localEid) continue;
-            if (leg.depositor == address(0)) _takeKeyDepositor(s, id, i);
-            if (_tryTransfer(leg.token, leg.recipient, leg.amount)) {
-                emit LegReleased(id, i, leg.recipient, leg.token, leg.amount);
-            } else {
-                _credit(id, i, leg.recipient, leg.token, leg.amount, false);
-            }
-        }
-    }
-
-    /// @dev Returns every deposited local leg to its depositor, each on its own (a failed transfer becomes owed).
-    function _refundAll(Settlement storage s, Terms memory t, bytes32 termsHash) private {
-        bytes32 id = t.settlementId;
-        uint32 deposited = s.depositedMask;
-        s.state = State.REFUNDED;
-        s.depositedMask = 0;
-        emit SettlementRefunded(id, termsHash);
-        uint256 n = t.legs.length;
-        for (uint256 i; i < n; ++i) {
-            if (uint256(deposited) & (1 << i) == 0) continue;
-            Leg memory leg = t.legs[i];
-            address to = leg.depositor;
-            if (to == address(0)) to = _takeKeyDepositor(s, id, i);
-            if (_tryTransfer(leg.token, to, leg.amount)) {
-                emit LegRefunded(id, i, to, leg.token, leg.amount);
-            } else {
-                _credit(id, i, to, leg.token, leg.amount, true);
-            }
-        }
-    }
-
-    function _credit(bytes32 id, uint256 legIndex, address beneficiary, address token, uint256 amount, bool isRefund)
-        private
-    {
-        owed[token][beneficiary] += amount;
-        emit LegOwed(id, legIndex, beneficiary, token, amount, isRefund);
-    }
-
-    /// @dev `token.transfer(to, amount)` with at most `TRANSFER_GAS`, copying at most one word of return
-    /// data. Success means: the call did not revert, and it returned `true` or (USDT style) nothing from
-    /// an address with code. Reverts only if less gas is left than the allowance needs.
-    function _tryTransfer(address token, address to, uint256 amount) private returns (bool ok) {
-        uint256 left = gasleft();
-        if (left < _MIN_GAS_PER_TRANSFER) revert EscrowInsufficientGas(left, _MIN_GAS_PER_TRANSFER);
-        bytes memory data = abi.encodeCall(IERC20.transfer, (to, amount));
-        uint256 allowance = TRANSFER_GAS;
-        assembly ("memory-safe") {
-            mstore(0, 0)
-            let success := call(allowance, token, 0, add(data, 0x20), mload(data), 0, 0x20)
-            switch returndatasize()
-            case 0 { ok := and(success, gt(extcodesize(token), 0)) }
-            default { ok := and(success, and(gt(returndatasize(), 31), eq(mload(0), 1))) }
-        }
-    }
+    // ================================================================== internals
 
     /// @dev What `resend` would send now: LOCKED (locked spoke), RELEASE (executed hub), ABORT (refunded
     /// hub, or terms this registered hub can never execute because it holds other terms for the id).
@@ -681,141 +522,5 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
 
     function _depositDigest(bytes32 settlementId, uint256 legIndex, address sender) private view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(DEPOSIT_TYPEHASH, settlementId, legIndex, sender)));
-    }
-
-    function _localMask(Leg[] calldata legs) private view returns (uint32 mask) {
-        uint256 n = legs.length;
-        for (uint256 i; i < n; ++i) {
-            if (legs[i].eid == localEid) mask |= uint32(1 << i);
-        }
-    }
-
-    function _eidMask(Leg[] memory legs, uint32 eid) private pure returns (uint32 mask) {
-        uint256 n = legs.length;
-        for (uint256 i; i < n; ++i) {
-            if (legs[i].eid == eid) mask |= uint32(1 << i);
-        }
-    }
-
-    function _allMask(uint256 n) private pure returns (uint32) {
-        return uint32((uint256(1) << n) - 1);
-    }
-
-    // ================================================================== internals: messaging
-
-    /// @dev Sends `kind` to every distinct remote eid of the legs, each on its own: a destination whose
-    /// quote fails, whose fee the rest of `budget` does not cover or whose send fails is deferred
-    /// (`MessageDeferred`; anyone can `resend`). Never reverts. Returns the fee spent.
-    function _broadcast(Terms memory t, bytes memory encoded, uint8 kind, uint256 budget, address refundTo)
-        private
-        returns (uint256 spent)
-    {
-        uint32[] memory dsts = _spokes(t.legs);
-        uint256 count = dsts.length;
-        for (uint256 j; j < count; ++j) {
-            spent += _sendOrDefer(t, dsts[j], kind, encoded, budget - spent, refundTo);
-        }
-    }
-
-    /// @dev The distinct eids of the legs other than this chain's, in first-appearance order.
-    function _spokes(Leg[] memory legs) private view returns (uint32[] memory dsts) {
-        uint256 n = legs.length;
-        dsts = new uint32[](n);
-        uint256 count;
-        for (uint256 i; i < n; ++i) {
-            uint32 eid = legs[i].eid;
-            if (eid == localEid || _seenBefore(legs, i, eid)) continue;
-            dsts[count++] = eid;
-        }
-        assembly ("memory-safe") {
-            mstore(dsts, count)
-        }
-    }
-
-    /// @dev Quotes and sends one message if `budget` covers its fee; on any failure emits `MessageDeferred`
-    /// instead. Never reverts. Returns the fee spent.
-    function _sendOrDefer(
-        Terms memory t,
-        uint32 dstEid,
-        uint8 kind,
-        bytes memory encoded,
-        uint256 budget,
-        address refundTo
-    ) private returns (uint256) {
-        bytes32 peer = peers[dstEid];
-        bytes memory options = _options(t.legs, dstEid, kind);
-        MessagingParams memory params =
-            MessagingParams(dstEid, peer, SettlementMsgCodec.encode(kind, encoded), options, false);
-        (bool quoted, uint256 fee) = _tryQuote(params);
-        if (quoted && fee <= budget) {
-            try endpoint.send{value: fee}(params, refundTo) returns (MessagingReceipt memory receipt) {
-                emit MessageSent(t.settlementId, kind, dstEid, receipt.guid, fee);
-                return fee;
-            } catch {}
-        }
-        emit MessageDeferred(t.settlementId, kind, dstEid, fee, budget);
-        return 0;
-    }
-
-    /// @dev The endpoint's native fee for `params`; (false, 0) without a peer or when the quote reverts.
-    function _tryQuote(MessagingParams memory params) private view returns (bool, uint256) {
-        if (params.receiver == bytes32(0)) return (false, 0);
-        try endpoint.quote(params, address(this)) returns (MessagingFee memory fee) {
-            return (true, fee.nativeFee);
-        } catch {
-            return (false, 0);
-        }
-    }
-
-    function _quoteOne(Terms memory t, uint32 dstEid, uint8 kind, bytes memory encoded)
-        private
-        view
-        returns (uint256 fee)
-    {
-        (, fee) = _tryQuote(
-            MessagingParams(
-                dstEid, peers[dstEid], SettlementMsgCodec.encode(kind, encoded), _options(t.legs, dstEid, kind), false
-            )
-        );
-    }
-
-    function _quoteBroadcast(Terms memory t, uint8 kind, bytes memory encoded) private view returns (uint256 total) {
-        uint32[] memory dsts = _spokes(t.legs);
-        for (uint256 j; j < dsts.length; ++j) {
-            total += _quoteOne(t, dsts[j], kind, encoded);
-        }
-    }
-
-    function _seenBefore(Leg[] memory legs, uint256 i, uint32 eid) private pure returns (bool) {
-        for (uint256 j; j < i; ++j) {
-            if (legs[j].eid == eid) return true;
-        }
-        return false;
-    }
-
-    /// @dev Enforced options for (eid, kind) if the owner set them, else executor lzReceive gas sized for
-    /// the destination: base + per leg there (+ per spoke for LOCKED, which may execute and broadcast).
-    function _options(Leg[] memory legs, uint32 eid, uint8 kind) private view returns (bytes memory options) {
-        options = enforcedOptions[eid][kind];
-        if (options.length == 0) {
-            uint256 n = legs.length;
-            uint256 gas = RECEIVE_BASE_GAS;
-            for (uint256 i; i < n; ++i) {
-                if (legs[i].eid == eid) {
-                    gas += RECEIVE_GAS_PER_LEG;
-                } else if (kind == SettlementMsgCodec.LOCKED && !_seenBefore(legs, i, legs[i].eid)) {
-                    gas += RECEIVE_GAS_PER_SPOKE;
-                }
-            }
-            // TYPE_3 ‖ worker 1 (executor) ‖ size 17 ‖ option 1 (lzReceive) ‖ uint128 gas
-            options = abi.encodePacked(uint16(3), uint8(1), uint16(17), uint8(1), uint128(gas));
-        }
-    }
-
-    function _returnExcess(uint256 spent) private {
-        uint256 excess = msg.value - spent;
-        if (excess == 0) return;
-        (bool ok,) = payable(msg.sender).call{value: excess}("");
-        if (!ok) revert EscrowFeeRefundFailed(msg.sender, excess);
     }
 }
