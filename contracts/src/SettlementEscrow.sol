@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.22;
 
-import {OApp, Origin, MessagingFee, MessagingReceipt} from "@layerzerolabs/oapp-evm/contracts/oapp/OApp.sol";
-import {
-    ILayerZeroEndpointV2,
-    MessagingParams
-} from "@layerzerolabs/lz-evm-protocol-v2/contracts/interfaces/ILayerZeroEndpointV2.sol";
-import {OAppOptionsType3} from "@layerzerolabs/oapp-evm/contracts/oapp/libs/OAppOptionsType3.sol";
+import {OApp, Origin} from "@layerzerolabs/oapp-evm/contracts/oapp/OApp.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
@@ -14,10 +9,12 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ISettlementEscrow, Terms, Leg} from "./ISettlementEscrow.sol";
 import {SettlementMsgCodec} from "./libs/SettlementMsgCodec.sol";
+import {EscrowStorage} from "./escrow/EscrowStorage.sol";
+import {EscrowPayouts} from "./escrow/EscrowPayouts.sol";
+import {EscrowMessaging} from "./escrow/EscrowMessaging.sol";
 
 /// @title SettlementEscrow
 /// @notice Lockstep's escrow (v2), one per chain, a LayerZero v2 OApp. For a settlement the escrow on
@@ -25,61 +22,19 @@ import {SettlementMsgCodec} from "./libs/SettlementMsgCodec.sol";
 /// RELEASE or ABORT. Every payout moves one leg with a bounded gas allowance; a transfer that fails is
 /// recorded as owed to its beneficiary (`claim`), so no token, address or message can block another
 /// leg or keep a settlement from becoming final. See docs/protocol.md.
-/// @dev Storage per settlement is two slots: the `termsHash` and a packed word (state, flags, bitmap of
-/// local legs held, bitmap of remote legs reported locked), plus the sender of deposit-key legs. Every
-/// call passes the full `Terms`, checked against `termsHash`; messages carry them too.
-contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, Pausable, ReentrancyGuardTransient {
+/// @dev Every call passes the full `Terms`, checked against the stored `termsHash`; messages carry them
+/// too. This file holds the entry points (registration, deposits, unwind, resend, views) and the receive
+/// side; state is in `EscrowStorage`, per-leg payouts and claims in `EscrowPayouts`, sending in
+/// `EscrowMessaging`.
+contract SettlementEscrow is EscrowPayouts, EscrowMessaging, EIP712, Pausable {
     using SafeERC20 for IERC20;
 
-    /// @notice Legs are tracked in 32-bit bitmaps.
-    uint256 public constant MAX_LEGS = 32;
-    /// @inheritdoc ISettlementEscrow
-    uint256 public constant TRANSFER_GAS = 100_000;
-    /// @notice Executor gas for `lzReceive` (no enforced options): this base plus `RECEIVE_GAS_PER_LEG`
-    /// per leg on the destination chain, plus `RECEIVE_GAS_PER_SPOKE` per spoke for LOCKED (the hub may
-    /// execute and send RELEASE to every spoke).
-    uint128 public constant RECEIVE_BASE_GAS = 200_000;
-    /// @notice See `RECEIVE_BASE_GAS`: covers one bounded leg transfer and its bookkeeping.
-    uint128 public constant RECEIVE_GAS_PER_LEG = 130_000;
-    /// @notice See `RECEIVE_BASE_GAS`: covers one RELEASE send from the hub.
-    uint128 public constant RECEIVE_GAS_PER_SPOKE = 200_000;
     /// @notice EIP-712 type hash of the registration attestation.
     bytes32 public constant REGISTRATION_TYPEHASH =
         keccak256("Registration(bytes32 settlementId,bytes32 termsHash,bytes32 decisionRef)");
     /// @notice EIP-712 type hash of a deposit key's authorisation of one sender for one leg.
     bytes32 public constant DEPOSIT_TYPEHASH =
         keccak256("Deposit(bytes32 settlementId,uint256 legIndex,address sender)");
-
-    /// @dev Set on an unregistered spoke that received ABORT for the buffered `termsHash`.
-    uint8 private constant _FLAG_EARLY_ABORT = 1;
-    /// @dev Gas that must be left before a bounded transfer so the callee really gets `TRANSFER_GAS`
-    /// (63/64 rule plus the call's own cost): a caller cannot starve a transfer into an "owed".
-    uint256 private constant _MIN_GAS_PER_TRANSFER = TRANSFER_GAS + TRANSFER_GAS / 63 + 10_000;
-
-    /// @dev Per-settlement storage: slot 0 the terms hash, slot 1 the packed rest. The sender of the first
-    /// deposit-key leg deposited on this chain lives in slot 1 too (`keyLeg` = its index + 1), which saves a
-    /// fresh storage slot in the common case of one such leg per chain; further ones use `_keyDepositors`.
-    struct Settlement {
-        bytes32 termsHash;
-        State state;
-        uint8 flags;
-        uint32 depositedMask;
-        uint32 lockedMask;
-        uint8 keyLeg;
-        address keyDepositor;
-    }
-
-    /// @inheritdoc ISettlementEscrow
-    uint32 public immutable localEid;
-    /// @inheritdoc ISettlementEscrow
-    uint256 public immutable maxSettlementDuration;
-    /// @inheritdoc ISettlementEscrow
-    address public attester;
-    /// @inheritdoc ISettlementEscrow
-    mapping(address token => mapping(address beneficiary => uint256)) public owed;
-
-    mapping(bytes32 settlementId => Settlement) private _settlements;
-    mapping(bytes32 settlementId => mapping(uint256 legIndex => address)) private _keyDepositors;
 
     /// @param endpoint_ This chain's LayerZero EndpointV2.
     /// @param owner_ Owner (wiring only) and LayerZero delegate; in production a TimelockController whose
@@ -90,14 +45,8 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         OApp(endpoint_, owner_)
         Ownable(owner_)
         EIP712("Lockstep", "1")
-    {
-        if (attester_ == address(0)) revert EscrowZeroAddress();
-        if (maxSettlementDuration_ == 0) revert EscrowZeroDuration();
-        localEid = ILayerZeroEndpointV2(endpoint_).eid();
-        maxSettlementDuration = maxSettlementDuration_;
-        attester = attester_;
-        emit AttesterSet(address(0), attester_);
-    }
+        EscrowStorage(endpoint_, attester_, maxSettlementDuration_)
+    {}
 
     // ================================================================== owner (wiring only)
 
@@ -128,25 +77,21 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         if (s.state != State.NONE) revert EscrowInvalidState(id, s.state);
         bytes32 termsHash = keccak256(abi.encode(terms));
         bool isHub = terms.hubEid == localEid;
-        bool buffered = s.termsHash == termsHash;
+        // What peers told us before we registered, about exactly these terms (other sets are never applied).
+        Settlement storage b = _bufferOf(s, id, termsHash);
+        uint32 locked = isHub ? b.lockedMask : 0;
         // Expired terms are rejected, with one exception that keeps liveness: a hub that was never
         // registered but already heard LOCKED from a spoke registers straight into REFUNDED (aborted),
         // so `resend` can send the ABORT that unwinds that spoke. (`refund` does the same without an
         // attestation.)
-        bool lateAbort = isHub && buffered && s.lockedMask != 0;
-        if (terms.timeoutAt <= block.timestamp && !lateAbort) revert EscrowExpired(id, terms.timeoutAt);
+        bool expired = terms.timeoutAt <= block.timestamp;
+        if (expired && locked == 0) revert EscrowExpired(id, terms.timeoutAt);
         _validate(terms);
 
         _checkAttestation(id, termsHash, terms.decisionRef, signature);
 
-        // Apply what peers told us before we registered, if it was about exactly these terms.
         State next = State.OPEN;
-        uint32 locked;
-        if (buffered) {
-            if (isHub) locked = s.lockedMask;
-            else if (s.flags & _FLAG_EARLY_ABORT != 0) next = State.REFUNDED;
-        }
-        if (lateAbort && terms.timeoutAt <= block.timestamp) next = State.REFUNDED;
+        if (expired || (!isHub && b.flags & _FLAG_EARLY_ABORT != 0)) next = State.REFUNDED;
         _settlements[id] = Settlement(termsHash, next, 0, 0, locked, 0, address(0));
         emit SettlementRegistered(id, termsHash, terms.hubEid, terms.timeoutAt, terms.decisionRef);
         if (next == State.REFUNDED) emit SettlementRefunded(id, termsHash);
@@ -222,18 +167,6 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         }
     }
 
-    /// @dev Reads and forgets the recorded sender of deposit-key leg `legIndex`.
-    function _takeKeyDepositor(Settlement storage s, bytes32 id, uint256 legIndex) private returns (address who) {
-        if (s.keyLeg == legIndex + 1) {
-            who = s.keyDepositor;
-            s.keyLeg = 0;
-            s.keyDepositor = address(0);
-        } else {
-            who = _keyDepositors[id][legIndex];
-            delete _keyDepositors[id][legIndex];
-        }
-    }
-
     /// @dev Pulls exactly the leg amount from the sender; refuses tokens that deliver another amount.
     function _pull(bytes32 id, uint256 legIndex, Leg calldata leg) private {
         IERC20 token = IERC20(leg.token);
@@ -266,7 +199,7 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         }
     }
 
-    // ================================================================== unwind, resend, claim
+    // ================================================================== unwind, resend
 
     /// @inheritdoc ISettlementEscrow
     function refund(Terms calldata terms) external payable nonReentrant {
@@ -280,11 +213,11 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         Terms memory t = terms;
         if (state == State.NONE) {
             // A hub that never registered but holds a spoke's LOCKED for exactly these terms: the spoke
-            // registered them with an attestation, the deadline passed, so the hub can only abort.
-            if (!isHub || s.termsHash != termsHash || s.lockedMask == 0) {
-                revert EscrowTermsMismatch(id, s.termsHash, termsHash);
-            }
-            s.state = State.REFUNDED;
+            // registered them with an attestation, the deadline passed, so the hub can only abort. From
+            // then on it holds these terms, so LOCKED for any other set is answered with ABORT.
+            uint32 locked = _bufferOf(s, id, termsHash).lockedMask;
+            if (!isHub || locked == 0) revert EscrowTermsMismatch(id, s.termsHash, termsHash);
+            _settlements[id] = Settlement(termsHash, State.REFUNDED, 0, 0, locked, 0, address(0));
             emit SettlementRefunded(id, termsHash);
         } else {
             if (s.termsHash != termsHash) revert EscrowTermsMismatch(id, s.termsHash, termsHash);
@@ -314,21 +247,6 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
             spent = _broadcast(t, encoded, kind, msg.value, msg.sender);
         }
         _returnExcess(spent);
-    }
-
-    /// @inheritdoc ISettlementEscrow
-    function claim(address token, address to) external nonReentrant returns (uint256 amount) {
-        if (to == address(0)) revert EscrowZeroAddress();
-        amount = owed[token][msg.sender];
-        if (amount == 0) revert EscrowNothingOwed(token, msg.sender);
-        owed[token][msg.sender] = 0;
-        emit Claimed(token, msg.sender, to, amount);
-        if (token == address(0)) {
-            (bool ok,) = payable(to).call{value: amount}("");
-            if (!ok) revert EscrowFeeRefundFailed(to, amount);
-        } else {
-            IERC20(token).safeTransfer(to, amount);
-        }
     }
 
     // ================================================================== quotes and views
@@ -493,99 +411,31 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
         }
     }
 
-    /// @dev Records a message for a settlement not registered here yet. Only what can happen to an
-    /// honest unregistered escrow is kept: a hub learning that a spoke locked, and a spoke learning that
-    /// the hub aborted. A RELEASE cannot reach an unregistered spoke (the hub needs its LOCKED first).
+    /// @dev Records a message for a settlement not registered here yet, per term set (`_bufferOf`): a
+    /// message for one set can never hide or overwrite another's, and each message writes at most one
+    /// slot. Only what can happen to an honest unregistered escrow is kept: a hub learning that a spoke
+    /// locked, and a spoke learning that the hub aborted. A RELEASE cannot reach an unregistered spoke
+    /// (the hub needs its LOCKED first).
     function _buffer(Settlement storage s, Terms memory t, uint8 kind, uint32 srcEid, bytes32 termsHash, bool isHub)
         private
     {
-        bytes32 buffered = s.termsHash;
-        if (buffered != bytes32(0) && buffered != termsHash) {
-            emit MessageIgnored(t.settlementId, kind, srcEid, State.NONE);
-            return;
-        }
+        bytes32 id = t.settlementId;
         if (kind == SettlementMsgCodec.LOCKED && isHub && srcEid != localEid) {
             uint32 spokeMask = _eidMask(t.legs, srcEid);
             if (spokeMask != 0) {
-                s.termsHash = termsHash;
-                s.lockedMask |= spokeMask;
-                emit MessageBuffered(t.settlementId, kind, srcEid, termsHash);
+                _claimBuffer(s, id, termsHash).lockedMask |= spokeMask;
+                emit MessageBuffered(id, kind, srcEid, termsHash);
                 return;
             }
         } else if (kind == SettlementMsgCodec.ABORT && !isHub && srcEid == t.hubEid) {
-            s.termsHash = termsHash;
-            s.flags |= _FLAG_EARLY_ABORT;
-            emit MessageBuffered(t.settlementId, kind, srcEid, termsHash);
+            _claimBuffer(s, id, termsHash).flags |= _FLAG_EARLY_ABORT;
+            emit MessageBuffered(id, kind, srcEid, termsHash);
             return;
         }
         emit MessageIgnored(t.settlementId, kind, srcEid, State.NONE);
     }
 
-    // ================================================================== internals: settlement
-
-    /// @dev Pays every local leg to its recipient, each on its own (a failed transfer becomes owed).
-    function _execute(Settlement storage s, Terms memory t, bytes32 termsHash) private {
-        bytes32 id = t.settlementId;
-        s.state = State.EXECUTED;
-        s.depositedMask = 0;
-        emit SettlementExecuted(id, termsHash, t.decisionRef);
-        uint256 n = t.legs.length;
-        for (uint256 i; i < n; ++i) {
-            Leg memory leg = t.legs[i];
-            if (leg.eid != localEid) continue;
-            if (leg.depositor == address(0)) _takeKeyDepositor(s, id, i);
-            if (_tryTransfer(leg.token, leg.recipient, leg.amount)) {
-                emit LegReleased(id, i, leg.recipient, leg.token, leg.amount);
-            } else {
-                _credit(id, i, leg.recipient, leg.token, leg.amount, false);
-            }
-        }
-    }
-
-    /// @dev Returns every deposited local leg to its depositor, each on its own (a failed transfer becomes owed).
-    function _refundAll(Settlement storage s, Terms memory t, bytes32 termsHash) private {
-        bytes32 id = t.settlementId;
-        uint32 deposited = s.depositedMask;
-        s.state = State.REFUNDED;
-        s.depositedMask = 0;
-        emit SettlementRefunded(id, termsHash);
-        uint256 n = t.legs.length;
-        for (uint256 i; i < n; ++i) {
-            if (uint256(deposited) & (1 << i) == 0) continue;
-            Leg memory leg = t.legs[i];
-            address to = leg.depositor;
-            if (to == address(0)) to = _takeKeyDepositor(s, id, i);
-            if (_tryTransfer(leg.token, to, leg.amount)) {
-                emit LegRefunded(id, i, to, leg.token, leg.amount);
-            } else {
-                _credit(id, i, to, leg.token, leg.amount, true);
-            }
-        }
-    }
-
-    function _credit(bytes32 id, uint256 legIndex, address beneficiary, address token, uint256 amount, bool isRefund)
-        private
-    {
-        owed[token][beneficiary] += amount;
-        emit LegOwed(id, legIndex, beneficiary, token, amount, isRefund);
-    }
-
-    /// @dev `token.transfer(to, amount)` with at most `TRANSFER_GAS`, copying at most one word of return
-    /// data. Success means: the call did not revert, and it returned `true` or (USDT style) nothing from
-    /// an address with code. Reverts only if less gas is left than the allowance needs.
-    function _tryTransfer(address token, address to, uint256 amount) private returns (bool ok) {
-        uint256 left = gasleft();
-        if (left < _MIN_GAS_PER_TRANSFER) revert EscrowInsufficientGas(left, _MIN_GAS_PER_TRANSFER);
-        bytes memory data = abi.encodeCall(IERC20.transfer, (to, amount));
-        uint256 allowance = TRANSFER_GAS;
-        assembly ("memory-safe") {
-            mstore(0, 0)
-            let success := call(allowance, token, 0, add(data, 0x20), mload(data), 0, 0x20)
-            switch returndatasize()
-            case 0 { ok := and(success, gt(extcodesize(token), 0)) }
-            default { ok := and(success, and(gt(returndatasize(), 31), eq(mload(0), 1))) }
-        }
-    }
+    // ================================================================== internals
 
     /// @dev What `resend` would send now: LOCKED (locked spoke), RELEASE (executed hub), ABORT (refunded
     /// hub, or terms this registered hub can never execute because it holds other terms for the id).
@@ -672,141 +522,5 @@ contract SettlementEscrow is ISettlementEscrow, OApp, OAppOptionsType3, EIP712, 
 
     function _depositDigest(bytes32 settlementId, uint256 legIndex, address sender) private view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(DEPOSIT_TYPEHASH, settlementId, legIndex, sender)));
-    }
-
-    function _localMask(Leg[] calldata legs) private view returns (uint32 mask) {
-        uint256 n = legs.length;
-        for (uint256 i; i < n; ++i) {
-            if (legs[i].eid == localEid) mask |= uint32(1 << i);
-        }
-    }
-
-    function _eidMask(Leg[] memory legs, uint32 eid) private pure returns (uint32 mask) {
-        uint256 n = legs.length;
-        for (uint256 i; i < n; ++i) {
-            if (legs[i].eid == eid) mask |= uint32(1 << i);
-        }
-    }
-
-    function _allMask(uint256 n) private pure returns (uint32) {
-        return uint32((uint256(1) << n) - 1);
-    }
-
-    // ================================================================== internals: messaging
-
-    /// @dev Sends `kind` to every distinct remote eid of the legs, each on its own: a destination whose
-    /// quote fails, whose fee the rest of `budget` does not cover or whose send fails is deferred
-    /// (`MessageDeferred`; anyone can `resend`). Never reverts. Returns the fee spent.
-    function _broadcast(Terms memory t, bytes memory encoded, uint8 kind, uint256 budget, address refundTo)
-        private
-        returns (uint256 spent)
-    {
-        uint32[] memory dsts = _spokes(t.legs);
-        uint256 count = dsts.length;
-        for (uint256 j; j < count; ++j) {
-            spent += _sendOrDefer(t, dsts[j], kind, encoded, budget - spent, refundTo);
-        }
-    }
-
-    /// @dev The distinct eids of the legs other than this chain's, in first-appearance order.
-    function _spokes(Leg[] memory legs) private view returns (uint32[] memory dsts) {
-        uint256 n = legs.length;
-        dsts = new uint32[](n);
-        uint256 count;
-        for (uint256 i; i < n; ++i) {
-            uint32 eid = legs[i].eid;
-            if (eid == localEid || _seenBefore(legs, i, eid)) continue;
-            dsts[count++] = eid;
-        }
-        assembly ("memory-safe") {
-            mstore(dsts, count)
-        }
-    }
-
-    /// @dev Quotes and sends one message if `budget` covers its fee; on any failure emits `MessageDeferred`
-    /// instead. Never reverts. Returns the fee spent.
-    function _sendOrDefer(
-        Terms memory t,
-        uint32 dstEid,
-        uint8 kind,
-        bytes memory encoded,
-        uint256 budget,
-        address refundTo
-    ) private returns (uint256) {
-        bytes32 peer = peers[dstEid];
-        bytes memory options = _options(t.legs, dstEid, kind);
-        MessagingParams memory params =
-            MessagingParams(dstEid, peer, SettlementMsgCodec.encode(kind, encoded), options, false);
-        (bool quoted, uint256 fee) = _tryQuote(params);
-        if (quoted && fee <= budget) {
-            try endpoint.send{value: fee}(params, refundTo) returns (MessagingReceipt memory receipt) {
-                emit MessageSent(t.settlementId, kind, dstEid, receipt.guid, fee);
-                return fee;
-            } catch {}
-        }
-        emit MessageDeferred(t.settlementId, kind, dstEid, fee, budget);
-        return 0;
-    }
-
-    /// @dev The endpoint's native fee for `params`; (false, 0) without a peer or when the quote reverts.
-    function _tryQuote(MessagingParams memory params) private view returns (bool, uint256) {
-        if (params.receiver == bytes32(0)) return (false, 0);
-        try endpoint.quote(params, address(this)) returns (MessagingFee memory fee) {
-            return (true, fee.nativeFee);
-        } catch {
-            return (false, 0);
-        }
-    }
-
-    function _quoteOne(Terms memory t, uint32 dstEid, uint8 kind, bytes memory encoded)
-        private
-        view
-        returns (uint256 fee)
-    {
-        (, fee) = _tryQuote(
-            MessagingParams(
-                dstEid, peers[dstEid], SettlementMsgCodec.encode(kind, encoded), _options(t.legs, dstEid, kind), false
-            )
-        );
-    }
-
-    function _quoteBroadcast(Terms memory t, uint8 kind, bytes memory encoded) private view returns (uint256 total) {
-        uint32[] memory dsts = _spokes(t.legs);
-        for (uint256 j; j < dsts.length; ++j) {
-            total += _quoteOne(t, dsts[j], kind, encoded);
-        }
-    }
-
-    function _seenBefore(Leg[] memory legs, uint256 i, uint32 eid) private pure returns (bool) {
-        for (uint256 j; j < i; ++j) {
-            if (legs[j].eid == eid) return true;
-        }
-        return false;
-    }
-
-    /// @dev Enforced options for (eid, kind) if the owner set them, else executor lzReceive gas sized for
-    /// the destination: base + per leg there (+ per spoke for LOCKED, which may execute and broadcast).
-    function _options(Leg[] memory legs, uint32 eid, uint8 kind) private view returns (bytes memory options) {
-        options = enforcedOptions[eid][kind];
-        if (options.length == 0) {
-            uint256 n = legs.length;
-            uint256 gas = RECEIVE_BASE_GAS;
-            for (uint256 i; i < n; ++i) {
-                if (legs[i].eid == eid) {
-                    gas += RECEIVE_GAS_PER_LEG;
-                } else if (kind == SettlementMsgCodec.LOCKED && !_seenBefore(legs, i, legs[i].eid)) {
-                    gas += RECEIVE_GAS_PER_SPOKE;
-                }
-            }
-            // TYPE_3 ‖ worker 1 (executor) ‖ size 17 ‖ option 1 (lzReceive) ‖ uint128 gas
-            options = abi.encodePacked(uint16(3), uint8(1), uint16(17), uint8(1), uint128(gas));
-        }
-    }
-
-    function _returnExcess(uint256 spent) private {
-        uint256 excess = msg.value - spent;
-        if (excess == 0) return;
-        (bool ok,) = payable(msg.sender).call{value: excess}("");
-        if (!ok) revert EscrowFeeRefundFailed(msg.sender, excess);
     }
 }

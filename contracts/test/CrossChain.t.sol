@@ -335,14 +335,23 @@ contract CrossChainTest is EscrowTestBase {
         assertEq(locked, 0);
     }
 
-    function test_RebufferedMessageWithOtherTermsIgnored() public {
+    /// @dev A second term set for a buffered id is buffered apart (v1 and v2.0 ignored it, which could
+    /// strand a spoke that locked under it): neither set's buffer hides or overwrites the other's.
+    function test_RebufferedMessageWithOtherTermsKeptApart() public {
         Terms memory t = _crossChain(ID);
         Terms memory other = _crossChain(ID);
         other.legs[1].amount = 1;
         _inject(escA, B, SettlementMsgCodec.LOCKED, t);
         vm.expectEmit(address(escA));
-        emit ISettlementEscrow.MessageIgnored(ID, SettlementMsgCodec.LOCKED, B, ISettlementEscrow.State.NONE);
+        emit ISettlementEscrow.MessageBuffered(ID, SettlementMsgCodec.LOCKED, B, keccak256(abi.encode(other)));
         _inject(escA, B, SettlementMsgCodec.LOCKED, other);
+        (bytes32 first,,, uint32 firstLocked) = escA.settlementOf(ID);
+        assertEq(first, keccak256(abi.encode(t))); // the view shows the first set heard
+        assertEq(firstLocked, 2);
+        _register(escA, other);
+        (bytes32 held,,, uint32 locked) = escA.settlementOf(ID);
+        assertEq(held, keccak256(abi.encode(other)));
+        assertEq(locked, 2);
     }
 
     function test_ReleaseBeforeSpokeRegistrationIgnored() public {

@@ -42,7 +42,7 @@ contract EscrowInvariantTest is EscrowTestBase {
             escs[c].transferOwnership(address(tls[c]));
         }
         handler.useTimelocks(tls);
-        bytes4[] memory selectors = new bytes4[](13);
+        bytes4[] memory selectors = new bytes4[](14);
         selectors[0] = EscrowHandler.create.selector;
         selectors[1] = EscrowHandler.register.selector;
         selectors[2] = EscrowHandler.deposit.selector;
@@ -56,6 +56,7 @@ contract EscrowInvariantTest is EscrowTestBase {
         selectors[10] = EscrowHandler.registerConflicting.selector;
         selectors[11] = EscrowHandler.scheduleOwnerAction.selector;
         selectors[12] = EscrowHandler.executeOwnerAction.selector;
+        selectors[13] = EscrowHandler.swapAcrossChains.selector;
         targetSelector(StdInvariant.FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -150,9 +151,30 @@ contract EscrowInvariantTest is EscrowTestBase {
         }
     }
 
+    /// @dev Per-run success counters (forge test -vv prints them).
+    function _logCalls() internal view {
+        console.log(
+            "ok create/register/deposit", handler.calls("create"), handler.calls("register"), handler.calls("deposit")
+        );
+        console.log("ok swapCross", handler.calls("swapCross"));
+        console.log(
+            "ok refund/unwind/resend", handler.calls("refund"), handler.calls("unwind"), handler.calls("resend")
+        );
+        console.log(
+            "ok deliver/drop/resendAfterDrop",
+            handler.calls("deliver"),
+            handler.calls("drop"),
+            handler.calls("resendAfterDrop")
+        );
+        console.log("ok hostile/feeOn/claim", handler.calls("hostile"), handler.calls("feeOn"), handler.calls("claim"));
+        console.log("ok conflicting/otherHub", handler.calls("conflicting"), handler.calls("conflictingOtherHub"));
+        console.log("ok timelock schedule/execute", handler.calls("tlSchedule"), handler.calls("tlExecute"));
+    }
+
     /// @notice Liveness: once every timeout has passed, someone pays every step and every packet is
     /// delivered, every registered settlement is EXECUTED or REFUNDED everywhere and the escrows are empty.
     function afterInvariant() public {
+        _logCalls();
         handler.finishAll();
         invariant_Atomicity();
         invariant_Conservation();
@@ -178,20 +200,6 @@ contract EscrowInvariantTest is EscrowTestBase {
             }
         }
         console.log("settlements", n);
-        console.log(
-            "calls create/register/deposit",
-            handler.calls("create"),
-            handler.calls("register"),
-            handler.calls("deposit")
-        );
-        console.log(
-            "calls refund/resend/deliver", handler.calls("refund"), handler.calls("resend"), handler.calls("deliver")
-        );
-        console.log("calls hostile/claim", handler.calls("hostile"), handler.calls("claim"));
-        console.log(
-            "calls drop/conflicting/feeOn", handler.calls("drop"), handler.calls("conflicting"), handler.calls("feeOn")
-        );
-        console.log("calls timelock schedule/execute", handler.calls("tlSchedule"), handler.calls("tlExecute"));
         console.log("chain states NONE/EXECUTED/REFUNDED", states[0], states[3], states[4]);
         console.log("legs untouched/released/refunded", outcomes[0], outcomes[1], outcomes[2]);
         // Nothing is held any more: whatever an escrow still has is owed to someone (conservation above).

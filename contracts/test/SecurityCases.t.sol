@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.22;
 
+import {Vm} from "forge-std/Vm.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {Origin} from "@layerzerolabs/oapp-evm/contracts/oapp/OApp.sol";
 import {ILayerZeroEndpointV2} from "@layerzerolabs/lz-evm-protocol-v2/contracts/interfaces/ILayerZeroEndpointV2.sol";
@@ -322,6 +323,82 @@ contract SecurityCasesTest is EscrowTestBase {
         _assertState(escB, ISettlementEscrow.State.REFUNDED);
         assertEq(cash.balanceOf(buyer), CASH_AMOUNT - 1);
         _assertState(escA, ISettlementEscrow.State.OPEN); // the hub's own terms are untouched
+    }
+
+    /// @dev Row 8, two term sets naming different hubs (found by the invariant handler): T (hub A) and T'
+    /// (hub B), same legs on A, B and C. Hub B aborts T' before chain A ever registered, so A buffers
+    /// ABORT(T') as a spoke of T'; spoke C then locks under T and its LOCKED(T) reaches the unregistered A.
+    /// Before v2.1 A kept one buffer per id: LOCKED(T) was ignored, `refund(T)` on A reverted and C stayed
+    /// LOCKED for good. Now A buffers per (id, termsHash): after T's timeout anyone aborts A with T alone
+    /// (paused, attester rotated away) and C unwinds; B's ABORT(T') still lands A straight in REFUNDED if
+    /// it registered T' instead.
+    function test_ConflictingHubsSpokeUnwinds() public {
+        Terms memory t = _threeChain(ID);
+        Terms memory t2 = _threeChain(ID);
+        t2.hubEid = B;
+        t2.decisionRef = keccak256("conflicting decision");
+        t2.timeoutAt = uint64(block.timestamp + 10 minutes);
+        bytes32 h = keccak256(abi.encode(t));
+        bytes32 h2 = keccak256(abi.encode(t2));
+        _register(escB, t2);
+        vm.warp(t2.timeoutAt);
+        _refund(escB, t2); // ABORT(T') to A and C
+        _register(escC, t);
+        _deposit(t, 2); // C locks under T: LOCKED(T) to A, queued after ABORT(T')
+        vm.recordLogs();
+        _deliver(A);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(
+            _bufferedAt(logs, address(escA)),
+            abi.encode(SettlementMsgCodec.ABORT, B, h2, SettlementMsgCodec.LOCKED, C, h)
+        );
+        _deliver(C); // ABORT(T') at C, which holds T: ignored
+        assertEq(uint8(_stateOf(escC, ID)), uint8(ISettlementEscrow.State.LOCKED));
+        escA.pause();
+        escA.setAttester(makeAddr("attesterRotatedAway"));
+        vm.warp(t.timeoutAt);
+        _refund(escA, t); // anyone, terms only: REFUNDED, ABORT(T) to B and C
+        (bytes32 held, ISettlementEscrow.State st,,) = escA.settlementOf(ID);
+        assertEq(held, h);
+        assertEq(uint8(st), uint8(ISettlementEscrow.State.REFUNDED));
+        _deliver(C);
+        assertEq(uint8(_stateOf(escC, ID)), uint8(ISettlementEscrow.State.REFUNDED));
+        assertEq(asset.balanceOf(seller), ASSET_AMOUNT / 2);
+        assertEq(asset.balanceOf(address(escC)), 0);
+        _deliver(B); // ABORT(T) at B, which holds T': ignored, B stays as it was
+        assertEq(uint8(_stateOf(escB, ID)), uint8(ISettlementEscrow.State.REFUNDED));
+    }
+
+    /// @dev The (kind, srcEid, termsHash) of every `MessageBuffered` that `esc` emitted, in order.
+    function _bufferedAt(Vm.Log[] memory logs, address esc) internal pure returns (bytes memory seen) {
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter == esc && logs[i].topics[0] == ISettlementEscrow.MessageBuffered.selector) {
+                seen = bytes.concat(seen, logs[i].data);
+            }
+        }
+    }
+
+    /// @dev Buffers are per term set: an unregistered hub keeps LOCKED for two term sets apart, and
+    /// registering one of them applies exactly its own buffer.
+    function test_BuffersKeptPerTermSet() public {
+        Terms memory t = _threeChain(ID);
+        Terms memory t2 = _threeChain(ID);
+        t2.decisionRef = keccak256("conflicting decision");
+        _register(escB, t2);
+        _deposit(t2, 1); // LOCKED(T') to A
+        _register(escC, t);
+        _deposit(t, 2); // LOCKED(T) to A
+        _deliver(A);
+        (bytes32 first,,, uint32 firstLocked) = escA.settlementOf(ID);
+        assertEq(first, keccak256(abi.encode(t2)));
+        assertEq(firstLocked, 2);
+        _register(escA, t);
+        (,,, uint32 locked) = escA.settlementOf(ID);
+        assertEq(locked, 4); // C's leg from T's own buffer; B's LOCKED(T') is not applied
+        _resend(escA, t2); // ABORT(T'): A holds T and can never execute T'
+        _deliver(B);
+        assertEq(uint8(_stateOf(escB, ID)), uint8(ISettlementEscrow.State.REFUNDED));
+        assertEq(cash.balanceOf(buyer), CASH_AMOUNT);
     }
 
     /// @dev Row 9: native value the executor passed to lzReceive stayed in v1's escrow. v2 returns the

@@ -49,8 +49,13 @@ contract EscrowHandler is CommonBase, StdUtils {
     mapping(uint256 => mapping(uint256 => bool)) public ghostDeposited;
     /// @notice Ghost: sum of successful deposits per (escrow index, token index).
     uint256[3][3] public ghostIn;
-    /// @notice Count of calls per action, for the run summary.
+    /// @notice Successful executions per action (not attempts), plus the interesting paths they reached:
+    /// `swapCross` (a chain of a multi-chain settlement executed), `unwind` (a refund after the deadline
+    /// that returned or owed deposits), `claim` (something was owed), `drop` / `resendAfterDrop`, `conflicting` /
+    /// `conflictingOtherHub`, `tlSchedule` / `tlExecute`. `afterInvariant` asserts the key ones happened.
     mapping(bytes32 => uint256) public calls;
+    /// @notice Executed (settlement, chain) pairs of multi-chain settlements seen so far (for `swapCross`).
+    uint256 internal _executedSeen;
 
     /// @notice Conflicting attestations: a second term set per settlement id (same legs, other decision
     /// reference, possibly another hub), and the chains that registered it instead of the first.
@@ -213,12 +218,11 @@ contract EscrowHandler is CommonBase, StdUtils {
     }
 
     /// @notice Conflicting attestations: the attester (compromised, or two coordinator instances) signs a
-    /// second term set for a settlement id, same legs and hub but another decision reference, and it is
-    /// registered on a chain that has not registered the first. The chains then hold two term sets for one
-    /// id; atomicity and every other property must still hold.
-    /// @dev Not exercised: a second set naming another hub. Then an unregistered first hub can buffer the
-    /// other hub's ABORT, ignore a spoke's LOCKED for the first set, and that spoke stays LOCKED for good
-    /// (found by this handler; a protocol issue for contracts/src, reported, not fixed here).
+    /// second term set for a settlement id, same legs but another decision reference and a hub chosen at
+    /// random among the legs' chains (often another hub), and it is registered on a chain that has not
+    /// registered the first. The chains then hold two term sets for one id; atomicity and every other
+    /// property must still hold. (With another hub this found the single-buffer liveness bug, fixed by
+    /// buffering per term set: `SecurityCasesTest.test_ConflictingHubsSpokeUnwinds`.)
     function registerConflicting(uint256 sSeed, uint256 legSeed, uint256 hubSeed) external {
         if (_settlements.length == 0) return;
         uint256 s = sSeed % _settlements.length;
@@ -227,8 +231,7 @@ contract EscrowHandler is CommonBase, StdUtils {
         if (!hasAlt(s)) {
             Terms storage a = _alt[s];
             a.settlementId = t.settlementId;
-            a.hubEid = t.hubEid;
-            hubSeed; // see the note above: a conflicting set naming another hub is not exercised
+            a.hubEid = t.legs[hubSeed % t.legs.length].eid;
             a.timeoutAt = t.timeoutAt;
             a.decisionRef = keccak256(abi.encode("conflicting decision", s));
             for (uint256 i; i < t.legs.length; ++i) {
@@ -240,6 +243,7 @@ contract EscrowHandler is CommonBase, StdUtils {
         if (_registerOn(s, c, _alt[s])) {
             _altOn[s][c] = true;
             calls["conflicting"]++;
+            if (_alt[s].hubEid != t.hubEid) calls["conflictingOtherHub"]++;
         }
     }
 
@@ -276,6 +280,57 @@ contract EscrowHandler is CommonBase, StdUtils {
                 (, ISettlementEscrow.State st,,) = escrows[chainIndex(t.legs[j].eid)].settlementOf(t.settlementId);
                 if (st == ISettlementEscrow.State.OPEN) _deposit(s, j, payFee);
             }
+        }
+        _trackExecutions();
+    }
+
+    /// @dev Counts chains of multi-chain settlements that newly reached EXECUTED (a swap across chains).
+    function _trackExecutions() internal {
+        uint256 seen;
+        for (uint256 s; s < _settlements.length; ++s) {
+            Terms storage t = _settlements[s];
+            bool multi;
+            for (uint256 i = 1; i < t.legs.length; ++i) {
+                if (t.legs[i].eid != t.legs[0].eid) multi = true;
+            }
+            if (!multi) continue;
+            for (uint256 c; c < 3; ++c) {
+                (, ISettlementEscrow.State st,,) = escrows[c].settlementOf(t.settlementId);
+                if (st == ISettlementEscrow.State.EXECUTED) ++seen;
+            }
+        }
+        if (seen > _executedSeen) calls["swapCross"] += seen - _executedSeen;
+        _executedSeen = seen;
+    }
+
+    /// @notice A swap across chains end to end: registers a multi-chain settlement everywhere, every open
+    /// leg deposits with its fee, and the packets of every chain are delivered (LOCKED, then RELEASE).
+    /// Scans from a random settlement for one that is multi-chain and not past any chain's deadline.
+    function swapAcrossChains(uint256 sSeed) external {
+        uint256 count = _settlements.length;
+        for (uint256 k; k < count; ++k) {
+            uint256 s = (sSeed % count + k) % count;
+            Terms storage t = _settlements[s];
+            if (t.legs.length < 2 || chainTime[0] >= t.timeoutAt || chainTime[1] >= t.timeoutAt) continue;
+            if (chainTime[2] >= t.timeoutAt) continue;
+            bool multi;
+            for (uint256 i = 1; i < t.legs.length; ++i) {
+                if (t.legs[i].eid != t.legs[0].eid) multi = true;
+            }
+            if (!multi) continue;
+            for (uint256 i; i < t.legs.length; ++i) {
+                this.register(s, i);
+            }
+            for (uint256 i; i < t.legs.length; ++i) {
+                if (!ghostDeposited[s][i]) _deposit(s, i, true);
+            }
+            for (uint256 round; round < 2; ++round) {
+                for (uint256 c; c < 3; ++c) {
+                    _deliverAll(c);
+                }
+            }
+            _trackExecutions();
+            return;
         }
     }
 
@@ -327,7 +382,11 @@ contract EscrowHandler is CommonBase, StdUtils {
         if (_settlements.length == 0) return;
         uint256 s = sSeed % _settlements.length;
         uint256 c = chainIndex(_settlements[s].legs[legSeed % _settlements[s].legs.length].eid);
-        if (_refundWith(termsOn(s, c), c)) calls["refund"]++;
+        (,, uint32 held,) = escrows[c].settlementOf(_settlements[s].settlementId);
+        if (_refundWith(termsOn(s, c), c)) {
+            calls["refund"]++;
+            if (held != 0) calls["unwind"]++;
+        }
     }
 
     function _refundWith(Terms memory t, uint256 c) internal returns (bool ok) {
@@ -348,7 +407,10 @@ contract EscrowHandler is CommonBase, StdUtils {
         uint256 c = chainIndex(_settlements[s].legs[legSeed % _settlements[s].legs.length].eid);
         Terms memory t = termsOn(s, c);
         if ((legSeed >> 128) % 2 == 1 && hasAlt(s)) t = _altOn[s][c] ? _settlements[s] : _alt[s];
-        if (_resendWith(t, c)) calls["resend"]++;
+        if (_resendWith(t, c)) {
+            calls["resend"]++;
+            if (calls["drop"] != 0) calls["resendAfterDrop"]++;
+        }
     }
 
     function _resendWith(Terms memory t, uint256 c) internal returns (bool ok) {
@@ -383,6 +445,7 @@ contract EscrowHandler is CommonBase, StdUtils {
         ) {
             calls["deliver"]++;
         } catch {}
+        _trackExecutions();
     }
 
     /// @notice Moves one chain's clock forward (timeouts); the chains' clocks drift apart.
@@ -423,17 +486,29 @@ contract EscrowHandler is CommonBase, StdUtils {
     }
 
     /// @notice A beneficiary (recipient or depositor of a leg) claims what it is owed on one chain, to itself.
-    function claim(uint256 sSeed, uint256 legSeed, bool asRecipient) external {
-        if (_settlements.length == 0) return;
-        uint256 s = sSeed % _settlements.length;
-        Terms memory t = _settlements[s];
-        uint256 i = legSeed % t.legs.length;
-        address who = asRecipient ? recipientOf(s, i) : depositorOf(s, i);
-        SettlementEscrow esc = escrows[chainIndex(t.legs[i].eid)];
-        vm.prank(who);
-        try esc.claim(t.legs[i].token, who) {
-            calls["claim"]++;
-        } catch {}
+    /// Scans from a random settlement and leg for someone owed (so claims happen whenever anything is owed);
+    /// with `unfreeze` the issuer first lifts that beneficiary's blacklist (the usual way a frozen payout ends).
+    function claim(uint256 sSeed, uint256 legSeed, bool asRecipient, bool unfreeze) external {
+        uint256 count = _settlements.length;
+        if (count == 0) return;
+        for (uint256 k; k < count; ++k) {
+            uint256 s = (sSeed % count + k) % count;
+            Terms storage t = _settlements[s];
+            for (uint256 j; j < t.legs.length; ++j) {
+                uint256 i = (legSeed % t.legs.length + j) % t.legs.length;
+                for (uint256 side; side < 2; ++side) {
+                    address who = asRecipient == (side == 0) ? recipientOf(s, i) : depositorOf(s, i);
+                    SettlementEscrow esc = escrows[chainIndex(t.legs[i].eid)];
+                    if (esc.owed(t.legs[i].token, who) == 0) continue;
+                    if (unfreeze && t.legs[i].token == address(sw)) sw.setBlacklisted(who, false);
+                    vm.prank(who);
+                    try esc.claim(t.legs[i].token, who) {
+                        calls["claim"]++;
+                    } catch {}
+                    return;
+                }
+            }
+        }
     }
 
     // ------------------------------------------------------------------ owner actions through the timelock
