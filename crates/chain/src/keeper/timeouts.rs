@@ -2,7 +2,9 @@
 //! passed the deadline, where the escrow allows it ([`refund_due`]), including the escrow
 //! v2 abort of a hub that never registered but buffered a spoke's LOCKED for exactly the
 //! settlement's terms (permissionless, no attestation: the spoke unwinds even when the
-//! coordinator's attester key is gone).
+//! coordinator's attester key is gone). The escrow buffers per terms hash and `settlementOf`
+//! shows only the first set heard, so when it shows another set the keeper simulates the
+//! abort before sending it.
 
 use super::{Keeper, KeeperState};
 use crate::client::{ChainClient, rpc};
@@ -136,8 +138,10 @@ impl Keeper {
             .await
             .map_err(|e| rpc(chain.chain_id(), "settlementOf", e))?;
         let state = on.state;
-        let buffered_match = state == escrow_state::NONE && on.termsHash == s.terms_hash;
         let hub = eid == terms.hubEid;
+        let buffered_match = state == escrow_state::NONE
+            && hub
+            && (on.termsHash == s.terms_hash || abort_would_succeed(chain, terms).await);
         if !refund_due(hub, state, buffered_match) {
             return Ok(());
         }
@@ -174,6 +178,23 @@ impl Keeper {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Whether `refund(terms)` on an unregistered hub would succeed (simulated, no
+/// transaction). `settlementOf` shows only the first term set the hub buffered; a LOCKED for
+/// our terms heard after another set sits in a buffer of its own, which only the call can see.
+async fn abort_would_succeed(chain: &Arc<ChainClient>, terms: &ISettlementEscrow::Terms) -> bool {
+    let escrow = ISettlementEscrow::new(chain.escrow(), chain.provider.clone());
+    let Ok(fee) = escrow.quoteRefund(terms.clone()).call().await else {
+        return false;
+    };
+    escrow
+        .refund(terms.clone())
+        .value(fee)
+        .from(chain.sender.from())
+        .call()
+        .await
+        .is_ok()
 }
 
 #[cfg(test)]
