@@ -1,4 +1,5 @@
-//! The permissionless keeper: every second, while this instance leads,
+//! The permissionless keeper: every second, while this instance leads, one keeper per
+//! chain ([`Keeper::for_chain`]; a hung chain delays only its own refunds and resends)
 //!
 //! - [`timeouts`]: refunds live settlements (`AWAITING_DEPOSITS`, `EXECUTING_SWAP`) on each
 //!   chain of their legs whose clock (block timestamp) has passed `terms.timeoutAt`: the
@@ -58,6 +59,8 @@ pub struct Keeper {
     pub ledger: Arc<dyn Ledger>,
     /// Where refunds and resends are counted.
     pub metrics: Arc<ChainMetrics>,
+    /// The endpoint id of the one chain this keeper acts on (`None`: every chain).
+    scope: Option<u32>,
     state: Arc<Mutex<KeeperState>>,
 }
 
@@ -82,15 +85,37 @@ impl Keeper {
             store,
             ledger,
             metrics,
+            scope: None,
             state: Arc::default(),
         }
+    }
+
+    /// This keeper, acting only on the chain with endpoint id `eid` (with throttles of its
+    /// own): the chain side runs one per chain, so a hung chain never delays a refund due on
+    /// another.
+    pub fn for_chain(&self, eid: u32) -> Keeper {
+        Keeper {
+            scope: Some(eid),
+            state: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this keeper acts on the chain with endpoint id `eid`.
+    fn acts_on(&self, eid: u32) -> bool {
+        self.scope.is_none_or(|only| only == eid)
     }
 
     /// Runs the timeout and resend passes every [`KEEPER_EVERY`] until shutdown, while
     /// `gate` is open. A failed pass is logged; the next comes a second later.
     pub async fn run(self, gate: Arc<dyn Gate>, shutdown: watch::Receiver<bool>) {
         let stop = shutdown.clone();
-        Periodic::new("keeper", KEEPER_EVERY)
+        let name = if self.scope.is_some() {
+            "keeper (one chain)"
+        } else {
+            "keeper"
+        };
+        Periodic::new(name, KEEPER_EVERY)
             .gate(gate)
             .backoff(Backoff::new(KEEPER_EVERY, KEEPER_EVERY))
             .run(shutdown, move || {

@@ -102,32 +102,63 @@ fn packet_row(log: &PacketSentLog) -> NewPacket {
 
 impl Relayer {
     /// Runs the relayer until `shutdown` becomes true (the current pass is finished first),
-    /// while `gate` is open. Errors are logged; they never stop the loop.
+    /// while `gate` is open: this task ingests the `PacketSent` logs and publishes the packet
+    /// metrics, and one delivery task per configured chain delivers the packets bound for
+    /// it, so a hung or dead chain delays only its own packets. Errors are logged; they
+    /// never stop a loop.
     pub async fn run(self, gate: Arc<dyn Gate>, shutdown: watch::Receiver<bool>) {
         let tick_ms = self.chains.min_poll_interval_ms(250).clamp(20, 250);
         let every = Duration::from_millis(tick_ms);
-        tracing::info!(tick_ms, "relayer started");
-        let stop = shutdown.clone();
+        tracing::info!(
+            tick_ms,
+            destinations = self.chains.all().len(),
+            "relayer started"
+        );
+        let mut deliveries = tokio::task::JoinSet::new();
+        for eid in self.chains.all().iter().map(|c| c.config.eid) {
+            let (r, stop) = (self.clone(), shutdown.clone());
+            let task = Periodic::new("relayer delivery", every)
+                .gate(gate.clone())
+                .backoff(Backoff::new(every, every))
+                .run(shutdown.clone(), move || {
+                    let (r, stop) = (r.clone(), stop.clone());
+                    async move {
+                        if let Err(e) = r.deliver_due_to(eid, &stop).await {
+                            tracing::warn!(dst_eid = eid, error = %e, "relayer: reading due packets failed");
+                        }
+                        Ok::<_, std::convert::Infallible>(Next::Idle)
+                    }
+                });
+            deliveries.spawn(task);
+        }
         Periodic::new("relayer", every)
             .gate(gate)
             .backoff(Backoff::new(every, every))
             .run(shutdown, move || {
-                let (r, stop) = (self.clone(), stop.clone());
+                let r = self.clone();
                 async move {
-                    r.tick(&stop).await;
+                    r.ingest_and_count().await;
                     Ok::<_, std::convert::Infallible>(Next::Idle)
                 }
             })
             .await;
+        while deliveries.join_next().await.is_some() {}
     }
 
-    /// One tick: ingest, deliver, publish the packet counts.
+    /// One tick of every loop in turn: ingest, deliver to every chain, ingest again and
+    /// publish the counts after the deliveries.
     pub async fn tick(&self, shutdown: &watch::Receiver<bool>) {
-        if let Err(e) = self.ingest().await {
-            tracing::warn!(error = %e, "relayer: ingesting PacketSent logs failed");
-        }
+        self.ingest_and_count().await;
         if let Err(e) = self.deliver_due(shutdown).await {
             tracing::warn!(error = %e, "relayer: reading due packets failed");
+        }
+        self.ingest_and_count().await;
+    }
+
+    /// Ingests the new `PacketSent` logs and publishes the packet metrics.
+    async fn ingest_and_count(&self) {
+        if let Err(e) = self.ingest().await {
+            tracing::warn!(error = %e, "relayer: ingesting PacketSent logs failed");
         }
         match self.store.packet_counts().await {
             Ok(counts) => self.metrics.set_packet_counts(&counts),
@@ -150,15 +181,31 @@ impl Relayer {
 
     /// Delivers every due packet, in nonce order per path.
     pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> Result<()> {
-        for row in self.store.due_packets(now_ms(), BATCH).await? {
+        let due = self.store.due_packets(now_ms(), BATCH).await?;
+        self.deliver_rows(&due, shutdown).await;
+        Ok(())
+    }
+
+    /// Delivers the due packets bound for the chain with endpoint id `dst_eid`.
+    pub async fn deliver_due_to(
+        &self,
+        dst_eid: u32,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<()> {
+        let due = self.store.due_packets_to(now_ms(), dst_eid, BATCH).await?;
+        self.deliver_rows(&due, shutdown).await;
+        Ok(())
+    }
+
+    async fn deliver_rows(&self, rows: &[DuePacket], shutdown: &watch::Receiver<bool>) {
+        for row in rows {
             if *shutdown.borrow() {
                 break;
             }
-            if let Err(e) = self.deliver_recorded(&row).await {
+            if let Err(e) = self.deliver_recorded(row).await {
                 tracing::warn!(guid = %row.guid, error = %e, "recording a delivery pass failed");
             }
         }
-        Ok(())
     }
 
     /// One delivery pass for one packet, recorded in `lz_packets`.

@@ -150,15 +150,41 @@ impl ChainStore {
     /// Up to `limit` open packets whose next attempt is due at `now_ms`, in nonce order per
     /// path (src eid, sender, dst eid, receiver).
     pub async fn due_packets(&self, now_ms: i64, limit: i64) -> Result<Vec<DuePacket>> {
-        let rows: Vec<DueRow> = sqlx::query_as(
+        self.due_packets_where(now_ms, None, limit).await
+    }
+
+    /// [`ChainStore::due_packets`] bound for the chain with endpoint id `dst_eid` only (the
+    /// relayer runs one delivery loop per destination chain).
+    pub async fn due_packets_to(
+        &self,
+        now_ms: i64,
+        dst_eid: u32,
+        limit: i64,
+    ) -> Result<Vec<DuePacket>> {
+        self.due_packets_where(now_ms, Some(dst_eid), limit).await
+    }
+
+    async fn due_packets_where(
+        &self,
+        now_ms: i64,
+        dst_eid: Option<u32>,
+        limit: i64,
+    ) -> Result<Vec<DuePacket>> {
+        let only_dst = if dst_eid.is_some() {
+            "AND dst_eid = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
             "SELECT guid, src_chain_id, state, attempts, packet, blocked_on_nonce FROM lz_packets \
-             WHERE state IN ('pending', 'verified', 'committed') AND next_attempt_at <= $1 \
-             ORDER BY src_eid, sender, dst_eid, receiver, nonce LIMIT $2",
-        )
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+             WHERE state IN ('pending', 'verified', 'committed') AND next_attempt_at <= $1 {only_dst} \
+             ORDER BY src_eid, sender, dst_eid, receiver, nonce LIMIT $2"
+        );
+        let mut query = sqlx::query_as::<_, DueRow>(&sql).bind(now_ms).bind(limit);
+        if let Some(eid) = dst_eid {
+            query = query.bind(i64::from(eid));
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.into_iter()
             .map(|r| {
                 Ok(DuePacket {
