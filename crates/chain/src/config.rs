@@ -42,6 +42,10 @@ pub struct ChainConfig {
     /// delays only this chain's work, by at most this much per call).
     #[serde(default = "default_rpc_timeout_ms")]
     pub rpc_timeout_ms: u64,
+    /// The relayer key's balance on this chain (wei) below which
+    /// `lockstep_relayer_balance_below_minimum` is 1 and the keeper warns; `None`: no minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_relayer_balance_wei: Option<u64>,
     /// The escrow's immutable `maxSettlementDuration` (seconds, from the deployment);
     /// `None` when unknown (the coordinator then does no up-front check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +67,7 @@ impl ChainConfig {
             start_block: 0,
             poll_interval_ms: default_poll_interval_ms(),
             rpc_timeout_ms: default_rpc_timeout_ms(),
+            min_relayer_balance_wei: None,
             max_settlement_duration_secs: None,
         }
     }

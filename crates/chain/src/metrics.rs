@@ -34,6 +34,7 @@ struct Values {
     heights: BTreeMap<u64, u64>,
     packets: BTreeMap<PacketStatus, u64>,
     backlog: PacketBacklog,
+    balances: BTreeMap<u64, (u128, Option<u128>)>,
     actions: BTreeMap<KeeperAction, u64>,
 }
 
@@ -63,6 +64,11 @@ impl ChainMetrics {
         self.with(|v| v.backlog = backlog);
     }
 
+    /// The relayer key's balance on `chain_id` and the configured minimum.
+    pub fn set_relayer_balance(&self, chain_id: u64, wei: u128, min: Option<u128>) {
+        self.with(|v| v.balances.insert(chain_id, (wei, min)));
+    }
+
     /// The keeper sent one more `action` transaction.
     pub fn count_keeper_action(&self, action: KeeperAction) {
         self.with(|v| *v.actions.entry(action).or_default() += 1);
@@ -88,6 +94,17 @@ impl MetricsSource for ChainMetrics {
             let _ = writeln!(out, "# HELP lockstep_lz_packets_blocked_stale Open packets waiting for an earlier nonce of their path for longer than the alert threshold.");
             let _ = writeln!(out, "# TYPE lockstep_lz_packets_blocked_stale gauge");
             let _ = writeln!(out, "lockstep_lz_packets_blocked_stale {}", v.backlog.blocked);
+            let _ = writeln!(out, "# HELP lockstep_relayer_balance_wei The relayer key's balance, per chain.");
+            let _ = writeln!(out, "# TYPE lockstep_relayer_balance_wei gauge");
+            for (chain, (wei, _)) in &v.balances {
+                let _ = writeln!(out, "lockstep_relayer_balance_wei{{chain_id=\"{chain}\"}} {wei}");
+            }
+            let _ = writeln!(out, "# HELP lockstep_relayer_balance_below_minimum 1 when the relayer key's balance is below the chain's min_relayer_balance_wei.");
+            let _ = writeln!(out, "# TYPE lockstep_relayer_balance_below_minimum gauge");
+            for (chain, (wei, min)) in &v.balances {
+                let low = u8::from(min.is_some_and(|m| *wei < m));
+                let _ = writeln!(out, "lockstep_relayer_balance_below_minimum{{chain_id=\"{chain}\"}} {low}");
+            }
             let _ = writeln!(out, "# HELP lockstep_keeper_actions_total Transactions the keeper sent, by action.");
             let _ = writeln!(out, "# TYPE lockstep_keeper_actions_total counter");
             for a in [KeeperAction::Refund, KeeperAction::Resend] {
@@ -111,6 +128,8 @@ mod tests {
             undelivered: 3,
             blocked: 1,
         });
+        m.set_relayer_balance(31337, 5, Some(10));
+        m.set_relayer_balance(31338, 50, Some(10));
         m.count_keeper_action(KeeperAction::Refund);
         m.count_keeper_action(KeeperAction::Refund);
         let mut out = String::new();
@@ -123,12 +142,15 @@ mod tests {
             "lockstep_lz_packets{status=\"delivered\"} 5",
             "lockstep_lz_packets_undelivered_stale 3",
             "lockstep_lz_packets_blocked_stale 1",
+            "lockstep_relayer_balance_wei{chain_id=\"31337\"} 5",
+            "lockstep_relayer_balance_below_minimum{chain_id=\"31337\"} 1",
+            "lockstep_relayer_balance_below_minimum{chain_id=\"31338\"} 0",
             "# TYPE lockstep_keeper_actions_total counter",
             "lockstep_keeper_actions_total{action=\"refund\"} 2",
             "lockstep_keeper_actions_total{action=\"resend\"} 0",
         ] {
             assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
         }
-        assert_eq!(out.matches("# HELP").count(), 5);
+        assert_eq!(out.matches("# HELP").count(), 7);
     }
 }

@@ -5,12 +5,14 @@
 //!   chain of their legs whose clock (block timestamp) has passed `terms.timeoutAt`: the
 //!   hub while it is OPEN or LOCKED, a spoke while it is OPEN (a LOCKED spoke waits for the
 //!   hub's ABORT, which the relayer delivers);
+//! - [`balance`]: the relayer key's balance against `min_relayer_balance_wei`, every 10 s;
 //! - [`resends`]: a `MessageDeferred` not followed by a `MessageSent` of the same kind for
 //!   the same settlement on the same chain gets `resend(terms)` with the quoted fee.
 //!
 //! Settlements are read through the `Ledger` port; the deferred messages from the chain
 //! store. What the keeper keeps in memory only throttles retries and warnings.
 
+pub mod balance;
 pub mod resends;
 pub mod timeouts;
 
@@ -36,6 +38,8 @@ pub struct KeeperState {
     refund_retry: HashMap<(String, u32), (u32, Instant)>,
     /// Per open deferred message: when the resend keeper may look at it again.
     resend_after: HashMap<LogAt, Instant>,
+    /// When the balance keeper reads the relayer's balance next.
+    balance_after: Option<Instant>,
     /// Things already warned about (unknown eids, chains or settlements), to warn once.
     warned: HashSet<String>,
 }
@@ -128,7 +132,7 @@ impl Keeper {
             .await;
     }
 
-    /// One timeout pass, then one resend pass.
+    /// One timeout pass, one resend pass, and the balance when due.
     pub async fn pass(&self, shutdown: &watch::Receiver<bool>) {
         let mut st = self.state.lock().await;
         if let Err(e) = self.timeouts(&mut st, shutdown).await {
@@ -139,6 +143,9 @@ impl Keeper {
         }
         if let Err(e) = self.resends(&mut st, shutdown).await {
             tracing::warn!(error = %e, "resend keeper: pass failed");
+        }
+        if let Err(e) = self.balance(&mut st).await {
+            tracing::warn!(error = %e, "balance keeper: reading the relayer balance failed");
         }
     }
 }
