@@ -11,6 +11,8 @@
 //! - [`chain`]: chain reads, time travel, snapshots and reorgs, and each party's custody
 //!   (approve and deposit with the calldata from `/deposits`, verbatim).
 //! - [`api`]: the HTTP API client and the instruction builder.
+//! - [`proxy`]: a loopback TCP proxy in front of a chain's RPC that a test cuts, hangs and
+//!   restores.
 //! - [`steps`]: steps and checks the tests share (to AWAITING_DEPOSITS, balances, typed
 //!   escrow reverts).
 //! - [`world`]: everything above wired together for one test: two platforms, their webhook
@@ -23,6 +25,7 @@ pub mod api;
 pub mod chain;
 pub mod devnet;
 pub mod process;
+pub mod proxy;
 pub mod steps;
 pub mod webhooks;
 pub mod world;

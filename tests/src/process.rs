@@ -19,6 +19,10 @@ pub struct CoordinatorSettings {
     pub chain_poll_ms: u64,
     /// Database URL; default: SQLite under the data directory.
     pub database_url: Option<String>,
+    /// `rpc_url` per chain id instead of the devnet's (a test's proxy).
+    pub rpc_urls: std::collections::BTreeMap<u64, String>,
+    /// `rpc_timeout_ms` of every chain (`None`: the default).
+    pub rpc_timeout_ms: Option<u64>,
 }
 
 impl Default for CoordinatorSettings {
@@ -27,6 +31,8 @@ impl Default for CoordinatorSettings {
             confirmations: 1,
             chain_poll_ms: 200,
             database_url: None,
+            rpc_urls: Default::default(),
+            rpc_timeout_ms: None,
         }
     }
 }
@@ -57,7 +63,10 @@ pub fn write_config(
         let mut cc = ChainConfig::new(ch.chain_id, ch.eid, ch.escrow);
         cc.endpoint = Some(ch.endpoint);
         cc.receive_lib = Some(ch.receive_lib);
-        cc.rpc_url = Some(ch.rpc_url.clone());
+        cc.rpc_url = Some(s.rpc_urls.get(&ch.chain_id).unwrap_or(&ch.rpc_url).clone());
+        if let Some(ms) = s.rpc_timeout_ms {
+            cc.rpc_timeout_ms = ms;
+        }
         cc.confirmations = s.confirmations;
         cc.start_block = ch.deploy_block;
         cc.poll_interval_ms = s.chain_poll_ms;

@@ -5,6 +5,7 @@ use crate::api::{Api, DepositInstruction, Trade};
 use crate::chain::{Chain, Custody};
 use crate::devnet::{Devnet, free_port};
 use crate::process::{Coordinator, CoordinatorSettings, evidence_verify, write_config};
+use crate::proxy::{ProxyMode, RpcProxy};
 use crate::webhooks::{Delivery, Printer, WebhookReceiver};
 use crate::{POLL, STEP_TIMEOUT};
 use alloy::primitives::{Address, B256, U256, keccak256};
@@ -25,6 +26,8 @@ pub struct WorldOptions {
     pub platform_names: (String, String),
     /// Called for every accepted webhook delivery (the demo prints them).
     pub on_webhook: Option<Printer>,
+    /// Puts a [`RpcProxy`] in this mode between the coordinator and chain B's RPC.
+    pub proxy_b: Option<ProxyMode>,
 }
 
 impl WorldOptions {
@@ -35,6 +38,7 @@ impl WorldOptions {
             settings: CoordinatorSettings::default(),
             platform_names: ("Bond issuer platform".into(), "Fund platform".into()),
             on_webhook: None,
+            proxy_b: None,
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct World {
     pub buyer: Custody,
     /// Head of each chain right after the devnet was ready (before any settlement traffic).
     pub start_blocks: (u64, u64),
+    /// The proxy in front of chain B's RPC, when the options asked for one.
+    pub proxy_b: Option<RpcProxy>,
     passed: bool,
 }
 
@@ -115,7 +121,15 @@ impl World {
 
         let listen = format!("127.0.0.1:{}", free_port()?);
         let config = dir.join("lockstep.toml");
-        write_config(&info, &config, &listen, &dir.join("data"), &opts.settings)?;
+        let mut settings = opts.settings.clone();
+        let proxy_b = match opts.proxy_b {
+            Some(mode) => Some(RpcProxy::start(&info.chains[1].rpc_url, mode).await?),
+            None => None,
+        };
+        if let Some(p) = &proxy_b {
+            settings.rpc_urls.insert(info.chains[1].chain_id, p.url());
+        }
+        write_config(&info, &config, &listen, &dir.join("data"), &settings)?;
         let mut coordinator = Coordinator::new(
             config,
             dir.join("coordinator.log"),
@@ -168,6 +182,7 @@ impl World {
             seller,
             buyer,
             start_blocks,
+            proxy_b,
             passed: false,
         })
     }

@@ -15,9 +15,10 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::http::reqwest;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
 
 /// A chain the coordinator reads and writes.
 #[derive(Debug)]
@@ -28,43 +29,96 @@ pub struct ChainClient {
     pub provider: DynProvider,
     /// The sender of the coordinator's transactions on this chain.
     pub sender: TxSender,
+    /// Whether the RPC answered this chain's id (readers that trust what the chain says
+    /// call [`ChainIdCheck::ensure`] first; the sender always does).
+    pub check: Arc<ChainIdCheck>,
+}
+
+/// The chain id check of one chain, made once, the first time the chain answers.
+#[derive(Debug)]
+pub struct ChainIdCheck {
+    chain_id: u64,
+    provider: DynProvider,
+    done: OnceCell<()>,
+}
+
+impl ChainIdCheck {
+    /// Checks, unless an earlier call did, that the RPC answers the configured chain id.
+    /// An unreachable chain is an [`ChainError::Rpc`] (try again later); another chain id a
+    /// [`ChainError::Config`].
+    pub async fn ensure(&self) -> Result<()> {
+        self.done
+            .get_or_try_init(|| async {
+                let id = self
+                    .provider
+                    .get_chain_id()
+                    .await
+                    .map_err(|e| rpc(self.chain_id, "eth_chainId", e))?;
+                if id != self.chain_id {
+                    return Err(ChainError::Config(format!(
+                        "rpc_url of chain {} answers chain id {id}",
+                        self.chain_id
+                    )));
+                }
+                tracing::info!(chain_id = id, "chain reachable; chain id checked");
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether the check passed.
+    pub fn is_done(&self) -> bool {
+        self.done.initialized()
+    }
 }
 
 impl ChainClient {
-    /// Connects to `config.rpc_url` with `signer` (checks the chain id).
-    pub async fn connect(config: ChainConfig, signer: PrivateKeySigner) -> Result<ChainClient> {
+    /// The client of `config.rpc_url` with `signer`, without touching the network: every
+    /// request times out after `config.rpc_timeout_ms`, and the chain id is checked when the
+    /// chain first answers ([`ChainIdCheck`]), so a chain that is down at start-up is picked
+    /// up when it comes back.
+    pub fn new(config: ChainConfig, signer: PrivateKeySigner) -> Result<ChainClient> {
         let url = config.rpc_url.clone().ok_or_else(|| {
             ChainError::Config(format!("chain {} has no rpc_url", config.chain_id))
         })?;
-        let url: alloy::transports::http::reqwest::Url = url.parse().map_err(|e| {
+        let url: reqwest::Url = url.parse().map_err(|e| {
             ChainError::Config(format!("chain {}: rpc_url {url}: {e}", config.chain_id))
         })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.rpc_timeout_ms.max(1)))
+            .build()
+            .map_err(|e| ChainError::rpc(config.chain_id, "building the HTTP client", e))?;
         let from = signer.address();
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer))
-            .connect_http(url)
+            .connect_reqwest(http, url)
             .erased();
-        let chain_id = provider
-            .get_chain_id()
-            .await
-            .map_err(|e| rpc(config.chain_id, "eth_chainId", e))?;
-        if chain_id != config.chain_id {
-            return Err(ChainError::Config(format!(
-                "rpc_url of chain {} answers chain id {chain_id}",
-                config.chain_id
-            )));
-        }
+        let check = Arc::new(ChainIdCheck {
+            chain_id: config.chain_id,
+            provider: provider.clone(),
+            done: OnceCell::new(),
+        });
         Ok(ChainClient {
             sender: TxSender {
-                chain_id,
+                chain_id: config.chain_id,
                 from,
                 provider: provider.clone(),
                 lock: Mutex::new(()),
                 mine_timeout: Duration::from_secs(30),
+                check: check.clone(),
             },
+            check,
             provider,
             config,
         })
+    }
+
+    /// [`ChainClient::new`], then the chain id check (fails while the chain is unreachable).
+    pub async fn connect(config: ChainConfig, signer: PrivateKeySigner) -> Result<ChainClient> {
+        let client = ChainClient::new(config, signer)?;
+        client.check.ensure().await?;
+        Ok(client)
     }
 
     /// The chain id.
@@ -157,6 +211,7 @@ pub struct TxSender {
     provider: DynProvider,
     lock: Mutex<()>,
     mine_timeout: Duration,
+    check: Arc<ChainIdCheck>,
 }
 
 impl TxSender {
@@ -170,6 +225,7 @@ impl TxSender {
     /// as [`ChainError::Reverted`] with the decoded error; a mined failure as
     /// [`ChainError::Failed`].
     pub async fn send(&self, tx: TransactionRequest, what: &str) -> Result<TransactionReceipt> {
+        self.check.ensure().await?;
         let _guard = self.lock.lock().await;
         let tx = tx.with_from(self.from).with_chain_id(self.chain_id);
         let gas = match self.provider.estimate_gas(tx.clone()).await {

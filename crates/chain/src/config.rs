@@ -38,6 +38,14 @@ pub struct ChainConfig {
     /// How often the indexer polls the chain head, milliseconds.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// Every JSON-RPC request to this chain fails after this many milliseconds (a hung RPC
+    /// delays only this chain's work, by at most this much per call).
+    #[serde(default = "default_rpc_timeout_ms")]
+    pub rpc_timeout_ms: u64,
+    /// The relayer key's balance on this chain (wei) below which
+    /// `lockstep_relayer_balance_below_minimum` is 1 and the keeper warns; `None`: no minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_relayer_balance_wei: Option<u64>,
     /// The escrow's immutable `maxSettlementDuration` (seconds, from the deployment);
     /// `None` when unknown (the coordinator then does no up-front check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,6 +66,8 @@ impl ChainConfig {
             receive_lib: None,
             start_block: 0,
             poll_interval_ms: default_poll_interval_ms(),
+            rpc_timeout_ms: default_rpc_timeout_ms(),
+            min_relayer_balance_wei: None,
             max_settlement_duration_secs: None,
         }
     }
@@ -75,6 +85,10 @@ impl ChainConfig {
 
 fn default_poll_interval_ms() -> u64 {
     500
+}
+
+fn default_rpc_timeout_ms() -> u64 {
+    10_000
 }
 
 fn default_confirmations() -> u64 {
@@ -95,8 +109,13 @@ mod tests {
                 .unwrap();
         assert_eq!(c, ChainConfig::new(31337, 40101, escrow));
         assert_eq!(
-            (c.confirmations, c.poll_interval_ms, c.start_block),
-            (1, 500, 0)
+            (
+                c.confirmations,
+                c.poll_interval_ms,
+                c.start_block,
+                c.rpc_timeout_ms
+            ),
+            (1, 500, 0, 10_000)
         );
         let back: ChainConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);

@@ -41,9 +41,14 @@ impl std::fmt::Debug for ChainSide {
 
 impl ChainSide {
     /// Connects every chain of `chains` with `signer`, the relayer key (receive-side DVN,
-    /// executor, registrar and keeper). Every chain needs `rpc_url` (its chain id is
-    /// checked), `endpoint` and `receive_lib`; at least one chain is required. `store` is
-    /// the opened [`ChainStore`]; `ledger` is the coordinator's side of the port.
+    /// executor, registrar and keeper). Every chain needs `rpc_url`, `endpoint` and
+    /// `receive_lib`; at least one chain is required. `store` is the opened [`ChainStore`];
+    /// `ledger` is the coordinator's side of the port.
+    ///
+    /// Each chain's id is checked now if the chain answers: another chain id is an error. A
+    /// chain that does not answer is logged at warning level and left to be checked when it
+    /// comes back (its indexer and sender check it first), so the process starts and serves
+    /// with a chain down.
     pub async fn connect(
         chains: &[ChainConfig],
         signer: PrivateKeySigner,
@@ -58,9 +63,15 @@ impl ChainSide {
                     c.chain_id
                 )));
             }
-            clients.push(Arc::new(
-                ChainClient::connect(c.clone(), signer.clone()).await?,
-            ));
+            let client = ChainClient::new(c.clone(), signer.clone())?;
+            match client.check.ensure().await {
+                Ok(()) => {}
+                Err(ChainError::Rpc { source, .. }) => {
+                    tracing::warn!(chain_id = c.chain_id, error = %source, "chain unreachable at start; picked up when it answers");
+                }
+                Err(e) => return Err(e),
+            }
+            clients.push(Arc::new(client));
         }
         if clients.is_empty() {
             return Err(ChainError::Config("no [[chains]] configured".into()));
@@ -119,7 +130,8 @@ impl ChainSide {
     }
 
     /// Starts the leader election, the indexers (one per chain), the reconciler, the
-    /// relayer and the keeper; all but the election only work while this instance leads.
+    /// relayer (one delivery loop per destination chain) and the keepers (one per chain);
+    /// all but the election only work while this instance leads.
     /// Every task ends when `shutdown` turns true.
     pub fn spawn(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let gate: Arc<dyn Gate> = self.leader.clone();
@@ -155,7 +167,10 @@ impl ChainSide {
             self.ledger.clone(),
             self.metrics.clone(),
         );
-        tasks.push(tokio::spawn(keeper.run(gate, shutdown)));
+        for chain in self.chains.all() {
+            let one = keeper.for_chain(chain.config.eid);
+            tasks.push(tokio::spawn(one.run(gate.clone(), shutdown.clone())));
+        }
         tasks
     }
 }
@@ -204,6 +219,75 @@ mod tests {
         assert!(matches!(e, Err(ChainError::Config(m)) if m.contains("endpoint and receive_lib")));
         let e = ChainSide::connect(&[], signer, store, ledger).await;
         assert!(matches!(e, Err(ChainError::Config(m)) if m.contains("no [[chains]]")));
+    }
+
+    /// A chain whose RPC refuses connections and one whose RPC accepts and never answers:
+    /// the chain side still starts (without waiting on either beyond its `rpc_timeout_ms`),
+    /// and a call to the hung one fails after that timeout instead of hanging.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn connect_starts_with_chains_down_and_every_call_times_out() {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let db = lockstep_core::Db::connect(&lockstep_core::db::sqlite_url_for(dir.path()))
+            .await
+            .unwrap();
+        let store = ChainStore::open(db).await.unwrap();
+        let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused_at = refused.local_addr().unwrap();
+        drop(refused);
+        let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hung_at = hung.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = hung.accept().await {
+                held.push(socket);
+            }
+        });
+        let chain = |id: u64, eid: u32, at: std::net::SocketAddr| {
+            let mut c = ChainConfig::new(id, eid, Address::repeat_byte(1));
+            c.rpc_url = Some(format!("http://{at}"));
+            c.endpoint = Some(Address::repeat_byte(2));
+            c.receive_lib = Some(Address::repeat_byte(3));
+            c.rpc_timeout_ms = 300;
+            c
+        };
+        let signer = PrivateKeySigner::random();
+        let started = Instant::now();
+        let side = ChainSide::connect(
+            &[chain(1, 40101, refused_at), chain(2, 40102, hung_at)],
+            signer,
+            store,
+            Arc::new(NoLedger),
+        )
+        .await
+        .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(side.chains().len(), 2);
+        assert!(side.chains().iter().all(|c| !c.check.is_done()));
+        let t = Instant::now();
+        let e = side.chain(2).unwrap().latest_timestamp().await;
+        assert!(matches!(e, Err(ChainError::Rpc { .. })), "{e:?}");
+        let took = t.elapsed();
+        assert!(
+            Duration::from_millis(300) <= took && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        // Nothing is sent to a chain whose id was never checked.
+        let e = side
+            .chain(1)
+            .unwrap()
+            .sender
+            .send(Default::default(), "test")
+            .await;
+        assert!(
+            matches!(e, Err(ChainError::Rpc { ref what, .. }) if what == "eth_chainId"),
+            "{e:?}"
+        );
     }
 
     struct NoLedger;

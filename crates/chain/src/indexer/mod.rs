@@ -238,6 +238,7 @@ pub async fn index_once(
     store: &ChainStore,
     metrics: &ChainMetrics,
 ) -> Result<bool> {
+    chain.check.ensure().await?;
     let id = chain.chain_id();
     let (last, window) = next_window(chain, store).await?;
     let Some((from, to)) = window else {

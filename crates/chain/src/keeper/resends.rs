@@ -95,6 +95,13 @@ impl Keeper {
             if *shutdown.borrow() {
                 break;
             }
+            let eid = u64::try_from(d.at.0)
+                .ok()
+                .and_then(|id| self.chains.by_id(id))
+                .map(|c| c.config.eid);
+            if eid.is_some_and(|e| !self.acts_on(e)) {
+                continue;
+            }
             if st
                 .resend_after
                 .get(&d.at)

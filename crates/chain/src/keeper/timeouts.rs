@@ -67,7 +67,7 @@ impl Keeper {
                 break;
             }
             let eids: BTreeSet<u32> = s.terms.legs.iter().map(|l| l.eid).collect();
-            for eid in eids {
+            for eid in eids.into_iter().filter(|e| self.acts_on(*e)) {
                 self.timeout_with_retry(st, s, eid, &mut clocks).await;
             }
         }

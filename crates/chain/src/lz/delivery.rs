@@ -78,7 +78,7 @@ pub struct PassProgress {
 #[derive(Debug)]
 pub enum PassError {
     /// An earlier nonce of the path is not committed yet: not an attempt.
-    Blocked(String),
+    Blocked(Blocked),
     /// A failed attempt.
     Failed(ChainError),
 }
@@ -86,6 +86,27 @@ pub enum PassError {
 impl From<ChainError> for PassError {
     fn from(e: ChainError) -> PassError {
         PassError::Failed(e)
+    }
+}
+
+/// A packet waiting for an earlier nonce of its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// The path (`src_eid:sender->dst_eid:receiver`).
+    pub path: String,
+    /// The packet's nonce.
+    pub nonce: u64,
+    /// The first nonce of the path not committed yet.
+    pub waits_for: u64,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "waiting for nonce {} of path {} to be committed before {}",
+            self.waits_for, self.path, self.nonce
+        )
     }
 }
 
@@ -225,12 +246,11 @@ async fn next_step(
                 .await
                 .map_err(|e| rpc(dst.chain_id(), "inboundNonce", e))?;
             if executable < p.nonce {
-                return Err(PassError::Blocked(format!(
-                    "waiting for nonce {} of path {} to be committed before {}",
-                    executable.saturating_add(1),
-                    p.path(),
-                    p.nonce
-                )));
+                return Err(PassError::Blocked(Blocked {
+                    path: p.path(),
+                    nonce: p.nonce,
+                    waits_for: executable.saturating_add(1),
+                }));
             }
             let input = ILocalEndpoint::lzReceiveCall {
                 origin: p.origin(),

@@ -6,7 +6,7 @@
 //!   the destination's state before each step;
 //! - [`relayer`]: the loop: queue the stored `PacketSent` logs as `lz_packets` rows, deliver
 //!   the due ones in nonce order per path, record every pass with its typed status, retry
-//!   with [`relayer::RELAY_BACKOFF`] and give up after [`relayer::MAX_ATTEMPTS`].
+//!   with [`relayer::RELAY_BACKOFF`], never giving a readable packet up.
 //!
 //! The timeout and resend keeper is the sibling `keeper` module; failed steps are recorded
 //! with `ChainError::describe` (LayerZero reverts named by type).
@@ -17,4 +17,4 @@ pub mod relayer;
 
 pub use codec::{HEADER_LEN, PACKET_VERSION, Packet, PacketError, PacketHeader, lz_receive_value};
 pub use delivery::DeliveryState;
-pub use relayer::{MAX_ATTEMPTS, RELAY_BACKOFF, Relayer};
+pub use relayer::{RELAY_BACKOFF, Relayer};

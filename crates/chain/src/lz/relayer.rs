@@ -1,13 +1,16 @@
 //! The relayer loop. Every tick (the smallest `poll_interval_ms`, 20 to 250 ms) it:
 //!
 //! 1. **ingests** the endpoint `PacketSent` logs the indexer stored (confirmed logs, only
-//!    packets sent by a configured escrow) into `lz_packets`, status `pending` (`failed` at
-//!    once for an unreadable packet);
+//!    packets sent by a configured escrow) into `lz_packets`, status `pending`
+//!    (`unreadable` at once for a packet that cannot be parsed);
 //! 2. **delivers** the due packets in nonce order per path (src eid, sender, dst eid,
 //!    receiver) with [`delivery::deliver`]. Every pass is recorded (`attempts`,
-//!    `last_error`, `next_attempt_at` after [`RELAY_BACKOFF`]); after [`MAX_ATTEMPTS`] the
-//!    packet is `failed`. A packet waiting for an earlier nonce is looked at again after a
-//!    second without counting an attempt.
+//!    `last_error`, `next_attempt_at` after [`RELAY_BACKOFF`]). A readable packet is
+//!    **never abandoned**: there is no attempt limit, so an RPC outage or an empty gas
+//!    balance of any length ends in delivery once it is over (at most [`RELAY_BACKOFF`]'s
+//!    cap later). A packet waiting for an earlier nonce is looked at again after a second
+//!    without counting an attempt; it is logged at warning level, with the nonce it waits
+//!    for, when it starts waiting for that nonce.
 //!
 //! All state lives in the database and on the chains, so a restart loses nothing.
 
@@ -22,13 +25,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Delivery passes after which a packet is marked `failed`.
-pub const MAX_ATTEMPTS: u32 = 20;
-/// Retry delay after failed passes: 250 ms, doubling, at most 30 s.
+/// Retry delay after failed passes: 1 s, doubling, at most 60 s, each delay scaled by a
+/// random factor in [0.5, 1] so packets failing together do not retry in lockstep.
 pub const RELAY_BACKOFF: Backoff =
-    Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+    Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).with_jitter();
 /// Delay before looking again at a packet whose earlier nonces are not committed yet.
 const BLOCKED_RETRY_MS: i64 = 1_000;
+/// Open packets queued (or blocked) longer than this are counted by the
+/// `lockstep_lz_packets_*_stale` metrics.
+pub const PACKET_ALERT_AFTER_MS: i64 = 120_000;
 /// Rows read per query.
 const BATCH: i64 = 256;
 
@@ -48,7 +53,7 @@ pub struct Relayer {
     pub metrics: Arc<ChainMetrics>,
 }
 
-/// The row to queue for a stored `PacketSent`: `pending`, or `failed` when unreadable.
+/// The row to queue for a stored `PacketSent`: `pending`, or `unreadable`.
 fn packet_row(log: &PacketSentLog) -> NewPacket {
     let parsed = packet_from_fields(&log.fields).and_then(|(bytes, _)| {
         let p = Packet::parse(&bytes).map_err(|e| e.to_string())?;
@@ -77,7 +82,7 @@ fn packet_row(log: &PacketSentLog) -> NewPacket {
             }
         }
         Err(e) => {
-            tracing::error!(guid = %guid, src_chain_id = chain_id, src_tx = %tx, error = %e, "unreadable PacketSent; recorded as failed");
+            tracing::error!(guid = %guid, src_chain_id = chain_id, src_tx = %tx, error = %e, "unreadable PacketSent; recorded as unreadable");
             NewPacket {
                 guid: guid.clone(),
                 src_chain_id: chain_id,
@@ -88,7 +93,7 @@ fn packet_row(log: &PacketSentLog) -> NewPacket {
                 nonce: 0,
                 packet: String::new(),
                 src_tx_hash: tx.clone(),
-                status: PacketStatus::Failed,
+                status: PacketStatus::Unreadable,
                 last_error: Some(format!("unreadable packet: {e}")),
             }
         }
@@ -97,36 +102,72 @@ fn packet_row(log: &PacketSentLog) -> NewPacket {
 
 impl Relayer {
     /// Runs the relayer until `shutdown` becomes true (the current pass is finished first),
-    /// while `gate` is open. Errors are logged; they never stop the loop.
+    /// while `gate` is open: this task ingests the `PacketSent` logs and publishes the packet
+    /// metrics, and one delivery task per configured chain delivers the packets bound for
+    /// it, so a hung or dead chain delays only its own packets. Errors are logged; they
+    /// never stop a loop.
     pub async fn run(self, gate: Arc<dyn Gate>, shutdown: watch::Receiver<bool>) {
         let tick_ms = self.chains.min_poll_interval_ms(250).clamp(20, 250);
         let every = Duration::from_millis(tick_ms);
-        tracing::info!(tick_ms, "relayer started");
-        let stop = shutdown.clone();
+        tracing::info!(
+            tick_ms,
+            destinations = self.chains.all().len(),
+            "relayer started"
+        );
+        let mut deliveries = tokio::task::JoinSet::new();
+        for eid in self.chains.all().iter().map(|c| c.config.eid) {
+            let (r, stop) = (self.clone(), shutdown.clone());
+            let task = Periodic::new("relayer delivery", every)
+                .gate(gate.clone())
+                .backoff(Backoff::new(every, every))
+                .run(shutdown.clone(), move || {
+                    let (r, stop) = (r.clone(), stop.clone());
+                    async move {
+                        if let Err(e) = r.deliver_due_to(eid, &stop).await {
+                            tracing::warn!(dst_eid = eid, error = %e, "relayer: reading due packets failed");
+                        }
+                        Ok::<_, std::convert::Infallible>(Next::Idle)
+                    }
+                });
+            deliveries.spawn(task);
+        }
         Periodic::new("relayer", every)
             .gate(gate)
             .backoff(Backoff::new(every, every))
             .run(shutdown, move || {
-                let (r, stop) = (self.clone(), stop.clone());
+                let r = self.clone();
                 async move {
-                    r.tick(&stop).await;
+                    r.ingest_and_count().await;
                     Ok::<_, std::convert::Infallible>(Next::Idle)
                 }
             })
             .await;
+        while deliveries.join_next().await.is_some() {}
     }
 
-    /// One tick: ingest, deliver, publish the packet counts.
+    /// One tick of every loop in turn: ingest, deliver to every chain, ingest again and
+    /// publish the counts after the deliveries.
     pub async fn tick(&self, shutdown: &watch::Receiver<bool>) {
-        if let Err(e) = self.ingest().await {
-            tracing::warn!(error = %e, "relayer: ingesting PacketSent logs failed");
-        }
+        self.ingest_and_count().await;
         if let Err(e) = self.deliver_due(shutdown).await {
             tracing::warn!(error = %e, "relayer: reading due packets failed");
+        }
+        self.ingest_and_count().await;
+    }
+
+    /// Ingests the new `PacketSent` logs and publishes the packet metrics.
+    async fn ingest_and_count(&self) {
+        if let Err(e) = self.ingest().await {
+            tracing::warn!(error = %e, "relayer: ingesting PacketSent logs failed");
         }
         match self.store.packet_counts().await {
             Ok(counts) => self.metrics.set_packet_counts(&counts),
             Err(e) => tracing::debug!(error = %e, "relayer: counting packets failed"),
+        }
+        let threshold = now_ms().saturating_sub(PACKET_ALERT_AFTER_MS);
+        match self.store.packet_backlog(threshold).await {
+            Ok(backlog) => self.metrics.set_packet_backlog(backlog),
+            Err(e) => tracing::debug!(error = %e, "relayer: counting stale packets failed"),
         }
     }
 
@@ -140,15 +181,31 @@ impl Relayer {
 
     /// Delivers every due packet, in nonce order per path.
     pub async fn deliver_due(&self, shutdown: &watch::Receiver<bool>) -> Result<()> {
-        for row in self.store.due_packets(now_ms(), BATCH).await? {
+        let due = self.store.due_packets(now_ms(), BATCH).await?;
+        self.deliver_rows(&due, shutdown).await;
+        Ok(())
+    }
+
+    /// Delivers the due packets bound for the chain with endpoint id `dst_eid`.
+    pub async fn deliver_due_to(
+        &self,
+        dst_eid: u32,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<()> {
+        let due = self.store.due_packets_to(now_ms(), dst_eid, BATCH).await?;
+        self.deliver_rows(&due, shutdown).await;
+        Ok(())
+    }
+
+    async fn deliver_rows(&self, rows: &[DuePacket], shutdown: &watch::Receiver<bool>) {
+        for row in rows {
             if *shutdown.borrow() {
                 break;
             }
-            if let Err(e) = self.deliver_recorded(&row).await {
+            if let Err(e) = self.deliver_recorded(row).await {
                 tracing::warn!(guid = %row.guid, error = %e, "recording a delivery pass failed");
             }
         }
-        Ok(())
     }
 
     /// One delivery pass for one packet, recorded in `lz_packets`.
@@ -166,27 +223,24 @@ impl Relayer {
                     .record_delivered(&row.guid, attempts, progress.delivered_tx)
                     .await
             }
-            Err(PassError::Blocked(msg)) => {
-                tracing::debug!(guid = %row.guid, "{msg}");
+            Err(PassError::Blocked(b)) => {
+                let waits_for = i64::try_from(b.waits_for).unwrap_or(i64::MAX);
+                if row.blocked_on_nonce != Some(waits_for) {
+                    tracing::warn!(guid = %row.guid, path = %b.path, nonce = b.nonce, waits_for = b.waits_for, "packet blocked behind an earlier nonce of its path");
+                }
                 let next = now.saturating_add(BLOCKED_RETRY_MS);
                 self.store
-                    .record_blocked(&row.guid, progress.status, &msg, next)
+                    .record_blocked(&row.guid, progress.status, &b.to_string(), waits_for, next)
                     .await
             }
             Err(PassError::Failed(e)) => {
                 let text = e.describe();
                 let retry_in_ms = retry_delay_ms(attempts);
-                let status = if attempts >= MAX_ATTEMPTS {
-                    tracing::error!(guid = %row.guid, attempts, error = %text, "packet delivery failed for good");
-                    PacketStatus::Failed
-                } else {
-                    tracing::warn!(guid = %row.guid, attempts, retry_in_ms, error = %text, "packet delivery attempt failed");
-                    progress.status
-                };
+                tracing::warn!(guid = %row.guid, status = %progress.status, attempts, retry_in_ms, error = %text, "packet delivery attempt failed; retrying");
                 self.store
                     .record_failed_attempt(
                         &row.guid,
-                        status,
+                        progress.status,
                         attempts,
                         &text,
                         now.saturating_add(retry_in_ms),
@@ -206,18 +260,29 @@ mod tests {
     use alloy::primitives::{Address, B256};
     use serde_json::json;
 
+    /// The uncapped-by-jitter delay after `n` failures: 1 s doubling, at most 60 s.
+    fn full_delay_ms(n: u32) -> i64 {
+        (1_000i64 << n.saturating_sub(1).min(20)).min(60_000)
+    }
+
     #[test]
-    fn backoff_doubles_from_250ms_up_to_30s() {
-        let schedule: Vec<i64> = (1..=10).map(retry_delay_ms).collect();
+    fn retry_delays_double_from_1s_to_a_60s_cap_with_jitter() {
+        for n in 1..=100u32 {
+            let (full, d) = (full_delay_ms(n), retry_delay_ms(n));
+            assert!(
+                full / 2 <= d && d <= full,
+                "after {n} failures: {d} ms, full {full}"
+            );
+        }
         assert_eq!(
-            schedule,
-            [
-                250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000
-            ]
+            (1..=8).map(full_delay_ms).collect::<Vec<_>>(),
+            [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]
         );
-        assert_eq!(retry_delay_ms(0), 250);
-        assert_eq!(retry_delay_ms(MAX_ATTEMPTS), 30_000);
-        assert_eq!(retry_delay_ms(u32::MAX), 30_000);
+        let capped = retry_delay_ms(u32::MAX);
+        assert!((30_000..=60_000).contains(&capped), "{capped}");
+        // Jitter: 50 draws at the cap are not all equal.
+        let draws: std::collections::BTreeSet<i64> = (0..50).map(|_| retry_delay_ms(50)).collect();
+        assert!(draws.len() > 1, "{draws:?}");
     }
 
     async fn relayer(dir: &tempfile::TempDir) -> Relayer {
@@ -265,7 +330,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn queues_sent_packets_and_records_failed_passes_until_it_gives_up() {
+    async fn queues_sent_packets_and_never_gives_a_readable_one_up() {
         let dir = tempfile::tempdir().unwrap();
         let r = relayer(&dir).await;
         let (good, bad) = (B256::repeat_byte(0x42), B256::repeat_byte(0x43));
@@ -280,7 +345,7 @@ mod tests {
             Some((PacketStatus::Pending, 0, None))
         );
         let (st, attempts, err) = r.store.packet_status(&b).await.unwrap().unwrap();
-        assert_eq!((st, attempts), (PacketStatus::Failed, 0));
+        assert_eq!((st, attempts), (PacketStatus::Unreadable, 0));
         assert!(err.unwrap().starts_with("unreadable packet: "));
 
         let (_tx, stop) = watch::channel(false);
@@ -295,21 +360,41 @@ mod tests {
             r.store.due_packets(now_ms(), 10).await.unwrap().is_empty(),
             "backing off"
         );
-        // Every further pass is one more attempt; the last one marks the packet failed.
-        for n in 2..=MAX_ATTEMPTS {
+        // 100 failed passes: still pending, every delay within the jittered, capped schedule.
+        for n in 2..=100u32 {
             let due = r.store.due_packets(i64::MAX, 10).await.unwrap();
             assert_eq!(due.len(), 1, "pass {n}");
+            let before = now_ms();
             r.deliver_recorded(&due[0]).await.unwrap();
+            let after = now_ms();
+            let open = r.store.list_packets(true, 10).await.unwrap();
+            assert_eq!(open.len(), 1, "pass {n}");
+            let p = &open[0];
+            assert_eq!(
+                (p.guid.as_str(), p.status, p.attempts),
+                (g.as_str(), PacketStatus::Pending, n)
+            );
+            let full = full_delay_ms(n);
+            assert!(
+                before + full / 2 <= p.next_attempt_at && p.next_attempt_at <= after + full,
+                "pass {n}: next attempt {} ms after the pass, full delay {full}",
+                p.next_attempt_at - before
+            );
         }
-        let (st, attempts, _) = r.store.packet_status(&g).await.unwrap().unwrap();
-        assert_eq!((st, attempts), (PacketStatus::Failed, MAX_ATTEMPTS));
-        assert!(r.store.due_packets(i64::MAX, 10).await.unwrap().is_empty());
+        assert!(r.store.retry_packet_now(&g).await.unwrap(), "open: retried");
+        assert!(
+            !r.store.retry_packet_now(&b).await.unwrap(),
+            "unreadable: nothing to retry"
+        );
+        assert_eq!(r.store.due_packets(now_ms(), 10).await.unwrap().len(), 1);
         r.tick(&stop).await;
         let mut text = String::new();
         lockstep_core::MetricsSource::render(r.metrics.as_ref(), &mut text);
-        assert!(
-            text.contains("lockstep_lz_packets{status=\"failed\"} 2"),
-            "{text}"
-        );
+        for line in [
+            "lockstep_lz_packets{status=\"pending\"} 1",
+            "lockstep_lz_packets{status=\"unreadable\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

@@ -8,8 +8,11 @@ use lockstep_core::now_ms;
 use std::fmt;
 
 /// Where a packet stands; stored in `lz_packets.state` by the names of [`PacketStatus::as_str`]
-/// (`pending -> verified -> committed -> delivered`, or `failed` once attempts ran out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// (`pending -> verified -> committed -> delivered`). A readable packet is never abandoned:
+/// it stays in its open status, retried with capped backoff, until the destination shows it
+/// delivered. Only a `PacketSent` that cannot be parsed is `unreadable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PacketStatus {
     /// Nothing happened on the destination yet.
     Pending,
@@ -19,8 +22,9 @@ pub enum PacketStatus {
     Committed,
     /// `lzReceive` happened (terminal).
     Delivered,
-    /// Unreadable, or every attempt failed (terminal).
-    Failed,
+    /// The `PacketSent` could not be parsed into a packet (terminal: there is nothing to
+    /// deliver).
+    Unreadable,
 }
 
 impl PacketStatus {
@@ -30,7 +34,7 @@ impl PacketStatus {
         PacketStatus::Verified,
         PacketStatus::Committed,
         PacketStatus::Delivered,
-        PacketStatus::Failed,
+        PacketStatus::Unreadable,
     ];
 
     /// The stored name.
@@ -40,7 +44,7 @@ impl PacketStatus {
             PacketStatus::Verified => "verified",
             PacketStatus::Committed => "committed",
             PacketStatus::Delivered => "delivered",
-            PacketStatus::Failed => "failed",
+            PacketStatus::Unreadable => "unreadable",
         }
     }
 
@@ -51,7 +55,7 @@ impl PacketStatus {
 
     /// Whether the relayer still works on a packet in this status.
     pub fn is_open(self) -> bool {
-        !matches!(self, PacketStatus::Delivered | PacketStatus::Failed)
+        !matches!(self, PacketStatus::Delivered | PacketStatus::Unreadable)
     }
 }
 
@@ -82,9 +86,9 @@ pub struct NewPacket {
     pub packet: String,
     /// The sending transaction.
     pub src_tx_hash: String,
-    /// `Pending`, or `Failed` for an unreadable packet.
+    /// `Pending`, or `Unreadable`.
     pub status: PacketStatus,
-    /// Why it failed at once, if it did.
+    /// Why it is unreadable, if it is.
     pub last_error: Option<String>,
 }
 
@@ -101,6 +105,8 @@ pub struct DuePacket {
     pub attempts: u32,
     /// The encoded packet as queued (0x hex).
     pub packet: String,
+    /// The earlier nonce of its path it was last found waiting for, if it was.
+    pub blocked_on_nonce: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -110,6 +116,7 @@ struct DueRow {
     state: String,
     attempts: i64,
     packet: String,
+    blocked_on_nonce: Option<i64>,
 }
 
 impl ChainStore {
@@ -143,15 +150,41 @@ impl ChainStore {
     /// Up to `limit` open packets whose next attempt is due at `now_ms`, in nonce order per
     /// path (src eid, sender, dst eid, receiver).
     pub async fn due_packets(&self, now_ms: i64, limit: i64) -> Result<Vec<DuePacket>> {
-        let rows: Vec<DueRow> = sqlx::query_as(
-            "SELECT guid, src_chain_id, state, attempts, packet FROM lz_packets \
-             WHERE state IN ('pending', 'verified', 'committed') AND next_attempt_at <= $1 \
-             ORDER BY src_eid, sender, dst_eid, receiver, nonce LIMIT $2",
-        )
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        self.due_packets_where(now_ms, None, limit).await
+    }
+
+    /// [`ChainStore::due_packets`] bound for the chain with endpoint id `dst_eid` only (the
+    /// relayer runs one delivery loop per destination chain).
+    pub async fn due_packets_to(
+        &self,
+        now_ms: i64,
+        dst_eid: u32,
+        limit: i64,
+    ) -> Result<Vec<DuePacket>> {
+        self.due_packets_where(now_ms, Some(dst_eid), limit).await
+    }
+
+    async fn due_packets_where(
+        &self,
+        now_ms: i64,
+        dst_eid: Option<u32>,
+        limit: i64,
+    ) -> Result<Vec<DuePacket>> {
+        let only_dst = if dst_eid.is_some() {
+            "AND dst_eid = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT guid, src_chain_id, state, attempts, packet, blocked_on_nonce FROM lz_packets \
+             WHERE state IN ('pending', 'verified', 'committed') AND next_attempt_at <= $1 {only_dst} \
+             ORDER BY src_eid, sender, dst_eid, receiver, nonce LIMIT $2"
+        );
+        let mut query = sqlx::query_as::<_, DueRow>(&sql).bind(now_ms).bind(limit);
+        if let Some(eid) = dst_eid {
+            query = query.bind(i64::from(eid));
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.into_iter()
             .map(|r| {
                 Ok(DuePacket {
@@ -161,6 +194,7 @@ impl ChainStore {
                     attempts: u32::try_from(r.attempts.max(0)).unwrap_or(u32::MAX),
                     guid: r.guid,
                     packet: r.packet,
+                    blocked_on_nonce: r.blocked_on_nonce,
                 })
             })
             .collect()
@@ -198,7 +232,7 @@ impl ChainStore {
     ) -> Result<()> {
         sqlx::query(
             "UPDATE lz_packets SET state = $1, attempts = $2, last_error = NULL, \
-             delivered_tx_hash = COALESCE($3, delivered_tx_hash), updated_at = $4 WHERE guid = $5",
+             blocked_on_nonce = NULL, blocked_since = NULL, delivered_tx_hash = COALESCE($3, delivered_tx_hash), updated_at = $4 WHERE guid = $5",
         )
         .bind(PacketStatus::Delivered.as_str())
         .bind(i64::from(attempts))
@@ -210,30 +244,36 @@ impl ChainStore {
         Ok(())
     }
 
-    /// Records a pass that waited for an earlier nonce (not an attempt): look again at
-    /// `next_attempt_at`.
+    /// Records a pass that waited for nonce `waits_for` of the packet's path (not an
+    /// attempt): look again at `next_attempt_at`. `blocked_since` is kept while it waits for
+    /// the same nonce.
     pub async fn record_blocked(
         &self,
         guid: &str,
         status: PacketStatus,
         why: &str,
+        waits_for: i64,
         next_attempt_at: i64,
     ) -> Result<()> {
+        let now = now_ms();
         sqlx::query(
-            "UPDATE lz_packets SET state = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE guid = $5",
+            "UPDATE lz_packets SET state = $1, last_error = $2, next_attempt_at = $3, updated_at = $4, \
+             blocked_since = CASE WHEN blocked_on_nonce = $5 THEN blocked_since ELSE $4 END, \
+             blocked_on_nonce = $5 WHERE guid = $6",
         )
         .bind(status.as_str())
         .bind(why)
         .bind(next_attempt_at)
-        .bind(now_ms())
+        .bind(now)
+        .bind(waits_for)
         .bind(guid)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Records a failed attempt: its number, the error, the status (`Failed` once attempts
-    /// ran out) and when to try again.
+    /// Records a failed attempt: its number, the error, the status read on the destination
+    /// (still open: a packet is never given up) and when to try again.
     pub async fn record_failed_attempt(
         &self,
         guid: &str,
@@ -243,7 +283,8 @@ impl ChainStore {
         next_attempt_at: i64,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE lz_packets SET state = $1, attempts = $2, last_error = $3, next_attempt_at = $4, updated_at = $5 WHERE guid = $6",
+            "UPDATE lz_packets SET state = $1, attempts = $2, last_error = $3, next_attempt_at = $4, updated_at = $5, \
+             blocked_on_nonce = NULL, blocked_since = NULL WHERE guid = $6",
         )
         .bind(status.as_str())
         .bind(i64::from(attempts))

@@ -105,7 +105,7 @@ async fn migrates_once_and_beside_other_crates_migrations() {
             .fetch_all(store.db().pool())
             .await
             .unwrap();
-    assert_eq!(versions, [(1,), (1001,)]);
+    assert_eq!(versions, [(1,), (1001,), (1002,)]);
 }
 
 #[tokio::test]
@@ -122,6 +122,9 @@ async fn previous_schema_flow(db: Db) {
         "CREATE INDEX lz_packets_due ON lz_packets (state, next_attempt_at)",
         "INSERT INTO chain_cursors VALUES (7, 42, '0x2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a', 0)",
         "INSERT INTO lz_packets VALUES ('0x01', 7, 1, 2, '', '', 1, '0x', '0x', 'committed', 3, 'x', 0, NULL, 0, 0)",
+        // Given up by the old relayer after 20 attempts, and an unreadable one.
+        "INSERT INTO lz_packets VALUES ('0x02', 7, 1, 2, '', '', 2, '0x0102', '0x', 'failed', 20, 'rpc down', 9000000000000, NULL, 0, 0)",
+        "INSERT INTO lz_packets VALUES ('0x03', 7, 0, 0, '', '', 0, '', '0x', 'failed', 0, 'unreadable packet: short', 0, NULL, 0, 0)",
     ] {
         sqlx::query(stmt).execute(db.pool()).await.unwrap();
     }
@@ -137,6 +140,23 @@ async fn previous_schema_flow(db: Db) {
     assert_eq!(
         store.packet_status("0x01").await.unwrap(),
         Some((PacketStatus::Committed, 3, Some("x".into())))
+    );
+    // 1002: the packet given up goes back to work at once; the unreadable one is named so.
+    assert_eq!(
+        store.packet_status("0x02").await.unwrap(),
+        Some((PacketStatus::Pending, 20, Some("rpc down".into())))
+    );
+    let due: Vec<String> = store
+        .due_packets(1, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.guid)
+        .collect();
+    assert_eq!(due, ["0x01", "0x02"]);
+    assert_eq!(
+        store.packet_status("0x03").await.unwrap().map(|s| s.0),
+        Some(PacketStatus::Unreadable)
     );
 }
 
@@ -282,13 +302,13 @@ async fn packets_flow(store: ChainStore) {
         .await
         .unwrap();
     store
-        .insert_packet(&packet("0x03", 3, PacketStatus::Failed))
+        .insert_packet(&packet("0x03", 3, PacketStatus::Unreadable))
         .await
         .unwrap();
     // Queued once: the guid is not offered again, a second insert is a no-op.
     assert!(store.unqueued_packet_logs(10).await.unwrap().is_empty());
     store
-        .insert_packet(&packet(&guid, 2, PacketStatus::Failed))
+        .insert_packet(&packet(&guid, 2, PacketStatus::Unreadable))
         .await
         .unwrap();
     let due = store.due_packets(i64::MAX, 10).await.unwrap();
@@ -296,7 +316,7 @@ async fn packets_flow(store: ChainStore) {
     assert_eq!(
         order,
         ["0x02", guid.as_str()],
-        "nonce order, failed ones left out"
+        "nonce order, unreadable ones left out"
     );
     assert_eq!(due[1].status, PacketStatus::Pending);
 
@@ -318,9 +338,35 @@ async fn packets_flow(store: ChainStore) {
         "not due yet"
     );
     store
-        .record_blocked("0x02", PacketStatus::Committed, "waiting", 5)
+        .record_blocked("0x02", PacketStatus::Committed, "waiting", 0, 5)
         .await
         .unwrap();
+    let first = store.list_packets(true, 10).await.unwrap();
+    let blocked = first.iter().find(|p| p.guid == "0x02").unwrap();
+    assert_eq!(
+        (blocked.blocked_on_nonce, blocked.next_attempt_at),
+        (Some(0), 5)
+    );
+    let since = blocked.blocked_since.unwrap();
+    // Still waiting for the same nonce: the time it started waiting is kept.
+    store
+        .record_blocked("0x02", PacketStatus::Committed, "waiting", 0, 6)
+        .await
+        .unwrap();
+    let again = store.list_packets(true, 10).await.unwrap();
+    let blocked = again.iter().find(|p| p.guid == "0x02").unwrap();
+    assert_eq!(blocked.blocked_since, Some(since));
+    assert_eq!(
+        store.packet_backlog(since + 1).await.unwrap(),
+        PacketBacklog {
+            undelivered: 2,
+            blocked: 1
+        }
+    );
+    assert_eq!(
+        store.packet_backlog(0).await.unwrap(),
+        PacketBacklog::default()
+    );
     store
         .record_delivered(&guid, 2, Some(h(0x77)))
         .await
@@ -337,7 +383,7 @@ async fn packets_flow(store: ChainStore) {
             (PacketStatus::Verified, 0),
             (PacketStatus::Committed, 1),
             (PacketStatus::Delivered, 1),
-            (PacketStatus::Failed, 1),
+            (PacketStatus::Unreadable, 1),
         ]
     );
     store.replace_packet_bytes("0x02", "0x0203").await.unwrap();
@@ -380,11 +426,17 @@ fn packet_statuses_keep_their_stored_names() {
     let names: Vec<_> = PacketStatus::ALL.iter().map(|s| s.as_str()).collect();
     assert_eq!(
         names,
-        ["pending", "verified", "committed", "delivered", "failed"]
+        [
+            "pending",
+            "verified",
+            "committed",
+            "delivered",
+            "unreadable"
+        ]
     );
     for s in PacketStatus::ALL {
         assert_eq!(PacketStatus::parse(s.as_str()), Some(s));
     }
     assert_eq!(PacketStatus::parse("PENDING"), None);
-    assert!(PacketStatus::Committed.is_open() && !PacketStatus::Failed.is_open());
+    assert!(PacketStatus::Committed.is_open() && !PacketStatus::Unreadable.is_open());
 }
