@@ -110,11 +110,13 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>> {
     authenticate_hash(db, &hash_token(token)).await
 }
 
-/// Resolves a token by its [`hash_token`], ignoring revoked ones.
+/// Resolves a token by its [`hash_token`], ignoring revoked ones. Reads through
+/// [`Db::reads`] (on SQLite it does not queue behind the single writer); a revocation is
+/// seen by the next request after its commit, in this process or another.
 pub async fn authenticate_hash(db: &Db, token_hash: &str) -> Result<Option<Principal>> {
     let row = sqlx::query("SELECT id, platform_id, scopes FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
         .bind(token_hash)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.reads())
         .await?;
     let Some(row) = row else { return Ok(None) };
     let scopes: String = row.try_get("scopes")?;

@@ -42,7 +42,51 @@ pub enum DbError {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    reads: AnyPool,
     backend: Backend,
+}
+
+/// Read connections beside SQLite's single writer (WAL lets them read while it writes).
+const SQLITE_READERS: u32 = 4;
+
+/// The pragmas every SQLite connection gets. WAL + `synchronous = NORMAL`: a commit is
+/// durable against a process crash (the WAL is written before the commit returns); only
+/// a power loss or OS crash can lose the last commits before a checkpoint's fsync.
+const SQLITE_PRAGMAS: [&str; 3] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 5000",
+];
+
+/// A pool of `max` connections to `url`, SQLite ones with [`SQLITE_PRAGMAS`] (and
+/// `query_only` when `read_only`).
+async fn open_pool(
+    url: &str,
+    backend: Backend,
+    max: u32,
+    read_only: bool,
+) -> Result<AnyPool, DbError> {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    for pragma in SQLITE_PRAGMAS {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    if read_only {
+                        sqlx::query("PRAGMA query_only = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(DbError::Connect)
 }
 
 impl Db {
@@ -57,34 +101,33 @@ impl Db {
             Backend::Sqlite => 1,
             Backend::Postgres => 10,
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL + synchronous=NORMAL: durable across process crashes, one
-                        // fsync per checkpoint instead of per commit.
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
-                            "PRAGMA busy_timeout = 5000",
-                        ] {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .map_err(DbError::Connect)?;
-        Ok(Db { pool, backend })
+        let pool = open_pool(&url, backend, max, false).await?;
+        // A separate read pool only where it is the same database and reads do not wait
+        // for the writer: a SQLite file in WAL. In-memory SQLite and PostgreSQL read
+        // through the main pool.
+        let reads = if backend == Backend::Sqlite && !url.contains("memory") {
+            open_pool(&url, backend, SQLITE_READERS, true).await?
+        } else {
+            pool.clone()
+        };
+        Ok(Db {
+            pool,
+            reads,
+            backend,
+        })
     }
 
     /// The pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for standalone reads outside any transaction (token lookups): on a SQLite
+    /// file, [`SQLITE_READERS`] `query_only` connections that read the last committed
+    /// state without waiting for the single writer; otherwise [`Db::pool`]. Never use it
+    /// for a read that a following write depends on.
+    pub fn reads(&self) -> &AnyPool {
+        &self.reads
     }
 
     /// The backend.
@@ -161,5 +204,51 @@ impl TryFrom<String> for crate::instruction::InstructionStatus {
             what: "instruction status",
             name,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On a SQLite file the read pool is separate, read-only, and sees every commit of the
+    /// write connection at once, also while the writer holds an open transaction.
+    #[tokio::test]
+    async fn sqlite_reads_see_commits_and_refuse_writes() {
+        let dir = std::env::temp_dir().join(format!("lockstep-db-{}", std::process::id()));
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (v BIGINT)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t (v) VALUES (1)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let mut tx = db.pool().begin().await.unwrap();
+        sqlx::query("INSERT INTO t (v) VALUES (2)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        // The writer's connection is taken: the read pool answers anyway, with the last
+        // committed state.
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+            .fetch_one(db.reads())
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        tx.commit().await.unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+            .fetch_one(db.reads())
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let write = sqlx::query("INSERT INTO t (v) VALUES (3)")
+            .execute(db.reads())
+            .await;
+        assert!(write.is_err(), "the read pool accepted a write");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

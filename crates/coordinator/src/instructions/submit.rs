@@ -46,7 +46,7 @@ fn request_hash(req: &InstructionRequest) -> Result<String> {
 
 /// The answer for a key already used by the platform: the first answer for the same
 /// body, `KeyReused` for another; `None` if the key is new. The one idempotency check,
-/// run before validation, again inside the transaction, and after losing an insert race.
+/// run first inside the submitting transaction, and again after losing an insert race.
 async fn replay(
     conn: &mut AnyConnection,
     platform: &str,
@@ -203,11 +203,12 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
         }
     };
     let key = req.idempotency_key.as_str();
-    {
-        let mut conn = ctx.db.pool().acquire().await?;
-        if let Some(answer) = replay(&mut conn, platform, key, &hash).await? {
-            return Ok(answer);
-        }
+    let mut tx = ctx.db.pool().begin().await?;
+    // The idempotency check runs inside the submitting transaction (one turn on SQLite's
+    // single writer), before validation: a replay answers as the first time even when
+    // the body would no longer validate (its `timeout_at` has passed).
+    if let Some(answer) = replay(&mut tx, platform, key, &hash).await? {
+        return Ok(answer);
     }
     let (body, deadline) = match validate(&ctx.templates, &ctx.escrows, &req) {
         Ok(v) => v,
@@ -215,11 +216,6 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
     };
     let now = now_ms();
     let ttl = i64::try_from(ctx.ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
-    let mut tx = ctx.db.pool().begin().await?;
-    // Re-check inside the transaction (a concurrent submission with the same key).
-    if let Some(answer) = replay(&mut tx, platform, key, &hash).await? {
-        return Ok(answer);
-    }
     if let Some(e) = check_counterparty(&mut tx, &ctx.templates, platform, &body).await? {
         return Ok(Submitted::Invalid(vec![e]));
     }

@@ -76,5 +76,11 @@ async fn step(lc: &Arc<Lifecycle>, stop: &watch::Receiver<bool>) -> Result<Next>
         return Ok(Next::Idle);
     }
     again |= full(batch::registrar_round(lc).await?);
-    Ok(if again { Next::Again } else { Next::Idle })
+    if again {
+        // Between full batches, let the API's queued requests take the connection
+        // first (the pool hands it out in arrival order): intake is never starved.
+        tokio::task::yield_now().await;
+        return Ok(Next::Again);
+    }
+    Ok(Next::Idle)
 }
