@@ -8,6 +8,7 @@ import {DoubleEndedQueue} from "@openzeppelin/contracts/utils/structs/DoubleEnde
 
 import {EscrowTestBase} from "./utils/EscrowTestBase.sol";
 import {EscrowHandler, IPacketRelay} from "./handlers/EscrowHandler.sol";
+import {EscrowScenarioHandler} from "./handlers/EscrowScenarios.sol";
 import {SettlementEscrow} from "../src/SettlementEscrow.sol";
 import {ISettlementEscrow, Terms, Leg} from "../src/ISettlementEscrow.sol";
 import {DemoToken} from "../src/demo/DemoToken.sol";
@@ -22,14 +23,14 @@ import {SwitchToken} from "./mocks/HostileTokens.sol";
 contract EscrowInvariantTest is EscrowTestBase {
     using DoubleEndedQueue for DoubleEndedQueue.Bytes32Deque;
 
-    EscrowHandler internal handler;
+    EscrowScenarioHandler internal handler;
     SwitchToken internal sw;
 
     function setUp() public override {
         super.setUp();
         sw = new SwitchToken();
         sw.setFeeSinkPerReceiver(true);
-        handler = new EscrowHandler(IPacketRelay(address(this)), [escA, escB, escC], [asset, cash], sw);
+        handler = new EscrowScenarioHandler(IPacketRelay(address(this)), [escA, escB, escC], [asset, cash], sw);
         // The owner and LayerZero delegate of every escrow is a timelock whose delay exceeds the longest
         // settlement; only the handler proposes and executes.
         address[] memory roles = new address[](1);
@@ -42,7 +43,17 @@ contract EscrowInvariantTest is EscrowTestBase {
             escs[c].transferOwnership(address(tls[c]));
         }
         handler.useTimelocks(tls);
-        bytes4[] memory selectors = new bytes4[](14);
+        // The multi-step scenarios make themselves possible; each appears three times in the list (weight 3
+        // against 1 for a single action), so that every run of `depth` calls reaches each of them.
+        bytes4[6] memory scenarios = [
+            EscrowScenarioHandler.swapAcrossChains.selector,
+            EscrowScenarioHandler.unwindAfterDeadline.selector,
+            EscrowScenarioHandler.payoutOwedThenClaim.selector,
+            EscrowScenarioHandler.dropThenResend.selector,
+            EscrowScenarioHandler.conflictingOtherHub.selector,
+            EscrowScenarioHandler.timelockExecute.selector
+        ];
+        bytes4[] memory selectors = new bytes4[](13 + 3 * scenarios.length);
         selectors[0] = EscrowHandler.create.selector;
         selectors[1] = EscrowHandler.register.selector;
         selectors[2] = EscrowHandler.deposit.selector;
@@ -56,7 +67,9 @@ contract EscrowInvariantTest is EscrowTestBase {
         selectors[10] = EscrowHandler.registerConflicting.selector;
         selectors[11] = EscrowHandler.scheduleOwnerAction.selector;
         selectors[12] = EscrowHandler.executeOwnerAction.selector;
-        selectors[13] = EscrowHandler.swapAcrossChains.selector;
+        for (uint256 k; k < 3 * scenarios.length; ++k) {
+            selectors[13 + k] = scenarios[k % scenarios.length];
+        }
         targetSelector(StdInvariant.FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -167,14 +180,28 @@ contract EscrowInvariantTest is EscrowTestBase {
             handler.calls("resendAfterDrop")
         );
         console.log("ok hostile/feeOn/claim", handler.calls("hostile"), handler.calls("feeOn"), handler.calls("claim"));
+        console.log("ok owedClaim/dropRecovered", handler.calls("owedClaim"), handler.calls("dropRecovered"));
         console.log("ok conflicting/otherHub", handler.calls("conflicting"), handler.calls("conflictingOtherHub"));
         console.log("ok timelock schedule/execute", handler.calls("tlSchedule"), handler.calls("tlExecute"));
+    }
+
+    /// @dev Every run must have exercised each key path at least once (counted before `finishAll`, which only
+    /// unwinds): otherwise the invariants above held over a run that never tried what they protect.
+    function _assertKeyPathsRan() internal view {
+        assertGt(handler.calls("swapCross"), 0, "run never executed a swap across chains");
+        assertGt(handler.calls("unwind"), 0, "run never unwound deposits after a deadline");
+        assertGt(handler.calls("owedClaim"), 0, "run never claimed a payout that was owed");
+        assertGt(handler.calls("dropRecovered"), 0, "run never recovered a dropped message by resend");
+        assertGt(handler.calls("conflicting"), 0, "run never registered conflicting attestations");
+        assertGt(handler.calls("conflictingOtherHub"), 0, "run never registered a conflicting set with another hub");
+        assertGt(handler.calls("tlExecute"), 0, "run never executed an owner action through the timelock");
     }
 
     /// @notice Liveness: once every timeout has passed, someone pays every step and every packet is
     /// delivered, every registered settlement is EXECUTED or REFUNDED everywhere and the escrows are empty.
     function afterInvariant() public {
         _logCalls();
+        _assertKeyPathsRan();
         handler.finishAll();
         invariant_Atomicity();
         invariant_Conservation();

@@ -179,21 +179,27 @@ contract EscrowHandler is CommonBase, StdUtils {
             });
         }
         uint32 hub = legs[(seed >> 128) % n].eid;
-        _settlements.push();
-        Terms storage t = _settlements[s];
-        t.settlementId = keccak256(abi.encode("LS-INV", s));
-        t.hubEid = hub;
-        t.timeoutAt = uint64(chainTime[chainIndex(hub)] + bound(ttl, 10 minutes, 3 hours));
-        t.decisionRef = keccak256(abi.encode("decision", s));
-        for (uint256 i; i < n; ++i) {
-            t.legs.push(legs[i]);
-        }
+        _push(legs, hub, uint64(chainTime[chainIndex(hub)] + bound(ttl, 10 minutes, 3 hours)));
         // Usually register everywhere at once (in leg order, so spokes often before the hub); the
         // `register` action covers the other orders and late registrations.
         if ((seed >> 64) % 4 != 0) {
             for (uint256 i; i < n; ++i) {
                 this.register(s, i);
             }
+        }
+    }
+
+    /// @dev Appends settlement `_settlements.length` with these legs, hub and deadline.
+    function _push(Leg[] memory legs, uint32 hub, uint64 timeoutAt) internal returns (uint256 s) {
+        s = _settlements.length;
+        _settlements.push();
+        Terms storage t = _settlements[s];
+        t.settlementId = keccak256(abi.encode("LS-INV", s));
+        t.hubEid = hub;
+        t.timeoutAt = timeoutAt;
+        t.decisionRef = keccak256(abi.encode("decision", s));
+        for (uint256 i; i < legs.length; ++i) {
+            t.legs.push(legs[i]);
         }
     }
 
@@ -301,37 +307,6 @@ contract EscrowHandler is CommonBase, StdUtils {
         }
         if (seen > _executedSeen) calls["swapCross"] += seen - _executedSeen;
         _executedSeen = seen;
-    }
-
-    /// @notice A swap across chains end to end: registers a multi-chain settlement everywhere, every open
-    /// leg deposits with its fee, and the packets of every chain are delivered (LOCKED, then RELEASE).
-    /// Scans from a random settlement for one that is multi-chain and not past any chain's deadline.
-    function swapAcrossChains(uint256 sSeed) external {
-        uint256 count = _settlements.length;
-        for (uint256 k; k < count; ++k) {
-            uint256 s = (sSeed % count + k) % count;
-            Terms storage t = _settlements[s];
-            if (t.legs.length < 2 || chainTime[0] >= t.timeoutAt || chainTime[1] >= t.timeoutAt) continue;
-            if (chainTime[2] >= t.timeoutAt) continue;
-            bool multi;
-            for (uint256 i = 1; i < t.legs.length; ++i) {
-                if (t.legs[i].eid != t.legs[0].eid) multi = true;
-            }
-            if (!multi) continue;
-            for (uint256 i; i < t.legs.length; ++i) {
-                this.register(s, i);
-            }
-            for (uint256 i; i < t.legs.length; ++i) {
-                if (!ghostDeposited[s][i]) _deposit(s, i, true);
-            }
-            for (uint256 round; round < 2; ++round) {
-                for (uint256 c; c < 3; ++c) {
-                    _deliverAll(c);
-                }
-            }
-            _trackExecutions();
-            return;
-        }
     }
 
     function _sig(SettlementEscrow esc, bytes32 id, uint256 s, uint256 i, bool byKey)
