@@ -209,6 +209,7 @@ impl TryFrom<String> for crate::instruction::InstructionStatus {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// On a SQLite file the read pool is separate, read-only, and sees every commit of the
