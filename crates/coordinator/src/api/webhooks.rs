@@ -195,7 +195,7 @@ pub(super) async fn endpoint_deliveries(
 
 /// Attempt one delivery again now with a fresh retry schedule (failed, cancelled or
 /// pending; idempotent: an already queued or in-flight delivery stays queued once).
-#[utoipa::path(post, path = "/v1/webhook-deliveries/{id}/redeliver", params(("id" = String, Path)), responses((status = 202, body = Delivery, description = "queued"), (status = 401, body = ErrorBody, description = "missing, invalid or revoked token"), (status = 403, body = ErrorBody, description = "the token lacks webhooks:manage"), (status = 404, body = ErrorBody, description = "no such delivery of this platform"), (status = 409, body = ErrorBody, description = "already delivered, or the endpoint is deleted or disabled"), (status = 429, body = ErrorBody, description = "rate limit exceeded for this token")), tag = "webhooks")]
+#[utoipa::path(post, path = "/v1/webhook-deliveries/{id}/redeliver", params(("id" = String, Path)), responses((status = 202, body = Delivery, description = "queued"), (status = 401, body = ErrorBody, description = "missing, invalid or revoked token"), (status = 403, body = ErrorBody, description = "the token lacks webhooks:manage"), (status = 404, body = ErrorBody, description = "no such delivery of this platform"), (status = 409, body = ErrorBody, description = "already delivered, or the endpoint is deleted or disabled")), tag = "webhooks")]
 pub(super) async fn redeliver_delivery(
     State(c): State<AppState>,
     auth: Auth,
@@ -233,7 +233,7 @@ pub struct RecoverResponse {
 
 /// Queue every failed delivery of the endpoint created since a time again, with a fresh
 /// retry schedule (idempotent: a repeat finds nothing failed any more).
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/recover", params(("id" = String, Path)), request_body = RecoverRequest, responses((status = 202, body = RecoverResponse, description = "queued"), (status = 400, body = ErrorBody, description = "malformed JSON"), (status = 401, body = ErrorBody, description = "missing, invalid or revoked token"), (status = 403, body = ErrorBody, description = "the token lacks webhooks:manage"), (status = 404, body = ErrorBody, description = "no such endpoint of this platform"), (status = 409, body = ErrorBody, description = "the endpoint is disabled"), (status = 422, body = ErrorBody, description = "missing or invalid `since`"), (status = 429, body = ErrorBody, description = "rate limit exceeded for this token")), tag = "webhooks")]
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/recover", params(("id" = String, Path)), request_body = RecoverRequest, responses((status = 202, body = RecoverResponse, description = "queued"), (status = 400, body = ErrorBody, description = "malformed JSON"), (status = 401, body = ErrorBody, description = "missing, invalid or revoked token"), (status = 403, body = ErrorBody, description = "the token lacks webhooks:manage"), (status = 404, body = ErrorBody, description = "no such endpoint of this platform"), (status = 409, body = ErrorBody, description = "the endpoint is disabled"), (status = 422, body = ErrorBody, description = "missing or invalid `since`")), tag = "webhooks")]
 pub(super) async fn recover_endpoint(
     State(c): State<AppState>,
     auth: Auth,
