@@ -298,7 +298,7 @@ impl World {
             .api
             .get_ok(
                 &self.seller_platform.token,
-                &format!("/v1/settlements/{id}/events?limit=500"),
+                &format!("/v1/settlements/{id}/events"),
             )
             .await?;
         Ok(v["items"]
