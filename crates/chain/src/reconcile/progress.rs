@@ -184,15 +184,7 @@ mod tests {
         log(chain, 3, ev, json!({"termsHash": TH}))
     }
     fn walk(logs: &[LogFact]) -> Vec<S> {
-        let p = Progress::from_logs([1u64, 2].into_iter().collect(), 2, TH, logs);
-        let mut s = S::ComplianceCleared;
-        let mut out = vec![s];
-        while let Some((to, _)) = p.next(s) {
-            assert!(s.can_transition_to(to), "{s} -> {to} is not an edge");
-            s = to;
-            out.push(s);
-        }
-        out
+        walk_expired(logs, &[])
     }
 
     #[test]
