@@ -5,6 +5,7 @@ use crate::api::{Api, DepositInstruction, Trade};
 use crate::chain::{Chain, Custody};
 use crate::devnet::{Devnet, free_port};
 use crate::process::{Coordinator, CoordinatorSettings, evidence_verify, write_config};
+use crate::verifier::VerifierProc;
 use crate::webhooks::{Delivery, Printer, WebhookReceiver};
 use crate::{POLL, STEP_TIMEOUT};
 use alloy::primitives::{Address, B256, U256, keccak256};
@@ -25,6 +26,8 @@ pub struct WorldOptions {
     pub platform_names: (String, String),
     /// Called for every accepted webhook delivery (the demo prints them).
     pub on_webhook: Option<Printer>,
+    /// Replaces the verifier's RPC endpoints of chain A / chain B (fault tests).
+    pub verifier_rpcs: [Option<Vec<String>>; 2],
 }
 
 impl WorldOptions {
@@ -35,6 +38,7 @@ impl WorldOptions {
             settings: CoordinatorSettings::default(),
             platform_names: ("Bond issuer platform".into(), "Fund platform".into()),
             on_webhook: None,
+            verifier_rpcs: [None, None],
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct World {
     pub devnet: Devnet,
     /// The daemon.
     pub coordinator: Coordinator,
+    /// The independent verifier (second DVN), its own process and key.
+    pub verifier: VerifierProc,
     /// HTTP client.
     pub api: Api,
     /// Webhook receiver.
@@ -112,6 +118,8 @@ impl World {
         let chain_a = Chain::connect(&info.chains[0])?;
         let chain_b = Chain::connect(&info.chains[1])?;
         let start_blocks = (chain_a.head().await?.0, chain_b.head().await?.0);
+        let mut verifier = VerifierProc::new(&info, &dir, &opts.verifier_rpcs)?;
+        verifier.start().await?;
 
         let listen = format!("127.0.0.1:{}", free_port()?);
         let config = dir.join("lockstep.toml");
@@ -159,6 +167,7 @@ impl World {
             dir,
             devnet,
             coordinator,
+            verifier,
             api,
             hooks,
             seller_platform,
