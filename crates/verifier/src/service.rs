@@ -67,7 +67,7 @@ pub enum VerifierError {
         chain_id: u64,
         /// What differs.
         #[source]
-        source: Disagreement,
+        source: Box<Disagreement>,
     },
     /// A `verify` transaction reverted.
     #[error("chain {chain_id}: verify of nonce {nonce} reverted (tx {tx})")]
@@ -330,7 +330,7 @@ impl Verifier {
         let logs =
             agree(src.chain_id, cursor, to, &views).map_err(|source| VerifierError::Disagree {
                 chain_id: src.chain_id,
-                source,
+                source: Box::new(source),
             })?;
         for log in &logs {
             self.handle(src, log).await?;
