@@ -20,7 +20,8 @@ import {PermissionedToken} from "../contracts/src/demo/PermissionedToken.sol";
 /// minimum delay must exceed the escrow's `maxSettlementDuration`; this script refuses otherwise.
 ///
 /// Env: EID (this chain's endpoint id, required), RELAYER (receive-side DVN = the coordinator's relayer,
-/// required), ATTESTER (escrow attester, required), REMOTE_EIDS (comma-separated remote eids whose
+/// required), VERIFIER (the second required receive-side DVN = the independent `lockstep verifier`'s key,
+/// required; must differ from RELAYER), ATTESTER (escrow attester, required), REMOTE_EIDS (comma-separated remote eids whose
 /// default paths to configure now; optional, Wire.s.sol configures missing paths too),
 /// MAX_SETTLEMENT_DURATION (seconds, default 7200), TIMELOCK_DELAY (seconds, default duration + 1),
 /// TIMELOCK_ADMIN (proposer, canceller and executor of the timelock; default the broadcaster).
@@ -34,6 +35,9 @@ contract Deploy is Script, LocalLzStack {
 
     /// @notice The timelock delay does not exceed the escrow's maximum settlement duration (R4).
     error DeployTimelockTooShort(uint256 delay, uint256 maxSettlementDuration);
+
+    /// @notice The verifier DVN is missing or the relayer's own key (R5 needs two different parties).
+    error DeployVerifierInvalid(address relayer, address verifier);
 
     /// @notice What one run deployed, for the deployment file.
     struct Deployed {
@@ -56,6 +60,8 @@ contract Deploy is Script, LocalLzStack {
         Deployed memory d;
         uint32 eid = uint32(vm.envUint("EID"));
         address relayer = vm.envAddress("RELAYER");
+        address verifier = vm.envAddress("VERIFIER");
+        if (verifier == address(0) || verifier == relayer) revert DeployVerifierInvalid(relayer, verifier);
         d.attester = vm.envAddress("ATTESTER");
         uint256[] memory remotes = vm.envOr("REMOTE_EIDS", ",", new uint256[](0));
         d.maxDuration = vm.envOr("MAX_SETTLEMENT_DURATION", uint256(2 hours));
@@ -66,7 +72,7 @@ contract Deploy is Script, LocalLzStack {
         vm.startBroadcast();
         (, d.owner,) = vm.readCallers();
         d.admin = vm.envOr("TIMELOCK_ADMIN", d.owner);
-        d.stack = _deployStack(eid, d.owner, relayer);
+        d.stack = _deployStack(eid, d.owner, relayer, verifier);
         for (uint256 i; i < remotes.length; ++i) {
             _configurePath(d.stack, uint32(remotes[i]));
         }
@@ -98,6 +104,7 @@ contract Deploy is Script, LocalLzStack {
         obj.serialize("worker", d.stack.worker);
         obj.serialize("escrow", d.escrow);
         obj.serialize("relayer", d.stack.relayer);
+        obj.serialize("verifier", d.stack.verifier);
         obj.serialize("attester", d.attester);
         obj.serialize("owner", d.owner);
         obj.serialize("timelock", d.timelock);

@@ -38,13 +38,26 @@ abstract contract LocalLzStack is CommonBase {
         address receiveLib;
         address worker;
         address relayer;
+        /// @dev The independent verifier's DVN (`lockstep verifier`); zero for a one-DVN test stack.
+        address verifier;
     }
 
     /// @notice Deploys EndpointV2, SendUln302, ReceiveUln302 and a ZeroFeeWorker, and registers both libraries.
-    /// The caller (broadcaster) becomes the owner of the libraries; `owner` owns the endpoint.
+    /// The caller (broadcaster) becomes the owner of the libraries; `owner` owns the endpoint. The receive
+    /// paths require the relayer's DVN alone (the real-stack tests; deployments use the overload with a verifier).
     function _deployStack(uint32 eid, address owner, address relayer) internal returns (Stack memory stack) {
+        return _deployStack(eid, owner, relayer, address(0));
+    }
+
+    /// @notice As above, with every receive path requiring two DVNs: `relayer` (the coordinator's) and
+    /// `verifier` (the independent `lockstep verifier`'s), R5 of the security design.
+    function _deployStack(uint32 eid, address owner, address relayer, address verifier)
+        internal
+        returns (Stack memory stack)
+    {
         stack.eid = eid;
         stack.relayer = relayer;
+        stack.verifier = verifier;
         stack.endpoint = _create("out-lzstack/EndpointV2.sol/EndpointV2.json", abi.encode(eid, owner));
         stack.sendLib =
             _create("out-lzstack/SendUln302.sol/SendUln302.json", abi.encode(stack.endpoint, uint256(0), uint256(0)));
@@ -55,7 +68,7 @@ abstract contract LocalLzStack is CommonBase {
     }
 
     /// @notice Configures the path to and from `remoteEid`: send side DVN + executor = the worker,
-    /// receive side DVN = the relayer, one confirmation; sets both default libraries for that eid.
+    /// receive side DVNs = the relayer and (if set) the verifier, both required, one confirmation; sets both default libraries for that eid.
     /// Must be called by the owner of the libraries and of the endpoint.
     function _configurePath(Stack memory stack, uint32 remoteEid) internal {
         SetDefaultUlnConfigParam[] memory sendUln = new SetDefaultUlnConfigParam[](1);
@@ -65,7 +78,7 @@ abstract contract LocalLzStack is CommonBase {
         exec[0] = SetDefaultExecutorConfigParam(remoteEid, ExecutorConfig(MAX_MESSAGE_SIZE, stack.worker));
         ILocalSendUln(stack.sendLib).setDefaultExecutorConfigs(exec);
         SetDefaultUlnConfigParam[] memory recvUln = new SetDefaultUlnConfigParam[](1);
-        recvUln[0] = SetDefaultUlnConfigParam(remoteEid, _ulnConfig(stack.relayer));
+        recvUln[0] = SetDefaultUlnConfigParam(remoteEid, _receiveUlnConfig(stack));
         ILocalReceiveUln(stack.receiveLib).setDefaultUlnConfigs(recvUln);
         ILocalEndpoint(stack.endpoint).setDefaultSendLibrary(remoteEid, stack.sendLib);
         ILocalEndpoint(stack.endpoint).setDefaultReceiveLibrary(remoteEid, stack.receiveLib, 0);
@@ -106,7 +119,7 @@ abstract contract LocalLzStack is CommonBase {
         targets[n] = stack.endpoint;
         payloads[n++] = abi.encodeCall(ILocalEndpoint.setConfig, (escrow, stack.sendLib, send));
         SetConfigParam[] memory recv = new SetConfigParam[](1);
-        recv[0] = SetConfigParam(remoteEid, CONFIG_TYPE_ULN, abi.encode(_ulnConfig(stack.relayer)));
+        recv[0] = SetConfigParam(remoteEid, CONFIG_TYPE_ULN, abi.encode(_receiveUlnConfig(stack)));
         targets[n] = stack.endpoint;
         payloads[n++] = abi.encodeCall(ILocalEndpoint.setConfig, (escrow, stack.receiveLib, recv));
         targets[n] = escrow;
@@ -139,6 +152,35 @@ abstract contract LocalLzStack is CommonBase {
         cmd[0] = "bash";
         cmd[1] = "contracts/lzstack/build";
         vm.ffi(cmd);
+    }
+
+    /// @notice The receive-side ULN config of `stack`'s paths: every DVN required (`requiredDVNCount` = 2
+    /// with a verifier, R5), sorted ascending as ReceiveUln302 demands (LZ_ULN_Unsorted), no optional DVNs
+    /// (`_ulnConfigOf` takes optional ones for operators who add a threshold of further DVNs).
+    function _receiveUlnConfig(Stack memory stack) internal pure returns (UlnConfig memory) {
+        if (stack.verifier == address(0)) return _ulnConfig(stack.relayer);
+        address[] memory required = new address[](2);
+        (required[0], required[1]) = stack.relayer < stack.verifier
+            ? (stack.relayer, stack.verifier)
+            : (stack.verifier, stack.relayer);
+        return _ulnConfigOf(required, new address[](0), 0);
+    }
+
+    /// @notice A ULN config with these required DVNs and `threshold` of these optional DVNs (each list
+    /// sorted ascending, no duplicates), one confirmation.
+    function _ulnConfigOf(address[] memory required, address[] memory optional, uint8 threshold)
+        internal
+        pure
+        returns (UlnConfig memory)
+    {
+        return UlnConfig({
+            confirmations: 1,
+            requiredDVNCount: uint8(required.length),
+            optionalDVNCount: uint8(optional.length),
+            optionalDVNThreshold: threshold,
+            requiredDVNs: required,
+            optionalDVNs: optional
+        });
     }
 
     function _ulnConfig(address dvn) internal pure returns (UlnConfig memory config) {

@@ -14,7 +14,8 @@ import {SettlementEscrow} from "../contracts/src/SettlementEscrow.sol";
 /// deployments/<this chain_id>.json and deployments/<remote chain_id>.json for each remote, configures
 /// the endpoint's default path to the remote eid if Deploy did not (the endpoint needs it to call the eid
 /// supported), then wires the escrow explicitly (R4): its own send and receive library, its own ULN DVN
-/// and executor configuration, and the remote escrow as peer.
+/// and executor configuration (receive side: the relayer's and the verifier's DVN, both required, R5),
+/// and the remote escrow as peer.
 ///
 /// While the broadcaster still owns the escrow (first run), the calls are made directly and the
 /// escrow's ownership and LayerZero delegate role then move to the timelock (unless HANDOVER=0). Once
@@ -46,7 +47,8 @@ contract Wire is Script, LocalLzStack {
             sendLib: local.readAddress(".send_lib"),
             receiveLib: local.readAddress(".receive_lib"),
             worker: local.readAddress(".worker"),
-            relayer: local.readAddress(".relayer")
+            relayer: local.readAddress(".relayer"),
+            verifier: local.readAddress(".verifier")
         });
         SettlementEscrow escrow = SettlementEscrow(payable(local.readAddress(".escrow")));
         TimelockController timelock = TimelockController(payable(local.readAddress(".timelock")));

@@ -81,6 +81,8 @@ pub struct DevnetInfo {
     pub dir: PathBuf,
     /// The coordinator configuration the devnet wrote (the harness writes its own).
     pub config: PathBuf,
+    /// The verifier configuration the devnet wrote (the harness derives its own).
+    pub verifier_config: PathBuf,
     /// Chain A then chain B.
     pub chains: Vec<ChainInfo>,
     /// Deployer, relayer and attester.
@@ -154,6 +156,8 @@ pub struct Accounts {
     pub relayer: Account,
     /// Signs the registration attestations.
     pub attester: Account,
+    /// The independent verifier's DVN key.
+    pub verifier: Account,
 }
 
 /// The two parties' custody accounts.
@@ -165,8 +169,8 @@ pub struct Parties {
     pub buyer: Account,
 }
 
-/// A running devnet (`lockstep devnet --no-coordinator`): two anvils with everything
-/// deployed. Dropping it closes the child's stdin, which stops the devnet and its anvils.
+/// A running devnet (`lockstep devnet --no-coordinator --no-verifier`): two anvils with
+/// everything deployed (the harness runs the coordinator and the verifier itself). Dropping it closes the child's stdin, which stops the devnet and its anvils.
 #[derive(Debug)]
 pub struct Devnet {
     child: Child,
@@ -190,7 +194,7 @@ impl Devnet {
             .arg("--dir")
             .arg(dir)
             .args(["--port-a", &pa.to_string(), "--port-b", &pb.to_string()])
-            .args(["--no-coordinator", "--stop-on-stdin-eof"])
+            .args(["--no-coordinator", "--no-verifier", "--stop-on-stdin-eof"])
             .current_dir(repo_root())
             .stdin(Stdio::piped())
             .stdout(out.try_clone()?)

@@ -6,6 +6,7 @@
 //!   `devnet.json`.
 //! - [`process`]: the coordinator process (start, SIGKILL, SIGTERM, restart, log tail) and
 //!   the CLI calls (`platform create`, `evidence verify`).
+//! - [`verifier`]: the independent verifier process (`lockstep verifier`, second DVN).
 //! - [`webhooks`]: an in-process receiver that verifies Standard Webhooks signatures and
 //!   records every delivery.
 //! - [`chain`]: chain reads, time travel, snapshots and reorgs, and each party's custody
@@ -27,6 +28,7 @@ pub mod devnet;
 pub mod process;
 pub mod proxy;
 pub mod steps;
+pub mod verifier;
 pub mod webhooks;
 pub mod world;
 
@@ -34,6 +36,7 @@ pub use api::{Api, DepositInstruction, Trade};
 pub use chain::{Chain, Custody, EscrowState};
 pub use devnet::{Devnet, DevnetInfo};
 pub use process::Coordinator;
+pub use verifier::VerifierProc;
 pub use webhooks::{Delivery, WebhookReceiver};
 pub use world::{Platform, Submitted, World, WorldOptions};
 

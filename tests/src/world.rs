@@ -6,6 +6,7 @@ use crate::chain::{Chain, Custody};
 use crate::devnet::{Devnet, free_port};
 use crate::process::{Coordinator, CoordinatorSettings, evidence_verify, write_config};
 use crate::proxy::{ProxyMode, RpcProxy};
+use crate::verifier::VerifierProc;
 use crate::webhooks::{Delivery, Printer, WebhookReceiver};
 use crate::{POLL, STEP_TIMEOUT};
 use alloy::primitives::{Address, B256, U256, keccak256};
@@ -28,6 +29,8 @@ pub struct WorldOptions {
     pub on_webhook: Option<Printer>,
     /// Puts a [`RpcProxy`] in this mode between the coordinator and chain B's RPC.
     pub proxy_b: Option<ProxyMode>,
+    /// Replaces the verifier's RPC endpoints of chain A / chain B (fault tests).
+    pub verifier_rpcs: [Option<Vec<String>>; 2],
 }
 
 impl WorldOptions {
@@ -39,6 +42,7 @@ impl WorldOptions {
             platform_names: ("Bond issuer platform".into(), "Fund platform".into()),
             on_webhook: None,
             proxy_b: None,
+            verifier_rpcs: [None, None],
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct World {
     pub devnet: Devnet,
     /// The daemon.
     pub coordinator: Coordinator,
+    /// The independent verifier (second DVN), its own process and key.
+    pub verifier: VerifierProc,
     /// HTTP client.
     pub api: Api,
     /// Webhook receiver.
@@ -118,6 +124,8 @@ impl World {
         let chain_a = Chain::connect(&info.chains[0])?;
         let chain_b = Chain::connect(&info.chains[1])?;
         let start_blocks = (chain_a.head().await?.0, chain_b.head().await?.0);
+        let mut verifier = VerifierProc::new(&info, &dir, &opts.verifier_rpcs)?;
+        verifier.start().await?;
 
         let listen = format!("127.0.0.1:{}", free_port()?);
         let config = dir.join("lockstep.toml");
@@ -173,6 +181,7 @@ impl World {
             dir,
             devnet,
             coordinator,
+            verifier,
             api,
             hooks,
             seller_platform,

@@ -16,5 +16,5 @@ pub mod escrow_state;
 pub mod lz;
 mod revert;
 
-pub use lz::{LzRevert, decode_lz_revert};
+pub use lz::{IReceiveUlnQuorum, LzRevert, decode_lz_revert};
 pub use revert::{EscrowRevert, decode_revert, decode_revert_data};

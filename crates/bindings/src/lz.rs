@@ -27,6 +27,26 @@ alloy::sol! {
     }
 }
 
+alloy::sol! {
+    /// ReceiveUln302's views of a path's DVN quorum (`UlnBase.getUlnConfig`,
+    /// `ReceiveUlnBase.verifiable`): the executor commits only once `verifiable` holds, and the
+    /// verifier and the deployment checks read the effective config.
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    interface IReceiveUlnQuorum {
+        struct UlnConfig {
+            uint64 confirmations;
+            uint8 requiredDVNCount;
+            uint8 optionalDVNCount;
+            uint8 optionalDVNThreshold;
+            address[] requiredDVNs;
+            address[] optionalDVNs;
+        }
+        function getUlnConfig(address oapp, uint32 remoteEid) external view returns (UlnConfig memory config);
+        function verifiable(UlnConfig memory config, bytes32 headerHash, bytes32 payloadHash) external view returns (bool);
+    }
+}
+
 /// A decoded LayerZero revert.
 pub type LzRevert = LzErrors::LzErrorsErrors;
 

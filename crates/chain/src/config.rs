@@ -50,6 +50,12 @@ pub struct ChainConfig {
     /// `None` when unknown (the coordinator then does no up-front check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_settlement_duration_secs: Option<u64>,
+    /// Whether the coordinator's relayer key attests (`ReceiveUln302.verify`) packets
+    /// delivered to this chain, as one of its receive paths' required DVNs. `false` leaves
+    /// verification to third-party DVNs: the relayer then only executes (commits and calls
+    /// `lzReceive` once the path's DVN quorum is verifiable).
+    #[serde(default = "default_dvn")]
+    pub dvn: bool,
 }
 
 impl ChainConfig {
@@ -69,6 +75,7 @@ impl ChainConfig {
             rpc_timeout_ms: default_rpc_timeout_ms(),
             min_relayer_balance_wei: None,
             max_settlement_duration_secs: None,
+            dvn: default_dvn(),
         }
     }
 
@@ -89,6 +96,10 @@ fn default_poll_interval_ms() -> u64 {
 
 fn default_rpc_timeout_ms() -> u64 {
     10_000
+}
+
+fn default_dvn() -> bool {
+    true
 }
 
 fn default_confirmations() -> u64 {

@@ -9,6 +9,7 @@ mod claim_cmd;
 mod coordinator_cmd;
 mod devnet;
 mod evidence_cmd;
+mod verifier_cmd;
 
 /// Lockstep: atomic delivery-versus-payment settlement across platforms and chains.
 #[derive(Debug, Parser)]
@@ -33,6 +34,9 @@ enum Command {
     /// Withdraw what an escrow owes you (a leg whose transfer failed): `claim(token, to)`
     /// signed with the key from `LOCKSTEP_CLAIM_KEY` or `--key-file`.
     Claim(claim_cmd::ClaimArgs),
+    /// Run the independent DVN: attest the escrows' packets on their destinations
+    /// (`ReceiveUln302.verify`) once all of a chain's RPC endpoints agree on them.
+    Verifier(verifier_cmd::VerifierArgs),
 }
 
 /// Structured logs on stderr: `RUST_LOG` filter (default `info`), text or JSON lines.
@@ -59,5 +63,6 @@ fn main() -> std::process::ExitCode {
         Command::Token(args) => coordinator_cmd::token(args),
         Command::Devnet(args) => devnet::run(args),
         Command::Claim(args) => claim_cmd::claim(args),
+        Command::Verifier(args) => verifier_cmd::run(args),
     }
 }

@@ -1,5 +1,7 @@
 //! One delivery pass of one packet, as the receive-side DVN and executor, on the packet's
-//! destination chain: `ReceiveUln302.verify(header, keccak256(payload), 1)`,
+//! destination chain: `ReceiveUln302.verify(header, keccak256(payload), 1)` (unless the
+//! chain's `dvn = false`), then, once `ReceiveUln302.verifiable` shows the path's whole DVN
+//! quorum verified (every required DVN, e.g. also `lockstep verifier`, R5),
 //! `ReceiveUln302.commitVerification(header, keccak256(payload))`, then
 //! `EndpointV2.lzReceive(origin, receiver, guid, message, "")` (as
 //! `contracts/test/RealStack.t.sol` does). Before every step the destination's state is
@@ -13,7 +15,9 @@ use crate::store::{ChainStore, DuePacket, PacketStatus};
 use alloy::primitives::{B256, Bytes, U256, keccak256};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
-use lockstep_bindings::{ILayerZeroEndpointV2, ILocalEndpoint, ILocalReceiveUln};
+use lockstep_bindings::{
+    ILayerZeroEndpointV2, ILocalEndpoint, ILocalReceiveUln, IReceiveUlnQuorum,
+};
 
 /// Confirmations this DVN attests in `verify` (the local receive ULN requires 1).
 const DVN_CONFIRMATIONS: u64 = 1;
@@ -89,24 +93,46 @@ impl From<ChainError> for PassError {
     }
 }
 
-/// A packet waiting for an earlier nonce of its path.
+/// A packet that cannot move yet, and the nonce of its path it waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocked {
     /// The path (`src_eid:sender->dst_eid:receiver`).
     pub path: String,
     /// The packet's nonce.
     pub nonce: u64,
-    /// The first nonce of the path not committed yet.
+    /// The nonce whose progress this packet waits for: an earlier uncommitted nonce, or
+    /// its own while the DVN quorum has not verified it.
     pub waits_for: u64,
+    /// Why it waits.
+    pub reason: BlockReason,
+}
+
+/// Why a packet waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockReason {
+    /// An earlier nonce of the path is not committed yet (LayerZero delivers in order).
+    EarlierNonce,
+    /// Fewer than the path's required DVNs have verified this packet yet.
+    DvnQuorum {
+        /// `requiredDVNCount` of the receiver's effective ULN config.
+        required: u8,
+    },
 }
 
 impl std::fmt::Display for Blocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "waiting for nonce {} of path {} to be committed before {}",
-            self.waits_for, self.path, self.nonce
-        )
+        match self.reason {
+            BlockReason::EarlierNonce => write!(
+                f,
+                "waiting for nonce {} of path {} to be committed before {}",
+                self.waits_for, self.path, self.nonce
+            ),
+            BlockReason::DvnQuorum { required } => write!(
+                f,
+                "waiting for the DVN quorum ({required} required) of nonce {} on path {}",
+                self.nonce, self.path
+            ),
+        }
     }
 }
 
@@ -204,6 +230,35 @@ fn destination<'a>(chains: &'a Chains, p: &Packet) -> PassResult<&'a ChainClient
     Ok(dst)
 }
 
+/// Waits (as [`PassError::Blocked`], not an attempt) until the path's DVN quorum verified
+/// `p` on `dst`: `ReceiveUln302.verifiable` under the receiver's effective ULN config. Until
+/// then `commitVerification` would revert (`LZ_ULN_Verifying`); a packet only one DVN
+/// verified is never committed.
+async fn await_quorum(dst: &ChainClient, p: &Packet) -> PassResult<()> {
+    let id = dst.chain_id();
+    let uln = IReceiveUlnQuorum::new(dst.receive_lib()?, dst.provider.clone());
+    let config = uln
+        .getUlnConfig(p.receiver_address(), p.src_eid)
+        .call()
+        .await
+        .map_err(|e| rpc(id, "getUlnConfig", e))?;
+    let required = config.requiredDVNCount;
+    let ok = uln
+        .verifiable(config, keccak256(&p.header), p.payload_hash())
+        .call()
+        .await
+        .map_err(|e| rpc(id, "verifiable", e))?;
+    if ok {
+        return Ok(());
+    }
+    Err(PassError::Blocked(Blocked {
+        path: p.path(),
+        nonce: p.nonce,
+        waits_for: p.nonce,
+        reason: BlockReason::DvnQuorum { required },
+    }))
+}
+
 /// The next step from `state` and its transaction (`None` once delivered). `lzReceive`
 /// waits until every earlier nonce of the path is committed.
 async fn next_step(
@@ -215,7 +270,7 @@ async fn next_step(
     let call = |to, input: Vec<u8>| TransactionRequest::default().to(to).input(input.into());
     Ok(Some(match state {
         DeliveryState::Delivered => return Ok(None),
-        DeliveryState::Pending => (
+        DeliveryState::Pending if dst.config.dvn => (
             "verify",
             call(
                 dst.receive_lib()?,
@@ -227,17 +282,20 @@ async fn next_step(
                 .abi_encode(),
             ),
         ),
-        DeliveryState::Verified => (
-            "commitVerification",
-            call(
-                dst.receive_lib()?,
-                ILocalReceiveUln::commitVerificationCall {
-                    packetHeader: p.header.clone(),
-                    payloadHash: p.payload_hash(),
-                }
-                .abi_encode(),
-            ),
-        ),
+        DeliveryState::Pending | DeliveryState::Verified => {
+            await_quorum(dst, p).await?;
+            (
+                "commitVerification",
+                call(
+                    dst.receive_lib()?,
+                    ILocalReceiveUln::commitVerificationCall {
+                        packetHeader: p.header.clone(),
+                        payloadHash: p.payload_hash(),
+                    }
+                    .abi_encode(),
+                ),
+            )
+        }
         DeliveryState::Committed => {
             let endpoint = ILayerZeroEndpointV2::new(dst.endpoint()?, dst.provider.clone());
             let executable = endpoint
@@ -250,6 +308,7 @@ async fn next_step(
                     path: p.path(),
                     nonce: p.nonce,
                     waits_for: executable.saturating_add(1),
+                    reason: BlockReason::EarlierNonce,
                 }));
             }
             let input = ILocalEndpoint::lzReceiveCall {

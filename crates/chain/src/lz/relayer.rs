@@ -17,7 +17,7 @@
 use crate::client::Chains;
 use crate::error::Result;
 use crate::lz::codec::Packet;
-use crate::lz::delivery::{self, PassError, PassProgress, packet_from_fields};
+use crate::lz::delivery::{self, BlockReason, PassError, PassProgress, packet_from_fields};
 use crate::metrics::ChainMetrics;
 use crate::store::{ChainStore, DuePacket, NewPacket, PacketSentLog, PacketStatus};
 use lockstep_core::{Backoff, Gate, Next, Periodic, now_ms};
@@ -226,7 +226,14 @@ impl Relayer {
             Err(PassError::Blocked(b)) => {
                 let waits_for = i64::try_from(b.waits_for).unwrap_or(i64::MAX);
                 if row.blocked_on_nonce != Some(waits_for) {
-                    tracing::warn!(guid = %row.guid, path = %b.path, nonce = b.nonce, waits_for = b.waits_for, "packet blocked behind an earlier nonce of its path");
+                    match b.reason {
+                        BlockReason::EarlierNonce => {
+                            tracing::warn!(guid = %row.guid, path = %b.path, nonce = b.nonce, waits_for = b.waits_for, "packet blocked behind an earlier nonce of its path")
+                        }
+                        BlockReason::DvnQuorum { required } => {
+                            tracing::info!(guid = %row.guid, path = %b.path, nonce = b.nonce, required, "packet waits for its DVN quorum")
+                        }
+                    }
                 }
                 let next = now.saturating_add(BLOCKED_RETRY_MS);
                 self.store

@@ -1,7 +1,7 @@
 //! Deploying the LayerZero stack, escrows and demo tokens (`script/deploy-local`) and
 //! minting the demo balances.
 
-use super::{ATTESTER, Chain, DEPLOYER, RELAYER, progress};
+use super::{ATTESTER, Chain, DEPLOYER, RELAYER, VERIFIER, progress};
 use eyre::{WrapErr, bail, eyre};
 use serde_json::Value;
 use std::fs::File;
@@ -35,6 +35,7 @@ pub(super) async fn deploy(
         .env("EID_B", chains[1].eid.to_string())
         .env("DEPLOYER_KEY", DEPLOYER.1)
         .env("RELAYER", RELAYER.0)
+        .env("VERIFIER", VERIFIER.0)
         .env("ATTESTER", ATTESTER.0)
         .stdin(Stdio::null())
         .kill_on_drop(true)

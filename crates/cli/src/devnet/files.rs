@@ -2,10 +2,13 @@
 //! [`LockstepConfig`] so it always parses back) and `devnet.json` for scripts and tests.
 
 use super::deploy::field;
-use super::{ATTESTER, BOND_MINT, BUYER, CASH_MINT, Chain, DEPLOYER, DevnetArgs, RELAYER, SELLER};
+use super::{
+    ATTESTER, BOND_MINT, BUYER, CASH_MINT, Chain, DEPLOYER, DevnetArgs, RELAYER, SELLER, VERIFIER,
+};
 use eyre::eyre;
 use lockstep_chain::ChainConfig;
 use lockstep_cli::LockstepConfig;
+use lockstep_verifier::{VerifierChain, VerifierConfig};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -54,6 +57,49 @@ pub(super) fn coordinator_config(
     ))
 }
 
+/// A deployment's address field.
+fn address_of(d: &Value, key: &str) -> eyre::Result<alloy::primitives::Address> {
+    field(d, key)?
+        .as_str()
+        .ok_or_else(|| eyre!("{key} is not a string"))?
+        .parse()
+        .map_err(|e| eyre!("{key} is not an address: {e}"))
+}
+
+/// The verifier's configuration: both chains, one RPC each (anvil), one confirmation.
+pub(super) fn verifier_config(
+    listen: &str,
+    chains: &[Chain; 2],
+    deployments: &[Value; 2],
+) -> eyre::Result<String> {
+    let mut list = Vec::new();
+    for (chain, d) in chains.iter().zip(deployments) {
+        list.push(VerifierChain {
+            chain_id: chain.chain_id,
+            eid: chain.eid,
+            escrow: address_of(d, "escrow")?,
+            endpoint: address_of(d, "endpoint")?,
+            receive_lib: address_of(d, "receive_lib")?,
+            rpc_urls: vec![chain.rpc()],
+            confirmations: 1,
+            start_block: field(d, "deploy_block")?
+                .as_u64()
+                .ok_or_else(|| eyre!("deploy_block is not a number"))?,
+        });
+    }
+    let c = VerifierConfig {
+        listen: listen.to_string(),
+        poll_interval_ms: 250,
+        rpc_timeout_ms: 10_000,
+        chains: list,
+    };
+    c.validate()?;
+    Ok(format!(
+        "# Written by `lockstep devnet`: the independent verifier (second DVN) on two local anvil chains.\n# Its key comes from LOCKSTEP_VERIFIER_KEY (never from this file).\n{}",
+        c.to_toml()?
+    ))
+}
+
 /// The deployment's `max_settlement_duration` (seconds; a JSON number or decimal string),
 /// `None` for a deployment written before escrow v2.
 pub(super) fn max_settlement_duration(d: &Value) -> Option<u64> {
@@ -66,6 +112,7 @@ pub(super) fn devnet_json(
     args: &DevnetArgs,
     dir: &Path,
     config: &Path,
+    verifier_config: &Path,
     chains: &[Chain; 2],
     deployments: &[Value; 2],
 ) -> Value {
@@ -84,6 +131,7 @@ pub(super) fn devnet_json(
             "deploy_block": d["deploy_block"],
             "max_settlement_duration": d["max_settlement_duration"],
             "timelock": d["timelock"],
+            "verifier_dvn": d["verifier"],
         })
     };
     let account = |(address, key): (&str, &str)| json!({"address": address, "private_key": key});
@@ -91,12 +139,15 @@ pub(super) fn devnet_json(
         "note": "anvil development keys: public, local use only",
         "dir": dir.display().to_string(),
         "config": config.display().to_string(),
+        "verifier_config": verifier_config.display().to_string(),
+        "verifier_url": if args.no_verifier { Value::Null } else { json!(format!("http://{}", args.verifier_listen)) },
         "coordinator_url": if args.no_coordinator { Value::Null } else { json!(format!("http://{}", args.listen)) },
         "chains": [chain(&chains[0], &deployments[0]), chain(&chains[1], &deployments[1])],
         "accounts": {
             "deployer": account(DEPLOYER),
             "relayer": account(RELAYER),
             "attester": account(ATTESTER),
+            "verifier": account(VERIFIER),
         },
         "parties": {
             "seller": {

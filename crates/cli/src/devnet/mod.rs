@@ -1,7 +1,9 @@
 //! `lockstep devnet`: two local anvil chains with the real LayerZero v2 stack, the escrows
 //! and the demo tokens deployed and wired (`script/deploy-local`), demo balances minted to
 //! the two parties, a coordinator configuration for both chains, and (unless
-//! `--no-coordinator`) the coordinator itself, until ctrl-c.
+//! `--no-coordinator`) the coordinator itself, and (unless `--no-verifier`) the independent
+//! verifier (`lockstep verifier`, its own process and key: the second required DVN of every
+//! receive path), until ctrl-c.
 //!
 //! Everything it starts is a child process and is stopped on the way out. The keys it uses
 //! and writes to `devnet.json` are anvil's well-known development keys: public, never to be
@@ -34,6 +36,11 @@ pub(super) const RELAYER: (&str, &str) = (
 pub(super) const ATTESTER: (&str, &str) = (
     "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+);
+/// Anvil account 5: the independent verifier's DVN key (not the relayer's).
+pub(super) const VERIFIER: (&str, &str) = (
+    "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
 );
 pub(super) const SELLER: (&str, &str) = (
     "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
@@ -79,6 +86,13 @@ pub(crate) struct DevnetArgs {
     /// Only chains, contracts and configuration: do not start the coordinator.
     #[arg(long)]
     no_coordinator: bool,
+    /// Listen address of the verifier's `/healthz` and `/metrics`.
+    #[arg(long, default_value = "127.0.0.1:9190")]
+    verifier_listen: String,
+    /// Do not start the verifier (its configuration is still written): whoever runs the
+    /// devnet starts `lockstep verifier` itself. Until it runs, nothing is delivered.
+    #[arg(long)]
+    no_verifier: bool,
     /// Also stop when stdin reaches end of file (for test harnesses that spawn the devnet
     /// as a child: the devnet goes away with them).
     #[arg(long)]
@@ -155,7 +169,28 @@ async fn devnet(args: DevnetArgs, children: &mut Children) -> eyre::Result<()> {
         config_path.display()
     ));
 
-    let info = files::devnet_json(&args, &dir, &config_path, &chains, &deployments);
+    let verifier_path = dir.join("verifier.toml");
+    std::fs::write(
+        &verifier_path,
+        files::verifier_config(&args.verifier_listen, &chains, &deployments)?,
+    )
+    .wrap_err_with(|| format!("writing {}", verifier_path.display()))?;
+    progress(format!(
+        "verifier configuration: {}",
+        verifier_path.display()
+    ));
+    if !args.no_verifier {
+        start_verifier(&args.verifier_listen, &dir, &verifier_path, children).await?;
+    }
+
+    let info = files::devnet_json(
+        &args,
+        &dir,
+        &config_path,
+        &verifier_path,
+        &chains,
+        &deployments,
+    );
     let info_path = dir.join("devnet.json");
     let tmp = dir.join("devnet.json.tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&info)?)?;
@@ -271,6 +306,38 @@ async fn mint_demo_balances(
     progress(format!(
         "minted 1,000,000 CASH to the buyer {} on chain B",
         BUYER.0
+    ));
+    Ok(())
+}
+
+/// Starts `lockstep verifier` with its own key and waits until it listens.
+async fn start_verifier(
+    listen: &str,
+    dir: &Path,
+    config_path: &Path,
+    children: &mut Children,
+) -> eyre::Result<()> {
+    let exe = std::env::current_exe().wrap_err("locating the lockstep binary")?;
+    let log_path = dir.join("verifier.log");
+    let log = File::create(&log_path)?;
+    let child = Command::new(exe)
+        .args(["verifier", "--config"])
+        .arg(config_path)
+        .env("LOCKSTEP_VERIFIER_KEY", VERIFIER.1)
+        .env_remove("LOCKSTEP_RELAYER_KEY")
+        .env_remove("LOCKSTEP_ATTESTER_KEY")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .wrap_err("starting the verifier")?;
+    children.0.push(("verifier".into(), child));
+    procs::wait_for_listen(listen, children.0.last_mut().map(|c| &mut c.1), &log_path).await?;
+    progress(format!(
+        "verifier (DVN {}) listening on http://{listen} (log: {})",
+        VERIFIER.0,
+        log_path.display()
     ));
     Ok(())
 }

@@ -137,6 +137,35 @@ pub(super) async fn wait_for_http(
     )
 }
 
+/// Waits until something accepts connections on `listen` (the verifier's `/healthz` is 503
+/// until its first scans, so only the socket is awaited), failing if the child exits.
+pub(super) async fn wait_for_listen(
+    listen: &str,
+    child: Option<&mut Child>,
+    log: &Path,
+) -> eyre::Result<()> {
+    let Some(child) = child else {
+        return Ok(());
+    };
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "the process exited ({status}); its log {}:\n{}",
+                log.display(),
+                tail(log, 30)
+            );
+        }
+        if tokio::net::TcpStream::connect(listen).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "nothing listens on {listen} after 30 s; log:\n{}",
+        tail(log, 30)
+    )
+}
+
 /// One `GET /healthz` over a plain TCP connection (no HTTP client in this crate).
 async fn healthz(listen: &str) -> bool {
     use tokio::io::AsyncWriteExt;
