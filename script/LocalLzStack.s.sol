@@ -160,9 +160,8 @@ abstract contract LocalLzStack is CommonBase {
     function _receiveUlnConfig(Stack memory stack) internal pure returns (UlnConfig memory) {
         if (stack.verifier == address(0)) return _ulnConfig(stack.relayer);
         address[] memory required = new address[](2);
-        (required[0], required[1]) = stack.relayer < stack.verifier
-            ? (stack.relayer, stack.verifier)
-            : (stack.verifier, stack.relayer);
+        (required[0], required[1]) =
+            stack.relayer < stack.verifier ? (stack.relayer, stack.verifier) : (stack.verifier, stack.relayer);
         return _ulnConfigOf(required, new address[](0), 0);
     }
 
