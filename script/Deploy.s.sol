@@ -3,6 +3,7 @@ pragma solidity ^0.8.22;
 
 import {Script} from "forge-std/Script.sol";
 import {stdJson} from "forge-std/StdJson.sol";
+import {RelayerDvn} from "../contracts/src/relay/RelayerDvn.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 
 import {LocalLzStack} from "./LocalLzStack.s.sol";
@@ -19,8 +20,8 @@ import {PermissionedToken} from "../contracts/src/demo/PermissionedToken.sol";
 /// ownership and the LayerZero delegate role to the timelock (R4 of docs/protocol.md). The timelock's
 /// minimum delay must exceed the escrow's `maxSettlementDuration`; this script refuses otherwise.
 ///
-/// Env: EID (this chain's endpoint id, required), RELAYER (receive-side DVN = the coordinator's relayer,
-/// required), VERIFIER (the second required receive-side DVN = the independent `lockstep verifier`'s key,
+/// Env: EID (this chain's endpoint id, required), RELAYER (the coordinator's relayer key, required: it
+/// operates the RelayerDvn contract deployed here, the coordinator's receive-side DVN), VERIFIER (the second required receive-side DVN = the independent `lockstep verifier`'s key,
 /// required; must differ from RELAYER), ATTESTER (escrow attester, required), REMOTE_EIDS (comma-separated remote eids whose
 /// default paths to configure now; optional, Wire.s.sol configures missing paths too),
 /// MAX_SETTLEMENT_DURATION (seconds, default 7200), TIMELOCK_DELAY (seconds, default duration + 1),
@@ -42,6 +43,7 @@ contract Deploy is Script, LocalLzStack {
     /// @notice What one run deployed, for the deployment file.
     struct Deployed {
         Stack stack;
+        address relayerKey;
         address owner;
         address attester;
         address admin;
@@ -73,6 +75,10 @@ contract Deploy is Script, LocalLzStack {
         (, d.owner,) = vm.readCallers();
         d.admin = vm.envOr("TIMELOCK_ADMIN", d.owner);
         d.stack = _deployStack(eid, d.owner, relayer, verifier);
+        // The coordinator's DVN is its RelayerDvn contract (operated by the relayer key), so the relayer
+        // verifies, commits and delivers a packet in one transaction.
+        d.relayerKey = relayer;
+        d.stack.relayer = address(new RelayerDvn(d.stack.endpoint, relayer));
         for (uint256 i; i < remotes.length; ++i) {
             _configurePath(d.stack, uint32(remotes[i]));
         }
@@ -103,7 +109,8 @@ contract Deploy is Script, LocalLzStack {
         obj.serialize("receive_lib", d.stack.receiveLib);
         obj.serialize("worker", d.stack.worker);
         obj.serialize("escrow", d.escrow);
-        obj.serialize("relayer", d.stack.relayer);
+        obj.serialize("relayer", d.relayerKey);
+        obj.serialize("relayer_dvn", d.stack.relayer);
         obj.serialize("verifier", d.stack.verifier);
         obj.serialize("attester", d.attester);
         obj.serialize("owner", d.owner);

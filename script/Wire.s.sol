@@ -47,7 +47,7 @@ contract Wire is Script, LocalLzStack {
             sendLib: local.readAddress(".send_lib"),
             receiveLib: local.readAddress(".receive_lib"),
             worker: local.readAddress(".worker"),
-            relayer: local.readAddress(".relayer"),
+            relayer: local.readAddress(".relayer_dvn"),
             verifier: local.readAddress(".verifier")
         });
         SettlementEscrow escrow = SettlementEscrow(payable(local.readAddress(".escrow")));

@@ -21,6 +21,7 @@ const CONTRACTS: &[(&str, &str)] = &[
         "ILayerZeroEndpointV2.sol/ILayerZeroEndpointV2.json",
     ),
     ("DemoToken", "DemoToken.sol/DemoToken.json"),
+    ("RelayerDvn", "RelayerDvn.sol/RelayerDvn.json"),
 ];
 
 fn main() {

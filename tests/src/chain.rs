@@ -66,6 +66,8 @@ pub struct GasReport {
     pub gas: u64,
     /// Per sender: (transactions, gas).
     pub by_sender: BTreeMap<Address, (u64, u64)>,
+    /// Every transaction: (sender, recipient, gas used), in block order.
+    pub each: Vec<(Address, Option<Address>, u64)>,
 }
 
 /// A read-only view of one chain plus anvil's test controls.
@@ -233,6 +235,7 @@ impl Chain {
                 let e = r.by_sender.entry(rc.from).or_default();
                 e.0 += 1;
                 e.1 += rc.gas_used;
+                r.each.push((rc.from, rc.to, rc.gas_used));
             }
         }
         Ok(r)

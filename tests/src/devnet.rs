@@ -112,6 +112,8 @@ pub struct ChainInfo {
     pub receive_lib: Address,
     /// The zero-fee worker (send-side DVN and executor).
     pub worker: Address,
+    /// The coordinator's `RelayerDvn` contract: its receive-side DVN and executor.
+    pub relayer_dvn: Address,
     /// Demo tokens.
     pub tokens: Tokens,
     /// Chain head before the first deployment transaction.

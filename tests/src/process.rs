@@ -63,6 +63,7 @@ pub fn write_config(
         let mut cc = ChainConfig::new(ch.chain_id, ch.eid, ch.escrow);
         cc.endpoint = Some(ch.endpoint);
         cc.receive_lib = Some(ch.receive_lib);
+        cc.relayer_dvn = Some(ch.relayer_dvn);
         cc.rpc_url = Some(s.rpc_urls.get(&ch.chain_id).unwrap_or(&ch.rpc_url).clone());
         if let Some(ms) = s.rpc_timeout_ms {
             cc.rpc_timeout_ms = ms;

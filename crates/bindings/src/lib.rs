@@ -2,7 +2,8 @@
 //! artifacts in `out/` (see `build.rs`): the escrow's interface ([`ISettlementEscrow`]:
 //! calls, events, custom errors, `Terms`/`Leg`), the LayerZero v2 calls the relayer makes ([`ILocalEndpoint`],
 //! [`ILocalReceiveUln`], [`ILayerZeroEndpointV2`] for `PacketSent` and the inbound views)
-//! and the local demo token ([`DemoToken`]).
+//! the coordinator's DVN and executor contract ([`RelayerDvn`]) and the local demo token
+//! ([`DemoToken`]).
 //!
 //! Reverts are decoded into the interface's typed errors with [`decode_revert`]; the
 //! LayerZero errors of the relay steps with [`lz::decode_lz_revert`]. [`escrow_state`] holds

@@ -145,6 +145,14 @@ impl ChainClient {
         })
     }
 
+    /// The address that verifies as the coordinator's DVN on this chain: the `RelayerDvn`
+    /// contract when configured, else the relayer key.
+    pub fn dvn_address(&self) -> Address {
+        self.config
+            .relayer_dvn
+            .unwrap_or_else(|| self.sender.from())
+    }
+
     /// The latest block's timestamp (the chain's clock, which decides timeouts).
     pub async fn latest_timestamp(&self) -> Result<u64> {
         let b = self

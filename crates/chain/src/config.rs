@@ -56,6 +56,13 @@ pub struct ChainConfig {
     /// `lzReceive` once the path's DVN quorum is verifiable).
     #[serde(default = "default_dvn")]
     pub dvn: bool,
+    /// The coordinator's `RelayerDvn` contract on this chain (operator: the relayer key): the
+    /// DVN address this chain's receive paths require, through which the relayer verifies,
+    /// commits and calls `lzReceive` in one transaction once the other DVNs verified. `None`:
+    /// the relayer key itself is the DVN, and verify, commit and `lzReceive` are three
+    /// transactions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayer_dvn: Option<Address>,
 }
 
 impl ChainConfig {
@@ -76,6 +83,7 @@ impl ChainConfig {
             min_relayer_balance_wei: None,
             max_settlement_duration_secs: None,
             dvn: default_dvn(),
+            relayer_dvn: None,
         }
     }
 

@@ -4,12 +4,14 @@
 //! quorum verified (every required DVN, e.g. also `lockstep verifier`, R5),
 //! `ReceiveUln302.commitVerification(header, keccak256(payload))`, then
 //! `EndpointV2.lzReceive(origin, receiver, guid, message, "")` (as
-//! `contracts/test/RealStack.t.sol` does). Before every step the destination's state is
+//! `contracts/test/RealStack.t.sol` does). With a `RelayerDvn` contract configured the
+//! three steps are one transaction once the other DVNs verified ([`batch`]). Before every step the destination's state is
 //! read ([`DeliveryState`]), so neither a retry nor a restart repeats a step that already
 //! happened.
 
 use crate::client::{ChainClient, Chains, rpc};
 use crate::error::ChainError;
+use crate::lz::batch;
 use crate::lz::codec::{Packet, lz_receive_value};
 use crate::store::{ChainStore, DuePacket, PacketStatus};
 use alloy::primitives::{B256, Bytes, U256, keccak256};
@@ -175,7 +177,7 @@ async fn read_delivery_state(dst: &ChainClient, p: &Packet) -> PassResult<Delive
     }
     let uln = ILocalReceiveUln::new(dst.receive_lib()?, dst.provider.clone());
     let v = uln
-        .hashLookup(keccak256(&p.header), payload_hash, dst.sender.from())
+        .hashLookup(keccak256(&p.header), payload_hash, dst.dvn_address())
         .call()
         .await
         .map_err(|e| rpc(id, "hashLookup", e))?;
@@ -270,20 +272,28 @@ async fn next_step(
     let call = |to, input: Vec<u8>| TransactionRequest::default().to(to).input(input.into());
     Ok(Some(match state {
         DeliveryState::Delivered => return Ok(None),
-        DeliveryState::Pending if dst.config.dvn => (
-            "verify",
-            call(
-                dst.receive_lib()?,
-                ILocalReceiveUln::verifyCall {
-                    packetHeader: p.header.clone(),
-                    payloadHash: p.payload_hash(),
-                    confirmations: DVN_CONFIRMATIONS,
-                }
-                .abi_encode(),
+        DeliveryState::Pending if dst.config.dvn => match dst.config.relayer_dvn {
+            Some(dvn) => batch::verify_step(dst, p, dvn, DVN_CONFIRMATIONS, value).await?,
+            None => (
+                "verify",
+                call(
+                    dst.receive_lib()?,
+                    ILocalReceiveUln::verifyCall {
+                        packetHeader: p.header.clone(),
+                        payloadHash: p.payload_hash(),
+                        confirmations: DVN_CONFIRMATIONS,
+                    }
+                    .abi_encode(),
+                ),
             ),
-        ),
+        },
         DeliveryState::Pending | DeliveryState::Verified => {
             await_quorum(dst, p).await?;
+            if let Some(dvn) = dst.config.relayer_dvn {
+                if let Some(step) = batch::deliver_step(dst, p, dvn, value).await? {
+                    return Ok(Some(step));
+                }
+            }
             (
                 "commitVerification",
                 call(
@@ -357,7 +367,7 @@ pub async fn deliver(
             gas_used = receipt.gas_used,
             "relay step mined"
         );
-        if step == "lzReceive" {
+        if batch::delivers(step) {
             progress.delivered_tx = Some(receipt.transaction_hash);
         }
     }

@@ -11,6 +11,7 @@
 //! The timeout and resend keeper is the sibling `keeper` module; failed steps are recorded
 //! with `ChainError::describe` (LayerZero reverts named by type).
 
+pub mod batch;
 pub mod codec;
 pub mod delivery;
 pub mod relayer;

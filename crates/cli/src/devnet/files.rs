@@ -42,6 +42,7 @@ pub(super) fn coordinator_config(
         let mut cc = ChainConfig::new(chain.chain_id, chain.eid, address("escrow")?);
         cc.endpoint = Some(address("endpoint")?);
         cc.receive_lib = Some(address("receive_lib")?);
+        cc.relayer_dvn = Some(address("relayer_dvn")?);
         cc.rpc_url = Some(chain.rpc());
         cc.confirmations = 1;
         cc.start_block = field(d, "deploy_block")?
@@ -132,6 +133,7 @@ pub(super) fn devnet_json(
             "max_settlement_duration": d["max_settlement_duration"],
             "timelock": d["timelock"],
             "verifier_dvn": d["verifier"],
+            "relayer_dvn": d["relayer_dvn"],
         })
     };
     let account = |(address, key): (&str, &str)| json!({"address": address, "private_key": key});
