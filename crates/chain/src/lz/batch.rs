@@ -25,7 +25,7 @@ fn call(to: Address, input: Vec<u8>) -> TransactionRequest {
 
 fn delivery(p: &Packet) -> RelayerDvn::Delivery {
     RelayerDvn::Delivery {
-        header: p.header.clone().into(),
+        header: p.header.clone(),
         payloadHash: p.payload_hash(),
         origin: RelayerDvn::Origin {
             srcEid: p.src_eid,
@@ -127,7 +127,7 @@ pub async fn verify_step(
     }
     let input = RelayerDvn::verifyCall {
         receiveLib: lib,
-        header: p.header.clone().into(),
+        header: p.header.clone(),
         payloadHash: p.payload_hash(),
         confirmations,
     }

@@ -289,10 +289,10 @@ async fn next_step(
         },
         DeliveryState::Pending | DeliveryState::Verified => {
             await_quorum(dst, p).await?;
-            if let Some(dvn) = dst.config.relayer_dvn {
-                if let Some(step) = batch::deliver_step(dst, p, dvn, value).await? {
-                    return Ok(Some(step));
-                }
+            if let Some(dvn) = dst.config.relayer_dvn
+                && let Some(step) = batch::deliver_step(dst, p, dvn, value).await?
+            {
+                return Ok(Some(step));
             }
             (
                 "commitVerification",
