@@ -51,6 +51,7 @@ async fn spoke_locked(w: &World, t: &Trade) -> eyre::Result<(Submitted, DepositI
 /// packet, checking meanwhile that the settlement stays EXECUTING_SWAP with the spoke
 /// LOCKED; returns the last logged error's count.
 async fn past_the_old_budget(w: &World, t: &Trade, s: &Submitted) -> eyre::Result<u64> {
+    w.wait_state(&s.settlement_id, "EXECUTING_SWAP").await?;
     let until = Instant::now() + Duration::from_secs(120);
     loop {
         let spoke = w.chain(t.cash_chain)?.settlement_of(s.onchain_id).await?;
