@@ -33,6 +33,7 @@ pub struct ForgedPacket {
     /// `keccak256(guid ‖ message)`, what a DVN attests.
     pub payload_hash: B256,
     src_eid: u32,
+    sender: B256,
 }
 
 impl ForgedPacket {
@@ -68,6 +69,7 @@ impl ForgedPacket {
             message: message.into(),
             payload_hash,
             src_eid: s.eid,
+            sender,
         })
     }
 
@@ -150,7 +152,7 @@ impl ForgedPacket {
         let data = ILocalEndpoint::lzReceiveCall {
             origin: ILocalEndpoint::Origin {
                 srcEid: self.src_eid,
-                sender: B256::from_slice(&self.header[13..45]),
+                sender: self.sender,
                 nonce: self.nonce,
             },
             receiver: s.escrow,
@@ -172,12 +174,7 @@ impl ForgedPacket {
     /// committed).
     pub async fn committed_hash(&self, dst: &Chain) -> eyre::Result<B256> {
         Ok(ILayerZeroEndpointV2::new(dst.info.endpoint, &dst.provider)
-            .inboundPayloadHash(
-                dst.info.escrow,
-                self.src_eid,
-                B256::from_slice(&self.header[13..45]),
-                self.nonce,
-            )
+            .inboundPayloadHash(dst.info.escrow, self.src_eid, self.sender, self.nonce)
             .call()
             .await?)
     }
