@@ -13,7 +13,8 @@
 //!   (approve and deposit with the calldata from `/deposits`, verbatim).
 //! - [`api`]: the HTTP API client and the instruction builder.
 //! - [`proxy`]: a loopback TCP proxy in front of a chain's RPC that a test cuts, hangs and
-//!   restores.
+//!   restores, or makes lie ([`lying`]: no logs, other block hashes).
+//! - [`forge`]: forged LayerZero packets verified by one DVN key alone (R5 tests).
 //! - [`steps`]: steps and checks the tests share (to AWAITING_DEPOSITS, balances, typed
 //!   escrow reverts).
 //! - [`world`]: everything above wired together for one test: two platforms, their webhook
@@ -25,6 +26,8 @@
 pub mod api;
 pub mod chain;
 pub mod devnet;
+pub mod forge;
+pub mod lying;
 pub mod process;
 pub mod proxy;
 pub mod steps;

@@ -23,6 +23,10 @@ pub struct CoordinatorSettings {
     pub rpc_urls: std::collections::BTreeMap<u64, String>,
     /// `rpc_timeout_ms` of every chain (`None`: the default).
     pub rpc_timeout_ms: Option<u64>,
+    /// `(relay_retry_base_ms, relay_retry_cap_ms)` of every chain (`None`: 1 s / 60 s).
+    pub relay_retry_ms: Option<(u64, u64)>,
+    /// `min_relayer_balance_wei` of every chain.
+    pub min_relayer_balance_wei: Option<u64>,
 }
 
 impl Default for CoordinatorSettings {
@@ -33,6 +37,8 @@ impl Default for CoordinatorSettings {
             database_url: None,
             rpc_urls: Default::default(),
             rpc_timeout_ms: None,
+            relay_retry_ms: None,
+            min_relayer_balance_wei: None,
         }
     }
 }
@@ -68,6 +74,11 @@ pub fn write_config(
         if let Some(ms) = s.rpc_timeout_ms {
             cc.rpc_timeout_ms = ms;
         }
+        if let Some((base, cap)) = s.relay_retry_ms {
+            cc.relay_retry_base_ms = Some(base);
+            cc.relay_retry_cap_ms = Some(cap);
+        }
+        cc.min_relayer_balance_wei = s.min_relayer_balance_wei;
         cc.confirmations = s.confirmations;
         cc.start_block = ch.deploy_block;
         cc.poll_interval_ms = s.chain_poll_ms;
@@ -215,6 +226,35 @@ impl Coordinator {
         }
     }
 
+    /// `GET /metrics` (Prometheus text).
+    pub async fn metrics(&self) -> eyre::Result<String> {
+        Ok(reqwest::Client::new()
+            .get(format!("{}/metrics", self.url))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+
+    /// The largest value of the numeric field `field` over the log lines containing
+    /// `message` (e.g. the relayer's `attempts` of "packet delivery attempt failed").
+    pub fn max_logged(&self, message: &str, field: &str) -> eyre::Result<Option<u64>> {
+        let text = std::fs::read_to_string(&self.log)?;
+        let key = format!("{field}=");
+        Ok(text
+            .lines()
+            .map(strip_ansi)
+            .filter(|l| l.contains(message))
+            .filter_map(|l| {
+                let at = l.find(&key)? + key.len();
+                let digits: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .max())
+    }
+
     /// The last `n` lines of the log.
     pub fn log_tail(&self, n: usize) -> String {
         tail(&self.log, n)
@@ -264,6 +304,24 @@ impl Drop for Coordinator {
             let _ = c.wait();
         }
     }
+}
+
+/// `line` without ANSI colour sequences (`ESC [ ... m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `lockstep evidence verify BUNDLE --rpc CHAIN=URL ...`: the process output (any exit code).

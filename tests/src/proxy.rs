@@ -1,7 +1,10 @@
 //! A loopback TCP proxy in front of a chain's RPC that a test can cut and restore: `down`
 //! (nothing listens on the port: connections are refused), `up` (every connection is
-//! forwarded to the target) or `hang` (connections are accepted and never answered).
+//! forwarded to the target) or `hang` (connections are accepted and never answered); or,
+//! reading the JSON-RPC, serve a different chain's view ([`crate::lying`]): no
+//! `PacketSent` logs, or other block hashes.
 
+use crate::lying::{Lie, serve_lying};
 use eyre::WrapErr;
 use std::net::SocketAddr;
 use tokio::net::{TcpListener, TcpStream};
@@ -16,6 +19,8 @@ pub enum ProxyMode {
     Up,
     /// Accepts and never answers.
     Hang,
+    /// Answers every JSON-RPC request from the target, with this lie in the answers.
+    Lying(Lie),
 }
 
 /// The proxy; its address stays the same across modes.
@@ -73,13 +78,19 @@ impl RpcProxy {
         self.task = Some(tokio::spawn(async move {
             // Dropped with the accept loop: aborting the loop closes every connection.
             let mut conns = JoinSet::new();
+            let http = reqwest::Client::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let http = http.clone();
                 conns.spawn(async move {
-                    if mode == ProxyMode::Hang {
-                        std::future::pending::<()>().await;
-                    }
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    match mode {
+                        ProxyMode::Hang => std::future::pending::<()>().await,
+                        ProxyMode::Lying(lie) => serve_lying(inbound, http, target, lie).await,
+                        ProxyMode::Up | ProxyMode::Down => {
+                            if let Ok(mut outbound) = TcpStream::connect(target).await {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            }
+                        }
                     }
                 });
             }

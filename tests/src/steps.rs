@@ -48,18 +48,24 @@ pub async fn balances(w: &World, chain_id: u64, token: Address) -> eyre::Result<
     ))
 }
 
+/// The terms inside a deposit instruction's `deposit` calldata.
+pub fn terms_of(d: &DepositInstruction) -> eyre::Result<ISettlementEscrow::Terms> {
+    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(d.calldata()?)?)?;
+    Ok(call.terms)
+}
+
 /// The on-chain `timeoutAt` of the terms inside a deposit instruction.
 pub fn timeout_of(d: &DepositInstruction) -> eyre::Result<u64> {
-    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(d.calldata()?)?)?;
-    Ok(call.terms.timeoutAt)
+    Ok(terms_of(d)?.timeoutAt)
 }
 
 /// The escrow's `refund(terms)` calldata for the terms inside a deposit instruction.
 pub fn refund_calldata(d: &DepositInstruction) -> eyre::Result<Bytes> {
-    let call = ISettlementEscrow::depositCall::abi_decode(&hex_bytes(d.calldata()?)?)?;
-    Ok(ISettlementEscrow::refundCall { terms: call.terms }
-        .abi_encode()
-        .into())
+    Ok(ISettlementEscrow::refundCall {
+        terms: terms_of(d)?,
+    }
+    .abi_encode()
+    .into())
 }
 
 /// The typed escrow error of a reverted call (any other outcome is an error).

@@ -31,6 +31,9 @@ pub struct WorldOptions {
     pub proxy_b: Option<ProxyMode>,
     /// Replaces the verifier's RPC endpoints of chain A / chain B (fault tests).
     pub verifier_rpcs: [Option<Vec<String>>; 2],
+    /// Gives the verifier a second RPC endpoint for chain B: a [`RpcProxy`] in this mode
+    /// (after chain B's own URL, unless `verifier_rpcs` says otherwise).
+    pub verifier_proxy_b: Option<ProxyMode>,
 }
 
 impl WorldOptions {
@@ -43,6 +46,7 @@ impl WorldOptions {
             on_webhook: None,
             proxy_b: None,
             verifier_rpcs: [None, None],
+            verifier_proxy_b: None,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct World {
     pub start_blocks: (u64, u64),
     /// The proxy in front of chain B's RPC, when the options asked for one.
     pub proxy_b: Option<RpcProxy>,
+    /// The verifier's second endpoint for chain B, when the options asked for one.
+    pub verifier_proxy_b: Option<RpcProxy>,
     passed: bool,
 }
 
@@ -124,7 +130,18 @@ impl World {
         let chain_a = Chain::connect(&info.chains[0])?;
         let chain_b = Chain::connect(&info.chains[1])?;
         let start_blocks = (chain_a.head().await?.0, chain_b.head().await?.0);
-        let mut verifier = VerifierProc::new(&info, &dir, &opts.verifier_rpcs)?;
+        let mut verifier_rpcs = opts.verifier_rpcs.clone();
+        let verifier_proxy_b = match opts.verifier_proxy_b {
+            Some(mode) => {
+                let p = RpcProxy::start(&info.chains[1].rpc_url, mode).await?;
+                verifier_rpcs[1]
+                    .get_or_insert_with(|| vec![info.chains[1].rpc_url.clone()])
+                    .push(p.url());
+                Some(p)
+            }
+            None => None,
+        };
+        let mut verifier = VerifierProc::new(&info, &dir, &verifier_rpcs)?;
         verifier.start().await?;
 
         let listen = format!("127.0.0.1:{}", free_port()?);
@@ -192,6 +209,7 @@ impl World {
             buyer,
             start_blocks,
             proxy_b,
+            verifier_proxy_b,
             passed: false,
         })
     }

@@ -17,7 +17,18 @@ async fn cross_chain_settlement_finalizes_with_two_dvns() -> eyre::Result<()> {
     let (s, ds, db) = to_awaiting_deposits(&w, &t).await?;
     w.seller.fund(&ds).await?;
     w.buyer.fund(&db).await?;
+    // End-to-end latency: last deposit mined -> FINALIZED webhook at both platforms
+    // (polled every 200 ms).
+    let last_deposit = Instant::now();
     w.wait_state(&s.settlement_id, "FINALIZED").await?;
+    let finalized = last_deposit.elapsed();
+    for p in [&w.seller_platform, &w.buyer_platform] {
+        w.wait_webhook(p, &s.settlement_id, "FINALIZED").await?;
+    }
+    println!(
+        "two-DVN latency: last deposit -> FINALIZED {finalized:?}, -> FINALIZED webhook at both platforms {:?}",
+        last_deposit.elapsed()
+    );
     w.wait_escrow(t.asset_chain, &s, EscrowState::Executed)
         .await?;
     w.wait_escrow(t.cash_chain, &s, EscrowState::Executed)

@@ -4,8 +4,9 @@
 //! written before the chain side owned this type).
 
 use alloy::primitives::Address;
-use lockstep_core::EscrowChain;
+use lockstep_core::{Backoff, EscrowChain};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// One chain: EVM chain id, LayerZero endpoint id and the escrow deployed there, plus what
 /// the chain side needs to index and relay on it.
@@ -63,6 +64,15 @@ pub struct ChainConfig {
     /// transactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relayer_dvn: Option<Address>,
+    /// The relayer's retry delay after the first failed delivery pass of a packet bound for
+    /// this chain, milliseconds (doubling per failure up to `relay_retry_cap_ms`, jittered);
+    /// `None`: 1000 ([`crate::lz::RELAY_BACKOFF`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_retry_base_ms: Option<u64>,
+    /// The cap of that retry delay, milliseconds; `None`: 60000. Once an outage of this
+    /// chain is over, its packets are delivered at most this much later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_retry_cap_ms: Option<u64>,
 }
 
 impl ChainConfig {
@@ -84,7 +94,21 @@ impl ChainConfig {
             max_settlement_duration_secs: None,
             dvn: default_dvn(),
             relayer_dvn: None,
+            relay_retry_base_ms: None,
+            relay_retry_cap_ms: None,
         }
+    }
+
+    /// The relayer's retry policy for packets delivered to this chain:
+    /// [`crate::lz::RELAY_BACKOFF`] with `relay_retry_base_ms` / `relay_retry_cap_ms` where
+    /// set (jittered either way).
+    pub fn relay_backoff(&self) -> Backoff {
+        let d = crate::lz::RELAY_BACKOFF;
+        let base = self
+            .relay_retry_base_ms
+            .map_or(d.base, Duration::from_millis);
+        let cap = self.relay_retry_cap_ms.map_or(d.max, Duration::from_millis);
+        Backoff::new(base, cap.max(base)).with_jitter()
     }
 
     /// The part the coordinator signs attestations for (chain id, eid, escrow).
@@ -148,5 +172,31 @@ mod tests {
             }
         );
         assert!(toml::from_str::<ChainConfig>("chain_id = 1\neid = 2\nescrow = \"0x00000000000000000000000000000000000e5c01\"\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn the_relay_backoff_defaults_to_1s_doubling_to_60s_and_can_be_set() {
+        let mut c = ChainConfig::new(1, 2, Address::ZERO);
+        let b = c.relay_backoff();
+        assert_eq!(
+            (b.base, b.max, b.jitter),
+            (Duration::from_secs(1), Duration::from_secs(60), true)
+        );
+        let text = "chain_id = 1\neid = 2\nescrow = \"0x00000000000000000000000000000000000e5c01\"\nrelay_retry_base_ms = 50\nrelay_retry_cap_ms = 200\n";
+        c = toml::from_str(text).unwrap();
+        let b = c.relay_backoff();
+        assert_eq!(
+            (b.base, b.max, b.jitter),
+            (Duration::from_millis(50), Duration::from_millis(200), true)
+        );
+        for n in 1..=10 {
+            let d = b.delay(n);
+            assert!(d <= Duration::from_millis(200), "after {n}: {d:?}");
+        }
+        let back: ChainConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        // A cap below the base is raised to the base.
+        c.relay_retry_cap_ms = Some(10);
+        assert_eq!(c.relay_backoff().max, Duration::from_millis(50));
     }
 }

@@ -5,7 +5,8 @@
 //!    (`unreadable` at once for a packet that cannot be parsed);
 //! 2. **delivers** the due packets in nonce order per path (src eid, sender, dst eid,
 //!    receiver) with [`delivery::deliver`]. Every pass is recorded (`attempts`,
-//!    `last_error`, `next_attempt_at` after [`RELAY_BACKOFF`]). A readable packet is
+//!    `last_error`, `next_attempt_at` after [`RELAY_BACKOFF`], or the destination chain's
+//!    `relay_retry_base_ms`/`relay_retry_cap_ms`). A readable packet is
 //!    **never abandoned**: there is no attempt limit, so an RPC outage or an empty gas
 //!    balance of any length ends in delivery once it is over (at most [`RELAY_BACKOFF`]'s
 //!    cap later). A packet waiting for an earlier nonce is looked at again after a second
@@ -26,7 +27,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Retry delay after failed passes: 1 s, doubling, at most 60 s, each delay scaled by a
-/// random factor in [0.5, 1] so packets failing together do not retry in lockstep.
+/// random factor in [0.5, 1] so packets failing together do not retry in lockstep. A chain's
+/// `relay_retry_base_ms`/`relay_retry_cap_ms` replace the two numbers for packets bound for
+/// it ([`crate::ChainConfig::relay_backoff`]).
 pub const RELAY_BACKOFF: Backoff =
     Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).with_jitter();
 /// Delay before looking again at a packet whose earlier nonces are not committed yet.
@@ -39,7 +42,11 @@ const BATCH: i64 = 256;
 
 /// The retry delay after `attempts` failed passes, in milliseconds, as stored.
 pub fn retry_delay_ms(attempts: u32) -> i64 {
-    i64::try_from(RELAY_BACKOFF.delay(attempts).as_millis()).unwrap_or(i64::MAX)
+    delay_ms(&RELAY_BACKOFF, attempts)
+}
+
+fn delay_ms(backoff: &Backoff, attempts: u32) -> i64 {
+    i64::try_from(backoff.delay(attempts).as_millis()).unwrap_or(i64::MAX)
 }
 
 /// What the relayer works with.
@@ -242,7 +249,11 @@ impl Relayer {
             }
             Err(PassError::Failed(e)) => {
                 let text = e.describe();
-                let retry_in_ms = retry_delay_ms(attempts);
+                // The destination's `relay_retry_*_ms` (RELAY_BACKOFF unless configured).
+                let retry_in_ms = match self.chains.by_eid(row.dst_eid) {
+                    Some(dst) => delay_ms(&dst.config.relay_backoff(), attempts),
+                    None => retry_delay_ms(attempts),
+                };
                 tracing::warn!(guid = %row.guid, status = %progress.status, attempts, retry_in_ms, error = %text, "packet delivery attempt failed; retrying");
                 self.store
                     .record_failed_attempt(

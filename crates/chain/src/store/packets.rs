@@ -99,6 +99,8 @@ pub struct DuePacket {
     pub guid: String,
     /// Source chain.
     pub src_chain_id: u64,
+    /// LayerZero endpoint id of the destination chain.
+    pub dst_eid: u32,
     /// Stored status.
     pub status: PacketStatus,
     /// Passes so far.
@@ -113,6 +115,7 @@ pub struct DuePacket {
 struct DueRow {
     guid: String,
     src_chain_id: i64,
+    dst_eid: i64,
     state: String,
     attempts: i64,
     packet: String,
@@ -176,7 +179,7 @@ impl ChainStore {
             ""
         };
         let sql = format!(
-            "SELECT guid, src_chain_id, state, attempts, packet, blocked_on_nonce FROM lz_packets \
+            "SELECT guid, src_chain_id, dst_eid, state, attempts, packet, blocked_on_nonce FROM lz_packets \
              WHERE state IN ('pending', 'verified', 'committed') AND next_attempt_at <= $1 {only_dst} \
              ORDER BY src_eid, sender, dst_eid, receiver, nonce LIMIT $2"
         );
@@ -191,6 +194,8 @@ impl ChainStore {
                     status: PacketStatus::parse(&r.state)
                         .ok_or_else(|| ChainError::corrupt("packet state", &r.state))?,
                     src_chain_id: to_u64("chain id", r.src_chain_id)?,
+                    dst_eid: u32::try_from(r.dst_eid)
+                        .map_err(|_| ChainError::corrupt("dst eid", r.dst_eid))?,
                     attempts: u32::try_from(r.attempts.max(0)).unwrap_or(u32::MAX),
                     guid: r.guid,
                     packet: r.packet,
