@@ -217,8 +217,8 @@ async fn hub_abort_refunds_the_locked_spoke_only_by_message() -> eyre::Result<()
         .await?;
     w.wait_escrow(hub, &s, EscrowState::Refunded).await?;
     w.wait_escrow(spoke, &s, EscrowState::Refunded).await?;
-    // The spoke's deposit came back inside the ABORT delivery (lzReceive through the
-    // endpoint), not by a refund call on the escrow.
+    // The spoke's deposit came back inside the ABORT delivery (the relayer's RelayerDvn
+    // committing it and calling lzReceive on the endpoint), not by a refund call on the escrow.
     let c = w.chain(spoke)?;
     let refunds = c
         .events::<ISettlementEscrow::LegRefunded>(s.onchain_id, from_b)
@@ -231,8 +231,8 @@ async fn hub_abort_refunds_the_locked_spoke_only_by_message() -> eyre::Result<()
         .ok_or_else(|| eyre!("log without tx"))?;
     assert_eq!(
         c.tx_to(tx).await?,
-        Some(c.info.endpoint),
-        "the spoke refund was not an lzReceive"
+        Some(c.info.relayer_dvn),
+        "the spoke refund was not a delivery through the RelayerDvn"
     );
     let received = c
         .events::<ISettlementEscrow::MessageReceived>(s.onchain_id, from_b)
