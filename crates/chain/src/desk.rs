@@ -68,10 +68,7 @@ impl PacketDesk for ChainStore {
         before_ms: i64,
         limit: i64,
     ) -> Result<Vec<PacketRecord>, PacketDeskError> {
-        let rows = self
-            .stale_packets(before_ms, limit)
-            .await
-            .map_err(failed)?;
+        let rows = self.stale_packets(before_ms, limit).await.map_err(failed)?;
         Ok(rows.into_iter().map(decoded).collect())
     }
 }

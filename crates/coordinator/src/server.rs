@@ -16,8 +16,8 @@ use crate::webhooks::WebhookWorker;
 use crate::{Error, Result};
 use alloy::signers::local::PrivateKeySigner;
 use lockstep_core::{
-    Backoff, Db, EscrowChain, Ledger, MetricsSource, Next, PacketDesk, Periodic, SettlementRegistrar,
-    TransferEligibility,
+    Backoff, Db, EscrowChain, Ledger, MetricsSource, Next, PacketDesk, Periodic,
+    SettlementRegistrar, TransferEligibility,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -42,7 +42,8 @@ pub use instruction::InstructionStatus;
 pub use ledger::{ChainSettlement, DecisionRecord, Ledger, LedgerError, OwedLeg};
 pub use metrics::MetricsSource;
 pub use packets::{
-    MessageKind, PacketDesk, PacketDeskError, PacketFilter, PacketRecord, PacketStatus, RetryOutcome,
+    MessageKind, PacketDesk, PacketDeskError, PacketFilter, PacketRecord, PacketStatus,
+    RetryOutcome,
 };
 pub use registrar::{Attestation, ClearedSettlement, RegistrationError, SettlementRegistrar};
 pub use state::{SettlementState, TRANSITIONS};

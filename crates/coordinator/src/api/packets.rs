@@ -212,7 +212,8 @@ pub(super) async fn stale_by_settlement(
     let Some(desk) = &c.packets else {
         return Ok(HashMap::new());
     };
-    let after_ms = i64::try_from(c.config.stuck_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let after_ms =
+        i64::try_from(c.config.stuck_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let before = now_ms().saturating_sub(after_ms);
     let records = desk.stale(before, STALE_PACKETS_MAX).await?;
     let mut by: HashMap<String, Vec<PacketView>> = HashMap::new();

@@ -270,7 +270,9 @@ pub(super) async fn operator_stuck(
         .map(|r| {
             let settlement = r.view()?;
             let stuck_packets = stale
-                .remove(&lockstep_core::onchain_settlement_id(&settlement.trade_reference).to_string())
+                .remove(
+                    &lockstep_core::onchain_settlement_id(&settlement.trade_reference).to_string(),
+                )
                 .unwrap_or_default();
             Ok(StuckSettlement {
                 settlement,

@@ -350,9 +350,7 @@ pub async fn stuck(
         terminal.join(", ")
     );
     let count_sql = format!("SELECT COUNT(*) AS n FROM settlements WHERE {cond}");
-    let mut count = sqlx::query(&count_sql)
-        .bind(now)
-        .bind(idle);
+    let mut count = sqlx::query(&count_sql).bind(now).bind(idle);
     for id in with_stale_packets {
         count = count.bind(id);
     }
