@@ -39,15 +39,15 @@ async fn anvil() -> Anvil {
         .stderr(Stdio::null())
         .spawn()
         .expect("anvil on PATH (source script/lib.sh && ensure_npm)");
-    let url = format!("http://127.0.0.1:{port}");
-    let provider = ProviderBuilder::new().connect_http(url.parse().unwrap());
+    let node = Anvil(child, format!("http://127.0.0.1:{port}"));
+    let provider = ProviderBuilder::new().connect_http(node.1.parse().unwrap());
     for _ in 0..100 {
         if provider.get_chain_id().await.is_ok() {
-            return Anvil(child, url);
+            return node;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("anvil did not answer on {url}");
+    panic!("anvil did not answer on {}", node.1);
 }
 
 fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
