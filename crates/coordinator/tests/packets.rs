@@ -106,13 +106,22 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
     let Some((env, store, platform, op, sid, onchain)) = start(backend).await else {
         return;
     };
+    seed_four(&store, onchain).await;
+    operators_only(&env, &platform).await;
+    lists_open_first_with_every_field(&env, &op, &sid, onchain).await;
+    filters_and_pages(&env, &op).await;
+    gets_and_retries(&env, &store, &op).await;
+    env.stop().await;
+}
+
+async fn seed_four(store: &ChainStore, onchain: B256) {
     let other = B256::repeat_byte(0x77);
     // 1: RELEASE of the settlement, failing; 2: behind it on the path; 3: delivered
     // (another settlement); 4: unreadable.
-    seed(&store, 1, 1, 2, onchain).await;
-    seed(&store, 2, 2, 3, onchain).await;
-    seed(&store, 3, 3, 1, other).await;
-    seed(&store, 4, 4, 0, other).await;
+    seed(store, 1, 1, 2, onchain).await;
+    seed(store, 2, 2, 3, onchain).await;
+    seed(store, 3, 3, 1, other).await;
+    seed(store, 4, 4, 0, other).await;
     let far = lockstep_core::now_ms() + 3_600_000;
     store
         .record_failed_attempt(&guid(1), PacketStatus::Pending, 3, "rpc down", far)
@@ -132,7 +141,9 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         .record_delivered(&guid(3), 1, Some(B256::repeat_byte(0xdd)))
         .await
         .unwrap();
+}
 
+async fn operators_only(env: &Env, platform: &str) {
     // Operators only.
     for (m, path) in [
         (Method::GET, "/v1/operator/packets".to_string()),
@@ -142,14 +153,16 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
             format!("/v1/operator/packets/{}/retry", guid(1)),
         ),
     ] {
-        let (s, _) = env.req(m.clone(), Some(&platform), &path, None).await;
+        let (s, _) = env.req(m.clone(), Some(platform), &path, None).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{m} {path}");
         let (s, _) = env.req(m.clone(), None, &path, None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{m} {path}");
     }
+}
 
+async fn lists_open_first_with_every_field(env: &Env, op: &str, sid: &str, onchain: B256) {
     // Open ones first (oldest first), then the closed ones.
-    let (s, all) = env.get(&op, "/v1/operator/packets").await;
+    let (s, all) = env.get(op, "/v1/operator/packets").await;
     assert_eq!(s, StatusCode::OK, "{all}");
     assert_eq!(
         (all["total"].as_i64(), all["limit"].as_i64()),
@@ -162,7 +175,7 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
     assert_eq!(p1["path"]["dst_chain_id"], CHAIN_B);
     assert_eq!(p1["path"]["dst_eid"], EID_B);
     assert_eq!(p1["nonce"], 1);
-    assert_eq!(p1["settlement_id"], sid.as_str());
+    assert_eq!(p1["settlement_id"], sid);
     assert_eq!(p1["onchain_settlement_id"], format!("{onchain:#x}"));
     assert_eq!(p1["message_kind"], "RELEASE");
     assert_eq!(p1["status"], "pending");
@@ -173,14 +186,16 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         p1["next_attempt_at"].as_str().unwrap().ends_with('Z'),
         "{p1}"
     );
+}
 
+async fn filters_and_pages(env: &Env, op: &str) {
     // Filters and paging.
-    let (_, open) = env.get(&op, "/v1/operator/packets?open_only=true").await;
+    let (_, open) = env.get(op, "/v1/operator/packets?open_only=true").await;
     assert_eq!(
         (open["total"].as_i64(), guids(&open)),
         (Some(2), vec![guid(1), guid(2)])
     );
-    let (_, blocked) = env.get(&op, "/v1/operator/packets?blocked=true").await;
+    let (_, blocked) = env.get(op, "/v1/operator/packets?blocked=true").await;
     assert_eq!(
         (blocked["total"].as_i64(), guids(&blocked)),
         (Some(1), vec![guid(2)])
@@ -195,7 +210,7 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         (Some("ABORT"), Some(0))
     );
     assert!(p2["blocked_since"].is_string(), "{p2}");
-    let (_, done) = env.get(&op, "/v1/operator/packets?status=delivered").await;
+    let (_, done) = env.get(op, "/v1/operator/packets?status=delivered").await;
     assert_eq!(
         (done["total"].as_i64(), guids(&done)),
         (Some(1), vec![guid(3)])
@@ -209,14 +224,14 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         (p3["settlement_id"].clone(), p3["message_kind"].as_str()),
         (Value::Null, Some("LOCKED"))
     );
-    let (_, bad) = env.get(&op, "/v1/operator/packets?status=unreadable").await;
+    let (_, bad) = env.get(op, "/v1/operator/packets?status=unreadable").await;
     assert_eq!(bad["items"][0]["message_kind"], Value::Null);
     assert_eq!(bad["items"][0]["last_error"], "packet too short");
     let (_, none) = env
-        .get(&op, "/v1/operator/packets?status=delivered&open_only=true")
+        .get(op, "/v1/operator/packets?status=delivered&open_only=true")
         .await;
     assert_eq!(none["total"], 0);
-    let (_, paged) = env.get(&op, "/v1/operator/packets?limit=1&offset=1").await;
+    let (_, paged) = env.get(op, "/v1/operator/packets?limit=1&offset=1").await;
     assert_eq!(
         (paged["total"].as_i64(), guids(&paged)),
         (Some(4), vec![guid(2)])
@@ -228,14 +243,16 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         ("limit=0", StatusCode::UNPROCESSABLE_ENTITY),
         ("offset=-1", StatusCode::UNPROCESSABLE_ENTITY),
     ] {
-        let (s, v) = env.get(&op, &format!("/v1/operator/packets?{query}")).await;
+        let (s, v) = env.get(op, &format!("/v1/operator/packets?{query}")).await;
         assert_eq!(s, want, "{query}: {v}");
     }
+}
 
+async fn gets_and_retries(env: &Env, store: &ChainStore, op: &str) {
     // One packet, any case; unknown: 404.
     let (s, one) = env
         .get(
-            &op,
+            op,
             &format!(
                 "/v1/operator/packets/{}",
                 guid(1).to_uppercase().replace("0X", "0x")
@@ -247,7 +264,7 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         (StatusCode::OK, Some(guid(1).as_str()))
     );
     let (s, _) = env
-        .get(&op, &format!("/v1/operator/packets/{}", guid(9)))
+        .get(op, &format!("/v1/operator/packets/{}", guid(9)))
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
@@ -261,7 +278,7 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         let (s, r) = env
             .req(
                 Method::POST,
-                Some(&op),
+                Some(op),
                 &format!("/v1/operator/packets/{}/retry", guid(1)),
                 None,
             )
@@ -289,7 +306,7 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         let (s, v) = env
             .req(
                 Method::POST,
-                Some(&op),
+                Some(op),
                 &format!("/v1/operator/packets/{}/retry", guid(n)),
                 None,
             )
@@ -297,10 +314,9 @@ async fn packet_desk_lists_filters_gets_and_retries(backend: Backend) {
         assert_eq!(s, want, "packet {n}: {v}");
     }
     let (_, p3) = env
-        .get(&op, &format!("/v1/operator/packets/{}", guid(3)))
+        .get(op, &format!("/v1/operator/packets/{}", guid(3)))
         .await;
     assert_eq!(p3["status"], "delivered");
-    env.stop().await;
 }
 
 async fn stuck_report_lists_blocked_packets(backend: Backend) {
