@@ -32,6 +32,8 @@
 //! - [`registrar`]: `register(terms, signature)` on every chain of an attestation;
 //! - [`leader`]: which instance runs the chain side ([`leader::Leader`], the tasks' gate);
 //! - [`metrics`]: [`ChainMetrics`] for `/metrics`;
+//! - [`desk`]: the `lockstep_core::PacketDesk` port over the [`ChainStore`] (the operator's
+//!   packet list, forced retry and stale packets);
 //! - [`anchors`]: re-checks an evidence bundle's receipt anchors against the chains
 //!   (`lockstep evidence verify --rpc`);
 //! - [`side`]: [`ChainSide`], the composition of the above.
@@ -57,6 +59,7 @@
 pub mod anchors;
 pub mod client;
 pub mod config;
+pub mod desk;
 pub mod eligibility;
 pub mod error;
 pub mod indexer;

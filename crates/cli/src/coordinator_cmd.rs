@@ -10,7 +10,7 @@ use lockstep_chain::{ChainSide, ChainStore};
 use lockstep_cli::LockstepConfig;
 use lockstep_coordinator::auth::Scope;
 use lockstep_coordinator::{Coordinator, Extras, load_attester};
-use lockstep_core::{Db, MetricsSource, SettlementRegistrar, TransferEligibility};
+use lockstep_core::{Db, MetricsSource, PacketDesk, SettlementRegistrar, TransferEligibility};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -202,7 +202,8 @@ fn serve_inner(args: ServeArgs) -> eyre::Result<()> {
 
 /// Wires the coordinator and the chain side through the core ports and runs them until
 /// SIGINT/SIGTERM: the coordinator's `Ledger` goes to the chain side, the chain side's
-/// registrar, transfer-eligibility check (R6) and metrics to the coordinator.
+/// registrar, transfer-eligibility check (R6) and metrics, and the chain store's packet desk,
+/// to the coordinator.
 async fn run_daemon(
     file: LockstepConfig,
     attester: PrivateKeySigner,
@@ -211,6 +212,8 @@ async fn run_daemon(
     let escrows = file.escrows();
     let (db, store) = open_db(&file.coordinator.database_url()).await?;
     let coordinator = Coordinator::new(file.coordinator, db.clone(), escrows, attester)?;
+    // The operator's packet desk reads the chain side's store, chain side running or not.
+    let packets: Arc<dyn PacketDesk> = Arc::new(store.clone());
     let side = match relayer {
         Some(signer) => {
             let side = ChainSide::connect(&file.chains, signer, store, coordinator.ledger())
@@ -228,6 +231,7 @@ async fn run_daemon(
             .iter()
             .map(|s| s.metrics() as Arc<dyn MetricsSource>)
             .collect(),
+        packets: Some(packets),
         // Webhook target names resolve through the system resolver.
         webhook_lookup: None,
     };

@@ -11,8 +11,9 @@
 //! let app = Coordinator::new(config, db.clone(), escrows, attester)?;
 //! let ledger = app.ledger();                          // Arc<dyn Ledger>, before start
 //! // ... build the chain side from `db` and `ledger`; it hands back its registrar, its
-//! // transfer-eligibility check, its MetricsSource and a function spawning its tasks ...
-//! let extras = Extras { registrar: Some(registrar), eligibility: Some(check), metrics_sources: vec![chain_metrics] };
+//! // transfer-eligibility check, its MetricsSource, its PacketDesk and a function spawning
+//! // its tasks ...
+//! let extras = Extras { registrar: Some(registrar), eligibility: Some(check), metrics_sources: vec![chain_metrics], packets: Some(desk), ..Extras::default() };
 //! let server = app.start_with(extras, |shutdown| chain.spawn(shutdown)).await?;
 //! // (`app.start(Extras::default())` without a chain side)
 //! server.shutdown().await;                            // awaits every task, closes the pool

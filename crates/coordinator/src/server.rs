@@ -16,8 +16,8 @@ use crate::webhooks::WebhookWorker;
 use crate::{Error, Result};
 use alloy::signers::local::PrivateKeySigner;
 use lockstep_core::{
-    Backoff, Db, EscrowChain, Ledger, MetricsSource, Next, Periodic, SettlementRegistrar,
-    TransferEligibility,
+    Backoff, Db, EscrowChain, Ledger, MetricsSource, Next, PacketDesk, Periodic,
+    SettlementRegistrar, TransferEligibility,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +59,9 @@ pub struct Extras {
     pub eligibility: Option<Arc<dyn TransferEligibility>>,
     /// Appended to `/metrics` after the coordinator's own counters.
     pub metrics_sources: Vec<Arc<dyn MetricsSource>>,
+    /// The relayer's packets for `/v1/operator/packets` and the stuck report; without one
+    /// the packet list is empty and every guid is unknown.
+    pub packets: Option<Arc<dyn PacketDesk>>,
     /// Resolves webhook target names (checked and pinned by the worker); default: the
     /// system resolver.
     pub webhook_lookup: Option<Arc<dyn crate::webhooks::Lookup>>,
@@ -70,6 +73,7 @@ impl std::fmt::Debug for Extras {
             .field("registrar", &self.registrar.is_some())
             .field("eligibility", &self.eligibility.is_some())
             .field("metrics_sources", &self.metrics_sources.len())
+            .field("packets", &self.packets.is_some())
             .field("webhook_lookup", &self.webhook_lookup)
             .finish()
     }
@@ -213,6 +217,7 @@ impl Coordinator {
             escrows: self.escrows.clone(),
             metrics: self.metrics.clone(),
             metrics_sources: extras.metrics_sources,
+            packets: extras.packets,
             limiter: Default::default(),
             addresses: Default::default(),
             config: self.config.clone(),

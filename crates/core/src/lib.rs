@@ -9,6 +9,8 @@
 //!   the coordinator) and the `Attestation` it carries;
 //! - [`eligibility`] — the `TransferEligibility` port (R6: permissioned tokens checked
 //!   before clearing; implemented by the chain side);
+//! - [`packets`] — the `PacketDesk` port (the relayer's packets for operators; implemented by
+//!   the chain side) and the typed `PacketStatus`;
 //! - [`chains`] — the escrow deployment per chain the coordinator signs for;
 //! - [`metrics`] — the `MetricsSource` trait through which the chain side adds to `/metrics`;
 //! - [`db`] — the shared database handle (each owning crate migrates its own tables);
@@ -26,6 +28,7 @@ pub mod ids;
 pub mod instruction;
 pub mod ledger;
 pub mod metrics;
+pub mod packets;
 pub mod registrar;
 pub mod state;
 pub mod task;
@@ -38,6 +41,10 @@ pub use ids::{new_id, now_ms, onchain_settlement_id};
 pub use instruction::InstructionStatus;
 pub use ledger::{ChainSettlement, DecisionRecord, Ledger, LedgerError, OwedLeg};
 pub use metrics::MetricsSource;
+pub use packets::{
+    MessageKind, PacketDesk, PacketDeskError, PacketFilter, PacketRecord, PacketStatus,
+    RetryOutcome,
+};
 pub use registrar::{Attestation, ClearedSettlement, RegistrationError, SettlementRegistrar};
 pub use state::{SettlementState, TRANSITIONS};
 pub use task::{Gate, Next, Periodic};

@@ -172,6 +172,7 @@ mod tests {
             rpc_urls: vec!["http://127.0.0.1:1".into()],
             confirmations: 1,
             start_block: 0,
+            min_balance_wei: None,
         }
     }
 

@@ -14,6 +14,8 @@
 //! rpc_urls = ["http://127.0.0.1:8545", "http://other-provider:8545"]
 //! confirmations = 1      # attested only this deep, and passed to verify
 //! start_block = 0
+//! min_balance_wei = 100000000000000000  # optional: below it, a warning and
+//!                                       # lockstep_verifier_balance_below_minimum = 1
 //! ```
 
 use alloy::primitives::Address;
@@ -88,6 +90,10 @@ pub struct VerifierChain {
     /// First block scanned on start.
     #[serde(default)]
     pub start_block: u64,
+    /// The verifier key's balance on this chain (wei) below which it warns and
+    /// `lockstep_verifier_balance_below_minimum` is 1; `None`: no minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_balance_wei: Option<u64>,
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -172,6 +178,7 @@ mod tests {
             rpc_urls: vec!["http://127.0.0.1:8545".into()],
             confirmations: 1,
             start_block: 0,
+            min_balance_wei: Some(7),
         }
     }
 

@@ -97,7 +97,33 @@ pub fn render(h: &Health) -> String {
             );
         }
     }
+    render_balances(h, &mut out);
     out
+}
+
+fn render_balances(h: &Health, out: &mut String) {
+    let balances = h.balances();
+    let _ = writeln!(
+        out,
+        "# HELP lockstep_verifier_balance_wei The verifier key's balance, per chain.\n# TYPE lockstep_verifier_balance_wei gauge"
+    );
+    for (id, (wei, _)) in &balances {
+        let _ = writeln!(
+            out,
+            "lockstep_verifier_balance_wei{{chain_id=\"{id}\"}} {wei}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lockstep_verifier_balance_below_minimum 1 when the verifier key's balance is below the chain's min_balance_wei.\n# TYPE lockstep_verifier_balance_below_minimum gauge"
+    );
+    for (id, (wei, min)) in &balances {
+        let low = u8::from(min.is_some_and(|m| *wei < m));
+        let _ = writeln!(
+            out,
+            "lockstep_verifier_balance_below_minimum{{chain_id=\"{id}\"}} {low}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ use std::time::Duration;
 /// Blocks scanned per `eth_getLogs` at most.
 const MAX_RANGE: u64 = 2_000;
 
+/// How often the key's balance is read on every chain.
+pub const BALANCE_EVERY: Duration = Duration::from_secs(10);
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a scan or an attestation failed.
@@ -121,6 +124,8 @@ pub struct Health {
     pub disagreements: AtomicU64,
     /// Scans that failed otherwise.
     pub scan_errors: AtomicU64,
+    /// The key's balance (wei) and the configured minimum, per chain.
+    balances: Mutex<BTreeMap<u64, (u128, Option<u128>)>>,
 }
 
 impl Health {
@@ -134,6 +139,18 @@ impl Health {
     /// Every chain's state.
     pub fn snapshot(&self) -> BTreeMap<u64, ChainHealth> {
         self.chains.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Records the key's balance on a chain and the chain's `min_balance_wei`.
+    pub fn set_balance(&self, chain_id: u64, wei: u128, min: Option<u128>) {
+        if let Ok(mut m) = self.balances.lock() {
+            m.insert(chain_id, (wei, min));
+        }
+    }
+
+    /// The last balance read per chain, with its minimum.
+    pub fn balances(&self) -> BTreeMap<u64, (u128, Option<u128>)> {
+        self.balances.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// Healthy when every chain's last scan succeeded.
@@ -223,14 +240,54 @@ impl Verifier {
         self.health.clone()
     }
 
-    /// Runs one loop per source chain until the process ends.
+    /// Runs one loop per source chain, and the balance reader, until the process ends.
     pub async fn run(self: Arc<Self>) {
         let mut tasks = tokio::task::JoinSet::new();
         for c in self.config.chains.clone() {
             let me = self.clone();
             tasks.spawn(async move { me.chain_loop(c).await });
         }
+        let me = self.clone();
+        tasks.spawn(async move {
+            loop {
+                me.read_balances().await;
+                tokio::time::sleep(BALANCE_EVERY).await;
+            }
+        });
         while tasks.join_next().await.is_some() {}
+    }
+
+    /// Reads the key's balance on every chain once and publishes it against the chain's
+    /// `min_balance_wei` (warning when below; a failed read keeps the last value). The key
+    /// pays for every `verify` on a destination, so an empty balance stalls attestation to
+    /// that chain until it is refilled.
+    pub async fn read_balances(&self) {
+        for c in &self.config.chains {
+            let Some(w) = self.writers.get(&c.chain_id) else {
+                continue;
+            };
+            let read = self
+                .timed(
+                    c.chain_id,
+                    "eth_getBalance",
+                    &w.url,
+                    w.provider.get_balance(self.me),
+                )
+                .await;
+            match read {
+                Ok(wei) => {
+                    let wei = u128::try_from(wei).unwrap_or(u128::MAX);
+                    let min = c.min_balance_wei.map(u128::from);
+                    if min.is_some_and(|m| wei < m) {
+                        tracing::warn!(chain_id = c.chain_id, verifier = %self.me, balance_wei = wei, min_wei = ?min, "verifier balance below the configured minimum");
+                    }
+                    self.health.set_balance(c.chain_id, wei, min);
+                }
+                Err(e) => {
+                    tracing::warn!(chain_id = c.chain_id, error = %e, "reading the verifier's balance failed")
+                }
+            }
+        }
     }
 
     async fn chain_loop(&self, src: VerifierChain) {

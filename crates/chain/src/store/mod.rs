@@ -8,14 +8,15 @@
 //! - [`logs`]: cursors, block hashes and decoded logs (written by the indexer, read by the
 //!   reconciler, the relayer's ingestion and the resend keeper);
 //! - [`packets`]: the relayer's `lz_packets` rows and their typed [`PacketStatus`];
-//! - [`packet_views`]: the operator's packet list, forced retry and the backlog metrics.
+//! - [`packet_views`]: the operator's packet list, forced retry, stale packets and the backlog
+//!   metrics.
 
 pub mod logs;
 pub mod packet_views;
 pub mod packets;
 
 pub use logs::{BlockRow, Cursor, DeferredMessage, IndexedRound, LogFact, NewLog, PacketSentLog};
-pub use packet_views::{PacketBacklog, PacketView};
+pub use packet_views::{PacketBacklog, StoredPacket};
 pub use packets::{DuePacket, NewPacket, PacketStatus};
 
 use crate::error::{ChainError, Result};

@@ -1,42 +1,29 @@
-//! What the operator sees of `lz_packets`: the packet list (status, attempts, last error,
-//! next attempt, the nonce a packet waits for), a forced retry, and the backlog counted by
-//! the metrics.
+//! What the operator sees of `lz_packets`: the filtered packet list (status, attempts, last
+//! error, next attempt, the nonce a packet waits for), one packet, a forced retry, the stale
+//! packets of the stuck report and the backlog counted by the metrics. Rows become
+//! [`StoredPacket`]s: the record and the packet bytes it was queued with.
 
-use super::packets::PacketStatus;
 use super::{ChainStore, to_u64};
 use crate::error::{ChainError, Result};
-use serde::Serialize;
+use lockstep_core::{PacketFilter, PacketRecord, PacketStatus};
 
-/// One packet as the operator endpoint lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PacketView {
-    /// Guid (0x lowercase).
-    pub guid: String,
-    /// Source chain.
-    pub src_chain_id: u64,
-    /// Source and destination endpoint ids.
-    pub src_eid: u32,
-    /// Destination endpoint id.
-    pub dst_eid: u32,
-    /// Nonce on its path.
-    pub nonce: u64,
-    /// Where it stands.
-    pub status: PacketStatus,
-    /// Failed delivery passes so far (waiting for an earlier nonce is not one).
-    pub attempts: u32,
-    /// The last pass's error, or why it waits.
-    pub last_error: Option<String>,
-    /// When the next pass is due (unix ms).
-    pub next_attempt_at: i64,
-    /// The earlier nonce of its path it waits for, if it does.
-    pub blocked_on_nonce: Option<u64>,
-    /// Since when it waits for that nonce (unix ms).
-    pub blocked_since: Option<i64>,
-    /// When the relayer queued it (unix ms).
-    pub created_at: i64,
-    /// The `lzReceive` transaction, once delivered by this relayer.
-    pub delivered_tx_hash: Option<String>,
+/// A packet row: its record and the encoded packet it was queued with. The store leaves
+/// `record.kind` and `record.onchain_settlement_id` empty: decoding the message is the
+/// LayerZero codec's (`crate::desk` fills them in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPacket {
+    /// The row's fields.
+    pub record: PacketRecord,
+    /// The encoded packet (0x hex; empty for an unreadable one).
+    pub packet: String,
 }
+
+/// The stored names of the open statuses, as an SQL list.
+const OPEN: &str = "('pending', 'verified', 'committed')";
+
+const VIEW_COLUMNS: &str = "guid, src_chain_id, src_eid, dst_eid, nonce, packet, state, attempts, \
+     last_error, next_attempt_at, blocked_on_nonce, blocked_since, created_at, updated_at, \
+     delivered_tx_hash";
 
 #[derive(sqlx::FromRow)]
 struct ViewRow {
@@ -45,6 +32,7 @@ struct ViewRow {
     src_eid: i64,
     dst_eid: i64,
     nonce: i64,
+    packet: String,
     state: String,
     attempts: i64,
     last_error: Option<String>,
@@ -52,30 +40,57 @@ struct ViewRow {
     blocked_on_nonce: Option<i64>,
     blocked_since: Option<i64>,
     created_at: i64,
+    updated_at: i64,
     delivered_tx_hash: Option<String>,
 }
 
-impl TryFrom<ViewRow> for PacketView {
+impl TryFrom<ViewRow> for StoredPacket {
     type Error = ChainError;
 
-    fn try_from(r: ViewRow) -> Result<PacketView> {
+    fn try_from(r: ViewRow) -> Result<StoredPacket> {
         let eid = |v: i64| u32::try_from(v).map_err(|_| ChainError::corrupt("eid", v));
-        Ok(PacketView {
+        let record = PacketRecord {
             status: PacketStatus::parse(&r.state)
                 .ok_or_else(|| ChainError::corrupt("packet state", &r.state))?,
             src_chain_id: to_u64("chain id", r.src_chain_id)?,
             src_eid: eid(r.src_eid)?,
             dst_eid: eid(r.dst_eid)?,
             nonce: to_u64("nonce", r.nonce)?,
+            kind: None,
+            onchain_settlement_id: None,
             attempts: u32::try_from(r.attempts.max(0)).unwrap_or(u32::MAX),
             blocked_on_nonce: r.blocked_on_nonce.map(|n| to_u64("nonce", n)).transpose()?,
             guid: r.guid,
             last_error: r.last_error,
             next_attempt_at: r.next_attempt_at,
             blocked_since: r.blocked_since,
-            created_at: r.created_at,
             delivered_tx_hash: r.delivered_tx_hash,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        };
+        Ok(StoredPacket {
+            record,
+            packet: r.packet,
         })
+    }
+}
+
+/// The `WHERE` clause of a filter (constants only: nothing from the caller is spliced in).
+fn where_clause(f: &PacketFilter) -> String {
+    let mut conds = Vec::new();
+    if let Some(st) = f.status {
+        conds.push(format!("state = '{}'", st.as_str()));
+    }
+    if f.open_only {
+        conds.push(format!("state IN {OPEN}"));
+    }
+    if f.blocked {
+        conds.push("blocked_on_nonce IS NOT NULL".to_string());
+    }
+    if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
     }
 }
 
@@ -91,34 +106,76 @@ pub struct PacketBacklog {
 impl ChainStore {
     /// Up to `limit` packets, the open ones first (oldest first), then the newest closed ones;
     /// `open_only` leaves out the delivered and unreadable ones.
-    pub async fn list_packets(&self, open_only: bool, limit: i64) -> Result<Vec<PacketView>> {
-        let filter = if open_only {
-            "WHERE state IN ('pending', 'verified', 'committed')"
-        } else {
-            ""
+    pub async fn list_packets(&self, open_only: bool, limit: i64) -> Result<Vec<PacketRecord>> {
+        let filter = PacketFilter {
+            open_only,
+            ..PacketFilter::default()
         };
+        let (rows, _) = self.find_packets(&filter, limit, 0).await?;
+        Ok(rows.into_iter().map(|p| p.record).collect())
+    }
+
+    /// A page of the packets matching `filter` in the order of [`ChainStore::list_packets`],
+    /// and how many match in all.
+    pub async fn find_packets(
+        &self,
+        filter: &PacketFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredPacket>, i64)> {
+        let cond = where_clause(filter);
+        let total: (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM lz_packets {cond}"))
+            .fetch_one(self.pool())
+            .await?;
         let sql = format!(
-            "SELECT guid, src_chain_id, src_eid, dst_eid, nonce, state, attempts, last_error, \
-             next_attempt_at, blocked_on_nonce, blocked_since, created_at, delivered_tx_hash \
-             FROM lz_packets {filter} \
-             ORDER BY CASE WHEN state IN ('pending', 'verified', 'committed') THEN 0 ELSE 1 END, \
-             CASE WHEN state IN ('pending', 'verified', 'committed') THEN created_at ELSE -created_at END \
-             LIMIT $1"
+            "SELECT {VIEW_COLUMNS} FROM lz_packets {cond} \
+             ORDER BY CASE WHEN state IN {OPEN} THEN 0 ELSE 1 END, \
+             CASE WHEN state IN {OPEN} THEN created_at ELSE -created_at END, guid \
+             LIMIT $1 OFFSET $2"
         );
         let rows: Vec<ViewRow> = sqlx::query_as(&sql)
             .bind(limit)
+            .bind(offset)
             .fetch_all(self.pool())
             .await?;
-        rows.into_iter().map(PacketView::try_from).collect()
+        let items = rows
+            .into_iter()
+            .map(StoredPacket::try_from)
+            .collect::<Result<_>>()?;
+        Ok((items, total.0))
+    }
+
+    /// One packet by guid (any case).
+    pub async fn find_packet(&self, guid: &str) -> Result<Option<StoredPacket>> {
+        let row: Option<ViewRow> = sqlx::query_as(&format!(
+            "SELECT {VIEW_COLUMNS} FROM lz_packets WHERE guid = $1"
+        ))
+        .bind(guid.to_lowercase())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(StoredPacket::try_from).transpose()
+    }
+
+    /// Up to `limit` open packets queued before `before_ms`, or waiting for an earlier nonce
+    /// since before it (unix ms), oldest first.
+    pub async fn stale_packets(&self, before_ms: i64, limit: i64) -> Result<Vec<StoredPacket>> {
+        let rows: Vec<ViewRow> = sqlx::query_as(&format!(
+            "SELECT {VIEW_COLUMNS} FROM lz_packets WHERE state IN {OPEN} \
+             AND (created_at < $1 OR blocked_since < $1) ORDER BY created_at, guid LIMIT $2"
+        ))
+        .bind(before_ms)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(StoredPacket::try_from).collect()
     }
 
     /// Makes an open packet due now (the operator's forced retry). False when no open
     /// packet has that guid.
     pub async fn retry_packet_now(&self, guid: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE lz_packets SET next_attempt_at = 0 \
-             WHERE guid = $1 AND state IN ('pending', 'verified', 'committed')",
-        )
+        let done = sqlx::query(&format!(
+            "UPDATE lz_packets SET next_attempt_at = 0 WHERE guid = $1 AND state IN {OPEN}"
+        ))
         .bind(guid.to_lowercase())
         .execute(self.pool())
         .await?;

@@ -5,65 +5,8 @@ use super::{ChainStore, to_u64};
 use crate::error::{ChainError, Result};
 use alloy::primitives::B256;
 use lockstep_core::now_ms;
-use std::fmt;
 
-/// Where a packet stands; stored in `lz_packets.state` by the names of [`PacketStatus::as_str`]
-/// (`pending -> verified -> committed -> delivered`). A readable packet is never abandoned:
-/// it stays in its open status, retried with capped backoff, until the destination shows it
-/// delivered. Only a `PacketSent` that cannot be parsed is `unreadable`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PacketStatus {
-    /// Nothing happened on the destination yet.
-    Pending,
-    /// This DVN's verification is stored in the destination's receive library.
-    Verified,
-    /// The destination endpoint holds the payload hash.
-    Committed,
-    /// `lzReceive` happened (terminal).
-    Delivered,
-    /// The `PacketSent` could not be parsed into a packet (terminal: there is nothing to
-    /// deliver).
-    Unreadable,
-}
-
-impl PacketStatus {
-    /// Every status, in delivery order.
-    pub const ALL: [PacketStatus; 5] = [
-        PacketStatus::Pending,
-        PacketStatus::Verified,
-        PacketStatus::Committed,
-        PacketStatus::Delivered,
-        PacketStatus::Unreadable,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PacketStatus::Pending => "pending",
-            PacketStatus::Verified => "verified",
-            PacketStatus::Committed => "committed",
-            PacketStatus::Delivered => "delivered",
-            PacketStatus::Unreadable => "unreadable",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<PacketStatus> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// Whether the relayer still works on a packet in this status.
-    pub fn is_open(self) -> bool {
-        !matches!(self, PacketStatus::Delivered | PacketStatus::Unreadable)
-    }
-}
-
-impl fmt::Display for PacketStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use lockstep_core::PacketStatus;
 
 /// A packet to queue (from a stored `PacketSent`).
 #[derive(Debug, Clone, PartialEq, Eq)]

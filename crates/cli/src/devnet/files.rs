@@ -86,6 +86,7 @@ pub(super) fn verifier_config(
             start_block: field(d, "deploy_block")?
                 .as_u64()
                 .ok_or_else(|| eyre!("deploy_block is not a number"))?,
+            min_balance_wei: None,
         });
     }
     let c = VerifierConfig {

@@ -1,11 +1,12 @@
 //! The HTTP API (axum) and its OpenAPI document, generated from the handlers'
 //! annotations by utoipa-axum so the two cannot drift. The handlers live by concern in
-//! [`instructions`], [`settlements`] and [`webhooks`]; this module holds the shared
+//! [`instructions`], [`settlements`], [`packets`] and [`webhooks`]; this module holds the shared
 //! state, errors, authentication, paging, the router and the operational endpoints.
 
 pub mod instructions;
 pub mod limits;
 mod openapi;
+pub mod packets;
 mod params;
 pub mod settlements;
 pub mod support;
@@ -65,6 +66,9 @@ pub fn router(c: AppState) -> Router {
         .routes(routes!(webhooks::redeliver_delivery))
         .routes(routes!(settlements::operator_counts))
         .routes(routes!(settlements::operator_stuck))
+        .routes(routes!(packets::list_packets))
+        .routes(routes!(packets::get_packet))
+        .routes(routes!(packets::retry_packet))
         .routes(routes!(healthz))
         .split_for_parts();
     let mut openapi = openapi;

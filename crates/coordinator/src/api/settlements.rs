@@ -8,6 +8,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
+use super::packets::{StuckSettlement, stale_by_settlement};
 use super::support::ErrorBody;
 use crate::Error;
 use crate::settlements::deposits::{self, DepositInstruction};
@@ -247,20 +248,37 @@ pub(super) async fn operator_counts(
     Ok(Json(json!({"counts": map, "at": crate::rfc3339(now_ms())})))
 }
 
-/// Non-terminal settlements past their deadline or idle too long (operator).
-#[utoipa::path(get, path = "/v1/operator/stuck-settlements", params(Page), responses((status = 200, body = Paginated<SettlementView>)), tag = "operator")]
+/// Settlements needing an operator (oldest change first): non-terminal ones past their
+/// deadline or idle for longer than `stuck_after_secs`, and, in any state, those with a
+/// packet undelivered or blocked behind an earlier nonce for longer than that; each with
+/// those packets (`stuck_packets`).
+#[utoipa::path(get, path = "/v1/operator/stuck-settlements", params(Page), responses((status = 200, body = Paginated<StuckSettlement>)), tag = "operator")]
 pub(super) async fn operator_stuck(
     State(c): State<AppState>,
     auth: Auth,
     q: Result<Query<Page>, QueryRejection>,
-) -> ApiResult<Json<Paginated<SettlementView>>> {
+) -> ApiResult<Json<Paginated<StuckSettlement>>> {
     auth.operator()?;
     let Query(q) = q?;
     let (limit, offset) = q.resolve()?;
-    let (rows, total) = store::stuck(&c.db, c.config.stuck_after_secs, limit, offset).await?;
+    let mut stale = stale_by_settlement(&c).await?;
+    let onchain: Vec<String> = stale.keys().cloned().collect();
+    let (rows, total) =
+        store::stuck(&c.db, c.config.stuck_after_secs, &onchain, limit, offset).await?;
     let items = rows
         .iter()
-        .map(|r| r.view())
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|r| {
+            let settlement = r.view()?;
+            let stuck_packets = stale
+                .remove(
+                    &lockstep_core::onchain_settlement_id(&settlement.trade_reference).to_string(),
+                )
+                .unwrap_or_default();
+            Ok(StuckSettlement {
+                settlement,
+                stuck_packets,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     Ok(page(items, total, limit, offset))
 }

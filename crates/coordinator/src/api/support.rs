@@ -16,7 +16,7 @@ use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use lockstep_core::{Db, MetricsSource};
+use lockstep_core::{Db, MetricsSource, PacketDesk, PacketDeskError};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +38,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// Further `/metrics` text (the chain side's).
     pub metrics_sources: Vec<Arc<dyn MetricsSource>>,
+    /// The relayer's packets (the chain side's), if wired.
+    pub packets: Option<Arc<dyn PacketDesk>>,
     /// Per-token request limits.
     pub limiter: RateLimiter,
     /// Per-address limits for requests without a valid token.
@@ -156,6 +158,13 @@ impl From<Error> for ApiError {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
         }
+    }
+}
+
+impl From<PacketDeskError> for ApiError {
+    fn from(e: PacketDeskError) -> Self {
+        tracing::error!(error = %e, source = ?std::error::Error::source(&e), "reading the relayer's packets failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 }
 

@@ -319,10 +319,14 @@ pub async fn counts(db: &Db) -> Result<Vec<(SettlementState, i64)>> {
     Ok(out)
 }
 
-/// Non-terminal settlements past their deadline or idle longer than `stuck_after_secs`.
+/// Settlements needing an operator, oldest change first: non-terminal ones past their
+/// deadline or idle for `stuck_after_secs`, and (in any state) those whose on-chain id is
+/// in `with_stale_packets` (the settlements of packets undelivered or blocked past the
+/// threshold).
 pub async fn stuck(
     db: &Db,
     stuck_after_secs: u64,
+    with_stale_packets: &[String],
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<SettlementRow>, i64)> {
@@ -333,28 +337,52 @@ pub async fn stuck(
         .filter(|s| s.is_terminal())
         .map(|s| format!("'{}'", s.as_str()))
         .collect();
+    // The on-chain ids are bound as $3.. after `now` and `idle`; limit and offset follow.
+    let n = with_stale_packets.len();
+    let packets = if n == 0 {
+        String::new()
+    } else {
+        let list: Vec<String> = (3..3 + n).map(|i| format!("${i}")).collect();
+        format!(" OR onchain_id IN ({})", list.join(", "))
+    };
     let cond = format!(
-        "state NOT IN ({}) AND (timeout_at <= $1 OR updated_at <= $2)",
+        "(state NOT IN ({}) AND (timeout_at <= $1 OR updated_at <= $2)){packets}",
         terminal.join(", ")
     );
-    let total: i64 = sqlx::query(&format!(
-        "SELECT COUNT(*) AS n FROM settlements WHERE {cond}"
-    ))
-    .bind(now)
-    .bind(idle)
-    .fetch_one(db.pool())
-    .await?
-    .try_get("n")?;
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM settlements WHERE {cond} ORDER BY updated_at LIMIT $3 OFFSET $4"
-    ))
-    .bind(now)
-    .bind(idle)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db.pool())
-    .await?;
+    let count_sql = format!("SELECT COUNT(*) AS n FROM settlements WHERE {cond}");
+    let mut count = sqlx::query(&count_sql).bind(now).bind(idle);
+    for id in with_stale_packets {
+        count = count.bind(id);
+    }
+    let total: i64 = count.fetch_one(db.pool()).await?.try_get("n")?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM settlements WHERE {cond} ORDER BY updated_at, id LIMIT ${} OFFSET ${}",
+        3 + n,
+        4 + n
+    );
+    let mut rows = sqlx::query_as(&sql).bind(now).bind(idle);
+    for id in with_stale_packets {
+        rows = rows.bind(id);
+    }
+    let rows = rows.bind(limit).bind(offset).fetch_all(db.pool()).await?;
     Ok((rows, total))
+}
+
+/// The coordinator's settlement id of each on-chain id in `onchain_ids` that one has.
+pub async fn ids_by_onchain(db: &Db, onchain_ids: &[String]) -> Result<HashMap<String, String>> {
+    if onchain_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list: Vec<String> = (1..=onchain_ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT onchain_id, id FROM settlements WHERE onchain_id IN ({})",
+        list.join(", ")
+    );
+    let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+    for id in onchain_ids {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(db.pool()).await?.into_iter().collect())
 }
 
 /// An instruction's stored body and creation time.

@@ -69,6 +69,10 @@ pub struct Env {
     pub eligibility: Option<std::sync::Arc<dyn lockstep_core::TransferEligibility>>,
     /// Resolves webhook target names (default: the system resolver).
     pub webhook_lookup: Option<Arc<dyn lockstep_coordinator::webhooks::Lookup>>,
+    /// The relayer's packets (`/v1/operator/packets`, the stuck report).
+    pub packets: Option<Arc<dyn lockstep_core::PacketDesk>>,
+    /// Serve the chain side's store as the packet desk (reopened at every boot).
+    pub chain_store: bool,
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub escrows: Vec<EscrowChain>,
@@ -126,6 +130,8 @@ impl Env {
             registrar: None,
             eligibility: None,
             webhook_lookup: None,
+            packets: None,
+            chain_store: false,
             dir,
             config,
             escrows: escrows(),
@@ -144,6 +150,16 @@ impl Env {
         self.restart().await;
     }
 
+    /// Restarts with the chain side's store (migrated on the coordinator's database at
+    /// every boot) as the packet desk; returns that store.
+    pub async fn with_chain_store(&mut self) -> lockstep_chain::ChainStore {
+        self.chain_store = true;
+        self.restart().await;
+        lockstep_chain::ChainStore::open(self.db().clone())
+            .await
+            .unwrap()
+    }
+
     async fn boot(&mut self) {
         let c = Coordinator::open(
             self.config.clone(),
@@ -152,11 +168,18 @@ impl Env {
         )
         .await
         .unwrap();
+        if self.chain_store {
+            let store = lockstep_chain::ChainStore::open(c.db().clone())
+                .await
+                .unwrap();
+            self.packets = Some(Arc::new(store));
+        }
         let s = c
             .start(Extras {
                 registrar: self.registrar.clone(),
                 eligibility: self.eligibility.clone(),
                 webhook_lookup: self.webhook_lookup.clone(),
+                packets: self.packets.clone(),
                 ..Extras::default()
             })
             .await
