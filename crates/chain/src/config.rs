@@ -56,6 +56,19 @@ pub struct ChainConfig {
     /// `lzReceive` once the path's DVN quorum is verifiable).
     #[serde(default = "default_dvn")]
     pub dvn: bool,
+    /// The escrow's `SendUln302` (only `lockstep deployment check` reads it: the escrow's
+    /// send library must be set explicitly to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lib: Option<Address>,
+    /// The `TimelockController` that must own the escrow and be its LayerZero delegate
+    /// (only `lockstep deployment check` reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timelock: Option<Address>,
+    /// The independent verifier's DVN address (`lockstep verifier`'s key), which every
+    /// receive path of this chain's escrow must require (only `lockstep deployment check`
+    /// reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier_dvn: Option<Address>,
 }
 
 impl ChainConfig {
@@ -76,6 +89,9 @@ impl ChainConfig {
             min_relayer_balance_wei: None,
             max_settlement_duration_secs: None,
             dvn: default_dvn(),
+            send_lib: None,
+            timelock: None,
+            verifier_dvn: None,
         }
     }
 

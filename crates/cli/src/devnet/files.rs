@@ -42,6 +42,10 @@ pub(super) fn coordinator_config(
         let mut cc = ChainConfig::new(chain.chain_id, chain.eid, address("escrow")?);
         cc.endpoint = Some(address("endpoint")?);
         cc.receive_lib = Some(address("receive_lib")?);
+        // What `lockstep deployment check` compares against (docs/chain.md).
+        cc.send_lib = Some(address("send_lib")?);
+        cc.timelock = Some(address("timelock")?);
+        cc.verifier_dvn = Some(address("verifier")?);
         cc.rpc_url = Some(chain.rpc());
         cc.confirmations = 1;
         cc.start_block = field(d, "deploy_block")?
