@@ -16,6 +16,7 @@ use std::process::Output;
 use std::time::Instant;
 
 alloy::sol! {
+    #[sol(rpc)]
     interface ITimelock {
         function getMinDelay() external view returns (uint256);
         function schedule(address target, uint256 value, bytes data, bytes32 predecessor, bytes32 salt, uint256 delay) external;
@@ -82,15 +83,10 @@ async fn through_timelock(
     salt: u8,
 ) -> eyre::Result<()> {
     let timelock = info.timelock.unwrap();
-    let delay_word = chain
-        .provider
-        .call(
-            alloy::rpc::types::TransactionRequest::default()
-                .to(timelock)
-                .input(ITimelock::getMinDelayCall {}.abi_encode().into()),
-        )
+    let delay = ITimelock::new(timelock, &chain.provider)
+        .getMinDelay()
+        .call()
         .await?;
-    let delay = U256::abi_decode(&delay_word)?;
     let salt = B256::with_last_byte(salt);
     let schedule = ITimelock::scheduleCall {
         target,
