@@ -278,14 +278,12 @@ pub fn evidence_verify(bundle: &Path, rpcs: &[(u64, String)]) -> eyre::Result<Ou
     cmd.output().wrap_err("running lockstep evidence verify")
 }
 
-/// `lockstep deployment check --config CONFIG --root <repository>`: the process output
-/// (any exit code; 0 when every row holds, 1 on a deviation).
+/// `lockstep deployment check --config CONFIG`: the process output (any exit code; 0 when
+/// every row holds, 1 on a deviation).
 pub fn deployment_check(config: &Path) -> eyre::Result<Output> {
     Command::new(lockstep_bin()?)
         .args(["deployment", "check", "--config"])
         .arg(config)
-        .arg("--root")
-        .arg(repo_root())
         .env_remove("LOCKSTEP_CONFIG")
         .output()
         .wrap_err("running lockstep deployment check")

@@ -1,10 +1,11 @@
 //! `lockstep deployment check`: parses the flags, runs the check of `lockstep-deployment`
-//! over the configuration's `[[chains]]` and prints its table (docs/chain.md, "Deployment
+//! over the configuration's `[[chains]]` (the expected escrow code is the one compiled from
+//! this build's `contracts/src`) and prints its table (docs/chain.md, "Deployment
 //! check"). Exit status 0 when every row holds, 1 on any deviation, 2 when the check could
 //! not start (configuration, flags).
 
 use clap::{Args, Subcommand};
-use eyre::{WrapErr, bail, eyre};
+use eyre::{WrapErr, bail};
 use lockstep_cli::LockstepConfig;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,9 +37,6 @@ struct CheckArgs {
     /// RPC of a chain, overriding its `rpc_url` (repeatable).
     #[arg(long = "rpc", value_name = "CHAIN_ID=URL", value_parser = parse_rpc)]
     rpc: Vec<(u64, String)>,
-    /// The repository whose `foundry.toml` and `contracts/src` give the expected bytecode.
-    #[arg(long, default_value = ".")]
-    root: PathBuf,
 }
 
 /// `CHAIN_ID=URL`.
@@ -100,11 +98,7 @@ fn check(args: CheckArgs) -> eyre::Result<lockstep_deployment::Report> {
         .enable_all()
         .build()
         .wrap_err("starting the async runtime")?;
-    Ok(rt.block_on(lockstep_deployment::run_check(
-        &args.root,
-        &config.chains,
-        &rpcs,
-    )))
+    Ok(rt.block_on(lockstep_deployment::run_check(&config.chains, &rpcs)))
 }
 
 #[cfg(test)]

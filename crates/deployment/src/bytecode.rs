@@ -8,7 +8,22 @@
 //! ([`CodeMatch::MetadataDiffers`]) because it means another compiler or metadata setting,
 //! not other code.
 
-use crate::compile::CompiledRuntime;
+use alloy::primitives::Bytes;
+use std::ops::Range;
+
+/// A contract's runtime code as compiled, with where its immutables go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompiledRuntime {
+    /// The contract's name.
+    pub contract: String,
+    /// The runtime (deployed) bytecode, immutables zero.
+    pub code: Bytes,
+    /// Byte ranges the constructor fills with immutable values (from the compiler output's
+    /// `immutableReferences`), sorted.
+    pub immutables: Vec<Range<usize>>,
+    /// The compiler and the settings that decide the bytecode.
+    pub compiler: String,
+}
 
 /// How on-chain runtime code compares with the compiled code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,19 +114,13 @@ pub fn metadata_len(code: &[u8]) -> usize {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::compile::{ESCROW_CONTRACT, ESCROW_FILE, compile_contract};
-    use crate::settings::FoundryProfile;
     use std::path::Path;
     use std::sync::OnceLock;
 
-    /// The escrow as foundry-compilers compiles it from this repository (once per run).
+    /// The escrow as foundry-compilers compiled it from this repository (the build script).
     fn escrow() -> &'static CompiledRuntime {
         static ESCROW: OnceLock<CompiledRuntime> = OnceLock::new();
-        ESCROW.get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-            let profile = FoundryProfile::load(&root).unwrap();
-            compile_contract(&root, &profile, ESCROW_FILE, ESCROW_CONTRACT).unwrap()
-        })
+        ESCROW.get_or_init(crate::compiled::escrow)
     }
 
     /// The compiled code with every immutable filled like a constructor would.

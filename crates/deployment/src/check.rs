@@ -3,8 +3,8 @@
 //! turn each into a [`Row`]. A chain that cannot be reached is a failed `rpc` row, never an
 //! error; chains are checked concurrently.
 
-use crate::bytecode;
-use crate::compile::{CompiledRuntime, compile_escrow};
+use crate::bytecode::{self, CompiledRuntime};
+use crate::compiled;
 use crate::report::{Check, Report, Row};
 use crate::target::Target;
 use alloy::primitives::{Address, B256};
@@ -12,7 +12,6 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use lockstep_bindings::{ILocalEndpoint, IReceiveUlnQuorum};
 use lockstep_chain::ChainConfig;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,21 +31,11 @@ alloy::sol! {
     }
 }
 
-/// Runs the whole check: compiles the escrow under `root`, then checks every chain of
-/// `chains` (reached at `rpcs[chain_id]` when given, else at its `rpc_url`).
-pub async fn run_check(
-    root: &Path,
-    chains: &[ChainConfig],
-    rpcs: &BTreeMap<u64, String>,
-) -> Report {
+/// Runs the whole check: every chain of `chains` (reached at `rpcs[chain_id]` when given,
+/// else at its `rpc_url`) against the configuration and the compiled escrow.
+pub async fn run_check(chains: &[ChainConfig], rpcs: &BTreeMap<u64, String>) -> Report {
     let started = Instant::now();
-    let root = root.to_path_buf();
-    let compiled = match tokio::task::spawn_blocking(move || compile_escrow(&root)).await {
-        Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(error_chain(&e)),
-        Err(e) => Err(format!("the compile task failed: {e}")),
-    };
-    let compiled = Arc::new(compiled);
+    let compiled = Arc::new(compiled::escrow());
     let targets: Vec<_> = chains
         .iter()
         .map(|c| Target::from_config(c, rpcs.get(&c.chain_id).map(String::as_str)))
@@ -83,11 +72,7 @@ pub async fn run_check(
 }
 
 /// Every row of one chain; `all` holds every configured chain (this one included).
-pub async fn check_chain(
-    t: &Target,
-    all: &[Target],
-    compiled: &Result<CompiledRuntime, String>,
-) -> Vec<Row> {
+pub async fn check_chain(t: &Target, all: &[Target], compiled: &CompiledRuntime) -> Vec<Row> {
     let provider = match provider(t) {
         Ok(p) => p,
         Err(e) => return vec![Row::unreadable(t.chain_id, Check::Rpc, &t.rpc_url, e)],
@@ -163,19 +148,12 @@ fn provider(t: &Target) -> Result<DynProvider, String> {
     Ok(ProviderBuilder::new().connect_reqwest(http, url).erased())
 }
 
-async fn check_bytecode(
-    p: &DynProvider,
-    t: &Target,
-    compiled: &Result<CompiledRuntime, String>,
-) -> Row {
-    let compiled = match compiled {
-        Ok(c) => c,
-        Err(e) => return Row::unreadable(t.chain_id, Check::Bytecode, "contracts/src compiled", e),
-    };
+async fn check_bytecode(p: &DynProvider, t: &Target, compiled: &CompiledRuntime) -> Row {
     let expected = format!(
-        "{} from contracts/src ({} bytes)",
+        "{} from contracts/src ({} bytes; {})",
         compiled.contract,
-        compiled.code.len()
+        compiled.code.len(),
+        compiled.compiler
     );
     match p.get_code_at(t.escrow).await {
         Ok(code) => {
@@ -307,16 +285,4 @@ async fn check_receive_dvns(p: &DynProvider, t: &Target, eid: u32) -> Row {
 
 fn hex(word: B256) -> String {
     word.to_string()
-}
-
-/// `e` and its sources, `: `-separated.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
