@@ -88,12 +88,6 @@ fn check(args: CheckArgs) -> eyre::Result<lockstep_deployment::Report> {
     {
         bail!("--rpc {id}=...: chain {id} is not configured");
     }
-    if !args.root.join("foundry.toml").is_file() {
-        return Err(eyre!(
-            "{} has no foundry.toml (pass --root)",
-            args.root.display()
-        ));
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
