@@ -63,9 +63,9 @@ fn check(config: &Path) -> eyre::Result<Output> {
     let started = Instant::now();
     let out = deployment_check(config)?;
     println!(
-        "deployment check: exit {:?} in {:.1} s\n{}{}",
+        "deployment check: exit {:?} in {} ms\n{}{}",
         out.status.code(),
-        started.elapsed().as_secs_f64(),
+        started.elapsed().as_millis(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
