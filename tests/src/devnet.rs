@@ -124,6 +124,9 @@ pub struct ChainInfo {
     /// The escrow's `maxSettlementDuration`, seconds (absent before escrow v2).
     #[serde(default)]
     pub max_settlement_duration: Option<u64>,
+    /// The independent verifier's DVN address (absent before two DVNs).
+    #[serde(default)]
+    pub verifier_dvn: Option<Address>,
 }
 
 /// The two demo tokens of a chain.

@@ -70,6 +70,9 @@ pub fn write_config(
         cc.endpoint = Some(ch.endpoint);
         cc.receive_lib = Some(ch.receive_lib);
         cc.relayer_dvn = Some(ch.relayer_dvn);
+        cc.send_lib = Some(ch.send_lib);
+        cc.timelock = ch.timelock;
+        cc.verifier_dvn = ch.verifier_dvn;
         cc.rpc_url = Some(s.rpc_urls.get(&ch.chain_id).unwrap_or(&ch.rpc_url).clone());
         if let Some(ms) = s.rpc_timeout_ms {
             cc.rpc_timeout_ms = ms;
@@ -332,6 +335,17 @@ pub fn evidence_verify(bundle: &Path, rpcs: &[(u64, String)]) -> eyre::Result<Ou
         cmd.arg("--rpc").arg(format!("{chain}={url}"));
     }
     cmd.output().wrap_err("running lockstep evidence verify")
+}
+
+/// `lockstep deployment check --config CONFIG`: the process output (any exit code; 0 when
+/// every row holds, 1 on a deviation).
+pub fn deployment_check(config: &Path) -> eyre::Result<Output> {
+    Command::new(lockstep_bin()?)
+        .args(["deployment", "check", "--config"])
+        .arg(config)
+        .env_remove("LOCKSTEP_CONFIG")
+        .output()
+        .wrap_err("running lockstep deployment check")
 }
 
 /// `lockstep claim --rpc URL --escrow E --token T --to TO` with the beneficiary's key in

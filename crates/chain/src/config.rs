@@ -73,6 +73,19 @@ pub struct ChainConfig {
     /// chain is over, its packets are delivered at most this much later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_retry_cap_ms: Option<u64>,
+    /// The escrow's `SendUln302` (only `lockstep deployment check` reads it: the escrow's
+    /// send library must be set explicitly to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lib: Option<Address>,
+    /// The `TimelockController` that must own the escrow and be its LayerZero delegate
+    /// (only `lockstep deployment check` reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timelock: Option<Address>,
+    /// The independent verifier's DVN address (`lockstep verifier`'s key), which every
+    /// receive path of this chain's escrow must require (only `lockstep deployment check`
+    /// reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier_dvn: Option<Address>,
 }
 
 impl ChainConfig {
@@ -96,6 +109,9 @@ impl ChainConfig {
             relayer_dvn: None,
             relay_retry_base_ms: None,
             relay_retry_cap_ms: None,
+            send_lib: None,
+            timelock: None,
+            verifier_dvn: None,
         }
     }
 

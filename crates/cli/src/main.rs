@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod claim_cmd;
 mod coordinator_cmd;
+mod deployment_cmd;
 mod devnet;
 mod evidence_cmd;
 mod verifier_cmd;
@@ -37,6 +38,8 @@ enum Command {
     /// Run the independent DVN: attest the escrows' packets on their destinations
     /// (`ReceiveUln302.verify`) once all of a chain's RPC endpoints agree on them.
     Verifier(verifier_cmd::VerifierArgs),
+    /// Check a deployment against the configuration and contracts/src (`deployment check`).
+    Deployment(deployment_cmd::DeploymentArgs),
 }
 
 /// Structured logs on stderr: `RUST_LOG` filter (default `info`), text or JSON lines.
@@ -64,5 +67,6 @@ fn main() -> std::process::ExitCode {
         Command::Devnet(args) => devnet::run(args),
         Command::Claim(args) => claim_cmd::claim(args),
         Command::Verifier(args) => verifier_cmd::run(args),
+        Command::Deployment(args) => deployment_cmd::run(args),
     }
 }

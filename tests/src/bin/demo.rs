@@ -4,7 +4,8 @@
 //! started, two platforms ("Bond issuer platform", "Fund platform") with signed-webhook
 //! receivers, both instructions submitted over HTTP, each party approving and depositing on
 //! its own chain from its own key, the swap completed through LayerZero by the coordinator's
-//! relayer, the evidence bundle verified against both chains, and a summary: balances,
+//! relayer (after `lockstep deployment check` proved both deployments and printed its table),
+//! the evidence bundle verified against both chains, and a summary: balances,
 //! refs, timings, gas per chain. Exits non-zero if anything fails; tears everything down.
 //!
 //! `cargo run -p lockstep-e2e --bin demo` (or `script/demo`).
@@ -113,7 +114,10 @@ async fn run() -> eyre::Result<()> {
         "platforms: \"{}\" ({}), \"{}\" ({}), each with a signed webhook endpoint",
         w.seller_platform.name, w.seller_platform.id, w.buyer_platform.name, w.buyer_platform.id
     ));
-    let result = settle(&w).await;
+    let result = match deployment_check(&w) {
+        Ok(()) => settle(&w).await,
+        Err(e) => Err(e),
+    };
     if let Err(e) = &result {
         eprintln!("{}", w.context(None).await);
         return Err(eyre!("{e:?}"));
@@ -121,6 +125,26 @@ async fn run() -> eyre::Result<()> {
     w.done();
     say("tearing down: coordinator, anvils");
     result
+}
+
+/// `lockstep deployment check` on the world's configuration: prints its table, fails the
+/// demo on any deviation.
+fn deployment_check(w: &World) -> eyre::Result<()> {
+    let started = Instant::now();
+    let out = lockstep_e2e::process::deployment_check(&w.coordinator.config)?;
+    say(format!(
+        "deployment check (bytecode vs contracts/src, owner, delegate, timelock, peers, libraries, DVNs) in {:.1} s:",
+        started.elapsed().as_secs_f64()
+    ));
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        bail!(
+            "deployment check failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
 }
 
 async fn settle(w: &World) -> eyre::Result<()> {

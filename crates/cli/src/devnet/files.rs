@@ -43,6 +43,10 @@ pub(super) fn coordinator_config(
         cc.endpoint = Some(address("endpoint")?);
         cc.receive_lib = Some(address("receive_lib")?);
         cc.relayer_dvn = Some(address("relayer_dvn")?);
+        // What `lockstep deployment check` compares against (docs/chain.md).
+        cc.send_lib = Some(address("send_lib")?);
+        cc.timelock = Some(address("timelock")?);
+        cc.verifier_dvn = Some(address("verifier")?);
         cc.rpc_url = Some(chain.rpc());
         cc.confirmations = 1;
         cc.start_block = field(d, "deploy_block")?
