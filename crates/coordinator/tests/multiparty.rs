@@ -82,6 +82,13 @@ fn side(role: &str, key: &str, tr: Option<&str>) -> Value {
     })
 }
 
+/// [`side`] with a given `timeout_at` (a replay must repeat the body exactly).
+fn side_at(role: &str, key: &str, tr: &str, timeout_at: &str) -> Value {
+    let mut v = side(role, key, Some(tr));
+    v["timeout_at"] = json!(timeout_at);
+    v
+}
+
 /// Three platforms, each with a webhook receiver.
 async fn platforms(env: &Env) -> Vec<(String, String, Received)> {
     let mut out = Vec::new();
@@ -127,7 +134,9 @@ async fn three_parties_on_three_platforms_settle(backend: Backend) {
     assert_eq!(v["status"], "pending_match");
     assert!(v["match"].is_null() && v["settlement_id"].is_null(), "{v}");
     // The FX provider completes the trade.
-    let v = submit(&env, c, &side("fx_provider", "f1", Some(&tr))).await;
+    let f1 = side("fx_provider", "f1", Some(&tr));
+    let f1_timeout = f1["timeout_at"].as_str().unwrap().to_string();
+    let v = submit(&env, c, &f1).await;
     assert_eq!(v["status"], "matched", "{v}");
     let sid = v["settlement_id"].as_str().unwrap().to_string();
     for (_, t, _) in &p {
@@ -185,11 +194,24 @@ async fn three_parties_on_three_platforms_settle(backend: Backend) {
         sorted.sort();
         assert_eq!(events, sorted);
     }
-    // A late instruction: 409 for a party, the non-party answer for anyone else.
+    // A late instruction: 409 for every party (the third one's platform is only in
+    // settlement_parties), the non-party answer for anyone else.
+    for (t, key) in [(b, "b-late"), (c, "c-late")] {
+        let (s, v) = env
+            .post(t, "/v1/instructions", &side("buyer", key, Some(&tr)))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    }
+    // Idempotency holds: the completing submission replays its first answer.
     let (s, v) = env
-        .post(b, "/v1/instructions", &side("buyer", "b-late", Some(&tr)))
+        .post(
+            c,
+            "/v1/instructions",
+            &side_at("fx_provider", "f1", &tr, &f1_timeout),
+        )
         .await;
-    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["settlement_id"], sid.as_str());
     let v = submit(&env, &d, &side("buyer", "d-late", Some(&tr))).await;
     assert_eq!(v["match"]["message"], NO_PENDING);
     env.stop().await;
@@ -370,7 +392,40 @@ async fn deposit_instructions_are_each_platforms_own(backend: Backend) {
     env.stop().await;
 }
 
+async fn the_openapi_document_describes_multi_party_requests(backend: Backend) {
+    let Some(env) = start(backend).await else {
+        return;
+    };
+    let (s, doc) = env
+        .req(reqwest::Method::GET, None, "/openapi.json", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    let ids = &schemas["InstructionRequest"]["properties"]["counterparty_platform_ids"];
+    assert_eq!(ids["minItems"], 1, "{ids}");
+    assert_eq!(ids["maxItems"], 31, "{ids}");
+    assert!(schemas["Role"].to_string().contains("fx_provider"));
+    let role_legs = &schemas["Template"]["properties"]["role_legs"];
+    assert!(role_legs.to_string().contains("RoleLegs"), "{role_legs}");
+    assert!(
+        schemas["LegSpec"]["required"]
+            .to_string()
+            .contains("direction")
+    );
+    // The enabled template is served with its roles' legs.
+    let (_, t) = env.platform("Reader").await;
+    let (s, fx) = env.get(&t, "/v1/settlement-templates/dvp-fx").await;
+    assert_eq!(s, StatusCode::OK, "{fx}");
+    assert_eq!(
+        fx["required_roles"],
+        json!(["seller", "buyer", "fx_provider"])
+    );
+    assert_eq!(fx["role_legs"][2]["legs"][1]["direction"], "deliver");
+    env.stop().await;
+}
+
 both_backends!(
+    the_openapi_document_describes_multi_party_requests,
     three_parties_on_three_platforms_settle,
     each_refusal_names_its_rule_and_no_other_values,
     deposit_instructions_are_each_platforms_own,
