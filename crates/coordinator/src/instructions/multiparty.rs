@@ -259,3 +259,91 @@ fn others_failure(rule: LegRule) -> MatchFailure {
         ),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::complementary;
+    use crate::trade::InstructionBody;
+    use serde_json::json;
+
+    /// A body with legs `(leg_type, token, quantity, direction, chain)`.
+    fn body(legs: &[(&str, &str, &str, &str, u64)]) -> InstructionBody {
+        let legs: Vec<_> = legs
+            .iter()
+            .map(|(t, tok, q, d, c)| json!({"leg_type": t, "instrument_id": tok, "quantity": q, "direction": d, "chain_id": c}))
+            .collect();
+        serde_json::from_value(json!({
+            "idempotency_key": "k", "template_slug": "dvp-fx", "role": "seller",
+            "party": {"external_reference": "r", "name": "n", "wallet_address": "0x2222222222222222222222222222222222222222", "chain_id": 1},
+            "legs": legs, "timeout_at": "2030-01-01T00:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    const A: &str = "0x000000000000000000000000000000000000000a";
+    const B: &str = "0x000000000000000000000000000000000000000b";
+
+    #[test]
+    fn complementary_legs_pass_in_any_order_and_case() {
+        let mine = body(&[("payment", A, "5", "deliver", 1)]);
+        let other = body(&[(
+            "payment",
+            &A.to_uppercase().replace("0X", "0x"),
+            "5",
+            "receive",
+            1,
+        )]);
+        assert_eq!(complementary(&mine, &[&other]), Ok(()));
+        assert_eq!(complementary(&other, &[&mine]), Ok(()));
+    }
+
+    #[test]
+    fn each_leg_rule_has_its_code() {
+        let rule = |mine: &InstructionBody, others: &[&InstructionBody]| {
+            complementary(mine, others).unwrap_err().rule
+        };
+        let deliver = body(&[("payment", A, "5", "deliver", 1)]);
+        // The same token on another chain is another instrument: both legs are left over.
+        let elsewhere = body(&[("payment", A, "5", "receive", 2)]);
+        assert_eq!(rule(&deliver, &[&elsewhere]), "leftover_leg");
+        // A party's own legs never pair with each other.
+        let both = body(&[
+            ("payment", A, "5", "deliver", 1),
+            ("payment", A, "5", "receive", 1),
+        ]);
+        assert_eq!(rule(&both, &[]), "leftover_leg");
+        // Two receivers for one delivery.
+        let r = body(&[("payment", A, "5", "receive", 1)]);
+        assert_eq!(rule(&deliver, &[&r, &r]), "leftover_leg");
+        let asset = body(&[("asset_delivery", A, "5", "receive", 1)]);
+        assert_eq!(rule(&deliver, &[&asset]), "leg_type_mismatch");
+        let six = body(&[("payment", A, "6", "receive", 1)]);
+        assert_eq!(rule(&deliver, &[&six]), "quantity_mismatch");
+    }
+
+    #[test]
+    fn a_failure_among_the_others_names_no_value() {
+        let mine = body(&[("payment", B, "1", "deliver", 1)]);
+        let r = body(&[
+            ("payment", B, "1", "receive", 1),
+            ("payment", A, "777", "receive", 3),
+        ]);
+        let d = body(&[("payment", A, "778", "deliver", 3)]);
+        let f = complementary(&mine, &[&r, &d]).unwrap_err();
+        assert_eq!(f.rule, "quantity_mismatch");
+        assert_eq!(
+            f.message,
+            "two other parties' pairing legs differ in quantity"
+        );
+        // The submitter's own failing leg is named with its own values only.
+        let f = complementary(&d, &[&r, &mine]).unwrap_err();
+        assert_eq!(
+            f.message,
+            format!(
+                "legs[0] (instrument {A} on chain 3): the quantity differs from the pairing leg's"
+            )
+        );
+        assert!(!f.message.contains("777"));
+    }
+}
