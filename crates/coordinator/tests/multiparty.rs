@@ -424,7 +424,38 @@ async fn the_openapi_document_describes_multi_party_requests(backend: Backend) {
     env.stop().await;
 }
 
+async fn the_last_two_roles_arriving_together_complete_the_trade(backend: Backend) {
+    let Some(env) = start(backend).await else {
+        return;
+    };
+    let p = platforms(&env).await;
+    for round in 0..5 {
+        let tr = open(&env, &p[0].1, &format!("s-race{round}"), None).await;
+        let b = side("buyer", &format!("b-race{round}"), Some(&tr));
+        let f = side("fx_provider", &format!("f-race{round}"), Some(&tr));
+        let (rb, rf) = tokio::join!(
+            env.post(&p[1].1, "/v1/instructions", &b),
+            env.post(&p[2].1, "/v1/instructions", &f)
+        );
+        assert_eq!((rb.0, rf.0), (StatusCode::CREATED, StatusCode::CREATED));
+        // Exactly one completed the trade; the other is matched into the same settlement.
+        let completed: Vec<&Value> = [&rb.1, &rf.1]
+            .into_iter()
+            .filter(|v| v["status"] == "matched")
+            .collect();
+        assert_eq!(completed.len(), 1, "round {round}: {} / {}", rb.1, rf.1);
+        let sid = completed[0]["settlement_id"].as_str().unwrap();
+        for t in [&p[1].1, &p[2].1] {
+            let (s, l) = env.get(t, "/v1/instructions?status=matched").await;
+            assert_eq!(s, StatusCode::OK);
+            assert_eq!(l["items"][0]["settlement_id"], sid, "round {round}: {l}");
+        }
+    }
+    env.stop().await;
+}
+
 both_backends!(
+    the_last_two_roles_arriving_together_complete_the_trade,
     the_openapi_document_describes_multi_party_requests,
     three_parties_on_three_platforms_settle,
     each_refusal_names_its_rule_and_no_other_values,

@@ -45,6 +45,19 @@ async fn waiting(
         .collect()
 }
 
+/// Serialises the joins of one trade reference: a no-op update of its earliest row holds
+/// that row's lock until commit. Without it, two last-but-one roles arriving together on
+/// PostgreSQL (READ COMMITTED) would each miss the other's uncommitted row and both wait
+/// forever; with it, the second reads after the first committed (every statement takes a
+/// fresh snapshot) and completes the trade. SQLite has one writer anyway.
+async fn serialize_joins(conn: &mut AnyConnection, tr: &str) -> Result<()> {
+    sqlx::query("UPDATE instructions SET updated_at = updated_at WHERE id = (SELECT id FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1)")
+        .bind(tr)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Joins `body` to the multi-party trade it names (a first side gets a new reference).
 /// `Err` when `platform` is a party of the settlement the reference already formed (409).
 pub(super) async fn join(
@@ -58,6 +71,7 @@ pub(super) async fn join(
         return Ok(Ok(Matched::first()));
     };
     expire_reference(conn, tr, now).await?;
+    serialize_joins(conn, tr).await?;
     let first = first_side(conn, tr).await?;
     match settlement_of(conn, tr, platform).await? {
         Some(Ok(settled)) => return Ok(Err(settled)),
