@@ -40,6 +40,9 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// HTTP server limits (timeouts, connections, body size, unauthenticated rate limit).
     pub http: HttpConfig,
+    /// Optional templates to load beside the built-in ones, by slug (today `dvp-fx`, the
+    /// three-party template; docs/coordinator.md "Multi-party matching").
+    pub enable_templates: Vec<String>,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             compliance: ComplianceConfig::default(),
             webhooks: WebhookConfig::default(),
             http: HttpConfig::default(),
+            enable_templates: Vec::new(),
         }
     }
 }
@@ -162,6 +166,7 @@ impl Config {
         "compliance",
         "webhooks",
         "http",
+        "enable_templates",
     ];
 
     /// Refuses a top-level key of `table` that is neither one of [`Config::KEYS`] nor in

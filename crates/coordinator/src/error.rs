@@ -36,6 +36,15 @@ pub enum Error {
         /// The state we expected it to be in.
         expected: SettlementState,
     },
+    /// A multi-party match lost a race: a side it was completing was cancelled or
+    /// expired meanwhile (nothing was stored; the submission may be retried).
+    #[error(
+        "trade reference {trade_reference}: an instruction waiting under it changed while this one completed the trade; nothing was stored, retry"
+    )]
+    ConcurrentMatch {
+        /// The trade reference.
+        trade_reference: String,
+    },
     /// A row that must exist does not.
     #[error("{kind} {id} not found")]
     NotFound {

@@ -76,6 +76,7 @@ pub mod evidence;
 pub mod instructions;
 pub mod metrics;
 pub mod migrate;
+pub mod multileg;
 mod serve;
 pub mod server;
 pub mod settlements;

@@ -110,7 +110,7 @@ impl Coordinator {
         let metrics = Arc::new(Metrics::default());
         Ok(Coordinator {
             providers: providers(&config)?,
-            templates: Arc::new(Templates::load()?),
+            templates: Arc::new(Templates::load(&config.enable_templates)?),
             hook: AfterCommit::new(metrics.clone()),
             metrics,
             config,

@@ -149,7 +149,7 @@ pub struct BuiltTerms {
 /// One leg of `b`'s, paid to `counterparty`'s wallet, authorised per `b`'s party:
 /// its fixed depositor (custody `deposit_address`, else the wallet) or a fresh key from
 /// `key`. Returns the leg and the key drawn, if any.
-fn leg_of(
+pub(crate) fn leg_of(
     b: &InstructionBody,
     l: &LegInput,
     counterparty: &InstructionBody,
@@ -483,6 +483,7 @@ mod tests {
             timeout_at: String::new(),
             trade_reference: None,
             counterparty_platform_id: None,
+            counterparty_platform_ids: None,
         }
     }
 

@@ -5,14 +5,20 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// A party's role in the trade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// A party's role in the trade. Which roles a trade needs, and which legs each provides,
+/// is the template's (data); two-role templates use `seller` and `buyer`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Delivers the asset, receives the payment.
     Seller,
     /// Delivers the payment, receives the asset.
     Buyer,
+    /// A third party converting one payment into another (template `dvp-fx`): receives
+    /// the buyer's payment and delivers the seller's.
+    FxProvider,
 }
 
 impl Role {
@@ -21,12 +27,13 @@ impl Role {
         match self {
             Role::Seller => "seller",
             Role::Buyer => "buyer",
+            Role::FxProvider => "fx_provider",
         }
     }
 }
 
 /// What a leg moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LegType {
     /// The asset token.
@@ -46,7 +53,7 @@ impl LegType {
 }
 
 /// The leg's direction from the submitting party's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// The party deposits it.
@@ -133,13 +140,15 @@ pub struct LegInput {
 pub struct InstructionRequest {
     /// Unique per platform; the same key and body replays the first answer.
     pub idempotency_key: String,
-    /// `dvp-standard` or `cross-chain-dvp`.
+    /// A template slug (`GET /v1/templates`), e.g. `dvp-standard`, `cross-chain-dvp` or
+    /// the three-role `dvp-fx`.
     pub template_slug: String,
-    /// `seller` or `buyer`.
+    /// One of the template's `required_roles`.
     pub role: Role,
     /// Who.
     pub party: Party,
-    /// One leg per leg type of the template.
+    /// The legs the role provides: one per leg type of a two-role template, the role's
+    /// `role_legs` entry of a multi-role one.
     pub legs: Vec<LegInput>,
     /// RFC 3339 deadline of the settlement.
     pub timeout_at: String,
@@ -152,6 +161,32 @@ pub struct InstructionRequest {
     /// platform. Absent: any platform holding the trade reference may match it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterparty_platform_id: Option<String>,
+    /// Multi-role templates only, instead of `counterparty_platform_id`: the platforms
+    /// allowed to take the other roles. On a first side it binds the trade reference (any
+    /// other platform sees it as unknown); on a later side every party already waiting
+    /// must be from one of them. Absent: any platform holding the reference may join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 31)]
+    pub counterparty_platform_ids: Option<Vec<String>>,
+}
+
+impl InstructionRequest {
+    /// The platforms this instruction lets take the other roles (`None`: any), from
+    /// `counterparty_platform_id` or `counterparty_platform_ids`.
+    pub fn allowed_platforms(&self) -> Option<Vec<&str>> {
+        match (
+            &self.counterparty_platform_id,
+            &self.counterparty_platform_ids,
+        ) {
+            (None, None) => None,
+            (one, many) => Some(
+                one.iter()
+                    .chain(many.iter().flatten())
+                    .map(String::as_str)
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// The stored, normalised form of an instruction (addresses checksummed).

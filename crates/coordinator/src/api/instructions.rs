@@ -20,7 +20,7 @@ use utoipa::IntoParams;
         (status = 201, body = InstructionView, description = "accepted; `match` tells whether it matched and, if not, which rule failed"),
         (status = 200, body = InstructionView, description = "idempotent replay of the first answer"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "idempotency key reused with another body, or (to a party of it) the trade reference is already matched into a settlement"),
+        (status = 409, body = ErrorBody, description = "idempotency key reused with another body, or (to a party of it) the trade reference is already matched into a settlement, or (multi-party) a waiting side changed while this one completed the trade: nothing stored, retry"),
         (status = 422, body = ErrorBody)),
     tag = "instructions")]
 pub(super) async fn submit_instruction(

@@ -150,9 +150,9 @@ impl IntoResponse for ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::ConcurrentTransition { .. } | Error::IllegalTransition { .. } => {
-                ApiError::new(StatusCode::CONFLICT, e.to_string())
-            }
+            Error::ConcurrentTransition { .. }
+            | Error::IllegalTransition { .. }
+            | Error::ConcurrentMatch { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             e => {
                 tracing::error!(error = %e, "request failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

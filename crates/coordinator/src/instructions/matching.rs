@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 pub struct MatchFailure {
     /// `template_mismatch`, `same_role`, `instrument_mismatch`, `leg_type_mismatch`,
     /// `quantity_mismatch`, `direction_mismatch`, `chain_mismatch`, `same_platform`,
-    /// `counterparty_mismatch` or `no_pending_counterpart`.
+    /// `counterparty_mismatch` or `no_pending_counterpart`; multi-party templates also
+    /// `duplicate_role` and `leftover_leg` (docs/coordinator.md "Multi-party matching").
     pub rule: String,
     /// Human explanation.
     pub message: String,

@@ -1,10 +1,12 @@
 //! Instructions (one side of a trade each) and matching: [`mod@validate`] the request,
 //! [`matching`] rules, [`pairing`] with the first side of a trade reference (counterparty
 //! binding, the settled-reference rule, closing leftovers), [`mod@submit`] (validate → replay-or-reserve → match → persist) and
-//! the [`store`] of instruction rows (lists, lazy expiry, cancel).
+//! the [`store`] of instruction rows (lists, lazy expiry, cancel); [`multiparty`] matching
+//! for templates with more than two roles.
 
 pub mod intake;
 pub mod matching;
+pub mod multiparty;
 pub mod pairing;
 pub mod store;
 pub mod submit;

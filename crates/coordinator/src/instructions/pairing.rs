@@ -28,7 +28,7 @@ use sqlx::{AnyConnection, Row};
 pub(crate) const NO_PENDING_MESSAGE: &str =
     "no instruction under this trade reference is waiting for a match with this platform";
 
-/// The first side of a trade reference.
+/// The first side of a trade reference (or, in a multi-party trade, a side waiting under it).
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct Counterpart {
     /// Its id.
@@ -36,8 +36,8 @@ pub(super) struct Counterpart {
     /// Its platform.
     pub(super) platform_id: String,
     #[sqlx(try_from = "String")]
-    status: InstructionStatus,
-    body: String,
+    pub(super) status: InstructionStatus,
+    pub(super) body: String,
 }
 
 /// The outcome of pairing: the trade reference, and either the first side to match or
@@ -48,28 +48,36 @@ pub(super) struct Matched {
     pub(super) trade_reference: String,
     /// The first side this instruction matches.
     pub(super) counterpart: Option<(Counterpart, InstructionBody)>,
+    /// Multi-party trades: the other sides waiting under the reference that this one
+    /// completes (with `counterpart`, every other role).
+    pub(super) more: Vec<(Counterpart, InstructionBody)>,
     /// Why it did not match.
     pub(super) failure: Option<MatchFailure>,
 }
 
 impl Matched {
     /// No match, with the answer every non-party gets.
-    fn nothing_waiting(trade_reference: &str) -> Matched {
+    pub(super) fn nothing_waiting(trade_reference: &str) -> Matched {
+        Matched::failed(
+            trade_reference,
+            MatchFailure::new("no_pending_counterpart", NO_PENDING_MESSAGE),
+        )
+    }
+
+    /// No match: `failure`.
+    pub(super) fn failed(trade_reference: &str, failure: MatchFailure) -> Matched {
         Matched {
             trade_reference: trade_reference.into(),
-            counterpart: None,
-            failure: Some(MatchFailure::new(
-                "no_pending_counterpart",
-                NO_PENDING_MESSAGE,
-            )),
+            failure: Some(failure),
+            ..Matched::default()
         }
     }
 
-    fn failed(trade_reference: &str, failure: MatchFailure) -> Matched {
+    /// A first side: a new trade reference.
+    pub(super) fn first() -> Matched {
         Matched {
-            trade_reference: trade_reference.into(),
-            counterpart: None,
-            failure: Some(failure),
+            trade_reference: format!("LS-{}", ulid::Ulid::new()),
+            ..Matched::default()
         }
     }
 }
@@ -85,13 +93,13 @@ pub struct AlreadySettled {
 
 /// The settlement of `tr`, if any: `Some(Ok)` when `platform` is one of its parties,
 /// `Some(Err(()))` when it is not.
-async fn settlement_of(
+pub(super) async fn settlement_of(
     conn: &mut AnyConnection,
     tr: &str,
     platform: &str,
 ) -> Result<Option<std::result::Result<AlreadySettled, ()>>> {
     let r = sqlx::query(
-        "SELECT id, seller_platform_id, buyer_platform_id FROM settlements WHERE trade_reference = $1",
+        "SELECT id, seller_platform_id, buyer_platform_id, party_count FROM settlements WHERE trade_reference = $1",
     )
     .bind(tr)
     .fetch_optional(&mut *conn)
@@ -99,18 +107,28 @@ async fn settlement_of(
     let Some(r) = r else { return Ok(None) };
     let seller: String = r.try_get("seller_platform_id")?;
     let buyer: String = r.try_get("buyer_platform_id")?;
-    if seller != platform && buyer != platform {
+    let id: String = r.try_get("id")?;
+    let more = r.try_get::<i64, _>("party_count")? > 2
+        && sqlx::query(
+            "SELECT position FROM settlement_parties WHERE settlement_id = $1 AND platform_id = $2",
+        )
+        .bind(&id)
+        .bind(platform)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    if seller != platform && buyer != platform && !more {
         return Ok(Some(Err(())));
     }
     Ok(Some(Ok(AlreadySettled {
-        settlement_id: r.try_get("id")?,
+        settlement_id: id,
         trade_reference: tr.into(),
     })))
 }
 
 /// The first side of `tr`: its earliest instruction, provided that one was issued the
 /// reference (its body has none). Nobody can name a reference before it is issued.
-async fn first_side(
+pub(super) async fn first_side(
     conn: &mut AnyConnection,
     tr: &str,
 ) -> Result<Option<(Counterpart, InstructionBody)>> {
@@ -119,6 +137,14 @@ async fn first_side(
     let Some(r) = r else { return Ok(None) };
     let body: InstructionBody = serde_json::from_str(&r.body)?;
     Ok(body.trade_reference.is_none().then_some((r, body)))
+}
+
+/// Expires the reference's pending instructions past their expiry.
+pub(super) async fn expire_reference(conn: &mut AnyConnection, tr: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE instructions SET status = $1, updated_at = $2 WHERE trade_reference = $3 AND status = $4 AND expires_at <= $2")
+        .bind(InstructionStatus::Expired.as_str()).bind(now).bind(tr).bind(InstructionStatus::PendingMatch.as_str())
+        .execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Matches a second side against the first side of its trade (expiring stale
@@ -132,14 +158,9 @@ pub(super) async fn find_counterpart(
     now: i64,
 ) -> Result<std::result::Result<Matched, AlreadySettled>> {
     let Some(tr) = &body.trade_reference else {
-        return Ok(Ok(Matched {
-            trade_reference: format!("LS-{}", ulid::Ulid::new()),
-            ..Matched::default()
-        }));
+        return Ok(Ok(Matched::first()));
     };
-    sqlx::query("UPDATE instructions SET status = $1, updated_at = $2 WHERE trade_reference = $3 AND status = $4 AND expires_at <= $2")
-        .bind(InstructionStatus::Expired.as_str()).bind(now).bind(tr).bind(InstructionStatus::PendingMatch.as_str())
-        .execute(&mut *conn).await?;
+    expire_reference(conn, tr, now).await?;
     // The first side before the settlement: under READ COMMITTED a first side seen
     // matched means its settlement is visible too (one transaction wrote both).
     let first = first_side(conn, tr).await?;
@@ -193,7 +214,7 @@ pub(super) async fn find_counterpart(
         None => Matched {
             trade_reference: tr.clone(),
             counterpart: Some((first, first_body)),
-            failure: None,
+            ..Matched::default()
         },
     }))
 }
@@ -211,10 +232,7 @@ pub(super) async fn claim(
     let Some((first, _)) = &m.counterpart else {
         return Ok(Ok(()));
     };
-    let r = sqlx::query("UPDATE instructions SET status = $1, settlement_id = $2, updated_at = $3 WHERE id = $4 AND status = $5")
-        .bind(InstructionStatus::Matched.as_str()).bind(sid).bind(now).bind(&first.id).bind(InstructionStatus::PendingMatch.as_str())
-        .execute(&mut *conn).await?;
-    if r.rows_affected() == 1 {
+    if claim_one(conn, &first.id, sid, now).await? {
         return Ok(Ok(()));
     }
     if let Some(Ok(settled)) = settlement_of(conn, &m.trade_reference, platform).await? {
@@ -222,6 +240,19 @@ pub(super) async fn claim(
     }
     *m = Matched::nothing_waiting(&m.trade_reference);
     Ok(Ok(()))
+}
+
+/// Marks a pending instruction matched into `sid`; `false` when it was no longer pending.
+pub(super) async fn claim_one(
+    conn: &mut AnyConnection,
+    id: &str,
+    sid: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query("UPDATE instructions SET status = $1, settlement_id = $2, updated_at = $3 WHERE id = $4 AND status = $5")
+        .bind(InstructionStatus::Matched.as_str()).bind(sid).bind(now).bind(id).bind(InstructionStatus::PendingMatch.as_str())
+        .execute(&mut *conn).await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// After a match: closes the trade reference's other pending instructions of the
@@ -247,9 +278,8 @@ pub(super) async fn close_leftovers(
         let platform: String = r.try_get("platform_id")?;
         let told = platform == first.platform_id
             || first_body
-                .counterparty_platform_id
-                .as_deref()
-                .is_none_or(|p| p == platform);
+                .allowed_platforms()
+                .is_none_or(|ps| ps.contains(&platform.as_str()));
         if !told {
             continue;
         }

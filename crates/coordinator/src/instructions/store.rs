@@ -41,13 +41,17 @@ pub struct InstructionView {
     pub legs: Vec<LegInput>,
     /// The only platform this instruction may be matched with, when it names one.
     pub counterparty_platform_id: Option<String>,
+    /// Multi-role templates: the platforms allowed to take the other roles, when named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterparty_platform_ids: Option<Vec<String>>,
     /// Deadline of the settlement.
     pub timeout_at: String,
     /// When a pending instruction expires.
     pub expires_at: String,
     /// The settlement, once matched.
     pub settlement_id: Option<String>,
-    /// Match outcome (null for a first side still waiting).
+    /// Match outcome (null for a first side still waiting, and for a side of a multi-party
+    /// trade that joined and waits for the other roles).
     #[serde(rename = "match")]
     pub match_result: Option<MatchView>,
     /// Creation time.
@@ -116,6 +120,7 @@ impl InstructionRow {
             party: body.party,
             legs: body.legs,
             counterparty_platform_id: body.counterparty_platform_id,
+            counterparty_platform_ids: body.counterparty_platform_ids,
             timeout_at: rfc3339(self.timeout_at),
             expires_at: rfc3339(self.expires_at),
             settlement_id: self.settlement_id,

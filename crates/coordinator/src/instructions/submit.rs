@@ -4,13 +4,14 @@
 //! in one transaction.
 
 use super::intake::Intake;
+use super::multiparty;
 use super::pairing::{
-    AlreadySettled, Counterpart, Matched, claim, close_leftovers, find_counterpart,
+    AlreadySettled, Matched, claim, claim_one, close_leftovers, find_counterpart,
 };
 use super::store::{IDEMPOTENCY_LOOKUP, view_by_id};
 use super::validate::{FieldError, field_error, validate};
-use crate::settlements::SettlementRow;
 use crate::settlements::machine;
+use crate::settlements::{PartyView, SettlementRow};
 use crate::templates::Templates;
 use crate::trade::{InstructionBody, InstructionRequest, Role};
 use crate::{Error, Result};
@@ -67,38 +68,51 @@ async fn replay(
     Ok(Some(Submitted::Replayed(serde_json::from_str(&resp)?)))
 }
 
-/// `counterparty_platform_id`, when named: an existing platform, and this platform only
-/// where the template allows one platform on both sides.
+/// `counterparty_platform_id` or `counterparty_platform_ids`, when named: existing
+/// platforms, and this platform only where the template allows one platform on both sides.
 async fn check_counterparty(
     conn: &mut AnyConnection,
     templates: &Templates,
     platform: &str,
     body: &InstructionBody,
 ) -> Result<Option<FieldError>> {
-    let Some(p) = &body.counterparty_platform_id else {
-        return Ok(None);
-    };
-    let loc = [json!("counterparty_platform_id")];
-    if p == platform {
-        let allowed = templates
-            .get(&body.template_slug)
-            .is_some_and(|t| t.allow_same_platform);
-        return Ok((!allowed).then(|| {
-            field_error(
+    let named = body
+        .counterparty_platform_id
+        .iter()
+        .map(|p| (vec![json!("counterparty_platform_id")], p))
+        .chain(
+            body.counterparty_platform_ids
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, p)| (vec![json!("counterparty_platform_ids"), json!(i)], p)),
+        );
+    for (loc, p) in named {
+        if p == platform {
+            let allowed = templates
+                .get(&body.template_slug)
+                .is_some_and(|t| t.allow_same_platform);
+            if allowed {
+                continue;
+            }
+            return Ok(Some(field_error(
                 &loc,
                 format!(
                     "names this platform; template {} needs two platforms",
                     body.template_slug
                 ),
-            )
-        }));
+            )));
+        }
+        let known = sqlx::query("SELECT id FROM platforms WHERE id = $1")
+            .bind(p)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some();
+        if !known {
+            return Ok(Some(field_error(&loc, "unknown platform")));
+        }
     }
-    let known = sqlx::query("SELECT id FROM platforms WHERE id = $1")
-        .bind(p)
-        .fetch_optional(conn)
-        .await?
-        .is_some();
-    Ok((!known).then(|| field_error(&loc, "unknown platform")))
+    Ok(None)
 }
 
 /// The instruction about to be stored.
@@ -135,36 +149,52 @@ async fn reserve(conn: &mut AnyConnection, n: &NewInstruction<'_>, m: &Matched) 
     }
 }
 
-/// Creates the settlement of a match (the first side is already claimed) and closes the
-/// reference's leftovers.
+/// Creates the settlement of a match (every other side is already claimed) and closes the
+/// reference's leftovers. The first two template roles fill the seller and buyer columns;
+/// further roles of a multi-party template follow in the template's role order.
 async fn settle(
     conn: &mut AnyConnection,
+    templates: &Templates,
     n: &NewInstruction<'_>,
-    trade_reference: &str,
-    counterpart: &(Counterpart, InstructionBody),
+    m: &Matched,
     sid: &str,
 ) -> Result<()> {
-    let (other, other_body) = counterpart;
-    let other_deadline = chrono::DateTime::parse_from_rfc3339(&other_body.timeout_at)
-        .map(|t| t.timestamp_millis())
-        .unwrap_or(n.deadline);
-    let mine = (n.id.clone(), n.platform.to_string());
-    let theirs = (other.id.clone(), other.platform_id.clone());
-    let (seller, buyer) = if n.body.role == Role::Seller {
-        (mine, theirs)
-    } else {
-        (theirs, mine)
+    let Some(counterpart) = &m.counterpart else {
+        return Ok(());
+    };
+    let deadline = |b: &InstructionBody| {
+        chrono::DateTime::parse_from_rfc3339(&b.timeout_at)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(n.deadline)
+    };
+    let mut parties: Vec<(Role, String, String)> =
+        vec![(n.body.role, n.id.clone(), n.platform.to_string())];
+    let mut timeout_at = n.deadline;
+    for (c, b) in std::iter::once(counterpart).chain(&m.more) {
+        parties.push((b.role, c.id.clone(), c.platform_id.clone()));
+        timeout_at = timeout_at.min(deadline(b));
+    }
+    let order = |r: &Role| {
+        templates
+            .get(&n.body.template_slug)
+            .and_then(|t| t.required_roles.iter().position(|x| x == r.as_str()))
+            .unwrap_or(usize::MAX)
+    };
+    parties.sort_by_key(|(r, _, _)| (*r != Role::Seller, *r != Role::Buyer, order(r)));
+    let mut it = parties.into_iter();
+    let (Some(seller), Some(buyer)) = (it.next(), it.next()) else {
+        return Ok(());
     };
     let row = SettlementRow {
         id: sid.into(),
-        trade_reference: trade_reference.into(),
+        trade_reference: m.trade_reference.clone(),
         template_slug: n.body.template_slug.clone(),
         state: SettlementState::Instructed,
-        seller_instruction_id: seller.0,
-        buyer_instruction_id: buyer.0,
-        seller_platform_id: seller.1,
-        buyer_platform_id: buyer.1,
-        timeout_at: n.deadline.min(other_deadline),
+        seller_instruction_id: seller.1,
+        buyer_instruction_id: buyer.1,
+        seller_platform_id: seller.2,
+        buyer_platform_id: buyer.2,
+        timeout_at,
         compliance: None,
         decision_ref: None,
         evidence: None,
@@ -174,18 +204,36 @@ async fn settle(
         registrar_notified_at: None,
         created_at: n.now,
         updated_at: n.now,
+        party_count: 2,
+        more_parties: it
+            .map(|(role, instruction_id, platform_id)| PartyView {
+                role: role.as_str().into(),
+                platform_id,
+                instruction_id,
+            })
+            .collect(),
     };
     machine::create(conn, &row).await?;
-    let closed = close_leftovers(conn, trade_reference, counterpart, n.now).await?;
+    let closed = close_leftovers(conn, &m.trade_reference, counterpart, n.now).await?;
     if closed > 0 {
         tracing::info!(
-            trade_reference,
+            trade_reference = m.trade_reference,
             settlement_id = sid,
             closed,
             "closed pending leftovers of a matched trade reference"
         );
     }
     Ok(())
+}
+
+/// Claims the further sides of a multi-party match; `false` if one is no longer pending.
+async fn claim_more(conn: &mut AnyConnection, m: &Matched, sid: &str, now: i64) -> Result<bool> {
+    for (c, _) in &m.more {
+        if !claim_one(conn, &c.id, sid, now).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Submits an instruction: validates, handles idempotency, assigns a trade reference to
@@ -219,7 +267,11 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
     if let Some(e) = check_counterparty(&mut tx, &ctx.templates, platform, &body).await? {
         return Ok(Submitted::Invalid(vec![e]));
     }
-    let mut matched = match find_counterpart(&mut tx, &ctx.templates, platform, &body, now).await? {
+    let found = match ctx.templates.get(&body.template_slug) {
+        Some(t) if t.is_multi_party() => multiparty::join(&mut tx, t, platform, &body, now).await?,
+        _ => find_counterpart(&mut tx, &ctx.templates, platform, &body, now).await?,
+    };
+    let mut matched = match found {
         Ok(m) => m,
         Err(settled) => return Ok(Submitted::Settled(settled)),
     };
@@ -228,6 +280,15 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
         && let Err(settled) = claim(&mut tx, platform, &mut matched, sid, now).await?
     {
         return Ok(Submitted::Settled(settled));
+    }
+    if let Some(sid) = &settlement_id
+        && !claim_more(&mut tx, &matched, sid, now).await?
+    {
+        // A waiting side was cancelled or expired since it was read: nothing of this
+        // attempt is kept; the platform retries and joins (or completes) afresh.
+        return Err(Error::ConcurrentMatch {
+            trade_reference: matched.trade_reference,
+        });
     }
     let n = NewInstruction {
         id: new_id("ins"),
@@ -248,7 +309,7 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
             .await?
             .unwrap_or(Submitted::KeyReused));
     }
-    let view = persist(&mut tx, &n, &matched).await?;
+    let view = persist(&mut tx, &ctx.templates, &n, &matched).await?;
     tx.commit().await?;
     let metrics = ctx.hook.metrics();
     metrics.inc("lockstep_instructions_total", String::new());
@@ -261,9 +322,14 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
 }
 
 /// After the instruction row is in: the settlement of a match, then the stored answer.
-async fn persist(conn: &mut AnyConnection, n: &NewInstruction<'_>, m: &Matched) -> Result<Value> {
-    if let (Some(c), Some(sid)) = (&m.counterpart, &n.settlement_id) {
-        settle(conn, n, &m.trade_reference, c, sid).await?;
+async fn persist(
+    conn: &mut AnyConnection,
+    templates: &Templates,
+    n: &NewInstruction<'_>,
+    m: &Matched,
+) -> Result<Value> {
+    if let Some(sid) = &n.settlement_id {
+        settle(conn, templates, n, m, sid).await?;
     }
     let view = serde_json::to_value(view_by_id(conn, &n.id).await?)?;
     sqlx::query("UPDATE instructions SET response_body = $1 WHERE id = $2")

@@ -1,7 +1,7 @@
 //! Validation and normalisation of a submitted instruction: every field error at once
 //! (422), addresses checksummed in the stored body.
 
-use crate::templates::{Template, Templates};
+use crate::templates::{LegSpec, Template, Templates};
 use crate::terms::Escrows;
 use crate::trade::{DepositAuthorization, InstructionBody, InstructionRequest};
 use crate::validate::{check_json_integer, check_text, parse_address, parse_quantity};
@@ -91,7 +91,8 @@ pub fn validate(
             format!("must list at most {MAX_LEGS} legs"),
         ));
     } else {
-        check_legs(escrows, req, &mut body, &mut errs);
+        let multi = template.is_some_and(Template::is_multi_party);
+        check_legs(escrows, req, multi, &mut body, &mut errs);
         if let Some(t) = template {
             check_template(t, req, &mut errs);
         }
@@ -101,6 +102,7 @@ pub fn validate(
         check_max_duration(escrows, req, deadline, &mut errs);
     }
     check_references(req, &mut errs);
+    check_platform_ids(template, req, &mut errs);
     if errs.is_empty() {
         Ok((body, deadline))
     } else {
@@ -241,10 +243,13 @@ fn check_chain(escrows: &Escrows, loc: &[Value], chain_id: u64, errs: &mut Vec<F
     }
 }
 
-/// Each leg: instrument (checksummed into `body`, not twice), quantity, chain.
+/// Each leg: instrument (checksummed into `body`, not twice), quantity, chain. In a
+/// multi-party template an instrument is a token on a chain: one token address may appear
+/// once per chain.
 fn check_legs(
     escrows: &Escrows,
     req: &InstructionRequest,
+    multi: bool,
     body: &mut InstructionBody,
     errs: &mut Vec<FieldError>,
 ) {
@@ -268,10 +273,10 @@ fn check_legs(
             leg.chain_id,
             errs,
         );
-        if req.legs[..i]
-            .iter()
-            .any(|o| o.instrument_id.eq_ignore_ascii_case(&leg.instrument_id))
-        {
+        if req.legs[..i].iter().any(|o| {
+            o.instrument_id.eq_ignore_ascii_case(&leg.instrument_id)
+                && (!multi || o.chain_id == leg.chain_id)
+        }) {
             errs.push(field_error(
                 &[json!("legs"), json!(i), json!("instrument_id")],
                 "instrument appears twice",
@@ -280,8 +285,64 @@ fn check_legs(
     }
 }
 
-/// The template's rules: one leg per leg type, a role it has, one chain if it says so.
+/// The template's rules: one leg per leg type (a multi-role template: the role's legs), a
+/// role it has, one chain if it says so.
 fn check_template(t: &Template, req: &InstructionRequest, errs: &mut Vec<FieldError>) {
+    if t.is_multi_party() {
+        check_role_legs(t, req, errs);
+    } else {
+        check_leg_types(t, req, errs);
+    }
+    if !t.required_roles.iter().any(|r| r == req.role.as_str()) {
+        errs.push(field_error(
+            &[json!("role")],
+            format!("template {} has no role {}", t.slug, req.role.as_str()),
+        ));
+    }
+    if t.single_chain {
+        for (i, leg) in req.legs.iter().enumerate() {
+            if leg.chain_id != req.party.chain_id {
+                errs.push(field_error(&[json!("legs"), json!(i), json!("chain_id")], format!("template {} settles on one chain: every leg must be on the party's chain {}", t.slug, req.party.chain_id)));
+            }
+        }
+    }
+}
+
+/// A multi-role template: the legs are exactly the role's (leg type, direction) pairs.
+fn check_role_legs(t: &Template, req: &InstructionRequest, errs: &mut Vec<FieldError>) {
+    let Some(want) = t.legs_of(req.role) else {
+        return; // the role error says it
+    };
+    let mut want = want.to_vec();
+    let mut have: Vec<LegSpec> = req
+        .legs
+        .iter()
+        .map(|l| LegSpec {
+            leg_type: l.leg_type,
+            direction: l.direction,
+        })
+        .collect();
+    want.sort_unstable();
+    have.sort_unstable();
+    if want != have {
+        let names: Vec<String> = want
+            .iter()
+            .map(|l| format!("{} {}", l.direction.as_str(), l.leg_type.as_str()))
+            .collect();
+        errs.push(field_error(
+            &[json!("legs")],
+            format!(
+                "template {} needs exactly these legs for role {}: {}",
+                t.slug,
+                req.role.as_str(),
+                names.join(", ")
+            ),
+        ));
+    }
+}
+
+/// A two-role template: one leg of each leg type.
+fn check_leg_types(t: &Template, req: &InstructionRequest, errs: &mut Vec<FieldError>) {
     let mut want: Vec<&str> = t.required_leg_types.iter().map(String::as_str).collect();
     let mut have: Vec<&str> = req.legs.iter().map(|l| l.leg_type.as_str()).collect();
     want.sort_unstable();
@@ -295,17 +356,48 @@ fn check_template(t: &Template, req: &InstructionRequest, errs: &mut Vec<FieldEr
             ),
         ));
     }
-    if !t.required_roles.iter().any(|r| r == req.role.as_str()) {
+}
+
+/// `counterparty_platform_ids`: multi-role templates only, not beside
+/// `counterparty_platform_id`, platform ids, no more than the other roles, none twice.
+fn check_platform_ids(
+    template: Option<&Template>,
+    req: &InstructionRequest,
+    errs: &mut Vec<FieldError>,
+) {
+    let Some(ids) = &req.counterparty_platform_ids else {
+        return;
+    };
+    let loc = [json!("counterparty_platform_ids")];
+    if template.is_some_and(|t| !t.is_multi_party()) {
         errs.push(field_error(
-            &[json!("role")],
-            format!("template {} has no role {}", t.slug, req.role.as_str()),
+            &loc,
+            "applies to templates with more than two roles (name one platform in counterparty_platform_id)",
+        ));
+        return;
+    }
+    if req.counterparty_platform_id.is_some() {
+        errs.push(field_error(
+            &loc,
+            "give counterparty_platform_id or counterparty_platform_ids, not both",
         ));
     }
-    if t.single_chain {
-        for (i, leg) in req.legs.iter().enumerate() {
-            if leg.chain_id != req.party.chain_id {
-                errs.push(field_error(&[json!("legs"), json!(i), json!("chain_id")], format!("template {} settles on one chain: every leg must be on the party's chain {}", t.slug, req.party.chain_id)));
-            }
+    let most = template.map_or(MAX_LEGS, |t| t.required_roles.len() - 1);
+    if ids.is_empty() || ids.len() > most {
+        errs.push(field_error(
+            &loc,
+            format!("must list 1 to {most} platforms (one per other role at most)"),
+        ));
+        return;
+    }
+    for (i, p) in ids.iter().enumerate() {
+        if !is_identifier(p) {
+            errs.push(field_error(&[json!("counterparty_platform_ids"), json!(i)], format!("must be a platform id (at most {MAX_ID_CHARS} ASCII letters, digits, '-' or '_')")));
+        } else if ids[..i].contains(p) {
+            errs.push(field_error(
+                &[json!("counterparty_platform_ids"), json!(i)],
+                "platform appears twice",
+            ));
         }
     }
 }

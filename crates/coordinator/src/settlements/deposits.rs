@@ -164,8 +164,16 @@ pub async fn deposits(
     let mut out = Vec::new();
     for e in &secrets {
         let a = stored_auth(e)?;
-        let mine = (a.role == "seller" && s.seller_platform_id == platform)
-            || (a.role == "buyer" && s.buyer_platform_id == platform);
+        let funder = match a.role.as_str() {
+            "seller" => Some(s.seller_platform_id.as_str()),
+            "buyer" => Some(s.buyer_platform_id.as_str()),
+            role => s
+                .more_parties
+                .iter()
+                .find(|p| p.role == role)
+                .map(|p| p.platform_id.as_str()),
+        };
+        let mine = funder == Some(platform);
         let Some(leg) = t.legs.get(a.leg_index).filter(|_| mine) else {
             continue;
         };

@@ -177,8 +177,8 @@ pub(crate) async fn notify_parties(
     event: &str,
     data: &Value,
 ) -> Result<()> {
-    for p in s.platforms() {
-        outbox::enqueue(conn, p, event, data.clone(), None).await?;
+    for p in store::platforms_of(conn, s).await? {
+        outbox::enqueue(conn, &p, event, data.clone(), None).await?;
     }
     Ok(())
 }
@@ -239,10 +239,21 @@ pub async fn create(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
         .bind(&s.seller_instruction_id).bind(&s.buyer_instruction_id).bind(&s.seller_platform_id).bind(&s.buyer_platform_id)
         .bind(s.timeout_at).bind(s.created_at).bind(onchain_settlement_id(&s.trade_reference).to_string())
         .execute(&mut *conn).await?;
-    let cause = format!(
-        "matched instructions {} and {}",
-        s.seller_instruction_id, s.buyer_instruction_id
-    );
+    insert_parties(conn, s).await?;
+    let mut ids = vec![
+        s.seller_instruction_id.as_str(),
+        s.buyer_instruction_id.as_str(),
+    ];
+    ids.extend(s.more_parties.iter().map(|p| p.instruction_id.as_str()));
+    let cause = match ids.split_last() {
+        Some((last, rest)) if rest.len() > 1 => {
+            format!("matched instructions {} and {last}", rest.join(", "))
+        }
+        _ => format!(
+            "matched instructions {} and {}",
+            s.seller_instruction_id, s.buyer_instruction_id
+        ),
+    };
     append_event(
         conn,
         &s.id,
@@ -259,6 +270,32 @@ pub async fn create(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
         &event_data(s, SettlementState::Instructed, None, s.created_at),
     )
     .await
+}
+
+/// Writes every party of a new settlement to `settlement_parties` (positions 0 and 1 are
+/// the seller and buyer columns) and its `party_count`.
+async fn insert_parties(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
+    let first = [
+        ("seller", &s.seller_platform_id, &s.seller_instruction_id),
+        ("buyer", &s.buyer_platform_id, &s.buyer_instruction_id),
+    ];
+    let more = s
+        .more_parties
+        .iter()
+        .map(|p| (p.role.as_str(), &p.platform_id, &p.instruction_id));
+    for (position, (role, platform, instruction)) in first.into_iter().chain(more).enumerate() {
+        sqlx::query("INSERT INTO settlement_parties (settlement_id, position, role, platform_id, instruction_id) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&s.id).bind(i64::try_from(position).unwrap_or(i64::MAX)).bind(role).bind(platform).bind(instruction)
+            .execute(&mut *conn).await?;
+    }
+    if !s.more_parties.is_empty() {
+        sqlx::query("UPDATE settlements SET party_count = $1 WHERE id = $2")
+            .bind(i64::try_from(2 + s.more_parties.len()).unwrap_or(i64::MAX))
+            .bind(&s.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Applies one transition in its own transaction, then runs the post-commit hook: the

@@ -20,6 +20,11 @@ use serde_json::{Value, json};
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
+/// Why a multi-party settlement (more than two parties) rolls back after its parties
+/// passed screening: its decision evidence and on-chain terms are not built yet
+/// (docs/coordinator.md, "Multi-party matching"; the evidence format holds two parties).
+pub const MULTI_PARTY_NOT_CLEARABLE: &str = "screening passed, but a settlement with more than two parties cannot clear yet: its decision evidence holds two parties";
+
 /// The compliance record stored with a settlement.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ComplianceRecord {
@@ -137,6 +142,7 @@ pub(crate) async fn screen_outcome(
     bodies: &[(InstructionBody, i64); 2],
 ) -> Result<Outcome> {
     let [(seller, _), (buyer, _)] = bodies;
+    let more = store::more_bodies(&lc.db, s).await?;
     let template = template(lc, s)?;
     let providers: Vec<&dyn ScreeningProvider> = template
         .compliance_providers
@@ -149,7 +155,8 @@ pub(crate) async fn screen_outcome(
         })
         .collect();
     let subjects: Vec<Subject> = [seller, buyer]
-        .iter()
+        .into_iter()
+        .chain(more.iter().map(|(b, _)| b))
         .map(|b| Subject {
             role: b.role.as_str().into(),
             name: b.party.name.clone(),
@@ -165,6 +172,10 @@ pub(crate) async fn screen_outcome(
         manual_decision: None,
     };
     Ok(match report.result {
+        ScreeningResult::Pass if !more.is_empty() => Outcome::RollBack {
+            record,
+            cause: MULTI_PARTY_NOT_CLEARABLE.into(),
+        },
         ScreeningResult::Pass => clear_outcome(lc, s, bodies, record, "screening passed").await?,
         ScreeningResult::Flagged => Outcome::Hold(record),
         ScreeningResult::Fail => Outcome::RollBack {
@@ -498,6 +509,10 @@ pub async fn decide(
     record.manual_decision =
         Some(json!({"decision": decision, "by": by, "reason": reason, "at": rfc3339(now_ms())}));
     let outcome = match decision {
+        ManualDecision::Approve if s.party_count > 2 => Outcome::RollBack {
+            record,
+            cause: MULTI_PARTY_NOT_CLEARABLE.into(),
+        },
         ManualDecision::Approve => {
             let bodies = store::both_bodies(&lc.db, s).await?;
             let cause = format!("manual approval by {by}");

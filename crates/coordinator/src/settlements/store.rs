@@ -51,19 +51,34 @@ pub struct SettlementRow {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+    /// How many parties (2, or more for a multi-party template).
+    pub party_count: i64,
+    /// The parties beyond the first two (`settlement_parties` positions 2 and up), filled
+    /// by [`load`] and [`list`]; empty for a two-party settlement.
+    #[sqlx(skip)]
+    pub more_parties: Vec<PartyView>,
 }
 
 /// The columns of [`SettlementRow`].
-pub(crate) const COLUMNS: &str = "id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, compliance, decision_ref, evidence, terms, terms_hash, attestations, registrar_notified_at, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, compliance, decision_ref, evidence, terms, terms_hash, attestations, registrar_notified_at, created_at, updated_at, party_count";
 
 impl SettlementRow {
-    /// The platforms with a party in the settlement (deduplicated).
+    /// The platforms with a party in the settlement (deduplicated), as far as the row
+    /// knows them: see [`platforms_of`] for a row read without its further parties.
     pub fn platforms(&self) -> Vec<&str> {
         let mut v = vec![self.seller_platform_id.as_str()];
-        if self.buyer_platform_id != self.seller_platform_id {
-            v.push(self.buyer_platform_id.as_str());
+        let more = self.more_parties.iter().map(|p| p.platform_id.as_str());
+        for p in std::iter::once(self.buyer_platform_id.as_str()).chain(more) {
+            if !v.contains(&p) {
+                v.push(p);
+            }
         }
         v
+    }
+
+    /// Whether `platform` has a party in the settlement (as far as the row knows).
+    pub fn has_party(&self, platform: &str) -> bool {
+        self.platforms().contains(&platform)
     }
 
     /// The API view.
@@ -84,7 +99,10 @@ impl SettlementRow {
                     platform_id: self.buyer_platform_id.clone(),
                     instruction_id: self.buyer_instruction_id.clone(),
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(self.more_parties.iter().cloned())
+            .collect(),
             timeout_at: rfc3339(self.timeout_at),
             compliance: parse_json("compliance", self.compliance.as_deref())?,
             decision_ref: self.decision_ref.clone(),
@@ -101,9 +119,9 @@ impl SettlementRow {
 }
 
 /// A party of a settlement.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct PartyView {
-    /// `seller` or `buyer`.
+    /// `seller`, `buyer` or another role of a multi-party template (`fx_provider`).
     pub role: String,
     /// The party's platform.
     pub platform_id: String,
@@ -122,7 +140,7 @@ pub struct SettlementView {
     pub settlement_type: String,
     /// Current state.
     pub state: SettlementState,
-    /// Both parties, both confirmed by their instructions.
+    /// Every party, each confirmed by its instruction, in the template's role order.
     pub parties: Vec<PartyView>,
     /// Deadline.
     pub timeout_at: String,
@@ -166,17 +184,58 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     .transpose()
 }
 
-/// Loads a settlement.
+/// Loads a settlement with all its parties.
 pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<SettlementRow>> {
-    Ok(
+    let s: Option<SettlementRow> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM settlements WHERE id = $1"))
             .bind(id)
-            .fetch_optional(conn)
-            .await?,
-    )
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(mut s) = s else { return Ok(None) };
+    fill_parties(conn, std::slice::from_mut(&mut s)).await?;
+    Ok(Some(s))
 }
 
-/// A settlement visible to `platform` (`None` = operator, sees all).
+/// The parties beyond the first two of a multi-party settlement, by position.
+async fn more_parties(conn: &mut AnyConnection, id: &str) -> Result<Vec<PartyView>> {
+    Ok(sqlx::query_as("SELECT role, platform_id, instruction_id FROM settlement_parties WHERE settlement_id = $1 AND position >= 2 ORDER BY position")
+        .bind(id).fetch_all(conn).await?)
+}
+
+/// Fills `more_parties` of the multi-party settlements among `rows` (one query each; a
+/// two-party settlement costs nothing).
+pub(crate) async fn fill_parties(
+    conn: &mut AnyConnection,
+    rows: &mut [SettlementRow],
+) -> Result<()> {
+    for s in rows
+        .iter_mut()
+        .filter(|s| s.party_count > 2 && s.more_parties.is_empty())
+    {
+        s.more_parties = more_parties(conn, &s.id).await?;
+    }
+    Ok(())
+}
+
+/// Every platform with a party in `s`, reading the further parties of a multi-party
+/// settlement when the row came without them (a work-queue claim).
+pub(crate) async fn platforms_of(
+    conn: &mut AnyConnection,
+    s: &SettlementRow,
+) -> Result<Vec<String>> {
+    let mut v: Vec<String> = s.platforms().into_iter().map(String::from).collect();
+    if s.party_count > 2 && s.more_parties.is_empty() {
+        for p in more_parties(conn, &s.id).await? {
+            if !v.contains(&p.platform_id) {
+                v.push(p.platform_id);
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// A settlement visible to `platform` (`None` = operator, sees all): every party's
+/// platform reads it.
 pub async fn get_visible(
     db: &Db,
     id: &str,
@@ -184,11 +243,7 @@ pub async fn get_visible(
 ) -> Result<Option<SettlementRow>> {
     let mut conn = db.pool().acquire().await?;
     let s = load(&mut conn, id).await?;
-    Ok(
-        s.filter(|s| {
-            platform.is_none_or(|p| s.seller_platform_id == p || s.buyer_platform_id == p)
-        }),
-    )
+    Ok(s.filter(|s| platform.is_none_or(|p| s.has_party(p))))
 }
 
 /// Lists settlements visible to `platform`, optionally in one state, newest first.
@@ -204,7 +259,7 @@ pub async fn list(
     if let Some(p) = platform {
         binds.push(p.into());
         cond.push_str(&format!(
-            " AND (seller_platform_id = ${n} OR buyer_platform_id = ${n})",
+            " AND (seller_platform_id = ${n} OR buyer_platform_id = ${n} OR (party_count > 2 AND id IN (SELECT settlement_id FROM settlement_parties WHERE platform_id = ${n})))",
             n = binds.len()
         ));
     }
@@ -227,7 +282,9 @@ pub async fn list(
     for b in &binds {
         q = q.bind(b.clone());
     }
-    let rows = q.bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    let mut conn = db.pool().acquire().await?;
+    let mut rows: Vec<SettlementRow> = q.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    fill_parties(&mut conn, &mut rows).await?;
     Ok((rows, total))
 }
 
@@ -360,11 +417,13 @@ pub async fn stuck(
         3 + n,
         4 + n
     );
+    let mut conn = db.pool().acquire().await?;
     let mut rows = sqlx::query_as(&sql).bind(now).bind(idle);
     for id in with_stale_packets {
         rows = rows.bind(id);
     }
-    let rows = rows.bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    let mut rows: Vec<SettlementRow> = rows.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    fill_parties(&mut conn, &mut rows).await?;
     Ok((rows, total))
 }
 
@@ -474,6 +533,20 @@ pub async fn both_bodies(db: &Db, s: &SettlementRow) -> Result<[(InstructionBody
     let seller = instruction_body(&mut conn, &s.seller_instruction_id).await?;
     let buyer = instruction_body(&mut conn, &s.buyer_instruction_id).await?;
     Ok([seller, buyer])
+}
+
+/// The instruction bodies of the parties beyond the first two (none for a two-party
+/// settlement), in position order, with their creation times.
+pub async fn more_bodies(db: &Db, s: &SettlementRow) -> Result<Vec<(InstructionBody, i64)>> {
+    if s.party_count <= 2 {
+        return Ok(Vec::new());
+    }
+    let mut conn = db.pool().acquire().await?;
+    let mut out = Vec::new();
+    for p in more_parties(&mut conn, &s.id).await? {
+        out.push(instruction_body(&mut conn, &p.instruction_id).await?);
+    }
+    Ok(out)
 }
 
 /// Records that the registrar took the settlement (it is not handed over again).
