@@ -612,7 +612,9 @@ impl World {
     pub fn label(&self, a: Address) -> String {
         let info = &self.devnet.info;
         if a == info.accounts.relayer.address {
-            "relayer".into()
+            "relayer (DVN 1 + executor)".into()
+        } else if a == info.accounts.verifier.address {
+            "verifier (DVN 2)".into()
         } else if a == info.accounts.deployer.address {
             "deployer".into()
         } else if a == self.seller.address {
