@@ -261,7 +261,13 @@ fn library(lib: Address, default: bool) -> String {
 
 /// The effective ULN config of the receive path from `eid` on the configured ReceiveUln302.
 async fn check_receive_dvns(p: &DynProvider, t: &Target, eid: u32) -> Row {
-    let want = format!(">= 2 required incl. verifier {}", t.verifier_dvn);
+    let want = match t.relayer_dvn {
+        Some(r) => format!(
+            ">= 2 required incl. verifier {} and relayer {r}",
+            t.verifier_dvn
+        ),
+        None => format!(">= 2 required incl. verifier {}", t.verifier_dvn),
+    };
     let uln = IReceiveUlnQuorum::new(t.receive_lib, p);
     match uln.getUlnConfig(t.escrow, eid).call().await {
         Ok(c) => {
@@ -276,7 +282,8 @@ async fn check_receive_dvns(p: &DynProvider, t: &Target, eid: u32) -> Row {
             );
             let ok = c.requiredDVNCount >= 2
                 && usize::from(c.requiredDVNCount) == c.requiredDVNs.len()
-                && c.requiredDVNs.contains(&t.verifier_dvn);
+                && c.requiredDVNs.contains(&t.verifier_dvn)
+                && t.relayer_dvn.is_none_or(|r| c.requiredDVNs.contains(&r));
             Row::new(t.chain_id, Check::ReceiveDvns(eid), want, actual, ok)
         }
         Err(e) => Row::unreadable(t.chain_id, Check::ReceiveDvns(eid), want, e),

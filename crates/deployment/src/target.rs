@@ -27,6 +27,9 @@ pub struct Target {
     pub timelock: Address,
     /// The independent verifier's DVN, required on every receive path.
     pub verifier_dvn: Address,
+    /// The coordinator's `RelayerDvn`, when the chain configures one (and `dvn` is on):
+    /// required on every receive path too, next to the verifier.
+    pub relayer_dvn: Option<Address>,
 }
 
 /// A `[[chains]]` table lacks what the check needs.
@@ -65,6 +68,7 @@ impl Target {
             receive_lib: need("receive_lib", chain.receive_lib),
             timelock: need("timelock", chain.timelock),
             verifier_dvn: need("verifier_dvn", chain.verifier_dvn),
+            relayer_dvn: chain.relayer_dvn.filter(|_| chain.dvn),
         };
         if missing.is_empty() {
             Ok(target)

@@ -273,7 +273,9 @@ async fn settle(w: &World) -> eyre::Result<()> {
         "  end-to-end latency (last deposit -> FINALIZED on both)    {:>8.3} s",
         latency_seller.max(latency_buyer).as_secs_f64()
     );
-    println!("gas used (every transaction after deployment: registration, deposits, both DVNs, executor)");
+    println!(
+        "gas used (every transaction after deployment: registration, deposits, both DVNs, executor)"
+    );
     for (label, g) in [("chain A", &gas_a), ("chain B", &gas_b)] {
         let parts: Vec<String> = g
             .by_sender

@@ -34,6 +34,10 @@ pub const RELAY_BACKOFF: Backoff =
     Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).with_jitter();
 /// Delay before looking again at a packet whose earlier nonces are not committed yet.
 const BLOCKED_RETRY_MS: i64 = 1_000;
+/// Delay before looking again at a packet waiting for the other DVNs' verifications: short,
+/// because delivery follows the last verification (the relayer's own verification is part
+/// of its delivery transaction) and the look is a few cheap reads.
+const QUORUM_RETRY_MS: i64 = 250;
 /// Open packets queued (or blocked) longer than this are counted by the
 /// `lockstep_lz_packets_*_stale` metrics.
 pub const PACKET_ALERT_AFTER_MS: i64 = 120_000;
@@ -242,7 +246,11 @@ impl Relayer {
                         }
                     }
                 }
-                let next = now.saturating_add(BLOCKED_RETRY_MS);
+                let wait = match b.reason {
+                    BlockReason::EarlierNonce => BLOCKED_RETRY_MS,
+                    BlockReason::DvnQuorum { .. } => QUORUM_RETRY_MS,
+                };
+                let next = now.saturating_add(wait);
                 self.store
                     .record_blocked(&row.guid, progress.status, &b.to_string(), waits_for, next)
                     .await
