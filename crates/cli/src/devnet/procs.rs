@@ -115,26 +115,7 @@ pub(super) async fn wait_for_http(
     child: Option<&mut Child>,
     log: &Path,
 ) -> eyre::Result<()> {
-    let Some(child) = child else {
-        return Ok(());
-    };
-    for _ in 0..300 {
-        if let Some(status) = child.try_wait()? {
-            bail!(
-                "the coordinator exited ({status}); its log {}:\n{}",
-                log.display(),
-                tail(log, 30)
-            );
-        }
-        if healthz(listen).await {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!(
-        "the coordinator did not answer on {listen} within 30 s; its log:\n{}",
-        tail(log, 30)
-    )
+    wait_until("the coordinator", listen, child, log, || healthz(listen)).await
 }
 
 /// Waits until something accepts connections on `listen` (the verifier's `/healthz` is 503
@@ -144,24 +125,43 @@ pub(super) async fn wait_for_listen(
     child: Option<&mut Child>,
     log: &Path,
 ) -> eyre::Result<()> {
+    wait_until("the process", listen, child, log, || async {
+        tokio::net::TcpStream::connect(listen).await.is_ok()
+    })
+    .await
+}
+
+/// Polls `ready` every 100 ms for up to 30 s, failing (with the log's tail) if `child`
+/// exits first; no child means nothing was started, which is ready.
+async fn wait_until<F, Fut>(
+    what: &str,
+    listen: &str,
+    child: Option<&mut Child>,
+    log: &Path,
+    mut ready: F,
+) -> eyre::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let Some(child) = child else {
         return Ok(());
     };
     for _ in 0..300 {
         if let Some(status) = child.try_wait()? {
             bail!(
-                "the process exited ({status}); its log {}:\n{}",
+                "{what} exited ({status}); its log {}:\n{}",
                 log.display(),
                 tail(log, 30)
             );
         }
-        if tokio::net::TcpStream::connect(listen).await.is_ok() {
+        if ready().await {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!(
-        "nothing listens on {listen} after 30 s; log:\n{}",
+        "{what} did not answer on {listen} within 30 s; its log:\n{}",
         tail(log, 30)
     )
 }
