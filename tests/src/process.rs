@@ -33,7 +33,7 @@ impl Default for CoordinatorSettings {
     fn default() -> Self {
         CoordinatorSettings {
             confirmations: 1,
-            chain_poll_ms: 200,
+            chain_poll_ms: 100,
             database_url: None,
             rpc_urls: Default::default(),
             rpc_timeout_ms: None,

@@ -25,8 +25,8 @@ pub struct VerifierProc {
 }
 
 impl VerifierProc {
-    /// Writes `<dir>/verifier.toml` from the devnet's, listening on a free port; `rpc_urls`
-    /// replaces chain `i`'s endpoints where given.
+    /// Writes `<dir>/verifier.toml` from the devnet's (its poll interval too), listening on a
+    /// free port; `rpc_urls` replaces chain `i`'s endpoints where given.
     pub fn new(
         info: &DevnetInfo,
         dir: &Path,
@@ -34,7 +34,6 @@ impl VerifierProc {
     ) -> eyre::Result<VerifierProc> {
         let mut c = VerifierConfig::load(&info.verifier_config)?;
         c.listen = format!("127.0.0.1:{}", free_port()?);
-        c.poll_interval_ms = 200;
         for (chain, urls) in c.chains.iter_mut().zip(rpc_urls) {
             if let Some(urls) = urls {
                 chain.rpc_urls = urls.clone();

@@ -94,6 +94,11 @@ impl ChainClient {
             .wallet(EthereumWallet::from(signer))
             .connect_reqwest(http, url)
             .erased();
+        // How often a sent transaction's receipt is looked for (alloy's default is 7 s for a
+        // remote RPC, 250 ms on loopback): the chain's own polling cadence.
+        provider
+            .client()
+            .set_poll_interval(Duration::from_millis(config.poll_interval_ms.max(20)));
         let check = Arc::new(ChainIdCheck {
             chain_id: config.chain_id,
             provider: provider.clone(),

@@ -71,6 +71,7 @@ pub mod reconcile;
 pub mod registrar;
 pub mod side;
 pub mod store;
+pub mod wake;
 
 pub use anchors::RpcAnchors;
 pub use client::{ChainClient, Chains, TxSender};
@@ -79,3 +80,4 @@ pub use error::{ChainError, Result};
 pub use metrics::{ChainMetrics, KeeperAction};
 pub use side::ChainSide;
 pub use store::{ChainStore, PacketStatus};
+pub use wake::Wakes;

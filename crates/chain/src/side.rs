@@ -11,6 +11,7 @@ use crate::lz::Relayer;
 use crate::metrics::ChainMetrics;
 use crate::reconcile::Reconciler;
 use crate::store::ChainStore;
+use crate::wake::Wakes;
 use crate::{indexer, registrar};
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
@@ -135,6 +136,7 @@ impl ChainSide {
     /// Every task ends when `shutdown` turns true.
     pub fn spawn(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let gate: Arc<dyn Gate> = self.leader.clone();
+        let wakes = Wakes::new(self.chains.all().iter().map(|c| c.config.eid));
         let mut tasks = vec![tokio::spawn(leader::run(
             self.leader.clone(),
             self.store.db().clone(),
@@ -145,6 +147,7 @@ impl ChainSide {
                 chain.clone(),
                 self.store.clone(),
                 self.metrics.clone(),
+                wakes.clone(),
                 gate.clone(),
                 shutdown.clone(),
             )));
@@ -154,13 +157,21 @@ impl ChainSide {
             store: self.store.clone(),
             ledger: self.ledger.clone(),
         };
-        tasks.push(tokio::spawn(reconciler.run(gate.clone(), shutdown.clone())));
+        tasks.push(tokio::spawn(reconciler.run(
+            gate.clone(),
+            wakes.reconciler(),
+            shutdown.clone(),
+        )));
         let relayer = Relayer {
             chains: self.chains.clone(),
             store: self.store.clone(),
             metrics: self.metrics.clone(),
         };
-        tasks.push(tokio::spawn(relayer.run(gate.clone(), shutdown.clone())));
+        tasks.push(tokio::spawn(relayer.run(
+            gate.clone(),
+            wakes,
+            shutdown.clone(),
+        )));
         let keeper = Keeper::new(
             self.chains.clone(),
             self.store.clone(),

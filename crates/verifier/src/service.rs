@@ -210,6 +210,10 @@ impl Verifier {
                 .wallet(wallet.clone())
                 .connect_http(parsed)
                 .erased();
+            // Receipts are looked for at the verifier's own cadence (alloy: 7 s remote).
+            provider
+                .client()
+                .set_poll_interval(Duration::from_millis(config.poll_interval_ms.max(20)));
             writers.insert(
                 c.chain_id,
                 Rpc {

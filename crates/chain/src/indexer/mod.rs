@@ -21,6 +21,7 @@ use crate::client::{ChainClient, rpc};
 use crate::error::{ChainError, Result};
 use crate::metrics::ChainMetrics;
 use crate::store::{BlockRow, ChainStore, Cursor, IndexedRound, NewLog};
+use crate::wake::Wakes;
 use alloy::eips::BlockNumberOrTag;
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
@@ -52,11 +53,14 @@ pub fn failure_backoff(interval: Duration) -> Backoff {
     Backoff::new(interval.saturating_mul(2), interval.saturating_mul(32))
 }
 
-/// Runs the indexer of one chain until shutdown, while `gate` is open (the leader).
+/// Runs the indexer of one chain until shutdown, while `gate` is open (the leader); wakes
+/// the loops that read the stored logs ([`Wakes::logs_indexed`]) after each round that
+/// stored any.
 pub async fn run(
     chain: Arc<ChainClient>,
     store: ChainStore,
     metrics: Arc<ChainMetrics>,
+    wakes: Wakes,
     gate: Arc<dyn Gate>,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -65,13 +69,18 @@ pub async fn run(
         .gate(gate)
         .backoff(failure_backoff(every));
     task.run(shutdown, move || {
-        let (chain, store, metrics) = (chain.clone(), store.clone(), metrics.clone());
+        let (chain, store, metrics, wakes) =
+            (chain.clone(), store.clone(), metrics.clone(), wakes.clone());
         async move {
-            // More confirmed blocks may be waiting: read on without pausing. (The
-            // reconciler polls the stored logs on its own interval.)
             match index_once(&chain, &store, &metrics).await {
-                Ok(true) => Ok(Next::Again),
-                Ok(false) => Ok(Next::Idle),
+                Ok(Round::UpToDate) => Ok(Next::Idle),
+                // More confirmed blocks may be waiting: read on without pausing.
+                Ok(Round::Advanced { logs }) => {
+                    if logs > 0 {
+                        wakes.logs_indexed();
+                    }
+                    Ok(Next::Again)
+                }
                 Err(source) => Err(RoundError {
                     chain_id: chain.chain_id(),
                     source,
@@ -80,6 +89,18 @@ pub async fn run(
         }
     })
     .await;
+}
+
+/// What an indexing round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    /// The cursor is at the confirmed head: nothing to read.
+    UpToDate,
+    /// The cursor advanced; `logs` logs were stored.
+    Advanced {
+        /// How many logs the round stored.
+        logs: usize,
+    },
 }
 
 async fn block_opt(chain: &ChainClient, n: u64) -> Result<Option<BlockRow>> {
@@ -232,18 +253,18 @@ async fn build_round(chain: &ChainClient, to: u64, logs: &[Log]) -> Result<Index
     })
 }
 
-/// One indexing round; `true` when the cursor advanced.
+/// One indexing round.
 pub async fn index_once(
     chain: &ChainClient,
     store: &ChainStore,
     metrics: &ChainMetrics,
-) -> Result<bool> {
+) -> Result<Round> {
     chain.check.ensure().await?;
     let id = chain.chain_id();
     let (last, window) = next_window(chain, store).await?;
     let Some((from, to)) = window else {
         metrics.set_indexed_height(id, last);
-        return Ok(false);
+        return Ok(Round::UpToDate);
     };
     let filter = Filter::new()
         .address(vec![chain.escrow(), chain.endpoint()?])
@@ -269,7 +290,9 @@ pub async fn index_once(
             "indexed confirmed logs"
         );
     }
-    Ok(true)
+    Ok(Round::Advanced {
+        logs: round.logs.len(),
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The relayer loop. Every tick (the smallest `poll_interval_ms`, 20 to 250 ms) it:
+//! The relayer loop. Every tick (the smallest `poll_interval_ms`, 20 to 250 ms), and at
+//! once when woken ([`crate::Wakes`]: new logs indexed, a packet queued for a chain), it:
 //!
 //! 1. **ingests** the endpoint `PacketSent` logs the indexer stored (confirmed logs, only
 //!    packets sent by a configured escrow) into `lz_packets`, status `pending`
@@ -9,9 +10,10 @@
 //!    `relay_retry_base_ms`/`relay_retry_cap_ms`). A readable packet is
 //!    **never abandoned**: there is no attempt limit, so an RPC outage or an empty gas
 //!    balance of any length ends in delivery once it is over (at most [`RELAY_BACKOFF`]'s
-//!    cap later). A packet waiting for an earlier nonce is looked at again after a second
-//!    without counting an attempt; it is logged at warning level, with the nonce it waits
-//!    for, when it starts waiting for that nonce.
+//!    cap later). A packet waiting for an earlier nonce is looked at again after a second,
+//!    one waiting for its DVN quorum after the destination's `poll_interval_ms` (at most
+//!    250 ms), without counting an attempt; an earlier-nonce wait is logged at warning
+//!    level, with the nonce it waits for, when it starts waiting for that nonce.
 //!
 //! All state lives in the database and on the chains, so a restart loses nothing.
 
@@ -21,6 +23,7 @@ use crate::lz::codec::Packet;
 use crate::lz::delivery::{self, BlockReason, PassError, PassProgress, packet_from_fields};
 use crate::metrics::ChainMetrics;
 use crate::store::{ChainStore, DuePacket, NewPacket, PacketSentLog, PacketStatus};
+use crate::wake::Wakes;
 use lockstep_core::{Backoff, Gate, Next, Periodic, now_ms};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,10 +37,11 @@ pub const RELAY_BACKOFF: Backoff =
     Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).with_jitter();
 /// Delay before looking again at a packet whose earlier nonces are not committed yet.
 const BLOCKED_RETRY_MS: i64 = 1_000;
-/// Delay before looking again at a packet waiting for the other DVNs' verifications: short,
-/// because delivery follows the last verification (the relayer's own verification is part
-/// of its delivery transaction) and the look is a few cheap reads.
-const QUORUM_RETRY_MS: i64 = 250;
+/// Longest delay before looking again at a packet waiting for the other DVNs'
+/// verifications; the destination's `poll_interval_ms` when shorter. Short, because
+/// delivery follows the last verification (the relayer's own verification is part of its
+/// delivery transaction) and the look is a few cheap reads.
+const QUORUM_RETRY_MAX_MS: u64 = 250;
 /// Open packets queued (or blocked) longer than this are counted by the
 /// `lockstep_lz_packets_*_stale` metrics.
 pub const PACKET_ALERT_AFTER_MS: i64 = 120_000;
@@ -117,7 +121,10 @@ impl Relayer {
     /// metrics, and one delivery task per configured chain delivers the packets bound for
     /// it, so a hung or dead chain delays only its own packets. Errors are logged; they
     /// never stop a loop.
-    pub async fn run(self, gate: Arc<dyn Gate>, shutdown: watch::Receiver<bool>) {
+    ///
+    /// `wakes` shortens the waits: the ingest loop runs as soon as an indexer stored logs,
+    /// and a destination's delivery loop as soon as a packet for it is queued.
+    pub async fn run(self, gate: Arc<dyn Gate>, wakes: Wakes, shutdown: watch::Receiver<bool>) {
         let tick_ms = self.chains.min_poll_interval_ms(250).clamp(20, 250);
         let every = Duration::from_millis(tick_ms);
         tracing::info!(
@@ -130,6 +137,7 @@ impl Relayer {
             let (r, stop) = (self.clone(), shutdown.clone());
             let task = Periodic::new("relayer delivery", every)
                 .gate(gate.clone())
+                .notify(wakes.delivery(eid))
                 .backoff(Backoff::new(every, every))
                 .run(shutdown.clone(), move || {
                     let (r, stop) = (r.clone(), stop.clone());
@@ -144,11 +152,14 @@ impl Relayer {
         }
         Periodic::new("relayer", every)
             .gate(gate)
+            .notify(wakes.ingest())
             .backoff(Backoff::new(every, every))
             .run(shutdown, move || {
-                let r = self.clone();
+                let (r, wakes) = (self.clone(), wakes.clone());
                 async move {
-                    r.ingest_and_count().await;
+                    for dst_eid in r.ingest_and_count().await {
+                        wakes.packet_due(dst_eid);
+                    }
                     Ok::<_, std::convert::Infallible>(Next::Idle)
                 }
             })
@@ -166,11 +177,13 @@ impl Relayer {
         self.ingest_and_count().await;
     }
 
-    /// Ingests the new `PacketSent` logs and publishes the packet metrics.
-    async fn ingest_and_count(&self) {
-        if let Err(e) = self.ingest().await {
+    /// Ingests the new `PacketSent` logs and publishes the packet metrics; returns the
+    /// destinations of the packets queued.
+    async fn ingest_and_count(&self) -> Vec<u32> {
+        let queued = self.ingest().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "relayer: ingesting PacketSent logs failed");
-        }
+            Vec::new()
+        });
         match self.store.packet_counts().await {
             Ok(counts) => self.metrics.set_packet_counts(&counts),
             Err(e) => tracing::debug!(error = %e, "relayer: counting packets failed"),
@@ -180,14 +193,21 @@ impl Relayer {
             Ok(backlog) => self.metrics.set_packet_backlog(backlog),
             Err(e) => tracing::debug!(error = %e, "relayer: counting stale packets failed"),
         }
+        queued
     }
 
-    /// Copies new `PacketSent` logs into `lz_packets`.
-    pub async fn ingest(&self) -> Result<()> {
+    /// Copies new `PacketSent` logs into `lz_packets`; returns the destination eids of the
+    /// packets queued for delivery (one entry per packet).
+    pub async fn ingest(&self) -> Result<Vec<u32>> {
+        let mut queued = Vec::new();
         for log in self.store.unqueued_packet_logs(BATCH).await? {
-            self.store.insert_packet(&packet_row(&log)).await?;
+            let row = packet_row(&log);
+            self.store.insert_packet(&row).await?;
+            if row.status == PacketStatus::Pending {
+                queued.push(row.dst_eid);
+            }
         }
-        Ok(())
+        Ok(queued)
     }
 
     /// Delivers every due packet, in nonce order per path.
@@ -206,6 +226,17 @@ impl Relayer {
         let due = self.store.due_packets_to(now_ms(), dst_eid, BATCH).await?;
         self.deliver_rows(&due, shutdown).await;
         Ok(())
+    }
+
+    /// When to look again at a packet for `dst_eid` that waits for its DVN quorum: the
+    /// destination's `poll_interval_ms`, at most [`QUORUM_RETRY_MAX_MS`].
+    fn quorum_retry_ms(&self, dst_eid: u32) -> i64 {
+        let ms = self
+            .chains
+            .by_eid(dst_eid)
+            .map_or(QUORUM_RETRY_MAX_MS, |c| c.config.poll_interval_ms)
+            .clamp(20, QUORUM_RETRY_MAX_MS);
+        i64::try_from(ms).unwrap_or(250)
     }
 
     async fn deliver_rows(&self, rows: &[DuePacket], shutdown: &watch::Receiver<bool>) {
@@ -248,7 +279,7 @@ impl Relayer {
                 }
                 let wait = match b.reason {
                     BlockReason::EarlierNonce => BLOCKED_RETRY_MS,
-                    BlockReason::DvnQuorum { .. } => QUORUM_RETRY_MS,
+                    BlockReason::DvnQuorum { .. } => self.quorum_retry_ms(row.dst_eid),
                 };
                 let next = now.saturating_add(wait);
                 self.store

@@ -36,7 +36,7 @@ use lockstep_core::{
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// What the reconciler works with: the chains' escrows, the stored logs and the ledger.
 #[derive(Clone)]
@@ -58,10 +58,15 @@ impl std::fmt::Debug for Reconciler {
 }
 
 impl Reconciler {
-    /// Runs reconciliation rounds every smallest `poll_interval_ms` (20 ms to 1 s) until
-    /// shutdown, while `gate` is open. A failed round is logged and the next one comes at
-    /// the same interval.
-    pub async fn run(self, gate: Arc<dyn Gate>, shutdown: watch::Receiver<bool>) {
+    /// Runs reconciliation rounds every smallest `poll_interval_ms` (20 ms to 1 s), and at
+    /// once when `wake` is notified (an indexer stored logs), until shutdown, while `gate`
+    /// is open. A failed round is logged and the next one comes at the same interval.
+    pub async fn run(
+        self,
+        gate: Arc<dyn Gate>,
+        wake: Arc<Notify>,
+        shutdown: watch::Receiver<bool>,
+    ) {
         let ms = self
             .chains
             .iter()
@@ -72,6 +77,7 @@ impl Reconciler {
         let every = Duration::from_millis(ms);
         Periodic::new("reconciler", every)
             .gate(gate)
+            .notify(wake)
             .backoff(Backoff::new(every, every))
             .run(shutdown, move || {
                 let r = self.clone();

@@ -10,14 +10,10 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::Command;
 
-/// Runs `script/deploy-local` against the two chains and copies the deployment files to
+/// Runs `script/deploy-local` against the chains (two or three) and copies the deployment files to
 /// `<dir>/deployments/`. deploy-local always writes `deployments/<chain_id>.json` in the
 /// repository, so concurrent devnets (parallel tests) take a file lock around deploy + copy.
-pub(super) async fn deploy(
-    root: &Path,
-    dir: &Path,
-    chains: &[Chain; 2],
-) -> eyre::Result<[Value; 2]> {
+pub(super) async fn deploy(root: &Path, dir: &Path, chains: &[Chain]) -> eyre::Result<Vec<Value>> {
     let lock_path = std::env::temp_dir().join("lockstep-deploy-local.lock");
     let lock =
         File::create(&lock_path).wrap_err_with(|| format!("creating {}", lock_path.display()))?;
@@ -26,13 +22,16 @@ pub(super) async fn deploy(
         .wrap_err("locking the deployment lock")?;
     let out_dir = dir.join("deployments");
     std::fs::create_dir_all(&out_dir)?;
-    let status = Command::new("bash")
-        .arg(root.join("script/deploy-local"))
-        .current_dir(root)
-        .env("RPC_A", chains[0].rpc())
-        .env("RPC_B", chains[1].rpc())
-        .env("EID_A", chains[0].eid.to_string())
-        .env("EID_B", chains[1].eid.to_string())
+    let mut cmd = Command::new("bash");
+    cmd.arg(root.join("script/deploy-local")).current_dir(root);
+    for c in chains {
+        cmd.env(format!("RPC_{}", c.label), c.rpc())
+            .env(format!("EID_{}", c.label), c.eid.to_string());
+    }
+    if chains.len() == 2 {
+        cmd.env_remove("RPC_C");
+    }
+    let status = cmd
         .env("DEPLOYER_KEY", DEPLOYER.1)
         .env("RELAYER", RELAYER.0)
         .env("VERIFIER", VERIFIER.0)
@@ -62,16 +61,13 @@ pub(super) async fn deploy(
         out.push(v);
     }
     drop(lock);
-    let [a, b]: [Value; 2] = out
-        .try_into()
-        .map_err(|_| eyre!("expected two deployments"))?;
-    for (c, d) in chains.iter().zip([&a, &b]) {
+    for (c, d) in chains.iter().zip(&out) {
         progress(format!(
             "chain {}: escrow {}, endpoint {}, BOND {}, CASH {}",
             c.label, d["escrow"], d["endpoint"], d["tokens"]["BOND"], d["tokens"]["CASH"]
         ));
     }
-    Ok([a, b])
+    Ok(out)
 }
 
 pub(super) async fn mint(

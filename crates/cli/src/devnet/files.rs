@@ -3,7 +3,8 @@
 
 use super::deploy::field;
 use super::{
-    ATTESTER, BOND_MINT, BUYER, CASH_MINT, Chain, DEPLOYER, DevnetArgs, RELAYER, SELLER, VERIFIER,
+    ATTESTER, BOND_MINT, BUYER, CASH_MINT, Chain, DEPLOYER, DevnetArgs, FX_PROVIDER, RELAYER,
+    SELLER, VERIFIER,
 };
 use eyre::eyre;
 use lockstep_chain::ChainConfig;
@@ -12,13 +13,13 @@ use lockstep_verifier::{VerifierChain, VerifierConfig};
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// The coordinator's configuration for the two chains: SQLite under `<dir>/data`, one
+/// The coordinator's configuration for the devnet's chains: SQLite under `<dir>/data`, one
 /// confirmation, fast polling.
 pub(super) fn coordinator_config(
     listen: &str,
     dir: &Path,
-    chains: &[Chain; 2],
-    deployments: &[Value; 2],
+    chains: &[Chain],
+    deployments: &[Value],
 ) -> eyre::Result<String> {
     let data = dir.join("data");
     let mut c = LockstepConfig::default();
@@ -31,6 +32,10 @@ pub(super) fn coordinator_config(
     c.coordinator.webhooks.allow_private_targets =
         vec!["127.0.0.1/32".parse()?, "::1/128".parse()?];
     c.coordinator.webhooks.poll_interval_ms = 100;
+    if chains.len() > 2 {
+        // The three-party demo's template (docs/coordinator.md, "Multi-party matching").
+        c.coordinator.enable_templates = vec!["dvp-fx".into()];
+    }
     for (chain, d) in chains.iter().zip(deployments) {
         let address = |key: &str| -> eyre::Result<alloy::primitives::Address> {
             field(d, key)?
@@ -52,12 +57,13 @@ pub(super) fn coordinator_config(
         cc.start_block = field(d, "deploy_block")?
             .as_u64()
             .ok_or_else(|| eyre!("deploy_block is not a number"))?;
-        cc.poll_interval_ms = 250;
+        // A fifth of the devnet's 0.5 s block time (docs/chain.md, latency).
+        cc.poll_interval_ms = 100;
         cc.max_settlement_duration_secs = max_settlement_duration(d);
         c.chains.push(cc);
     }
     Ok(format!(
-        "# Written by `lockstep devnet`: the coordinator on two local anvil chains.\n# Secrets come from LOCKSTEP_ATTESTER_KEY and LOCKSTEP_RELAYER_KEY.\n{}",
+        "# Written by `lockstep devnet`: the coordinator on the local anvil chains.\n# Secrets come from LOCKSTEP_ATTESTER_KEY and LOCKSTEP_RELAYER_KEY.\n{}",
         c.to_toml()?
     ))
 }
@@ -71,11 +77,11 @@ fn address_of(d: &Value, key: &str) -> eyre::Result<alloy::primitives::Address> 
         .map_err(|e| eyre!("{key} is not an address: {e}"))
 }
 
-/// The verifier's configuration: both chains, one RPC each (anvil), one confirmation.
+/// The verifier's configuration: every chain, one RPC each (anvil), one confirmation.
 pub(super) fn verifier_config(
     listen: &str,
-    chains: &[Chain; 2],
-    deployments: &[Value; 2],
+    chains: &[Chain],
+    deployments: &[Value],
 ) -> eyre::Result<String> {
     let mut list = Vec::new();
     for (chain, d) in chains.iter().zip(deployments) {
@@ -95,13 +101,13 @@ pub(super) fn verifier_config(
     }
     let c = VerifierConfig {
         listen: listen.to_string(),
-        poll_interval_ms: 250,
+        poll_interval_ms: 100,
         rpc_timeout_ms: 10_000,
         chains: list,
     };
     c.validate()?;
     Ok(format!(
-        "# Written by `lockstep devnet`: the independent verifier (second DVN) on two local anvil chains.\n# Its key comes from LOCKSTEP_VERIFIER_KEY (never from this file).\n{}",
+        "# Written by `lockstep devnet`: the independent verifier (second DVN) on the local anvil chains.\n# Its key comes from LOCKSTEP_VERIFIER_KEY (never from this file).\n{}",
         c.to_toml()?
     ))
 }
@@ -119,8 +125,8 @@ pub(super) fn devnet_json(
     dir: &Path,
     config: &Path,
     verifier_config: &Path,
-    chains: &[Chain; 2],
-    deployments: &[Value; 2],
+    chains: &[Chain],
+    deployments: &[Value],
 ) -> Value {
     let chain = |c: &Chain, d: &Value| {
         json!({
@@ -149,7 +155,7 @@ pub(super) fn devnet_json(
         "verifier_config": verifier_config.display().to_string(),
         "verifier_url": if args.no_verifier { Value::Null } else { json!(format!("http://{}", args.verifier_listen)) },
         "coordinator_url": if args.no_coordinator { Value::Null } else { json!(format!("http://{}", args.listen)) },
-        "chains": [chain(&chains[0], &deployments[0]), chain(&chains[1], &deployments[1])],
+        "chains": chains.iter().zip(deployments).map(|(c, d)| chain(c, d)).collect::<Vec<_>>(),
         "accounts": {
             "deployer": account(DEPLOYER),
             "relayer": account(RELAYER),
@@ -165,6 +171,10 @@ pub(super) fn devnet_json(
                 "address": BUYER.0, "private_key": BUYER.1, "chain_id": chains[1].chain_id,
                 "minted": {"token": "CASH", "amount": CASH_MINT},
             },
+            "fx_provider": chains.get(2).map(|c| json!({
+                "address": FX_PROVIDER.0, "private_key": FX_PROVIDER.1, "chain_id": c.chain_id,
+                "minted": {"token": "CASH", "amount": CASH_MINT},
+            })),
         },
     })
 }

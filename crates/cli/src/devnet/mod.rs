@@ -1,6 +1,7 @@
-//! `lockstep devnet`: two local anvil chains with the real LayerZero v2 stack, the escrows
-//! and the demo tokens deployed and wired (`script/deploy-local`), demo balances minted to
-//! the two parties, a coordinator configuration for both chains, and (unless
+//! `lockstep devnet`: two (or, with `--chains 3`, three) local anvil chains with the real
+//! LayerZero v2 stack, the escrows and the demo tokens deployed and wired among every pair
+//! (`script/deploy-local`), demo balances minted to the parties (a third chain adds the FX
+//! provider of the three-party demo), a coordinator configuration for every chain, and (unless
 //! `--no-coordinator`) the coordinator itself, and (unless `--no-verifier`) the independent
 //! verifier (`lockstep verifier`, its own process and key: the second required DVN of every
 //! receive path), until ctrl-c.
@@ -50,6 +51,11 @@ pub(super) const BUYER: (&str, &str) = (
     "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
     "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
 );
+/// Anvil account 6: the FX provider of the three-party demo (its CASH is on chain C).
+pub(super) const FX_PROVIDER: (&str, &str) = (
+    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+);
 
 /// Minted to the seller on chain A: 1,000,000 BOND (18 decimals).
 pub(super) const BOND_MINT: &str = "1000000000000000000000000";
@@ -80,6 +86,18 @@ pub(crate) struct DevnetArgs {
     /// LayerZero endpoint id of chain B.
     #[arg(long, default_value_t = 40102)]
     eid_b: u32,
+    /// How many chains: 2 (A and B) or 3 (A, B and C, for multi-party trades).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
+    chains: u8,
+    /// RPC port of chain C (with `--chains 3`).
+    #[arg(long, default_value_t = 8547)]
+    port_c: u16,
+    /// EVM chain id of chain C (with `--chains 3`).
+    #[arg(long, default_value_t = 31339)]
+    chain_id_c: u64,
+    /// LayerZero endpoint id of chain C (with `--chains 3`).
+    #[arg(long, default_value_t = 40103)]
+    eid_c: u32,
     /// Listen address of the coordinator's HTTP API.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
@@ -212,9 +230,10 @@ async fn devnet(args: DevnetArgs, children: &mut Children) -> eyre::Result<()> {
     procs::wait_for_stop(args.stop_on_stdin_eof, children).await
 }
 
-/// The two chains the arguments describe, checked distinct and with free ports.
-fn chains_of(args: &DevnetArgs) -> eyre::Result<[Chain; 2]> {
-    let chains = [
+/// The chains the arguments describe (A, B and with `--chains 3` C), checked distinct and
+/// with free ports.
+fn chains_of(args: &DevnetArgs) -> eyre::Result<Vec<Chain>> {
+    let mut chains = vec![
         Chain {
             label: "A",
             port: args.port_a,
@@ -228,9 +247,21 @@ fn chains_of(args: &DevnetArgs) -> eyre::Result<[Chain; 2]> {
             eid: args.eid_b,
         },
     ];
-    if args.port_a == args.port_b || args.chain_id_a == args.chain_id_b || args.eid_a == args.eid_b
-    {
-        bail!("the two chains need distinct ports, chain ids and eids");
+    if args.chains == 3 {
+        chains.push(Chain {
+            label: "C",
+            port: args.port_c,
+            chain_id: args.chain_id_c,
+            eid: args.eid_c,
+        });
+    }
+    for (i, a) in chains.iter().enumerate() {
+        if chains[..i]
+            .iter()
+            .any(|b| a.port == b.port || a.chain_id == b.chain_id || a.eid == b.eid)
+        {
+            bail!("the chains need distinct ports, chain ids and eids");
+        }
     }
     for c in &chains {
         std::net::TcpListener::bind(("127.0.0.1", c.port)).wrap_err_with(|| {
@@ -249,7 +280,7 @@ fn chains_of(args: &DevnetArgs) -> eyre::Result<[Chain; 2]> {
 async fn start_chains(
     root: &Path,
     dir: &Path,
-    chains: &[Chain; 2],
+    chains: &[Chain],
     cast: &Path,
     children: &mut Children,
 ) -> eyre::Result<()> {
@@ -283,30 +314,28 @@ async fn start_chains(
     Ok(())
 }
 
-/// Mints the seller's BOND on chain A and the buyer's CASH on chain B.
+/// Mints the seller's BOND on chain A, the buyer's CASH on chain B and, on a third chain,
+/// the FX provider's CASH on chain C.
 async fn mint_demo_balances(
     cast: &Path,
-    chains: &[Chain; 2],
-    deployments: &[Value; 2],
+    chains: &[Chain],
+    deployments: &[Value],
 ) -> eyre::Result<()> {
-    let token = |d: &Value, name: &str| -> eyre::Result<String> {
-        d["tokens"][name]
+    let mints = [
+        ("BOND", "seller", SELLER.0, BOND_MINT),
+        ("CASH", "buyer", BUYER.0, CASH_MINT),
+        ("CASH", "FX provider", FX_PROVIDER.0, CASH_MINT),
+    ];
+    for ((c, d), (name, who, to, amount)) in chains.iter().zip(deployments).zip(mints) {
+        let token = d["tokens"][name]
             .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| eyre!("deployment without tokens.{name}"))
-    };
-    let bond_a = token(&deployments[0], "BOND")?;
-    let cash_b = token(&deployments[1], "CASH")?;
-    deploy::mint(cast, &chains[0].rpc(), &bond_a, SELLER.0, BOND_MINT).await?;
-    progress(format!(
-        "minted 1,000,000 BOND to the seller {} on chain A",
-        SELLER.0
-    ));
-    deploy::mint(cast, &chains[1].rpc(), &cash_b, BUYER.0, CASH_MINT).await?;
-    progress(format!(
-        "minted 1,000,000 CASH to the buyer {} on chain B",
-        BUYER.0
-    ));
+            .ok_or_else(|| eyre!("deployment without tokens.{name}"))?;
+        deploy::mint(cast, &c.rpc(), token, to, amount).await?;
+        progress(format!(
+            "minted 1,000,000 {name} to the {who} {to} on chain {}",
+            c.label
+        ));
+    }
     Ok(())
 }
 
