@@ -14,7 +14,7 @@ pub struct EvidenceParty {
     pub platform_id: String,
     /// The platform's reference for the instruction.
     pub external_reference: String,
-    /// `seller` or `buyer`.
+    /// The party's role (`seller`, `buyer`, or a multi-party template's role).
     pub role: String,
     /// The party's wallet (checksummed).
     pub wallet: String,
@@ -50,10 +50,12 @@ pub struct DecisionEvidence {
     pub document: Value,
 }
 
-/// Computes the decision evidence of a settlement (parties in settlement order: seller, buyer).
+/// Computes the decision evidence of a settlement (parties in settlement order: seller,
+/// buyer, then the further parties of a multi-party settlement; a party delivering several
+/// legs once per leg).
 pub fn decision(
     settlement_id: &str,
-    parties: [&EvidenceParty; 2],
+    parties: &[&EvidenceParty],
     matched_terms: &Value,
     policy: &Value,
     verdict: ComplianceVerdict,
@@ -77,7 +79,7 @@ pub fn decision(
         })
     };
     let input = DvpDecisionInput {
-        parties: [party(parties[0])?, party(parties[1])?],
+        parties: parties.iter().map(|p| party(p)).collect::<Result<_>>()?,
         terms: matched_terms.clone(),
         policy: policy.clone(),
         verdict: match verdict {

@@ -8,8 +8,7 @@ mod common;
 
 use common::*;
 use lockstep_coordinator::multileg::build_multi_party_terms;
-use lockstep_coordinator::settlements::screening::MULTI_PARTY_NOT_CLEARABLE;
-use lockstep_coordinator::terms::{Escrows, terms_json};
+use lockstep_coordinator::terms::{Escrows, terms_from_json, terms_json};
 use lockstep_coordinator::trade::InstructionBody;
 use lockstep_core::EscrowChain;
 use reqwest::StatusCode;
@@ -173,18 +172,52 @@ async fn three_parties_on_three_platforms_settle(backend: Backend) {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, l) = env.get(&d, "/v1/settlements").await;
     assert_eq!(l["total"], 0);
-    // Screened, then rolled back: multi-party clearance is not built yet (documented).
+    // Screened and cleared: one decision over the three parties, three legs on three
+    // chains, the hub by the hub rule (one leg per chain: the seller's asset leg's chain).
     let op = env.operator().await;
-    env.wait_state(&op, &sid, "ROLLED_BACK").await;
-    let (_, ev) = env.get(&op, &format!("/v1/settlements/{sid}/events")).await;
-    let causes = ev.to_string();
-    assert!(causes.contains(MULTI_PARTY_NOT_CLEARABLE), "{causes}");
+    let v = env.wait_state(&op, &sid, "COMPLIANCE_CLEARED").await;
+    let terms = terms_from_json(&v["terms"]).unwrap();
+    let legs: Vec<(u32, String)> = terms
+        .legs
+        .iter()
+        .map(|l| (l.eid, l.token.to_checksum(None)))
+        .collect();
+    let eids: Vec<u32> = env.escrows.iter().map(|e| e.eid).collect();
+    assert_eq!(
+        legs,
+        [
+            (eids[0], ASSET.to_string()),
+            (eids[1], USD.to_string()),
+            (eids[2], EUR.to_string())
+        ]
+    );
+    assert_eq!(terms.hubEid, eids[0]);
+    let ev = &v["evidence"];
+    let decisions = ev["parties"].as_array().unwrap();
+    assert_eq!(decisions.len(), 3, "{ev}");
+    let scopes: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["passport"]["scope"].as_str().unwrap())
+        .collect();
+    assert_eq!(scopes, ["seller", "buyer", "fx_provider"]);
+    let subject_refs = ev["settlement_decision"]["subject_refs"].clone();
+    let want: Vec<Value> = decisions
+        .iter()
+        .map(|d| d["decision_ref"].clone())
+        .collect();
+    assert_eq!(subject_refs, json!(want));
+    assert_eq!(v["decision_ref"], ev["decision_ref"]);
+    // The on-chain decisionRef is the decision ref's digest.
+    assert_eq!(
+        format!("sha256:{:x}", terms.decisionRef),
+        ev["decision_ref"].as_str().unwrap()
+    );
     // Every platform with a party gets every webhook of the settlement.
     let want = [
         "settlement.state.instructed",
         "settlement.state.compliance_checking",
-        "settlement.state.rolled_back",
-        "settlement.compliance.failed",
+        "settlement.state.compliance_cleared",
+        "settlement.compliance.cleared",
     ];
     for (_, _, got) in &p {
         wait_for(|| events_of(got).len() >= want.len(), "webhooks").await;

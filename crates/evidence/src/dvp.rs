@@ -5,8 +5,12 @@
 //! and a mandate (what its instruction authorised it to deliver). Once per settlement:
 //! `policy_ref` (template + screening policy) bound to `terms_ref` (the matched terms).
 //! Per party a Keystone decision; the settlement-level `decision_ref` is the corpus'
-//! composite trust query over the two per-party decisions, in party order, with the
-//! trust outcome that the verdict maps to. Its digest is the on-chain `decisionRef`.
+//! composite trust query over the per-party decisions, in party order, with the trust
+//! outcome that the verdict maps to. Its digest is the on-chain `decisionRef`.
+//!
+//! A settlement has from two ([`MIN_PARTIES`]) to [`MAX_PARTIES`] parties; a party that
+//! delivers several legs appears once per delivered leg (same passport, one mandate per
+//! leg). Two single-leg parties give exactly the two-party format (the vectors).
 
 use crate::fields::Fields;
 use crate::keystone::{
@@ -44,11 +48,16 @@ pub struct DvpParty {
     pub timeout_at_ms: u64,
 }
 
+/// Fewest parties of a settlement decision.
+pub const MIN_PARTIES: usize = 2;
+/// Most parties of a settlement decision: one per leg of the escrow's 32-leg limit.
+pub const MAX_PARTIES: usize = 32;
+
 /// The input of [`settlement_decision`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DvpDecisionInput {
-    /// The two parties, in the settlement's party order (A then B).
-    pub parties: [DvpParty; 2],
+    /// The parties (2 to 32), in the settlement's party order (A, B, then the others).
+    pub parties: Vec<DvpParty>,
     /// The matched terms (a JSON object); `terms_ref = ref(terms)`.
     pub terms: Value,
     /// The template and screening policy in force (a JSON object).
@@ -78,7 +87,7 @@ pub struct PartyDecision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DvpDecision {
     /// Per-party evidence, in party order.
-    pub parties: [PartyDecision; 2],
+    pub parties: Vec<PartyDecision>,
     /// `ref(terms)`.
     pub terms_ref: Ref,
     /// `ref(policy)`.
@@ -89,7 +98,7 @@ pub struct DvpDecision {
     pub policy_bound_ref: Ref,
     /// The verdict.
     pub verdict: Verdict,
-    /// `{subject_refs: [decision_ref A, decision_ref B], trust_outcome}`.
+    /// `{subject_refs: [decision_ref A, decision_ref B, ...], trust_outcome}`.
     pub settlement_decision: TrustQuery,
     /// `ref(settlement_decision)`: the one settlement-level decision ref (on-chain
     /// `decisionRef` = its digest).
@@ -170,6 +179,7 @@ fn validate_party(i: usize, p: &DvpParty) -> Result<()> {
 
 /// Computes every preimage and ref of a settlement's compliance decision.
 pub fn settlement_decision(input: &DvpDecisionInput) -> Result<DvpDecision> {
+    party_count("parties", input.parties.len())?;
     for (i, p) in input.parties.iter().enumerate() {
         validate_party(i, p)?;
     }
@@ -208,15 +218,24 @@ pub fn settlement_decision(input: &DvpDecisionInput) -> Result<DvpDecision> {
             decision_ref,
         })
     };
-    let parties = [party(&input.parties[0])?, party(&input.parties[1])?];
-    if parties[0].decision_ref == parties[1].decision_ref {
-        return Err(Error::rule(
-            "parties[1]",
-            "identical to parties[0]: a settlement needs two distinct parties",
-        ));
+    let parties = input
+        .parties
+        .iter()
+        .map(party)
+        .collect::<Result<Vec<_>>>()?;
+    for (j, later) in parties.iter().enumerate() {
+        if let Some(i) = parties[..j]
+            .iter()
+            .position(|p| p.decision_ref == later.decision_ref)
+        {
+            return Err(Error::rule(
+                format!("parties[{j}]"),
+                format!("identical to parties[{i}]: a settlement needs distinct parties"),
+            ));
+        }
     }
     let settlement_decision = TrustQuery {
-        subject_refs: vec![parties[0].decision_ref, parties[1].decision_ref],
+        subject_refs: parties.iter().map(|p| p.decision_ref).collect(),
         trust_outcome: verdict_trust_outcome(input.verdict),
     };
     let decision_ref = settlement_decision.reference()?;
@@ -263,14 +282,13 @@ impl DvpDecisionInput {
     pub fn from_json(path: &str, v: &Value) -> Result<DvpDecisionInput> {
         let mut f = Fields::new(path, v)?;
         let pp = f.path("parties");
-        let parties = f.array("parties")?;
-        if parties.len() != 2 {
-            return Err(Error::rule(pp, "must hold exactly two parties"));
-        }
-        let parties = [
-            DvpParty::from_json(&format!("{pp}[0]"), &parties[0])?,
-            DvpParty::from_json(&format!("{pp}[1]"), &parties[1])?,
-        ];
+        let list = f.array("parties")?;
+        party_count(&pp, list.len())?;
+        let parties = list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| DvpParty::from_json(&format!("{pp}[{i}]"), v))
+            .collect::<Result<Vec<_>>>()?;
         let input = DvpDecisionInput {
             parties,
             terms: f.object("terms")?.clone(),
@@ -280,6 +298,17 @@ impl DvpDecisionInput {
         f.finish()?;
         Ok(input)
     }
+}
+
+/// Refuses a party list shorter than [`MIN_PARTIES`] or longer than [`MAX_PARTIES`].
+fn party_count(path: &str, n: usize) -> Result<()> {
+    if (MIN_PARTIES..=MAX_PARTIES).contains(&n) {
+        return Ok(());
+    }
+    Err(Error::rule(
+        path,
+        format!("must hold {MIN_PARTIES} to {MAX_PARTIES} parties, not {n}"),
+    ))
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC with milliseconds
@@ -311,6 +340,69 @@ pub fn rfc3339_ms(ms: u64) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn party(role: &str, quantity: &str) -> DvpParty {
+        DvpParty {
+            platform: format!("plt_{role}"),
+            external_reference: format!("ref-{role}"),
+            role: role.into(),
+            wallet: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".into(),
+            delivers: Delivery {
+                quantity: quantity.into(),
+                instrument: "eip155:31337/erc20:0x5FbDB2315678afecb367f032d93F642f64180aa3".into(),
+            },
+            created_at_ms: 1_780_000_000_000,
+            timeout_at_ms: 1_780_000_600_000,
+        }
+    }
+
+    fn input(parties: Vec<DvpParty>) -> DvpDecisionInput {
+        DvpDecisionInput {
+            parties,
+            terms: serde_json::json!({"trade_reference": "T-1"}),
+            policy: serde_json::json!({"template": "dvp-fx"}),
+            verdict: Verdict::Allow,
+        }
+    }
+
+    #[test]
+    fn three_parties_give_three_decisions_under_one_trust_query_in_party_order() {
+        let three = input(vec![
+            party("seller", "1000"),
+            party("buyer", "500"),
+            party("fx_provider", "450"),
+        ]);
+        let d = settlement_decision(&three).unwrap();
+        assert_eq!(d.parties.len(), 3);
+        let refs: Vec<Ref> = d.parties.iter().map(|p| p.decision_ref).collect();
+        assert_eq!(d.settlement_decision.subject_refs, refs);
+        assert_eq!(d.decision_ref, d.settlement_decision.reference().unwrap());
+        // The first two parties' decisions do not depend on the third.
+        let two = settlement_decision(&input(three.parties[..2].to_vec())).unwrap();
+        assert_eq!(two.parties[..], d.parties[..2]);
+        assert_ne!(two.decision_ref, d.decision_ref);
+        // Strict JSON reads the same input back.
+        let back = DvpDecisionInput::from_json("$", &serde_json::to_value(&three).unwrap());
+        assert_eq!(back.unwrap(), three);
+    }
+
+    #[test]
+    fn fewer_than_two_more_than_32_or_repeated_parties_are_refused() {
+        let one = settlement_decision(&input(vec![party("seller", "1")])).unwrap_err();
+        assert!(one.to_string().contains("2 to 32 parties, not 1"), "{one}");
+        let many: Vec<DvpParty> = (0..33).map(|i| party("p", &i.to_string())).collect();
+        let e = settlement_decision(&input(many)).unwrap_err();
+        assert!(e.to_string().contains("not 33"), "{e}");
+        let same = input(vec![party("a", "1"), party("b", "2"), party("a", "1")]);
+        let e = settlement_decision(&same).unwrap_err();
+        assert!(
+            e.to_string().contains("parties[2]") && e.to_string().contains("parties[0]"),
+            "{e}"
+        );
+        let json = serde_json::json!({"parties": [serde_json::to_value(party("a", "1")).unwrap()],
+            "terms": {}, "policy": {}, "verdict": "ALLOW"});
+        assert!(DvpDecisionInput::from_json("$", &json).is_err());
+    }
 
     #[test]
     fn rfc3339_formats_known_instants() {

@@ -14,6 +14,7 @@
 //! - [`worker`]: the settlement worker that runs the rounds.
 
 pub mod batch;
+mod clearing;
 pub mod context;
 pub mod deposits;
 pub mod ledger;

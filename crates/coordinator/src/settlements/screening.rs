@@ -3,27 +3,22 @@
 //! for a manual decision or rolling back; and the hand-over of cleared settlements to the
 //! chain side's registrar.
 
+use super::clearing;
 use super::context::Lifecycle;
 use super::machine::{apply_transition, event_data, notify_parties, transition};
 use super::store::{self, SettlementRow, parse_json};
 use crate::compliance::{ScreeningProvider, ScreeningReport, ScreeningResult, Subject, screen_all};
-use crate::evidence::{ComplianceVerdict, DecisionEvidence, EvidenceParty};
+use crate::evidence::DecisionEvidence;
 use crate::templates::Template;
 use crate::terms::{self, BuiltTerms};
-use crate::trade::{Direction, InstructionBody};
+use crate::trade::InstructionBody;
 use crate::{Error, Result, rfc3339};
 use alloy::primitives::B256;
-use alloy::signers::local::PrivateKeySigner;
 use lockstep_core::{ClearedSettlement, SettlementState, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
-
-/// Why a multi-party settlement (more than two parties) rolls back after its parties
-/// passed screening: its decision evidence and on-chain terms are not built yet
-/// (docs/coordinator.md, "Multi-party matching"; the evidence format holds two parties).
-pub const MULTI_PARTY_NOT_CLEARABLE: &str = "screening passed, but a settlement with more than two parties cannot clear yet: its decision evidence holds two parties";
 
 /// The compliance record stored with a settlement.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,7 +151,7 @@ pub(crate) async fn screen_outcome(
         .collect();
     let subjects: Vec<Subject> = [seller, buyer]
         .into_iter()
-        .chain(more.iter().map(|(b, _)| b))
+        .chain(more.iter().map(|(_, b, _)| b))
         .map(|b| Subject {
             role: b.role.as_str().into(),
             name: b.party.name.clone(),
@@ -172,11 +167,10 @@ pub(crate) async fn screen_outcome(
         manual_decision: None,
     };
     Ok(match report.result {
-        ScreeningResult::Pass if !more.is_empty() => Outcome::RollBack {
-            record,
-            cause: MULTI_PARTY_NOT_CLEARABLE.into(),
-        },
-        ScreeningResult::Pass => clear_outcome(lc, s, bodies, record, "screening passed").await?,
+        ScreeningResult::Pass => {
+            let parties = clearing::parties(s, bodies, &more);
+            clear_outcome(lc, s, &parties, record, "screening passed").await?
+        }
         ScreeningResult::Flagged => Outcome::Hold(record),
         ScreeningResult::Fail => Outcome::RollBack {
             record,
@@ -275,85 +269,27 @@ async fn roll_back(
     notify_parties(conn, s, "settlement.compliance.failed", &data).await
 }
 
-/// `eip155:<chain_id>/erc20:<address>`.
-fn instrument(chain_id: u64, token: &str) -> String {
-    format!("eip155:{chain_id}/erc20:{token}")
-}
-
-/// The decision evidence over the matched (off-chain) terms; its digest goes on chain.
-fn decision_evidence(
+/// Builds the decision evidence and the on-chain terms of every party and runs the
+/// eligibility check: a clearance, or a roll-back naming the refused transfers.
+async fn clear_outcome(
+    lc: &Lifecycle,
     s: &SettlementRow,
-    template: &Template,
-    [(seller, seller_created), (buyer, buyer_created)]: [(&InstructionBody, i64); 2],
-    record: &ComplianceRecord,
-) -> Result<DecisionEvidence> {
-    let party = |b: &InstructionBody, platform: &str, created: i64| -> Result<EvidenceParty> {
-        let leg = b
-            .legs
-            .iter()
-            .find(|l| l.direction == Direction::Deliver)
-            .ok_or_else(|| Error::Corrupt {
-                what: "matched instructions",
-                message: format!("{} delivers nothing", b.role.as_str()),
-            })?;
-        Ok(EvidenceParty {
-            platform_id: platform.into(),
-            external_reference: b.party.external_reference.clone(),
-            role: b.role.as_str().into(),
-            wallet: b.party.wallet_address.clone(),
-            quantity: leg.quantity.clone(),
-            instrument: instrument(leg.chain_id, &leg.instrument_id),
-            created_at_ms: created,
-            timeout_at_ms: s.timeout_at,
-        })
-    };
-    let matched_terms = json!({
-        "trade_reference": s.trade_reference,
-        "settlement_type": s.template_slug,
-        "timeout_at": rfc3339(s.timeout_at),
-        "seller": {"party": seller.party, "legs": seller.legs},
-        "buyer": {"party": buyer.party, "legs": buyer.legs},
-    });
+    parties: &[clearing::Party<'_>],
+    record: ComplianceRecord,
+    cause: &str,
+) -> Result<Outcome> {
+    let template = template(lc, s)?;
     let policy = json!({
         "template": template.slug,
         "compliance_providers": template.compliance_providers,
         "screening_providers_run": record.screening.providers,
     });
-    crate::evidence::decision(
-        &s.id,
-        [
-            &party(seller, &s.seller_platform_id, seller_created)?,
-            &party(buyer, &s.buyer_platform_id, buyer_created)?,
-        ],
-        &matched_terms,
-        &policy,
-        ComplianceVerdict::Allow,
-    )
-}
-
-/// Builds the decision evidence and the on-chain terms and runs the eligibility check:
-/// a clearance, or a roll-back naming the refused transfers.
-async fn clear_outcome(
-    lc: &Lifecycle,
-    s: &SettlementRow,
-    [(seller, seller_created), (buyer, buyer_created)]: &[(InstructionBody, i64); 2],
-    record: ComplianceRecord,
-    cause: &str,
-) -> Result<Outcome> {
-    let template = template(lc, s)?;
-    let ev = decision_evidence(
+    let ev = clearing::decision_evidence(s, parties, &policy)?;
+    let built = clearing::build_terms(
         s,
-        template,
-        [(seller, *seller_created), (buyer, *buyer_created)],
-        &record,
-    )?;
-    let built = terms::build_terms(
-        &s.trade_reference,
-        s.timeout_at,
         B256::from(ev.decision_ref.digest()),
-        [seller, buyer],
+        parties,
         &lc.escrows,
-        PrivateKeySigner::random,
     )?;
     Ok(match refusals(lc, s, &built).await? {
         Some(refused) => Outcome::RollBack {
@@ -509,14 +445,12 @@ pub async fn decide(
     record.manual_decision =
         Some(json!({"decision": decision, "by": by, "reason": reason, "at": rfc3339(now_ms())}));
     let outcome = match decision {
-        ManualDecision::Approve if s.party_count > 2 => Outcome::RollBack {
-            record,
-            cause: MULTI_PARTY_NOT_CLEARABLE.into(),
-        },
         ManualDecision::Approve => {
             let bodies = store::both_bodies(&lc.db, s).await?;
+            let more = store::more_bodies(&lc.db, s).await?;
             let cause = format!("manual approval by {by}");
-            clear_outcome(lc, s, &bodies, record, &cause).await?
+            let parties = clearing::parties(s, &bodies, &more);
+            clear_outcome(lc, s, &parties, record, &cause).await?
         }
         ManualDecision::Reject => Outcome::RollBack {
             record,

@@ -535,16 +535,20 @@ pub async fn both_bodies(db: &Db, s: &SettlementRow) -> Result<[(InstructionBody
     Ok([seller, buyer])
 }
 
-/// The instruction bodies of the parties beyond the first two (none for a two-party
-/// settlement), in position order, with their creation times.
-pub async fn more_bodies(db: &Db, s: &SettlementRow) -> Result<Vec<(InstructionBody, i64)>> {
+/// The parties beyond the first two (none for a two-party settlement), in position
+/// order: platform, instruction body and its creation time.
+pub async fn more_bodies(
+    db: &Db,
+    s: &SettlementRow,
+) -> Result<Vec<(String, InstructionBody, i64)>> {
     if s.party_count <= 2 {
         return Ok(Vec::new());
     }
     let mut conn = db.pool().acquire().await?;
     let mut out = Vec::new();
     for p in more_parties(&mut conn, &s.id).await? {
-        out.push(instruction_body(&mut conn, &p.instruction_id).await?);
+        let (body, created) = instruction_body(&mut conn, &p.instruction_id).await?;
+        out.push((p.platform_id, body, created));
     }
     Ok(out)
 }
