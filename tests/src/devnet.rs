@@ -83,7 +83,7 @@ pub struct DevnetInfo {
     pub config: PathBuf,
     /// The verifier configuration the devnet wrote (the harness derives its own).
     pub verifier_config: PathBuf,
-    /// Chain A then chain B.
+    /// Chain A, chain B (and chain C on a three-chain devnet).
     pub chains: Vec<ChainInfo>,
     /// Deployer, relayer and attester.
     pub accounts: Accounts,
@@ -165,13 +165,16 @@ pub struct Accounts {
     pub verifier: Account,
 }
 
-/// The two parties' custody accounts.
+/// The parties' custody accounts.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Parties {
     /// Delivers BOND on chain A.
     pub seller: Account,
     /// Pays CASH on chain B.
     pub buyer: Account,
+    /// Pays CASH on chain C (a three-chain devnet only).
+    #[serde(default)]
+    pub fx_provider: Option<Account>,
 }
 
 /// A running devnet (`lockstep devnet --no-coordinator --no-verifier`): two anvils with
@@ -187,18 +190,24 @@ pub struct Devnet {
 }
 
 impl Devnet {
-    /// Starts a devnet in `dir` on free ports and waits until `devnet.json` exists.
+    /// Starts a two-chain devnet in `dir` on free ports and waits until `devnet.json` exists.
     pub async fn start(dir: &Path) -> eyre::Result<Devnet> {
+        Devnet::start_with(dir, 2).await
+    }
+
+    /// [`Devnet::start`] with `chains` chains (2 or 3: `lockstep devnet --chains 3`).
+    pub async fn start_with(dir: &Path, chains: usize) -> eyre::Result<Devnet> {
         let bin = lockstep_bin()?;
         std::fs::create_dir_all(dir)?;
         let log = dir.join("devnet.log");
         let out = File::create(&log)?;
-        let (pa, pb) = (free_port()?, free_port()?);
+        let (pa, pb, pc) = (free_port()?, free_port()?, free_port()?);
         let mut child = Command::new(&bin)
             .arg("devnet")
             .arg("--dir")
             .arg(dir)
             .args(["--port-a", &pa.to_string(), "--port-b", &pb.to_string()])
+            .args(["--chains", &chains.to_string(), "--port-c", &pc.to_string()])
             .args(["--no-coordinator", "--no-verifier", "--stop-on-stdin-eof"])
             .current_dir(repo_root())
             .stdin(Stdio::piped())
@@ -237,8 +246,11 @@ impl Devnet {
         }
         let info: DevnetInfo = serde_json::from_str(&std::fs::read_to_string(&info_path)?)
             .wrap_err("parsing devnet.json")?;
-        if info.chains.len() != 2 {
-            bail!("devnet.json lists {} chains", info.chains.len());
+        if info.chains.len() != chains {
+            bail!(
+                "devnet.json lists {} chains, expected {chains}",
+                info.chains.len()
+            );
         }
         Ok(Devnet {
             child: devnet_child

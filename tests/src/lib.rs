@@ -15,10 +15,11 @@
 //! - [`proxy`]: a loopback TCP proxy in front of a chain's RPC that a test cuts, hangs and
 //!   restores, or makes lie ([`lying`]: no logs, other block hashes).
 //! - [`forge`]: forged LayerZero packets verified by one DVN key alone (R5 tests).
+//! - [`fx`]: the three-party, three-chain FX trade (`dvp-fx`).
 //! - [`steps`]: steps and checks the tests share (to AWAITING_DEPOSITS, balances, typed
 //!   escrow reverts).
-//! - [`world`]: everything above wired together for one test: two platforms, their webhook
-//!   endpoints, the two parties.
+//! - [`world`]: everything above wired together for one test: two (or three) platforms,
+//!   their webhook endpoints, the parties; [`evidence`] adds its evidence steps.
 //!
 //! Tests and the demo use `eyre` like binaries do: this crate is test support, not a library
 //! anyone links.
@@ -26,7 +27,9 @@
 pub mod api;
 pub mod chain;
 pub mod devnet;
+pub mod evidence;
 pub mod forge;
+pub mod fx;
 pub mod lying;
 pub mod process;
 pub mod proxy;

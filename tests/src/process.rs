@@ -43,7 +43,8 @@ impl Default for CoordinatorSettings {
     }
 }
 
-/// Writes a coordinator configuration for the devnet's two chains (through
+/// Writes a coordinator configuration for the devnet's chains (with three, the three-party
+/// `dvp-fx` template enabled) (through
 /// [`LockstepConfig`], the binary's own configuration type, so it always parses back).
 pub fn write_config(
     info: &DevnetInfo,
@@ -65,6 +66,9 @@ pub fn write_config(
         (0..19).map(|n| (200u64 << n).min(3_600_000)).collect();
     c.coordinator.webhooks.poll_interval_ms = 50;
     c.coordinator.webhooks.allow_private_targets = vec!["127.0.0.1/32".parse()?];
+    if info.chains.len() > 2 {
+        c.coordinator.enable_templates = vec!["dvp-fx".into()];
+    }
     for ch in &info.chains {
         let mut cc = ChainConfig::new(ch.chain_id, ch.eid, ch.escrow);
         cc.endpoint = Some(ch.endpoint);

@@ -2,6 +2,8 @@
 //! verified (`v1,base64(HMAC-SHA256(key, "id.timestamp.body"))`, key = the base64 part of
 //! `whsec_...`), every accepted delivery recorded, every rejected one counted.
 
+use crate::world::Platform;
+use crate::{POLL, STEP_TIMEOUT};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -9,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use eyre::bail;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -254,6 +257,107 @@ impl crate::world::World {
             }
             tokio::time::sleep(crate::POLL).await;
         }
+    }
+
+    /// Waits for the `settlement.state.<state>` webhook of one settlement at one platform.
+    pub async fn wait_webhook(
+        &self,
+        platform: &Platform,
+        id: &str,
+        state: &str,
+    ) -> eyre::Result<Delivery> {
+        let event = format!("settlement.state.{}", state.to_ascii_lowercase());
+        let started = Instant::now();
+        loop {
+            if let Some(d) = self
+                .hooks
+                .events(&platform.key, id)
+                .into_iter()
+                .find(|d| d.event == event)
+            {
+                return Ok(d);
+            }
+            if started.elapsed() > STEP_TIMEOUT {
+                bail!(
+                    "no {event} webhook at {} after {} s\n{}",
+                    platform.name,
+                    STEP_TIMEOUT.as_secs(),
+                    self.context(Some(id)).await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// The `settlement.state.*` events one platform received for a settlement, one per
+    /// webhook-id, e.g. `["compliance_checking", ..., "finalized"]`, in state-machine order:
+    /// deliveries run concurrently and may arrive out of order (two transitions from one
+    /// block are milliseconds apart), so they are chained by `data.previous_state` →
+    /// `data.state`, as a receiver would. Deliveries that do not fit the chain (a duplicate,
+    /// a gap) are appended in arrival order, so a comparison still shows them.
+    pub fn webhook_states(&self, platform: &Platform, id: &str) -> Vec<String> {
+        let mut left: Vec<(Option<String>, String, String)> = self
+            .hooks
+            .events(&platform.key, id)
+            .into_iter()
+            .filter_map(|d| {
+                let name = d.event.strip_prefix("settlement.state.")?.to_string();
+                let data = &d.body["data"];
+                let prev = data["previous_state"].as_str().map(str::to_string);
+                let state = data["state"].as_str().unwrap_or_default().to_string();
+                Some((prev, state, name))
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut cur: Option<String> = None;
+        while let Some(i) = left.iter().position(|(p, _, _)| *p == cur) {
+            let (_, state, name) = left.remove(i);
+            out.push(name);
+            cur = Some(state);
+        }
+        out.extend(left.into_iter().map(|(_, _, name)| name));
+        out
+    }
+
+    /// Checks the webhooks of every platform for one settlement: no refused request, each
+    /// event delivered under exactly one webhook-id, and the state events equal to the
+    /// settlement's transitions (lowercase) in order.
+    pub async fn check_webhooks(&self, id: &str) -> eyre::Result<()> {
+        let rejected = self.hooks.rejected();
+        if !rejected.is_empty() {
+            bail!("webhook requests refused: {rejected:?}");
+        }
+        let transitions: Vec<String> = self
+            .transitions(id)
+            .await?
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        for p in self.platforms() {
+            let events = self.hooks.events(&p.key, id);
+            let mut names: Vec<&str> = events.iter().map(|d| d.event.as_str()).collect();
+            names.sort_unstable();
+            let before = names.len();
+            names.dedup();
+            if names.len() != before {
+                bail!(
+                    "{}: one event under several webhook-ids (delivered twice as different events): {:?}",
+                    p.name,
+                    events
+                        .iter()
+                        .map(|d| (&d.event, &d.webhook_id))
+                        .collect::<Vec<_>>()
+                );
+            }
+            let states = self.webhook_states(p, id);
+            if states != transitions {
+                bail!(
+                    "{}: state webhooks {states:?} differ from the transitions {transitions:?}",
+                    p.name
+                );
+            }
+        }
+        Ok(())
     }
 }
 

@@ -4,16 +4,15 @@
 use crate::api::{Api, DepositInstruction, Trade};
 use crate::chain::{Chain, Custody};
 use crate::devnet::{Devnet, free_port};
-use crate::process::{Coordinator, CoordinatorSettings, evidence_verify, write_config};
+use crate::process::{Coordinator, CoordinatorSettings, write_config};
 use crate::proxy::{ProxyMode, RpcProxy};
 use crate::verifier::VerifierProc;
-use crate::webhooks::{Delivery, Printer, WebhookReceiver};
+use crate::webhooks::{Printer, WebhookReceiver};
 use crate::{POLL, STEP_TIMEOUT};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use eyre::{WrapErr, bail, eyre};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// How to set the world up.
@@ -34,6 +33,9 @@ pub struct WorldOptions {
     /// Gives the verifier a second RPC endpoint for chain B: a [`RpcProxy`] in this mode
     /// (after chain B's own URL, unless `verifier_rpcs` says otherwise).
     pub verifier_proxy_b: Option<ProxyMode>,
+    /// How many chains (2, or 3 for a three-party world: chain C, the FX provider's
+    /// platform and custody).
+    pub chains: usize,
 }
 
 impl WorldOptions {
@@ -47,6 +49,7 @@ impl WorldOptions {
             proxy_b: None,
             verifier_rpcs: [None, None],
             verifier_proxy_b: None,
+            chains: 2,
         }
     }
 }
@@ -100,6 +103,12 @@ pub struct World {
     pub chain_a: Chain,
     /// Chain B.
     pub chain_b: Chain,
+    /// Chain C (a three-chain world only).
+    pub chain_c: Option<Chain>,
+    /// The FX provider's platform, key `fx_provider` (a three-chain world only).
+    pub fx_platform: Option<Platform>,
+    /// The FX provider's custody, anvil account 6 (a three-chain world only).
+    pub fx: Option<Custody>,
     /// The seller's custody (anvil account 3).
     pub seller: Custody,
     /// The buyer's custody (anvil account 4).
@@ -125,10 +134,11 @@ impl World {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        let devnet = Devnet::start(&dir.join("devnet")).await?;
+        let devnet = Devnet::start_with(&dir.join("devnet"), opts.chains).await?;
         let info = devnet.info.clone();
         let chain_a = Chain::connect(&info.chains[0])?;
         let chain_b = Chain::connect(&info.chains[1])?;
+        let chain_c = info.chains.get(2).map(Chain::connect).transpose()?;
         let start_blocks = (chain_a.head().await?.0, chain_b.head().await?.0);
         let mut verifier_rpcs = opts.verifier_rpcs.clone();
         let verifier_proxy_b = match opts.verifier_proxy_b {
@@ -167,10 +177,15 @@ impl World {
         let hooks = WebhookReceiver::start(opts.on_webhook.clone()).await?;
 
         let mut platforms = Vec::new();
-        for (key, name) in [
+        let fx_name = "FX desk".to_string();
+        let mut names = vec![
             ("seller", &opts.platform_names.0),
             ("buyer", &opts.platform_names.1),
-        ] {
+        ];
+        if chain_c.is_some() {
+            names.push(("fx_provider", &fx_name));
+        }
+        for (key, name) in names {
             let (id, token) = coordinator.create_platform(name)?;
             let ep = api
                 .post_ok(
@@ -190,10 +205,15 @@ impl World {
                 key: key.to_string(),
             });
         }
+        let fx_platform = (platforms.len() > 2).then(|| platforms.pop()).flatten();
         let buyer_platform = platforms.pop().ok_or_else(|| eyre!("no buyer platform"))?;
         let seller_platform = platforms.pop().ok_or_else(|| eyre!("no seller platform"))?;
         let seller = Custody::new(&info.parties.seller.private_key, &info.chains)?;
         let buyer = Custody::new(&info.parties.buyer.private_key, &info.chains)?;
+        let fx = match &info.parties.fx_provider {
+            Some(p) if chain_c.is_some() => Some(Custody::new(&p.private_key, &info.chains)?),
+            _ => None,
+        };
         Ok(World {
             dir,
             devnet,
@@ -205,6 +225,9 @@ impl World {
             buyer_platform,
             chain_a,
             chain_b,
+            chain_c,
+            fx_platform,
+            fx,
             seller,
             buyer,
             start_blocks,
@@ -220,9 +243,25 @@ impl World {
         self.passed = true;
     }
 
+    /// Every chain: A, B (and C).
+    pub fn chains(&self) -> Vec<&Chain> {
+        [&self.chain_a, &self.chain_b]
+            .into_iter()
+            .chain(self.chain_c.as_ref())
+            .collect()
+    }
+
+    /// Every platform: the seller's, the buyer's (and the FX provider's).
+    pub fn platforms(&self) -> Vec<&Platform> {
+        [&self.seller_platform, &self.buyer_platform]
+            .into_iter()
+            .chain(self.fx_platform.as_ref())
+            .collect()
+    }
+
     /// The chain with this chain id.
     pub fn chain(&self, chain_id: u64) -> eyre::Result<&Chain> {
-        [&self.chain_a, &self.chain_b]
+        self.chains()
             .into_iter()
             .find(|c| c.info.chain_id == chain_id)
             .ok_or_else(|| eyre!("no chain {chain_id}"))
@@ -402,107 +441,6 @@ impl World {
         }
     }
 
-    /// Waits for the `settlement.state.<state>` webhook of one settlement at one platform.
-    pub async fn wait_webhook(
-        &self,
-        platform: &Platform,
-        id: &str,
-        state: &str,
-    ) -> eyre::Result<Delivery> {
-        let event = format!("settlement.state.{}", state.to_ascii_lowercase());
-        let started = Instant::now();
-        loop {
-            if let Some(d) = self
-                .hooks
-                .events(&platform.key, id)
-                .into_iter()
-                .find(|d| d.event == event)
-            {
-                return Ok(d);
-            }
-            if started.elapsed() > STEP_TIMEOUT {
-                bail!(
-                    "no {event} webhook at {} after {} s\n{}",
-                    platform.name,
-                    STEP_TIMEOUT.as_secs(),
-                    self.context(Some(id)).await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// The `settlement.state.*` events one platform received for a settlement, one per
-    /// webhook-id, e.g. `["compliance_checking", ..., "finalized"]`, in state-machine order:
-    /// deliveries run concurrently and may arrive out of order (two transitions from one
-    /// block are milliseconds apart), so they are chained by `data.previous_state` →
-    /// `data.state`, as a receiver would. Deliveries that do not fit the chain (a duplicate,
-    /// a gap) are appended in arrival order, so a comparison still shows them.
-    pub fn webhook_states(&self, platform: &Platform, id: &str) -> Vec<String> {
-        let mut left: Vec<(Option<String>, String, String)> = self
-            .hooks
-            .events(&platform.key, id)
-            .into_iter()
-            .filter_map(|d| {
-                let name = d.event.strip_prefix("settlement.state.")?.to_string();
-                let data = &d.body["data"];
-                let prev = data["previous_state"].as_str().map(str::to_string);
-                let state = data["state"].as_str().unwrap_or_default().to_string();
-                Some((prev, state, name))
-            })
-            .collect();
-        let mut out = Vec::new();
-        let mut cur: Option<String> = None;
-        while let Some(i) = left.iter().position(|(p, _, _)| *p == cur) {
-            let (_, state, name) = left.remove(i);
-            out.push(name);
-            cur = Some(state);
-        }
-        out.extend(left.into_iter().map(|(_, _, name)| name));
-        out
-    }
-
-    /// Checks the webhooks of both platforms for one settlement: no refused request, each
-    /// event delivered under exactly one webhook-id, and the state events equal to the
-    /// settlement's transitions (lowercase) in order.
-    pub async fn check_webhooks(&self, id: &str) -> eyre::Result<()> {
-        let rejected = self.hooks.rejected();
-        if !rejected.is_empty() {
-            bail!("webhook requests refused: {rejected:?}");
-        }
-        let transitions: Vec<String> = self
-            .transitions(id)
-            .await?
-            .iter()
-            .map(|s| s.to_ascii_lowercase())
-            .collect();
-        for p in [&self.seller_platform, &self.buyer_platform] {
-            let events = self.hooks.events(&p.key, id);
-            let mut names: Vec<&str> = events.iter().map(|d| d.event.as_str()).collect();
-            names.sort_unstable();
-            let before = names.len();
-            names.dedup();
-            if names.len() != before {
-                bail!(
-                    "{}: one event under several webhook-ids (delivered twice as different events): {:?}",
-                    p.name,
-                    events
-                        .iter()
-                        .map(|d| (&d.event, &d.webhook_id))
-                        .collect::<Vec<_>>()
-                );
-            }
-            let states = self.webhook_states(p, id);
-            if states != transitions {
-                bail!(
-                    "{}: state webhooks {states:?} differ from the transitions {transitions:?}",
-                    p.name
-                );
-            }
-        }
-        Ok(())
-    }
-
     /// The legs `platform` must fund, once the settlement is awaiting deposits.
     pub async fn deposits(
         &self,
@@ -529,64 +467,12 @@ impl World {
         d.pop().ok_or_else(|| eyre!("no deposit"))
     }
 
-    /// The evidence bundle of a settlement (`/evidence`, the bundle member when wrapped).
-    pub async fn evidence_bundle(&self, id: &str) -> eyre::Result<Value> {
-        let v = self
-            .api
-            .get_ok(
-                &self.seller_platform.token,
-                &format!("/v1/settlements/{id}/evidence"),
-            )
-            .await?;
-        if v.get("bundle_version").is_some() {
-            return Ok(v);
-        }
-        match v.get("bundle") {
-            Some(b) if b.get("bundle_version").is_some() => Ok(b.clone()),
-            _ => bail!("no evidence bundle in /evidence: {v}"),
-        }
-    }
-
-    /// Writes `bundle` to the working directory and runs `lockstep evidence verify` against
-    /// both chains.
-    pub fn verify_evidence(&self, bundle: &Value, file: &str) -> eyre::Result<Output> {
-        let path = self.dir.join(file);
-        std::fs::write(&path, serde_json::to_vec_pretty(bundle)?)?;
-        let rpcs: Vec<(u64, String)> = [&self.chain_a, &self.chain_b]
-            .iter()
-            .map(|c| (c.info.chain_id, c.info.rpc_url.clone()))
-            .collect();
-        evidence_verify(&path, &rpcs)
-    }
-
-    /// `lockstep evidence bundle FACTS`: a bundle rebuilt (consistently) from `facts`.
-    pub fn rebuild_bundle(&self, facts: &Value, file: &str) -> eyre::Result<Value> {
-        let path = self.dir.join(file);
-        std::fs::write(&path, serde_json::to_vec_pretty(facts)?)?;
-        let out = std::process::Command::new(crate::devnet::lockstep_bin()?)
-            .args(["evidence", "bundle"])
-            .arg(&path)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "lockstep evidence bundle failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(serde_json::from_slice(&out.stdout)?)
-    }
-
-    /// `lockstep evidence verify BUNDLE` without `--rpc` (content only).
-    pub fn verify_evidence_offline(&self, bundle: &Value, file: &str) -> eyre::Result<Output> {
-        let path = self.dir.join(file);
-        std::fs::write(&path, serde_json::to_vec_pretty(bundle)?)?;
-        evidence_verify(&path, &[])
-    }
-
-    /// Moves both chains' clocks to `timestamp` (one block each).
+    /// Moves every chain's clock to `timestamp` (one block each).
     pub async fn warp_to(&self, timestamp: u64) -> eyre::Result<()> {
-        self.chain_a.warp_to(timestamp).await?;
-        self.chain_b.warp_to(timestamp).await
+        for c in self.chains() {
+            c.warp_to(timestamp).await?;
+        }
+        Ok(())
     }
 
     /// The settlement's on-chain `timeoutAt` (unix seconds), from its terms.
@@ -621,6 +507,8 @@ impl World {
             "seller".into()
         } else if a == self.buyer.address {
             "buyer".into()
+        } else if self.fx.as_ref().is_some_and(|f| f.address == a) {
+            "FX provider".into()
         } else {
             a.to_string()
         }
