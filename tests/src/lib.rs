@@ -16,6 +16,7 @@
 //!   restores, or makes lie ([`lying`]: no logs, other block hashes).
 //! - [`forge`]: forged LayerZero packets verified by one DVN key alone (R5 tests).
 //! - [`fx`]: the three-party, three-chain FX trade (`dvp-fx`).
+//! - [`report`]: what the demos print (amounts, deployment check, evidence refs, gas).
 //! - [`steps`]: steps and checks the tests share (to AWAITING_DEPOSITS, balances, typed
 //!   escrow reverts).
 //! - [`world`]: everything above wired together for one test: two (or three) platforms,
@@ -33,6 +34,7 @@ pub mod fx;
 pub mod lying;
 pub mod process;
 pub mod proxy;
+pub mod report;
 pub mod steps;
 pub mod verifier;
 pub mod webhooks;

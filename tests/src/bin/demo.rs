@@ -12,32 +12,11 @@
 
 use alloy::primitives::U256;
 use eyre::{bail, eyre};
+use lockstep_e2e::report::{deployment_check, now, print_gas, print_refs, say, units};
 use lockstep_e2e::webhooks::Delivery;
 use lockstep_e2e::{Trade, World, WorldOptions};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn now() -> String {
-    chrono::Utc::now().format("%H:%M:%S%.3f").to_string()
-}
-
-fn say(msg: impl AsRef<str>) {
-    println!("[{}] {}", now(), msg.as_ref());
-}
-
-/// `amount` base units with `decimals` as a decimal string.
-fn units(amount: U256, decimals: u32) -> String {
-    let scale = U256::from(10u64).pow(U256::from(decimals));
-    let whole = amount / scale;
-    let frac = amount % scale;
-    if frac.is_zero() {
-        whole.to_string()
-    } else {
-        let f = format!("{:0>width$}", frac.to_string(), width = decimals as usize);
-        format!("{whole}.{}", f.trim_end_matches('0'))
-    }
-}
 
 struct Balances {
     seller_bond_a: U256,
@@ -125,26 +104,6 @@ async fn run() -> eyre::Result<()> {
     w.done();
     say("tearing down: coordinator, anvils");
     result
-}
-
-/// `lockstep deployment check` on the world's configuration: prints its table, fails the
-/// demo on any deviation.
-fn deployment_check(w: &World) -> eyre::Result<()> {
-    let started = Instant::now();
-    let out = lockstep_e2e::process::deployment_check(&w.coordinator.config)?;
-    say(format!(
-        "deployment check (bytecode vs contracts/src, owner, delegate, timelock, peers, libraries, DVNs) in {:.1} s:",
-        started.elapsed().as_secs_f64()
-    ));
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    if !out.status.success() {
-        bail!(
-            "deployment check failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
 }
 
 async fn settle(w: &World) -> eyre::Result<()> {
@@ -277,17 +236,7 @@ async fn settle(w: &World) -> eyre::Result<()> {
         "gas used (every transaction after deployment: registration, deposits, both DVNs, executor)"
     );
     for (label, g) in [("chain A", &gas_a), ("chain B", &gas_b)] {
-        let parts: Vec<String> = g
-            .by_sender
-            .iter()
-            .map(|(who, (n, gas))| format!("{} {n} tx {gas}", w.label(*who)))
-            .collect();
-        println!(
-            "  {label}  {:>9} gas in {} tx   ({})",
-            g.gas,
-            g.txs,
-            parts.join(", ")
-        );
+        print_gas(w, label, g);
     }
     println!(
         "  total    {:>9} gas in {} tx",
@@ -307,39 +256,4 @@ fn check_swap(before: &Balances, after: &Balances, t: &Trade) -> eyre::Result<()
         bail!("balances did not swap exactly");
     }
     Ok(())
-}
-
-fn print_refs(bundle: &Value) {
-    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
-    println!("evidence");
-    println!(
-        "  decision_ref          {}",
-        s(&bundle["decision"]["decision_ref"])
-    );
-    println!(
-        "  on-chain decisionRef  {}",
-        s(&bundle["decision"]["onchain_decision_ref"])
-    );
-    if let Some(legs) = bundle["legs"].as_array() {
-        for (i, l) in legs.iter().enumerate() {
-            let anchor = &bundle["facts"]["legs"][i]["anchor"];
-            println!(
-                "  leg {}  execution_ref {}  outcome {}",
-                l["leg_index"],
-                s(&l["execution_ref"]),
-                s(&l["execution"]["outcome"])
-            );
-            println!(
-                "         anchor chain {} tx {} block {} ({})",
-                anchor["chain_id"],
-                s(&anchor["tx_hash"]),
-                anchor["block_number"],
-                s(&anchor["event"])
-            );
-        }
-    }
-    println!(
-        "  audit chain cap       {}",
-        s(&bundle["audit_chain"]["cap"])
-    );
 }
