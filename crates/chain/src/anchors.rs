@@ -14,8 +14,10 @@ use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, B256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::sol_types::SolEvent;
+use async_trait::async_trait;
 use lockstep_bindings::ISettlementEscrow;
-use lockstep_evidence::bundle::{AnchorChecker, AnchorRecord, Mismatch};
+use lockstep_core::{AnchorCheckFailed, BundleAnchors};
+use lockstep_evidence::bundle::{AnchorChecker, AnchorRecord, Mismatch, verify_bundle};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -221,5 +223,34 @@ impl AnchorChecker for RpcAnchors {
 
     fn describe(&self) -> &'static str {
         "every anchor re-checked against the chains (receipt, block hash, log, event, settlement id)"
+    }
+}
+/// [`BundleAnchors`] over the coordinator's configured chains: the dashboard's "verify"
+/// re-checks a bundle against the same RPC endpoints the chain side reads.
+#[derive(Debug, Clone, Default)]
+pub struct ConfiguredAnchors {
+    rpcs: BTreeMap<u64, String>,
+}
+
+impl ConfiguredAnchors {
+    /// Checks anchors of the chains in `rpcs` (chain id -> JSON-RPC URL); an anchor on
+    /// another chain fails the check.
+    pub fn new(rpcs: BTreeMap<u64, String>) -> ConfiguredAnchors {
+        ConfiguredAnchors { rpcs }
+    }
+}
+
+#[async_trait]
+impl BundleAnchors for ConfiguredAnchors {
+    async fn verify_on_chains(
+        &self,
+        bundle: &Value,
+    ) -> std::result::Result<String, AnchorCheckFailed> {
+        let anchors = RpcAnchors::fetch(bundle, &self.rpcs)
+            .await
+            .map_err(|e| AnchorCheckFailed(e.to_string()))?;
+        verify_bundle(bundle, &anchors)
+            .map(|summary| summary.to_string())
+            .map_err(|e| AnchorCheckFailed(e.to_string()))
     }
 }

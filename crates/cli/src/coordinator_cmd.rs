@@ -232,6 +232,12 @@ async fn run_daemon(
             .map(|s| s.metrics() as Arc<dyn MetricsSource>)
             .collect(),
         packets: Some(packets),
+        bundle_anchors: Some(Arc::new(lockstep_chain::anchors::ConfiguredAnchors::new(
+            file.chains
+                .iter()
+                .filter_map(|c| Some((c.chain_id, c.rpc_url.clone()?)))
+                .collect(),
+        ))),
         // Webhook target names resolve through the system resolver.
         webhook_lookup: None,
     };

@@ -62,6 +62,9 @@ pub struct Extras {
     /// The relayer's packets for `/v1/operator/packets` and the stuck report; without one
     /// the packet list is empty and every guid is unknown.
     pub packets: Option<Arc<dyn PacketDesk>>,
+    /// Re-checks evidence bundles against the chains (`POST /v1/evidence/verify`); without
+    /// one only the offline check runs.
+    pub bundle_anchors: Option<Arc<dyn lockstep_core::BundleAnchors>>,
     /// Resolves webhook target names (checked and pinned by the worker); default: the
     /// system resolver.
     pub webhook_lookup: Option<Arc<dyn crate::webhooks::Lookup>>,
@@ -218,6 +221,7 @@ impl Coordinator {
             metrics: self.metrics.clone(),
             metrics_sources: extras.metrics_sources,
             packets: extras.packets,
+            bundle_anchors: extras.bundle_anchors,
             limiter: Default::default(),
             addresses: Default::default(),
             config: self.config.clone(),

@@ -20,6 +20,7 @@
 //! Data flows one way: instruction → settlement → chain → evidence. `crates/cli` wires the
 //! coordinator and the chain side through these ports (docs/architecture.md).
 
+pub mod anchors;
 pub mod backoff;
 pub mod chains;
 pub mod db;
@@ -33,6 +34,7 @@ pub mod registrar;
 pub mod state;
 pub mod task;
 
+pub use anchors::{AnchorCheckFailed, BundleAnchors};
 pub use backoff::Backoff;
 pub use chains::EscrowChain;
 pub use db::{Backend, Db, DbError};

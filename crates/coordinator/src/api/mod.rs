@@ -3,6 +3,7 @@
 //! [`instructions`], [`settlements`], [`packets`] and [`webhooks`]; this module holds the shared
 //! state, errors, authentication, paging, the router and the operational endpoints.
 
+pub mod dashboard;
 pub mod instructions;
 pub mod limits;
 mod openapi;
@@ -69,6 +70,8 @@ pub fn router(c: AppState) -> Router {
         .routes(routes!(packets::list_packets))
         .routes(routes!(packets::get_packet))
         .routes(routes!(packets::retry_packet))
+        .routes(routes!(dashboard::settlement_deliveries))
+        .routes(routes!(dashboard::verify_evidence))
         .routes(routes!(healthz))
         .split_for_parts();
     let mut openapi = openapi;
@@ -85,6 +88,10 @@ pub fn router(c: AppState) -> Router {
             params,
             params::refuse_unknown,
         ))
+        // The dashboard's page and assets: no query parameters to check.
+        .route("/dashboard", get(dashboard::index))
+        .route("/dashboard/app.js", get(dashboard::script))
+        .route("/dashboard/app.css", get(dashboard::style))
         .layer(DefaultBodyLimit::max(c.config.http.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             c.clone(),

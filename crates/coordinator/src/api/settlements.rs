@@ -26,6 +26,13 @@ use utoipa::{IntoParams, ToSchema};
 pub struct SettlementFilter {
     /// A state, e.g. `COMPLIANCE_CLEARED`.
     pub state: Option<String>,
+    /// A template slug, e.g. `cross-chain-dvp`.
+    #[param(max_length = 64)]
+    pub template: Option<String>,
+    /// Settlements with a party on this platform (`plt_...`). For a platform token only
+    /// its own id finds anything.
+    #[param(max_length = 64)]
+    pub platform_id: Option<String>,
     /// Page size (default 50, at most 500).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
@@ -57,7 +64,25 @@ pub(super) async fn list_settlements(
         })?),
         None => None,
     };
-    let (rows, total) = store::list(&c.db, reader, state, limit, offset).await?;
+    for (name, v) in [("template", &q.template), ("platform_id", &q.platform_id)] {
+        if v.as_ref().is_some_and(|v| v.len() > 64) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{name}: at most 64 characters"),
+            ));
+        }
+    }
+    let party = match (reader, q.platform_id.as_deref()) {
+        (Some(me), Some(p)) if p != me => return Ok(page(Vec::new(), 0, limit, offset)),
+        (Some(me), _) => Some(me),
+        (None, p) => p,
+    };
+    let filter = store::ListFilter {
+        party,
+        state,
+        template: q.template.as_deref(),
+    };
+    let (rows, total) = store::list(&c.db, &filter, limit, offset).await?;
     let items = rows
         .iter()
         .map(|r| r.view())

@@ -40,6 +40,8 @@ pub struct ApiState {
     pub metrics_sources: Vec<Arc<dyn MetricsSource>>,
     /// The relayer's packets (the chain side's), if wired.
     pub packets: Option<Arc<dyn PacketDesk>>,
+    /// Re-checks evidence bundles against the chains, if wired.
+    pub bundle_anchors: Option<Arc<dyn lockstep_core::BundleAnchors>>,
     /// Per-token request limits.
     pub limiter: RateLimiter,
     /// Per-address limits for requests without a valid token.

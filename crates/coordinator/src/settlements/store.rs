@@ -246,26 +246,40 @@ pub async fn get_visible(
     Ok(s.filter(|s| platform.is_none_or(|p| s.has_party(p))))
 }
 
-/// Lists settlements visible to `platform`, optionally in one state, newest first.
+/// Which settlements [`list`] returns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListFilter<'a> {
+    /// Only those with a party on this platform (`None`: all).
+    pub party: Option<&'a str>,
+    /// Only those in this state.
+    pub state: Option<SettlementState>,
+    /// Only those of this template.
+    pub template: Option<&'a str>,
+}
+
+/// The settlements `filter` selects, newest first, and how many it selects in all.
 pub async fn list(
     db: &Db,
-    platform: Option<&str>,
-    state: Option<SettlementState>,
+    filter: &ListFilter<'_>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<SettlementRow>, i64)> {
     let mut cond = String::from("1 = 1");
     let mut binds: Vec<String> = Vec::new();
-    if let Some(p) = platform {
+    if let Some(p) = filter.party {
         binds.push(p.into());
         cond.push_str(&format!(
             " AND (seller_platform_id = ${n} OR buyer_platform_id = ${n} OR (party_count > 2 AND id IN (SELECT settlement_id FROM settlement_parties WHERE platform_id = ${n})))",
             n = binds.len()
         ));
     }
-    if let Some(s) = state {
+    if let Some(s) = filter.state {
         binds.push(s.as_str().into());
         cond.push_str(&format!(" AND state = ${}", binds.len()));
+    }
+    if let Some(t) = filter.template {
+        binds.push(t.into());
+        cond.push_str(&format!(" AND template_slug = ${}", binds.len()));
     }
     let count_sql = format!("SELECT COUNT(*) AS n FROM settlements WHERE {cond}");
     let mut q = sqlx::query(&count_sql);

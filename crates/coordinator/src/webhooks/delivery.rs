@@ -191,6 +191,57 @@ pub async fn delivery(db: &Db, platform: &str, id: &str) -> Result<Option<Delive
     }
 }
 
+/// A delivery of a settlement's event, with the platform and endpoint it went to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SettlementDelivery {
+    /// The platform the event was for.
+    pub platform_id: String,
+    /// The endpoint it was posted to.
+    pub endpoint_id: String,
+    /// The delivery and its attempts.
+    #[serde(flatten)]
+    pub delivery: Delivery,
+}
+
+/// A delivery row with its platform and endpoint.
+#[derive(Debug, sqlx::FromRow)]
+struct SettlementDeliveryRow {
+    #[sqlx(flatten)]
+    row: DeliveryRow,
+    platform_id: String,
+    endpoint_id: String,
+}
+
+/// Most deliveries [`for_settlement`] returns (a settlement has about ten events per
+/// platform and endpoint).
+pub const SETTLEMENT_DELIVERIES_MAX: i64 = 1_000;
+
+/// The deliveries of settlement `settlement_id`'s events, oldest first: `platform`'s only,
+/// or every platform's (`None`, the operator).
+pub async fn for_settlement(
+    db: &Db,
+    settlement_id: &str,
+    platform: Option<&str>,
+) -> Result<Vec<SettlementDelivery>> {
+    let sql = format!(
+        "SELECT d.id, d.event_id, d.status, d.attempts, d.next_attempt_at, d.created_at, e.event_type, e.payload, d.platform_id, d.endpoint_id FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id WHERE e.settlement_id = $1 AND ($2 = '' OR d.platform_id = $2) ORDER BY d.created_at, d.id LIMIT {SETTLEMENT_DELIVERIES_MAX}"
+    );
+    let rows: Vec<SettlementDeliveryRow> = sqlx::query_as(&sql)
+        .bind(settlement_id)
+        .bind(platform.unwrap_or_default())
+        .fetch_all(db.pool())
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(SettlementDelivery {
+            platform_id: r.platform_id,
+            endpoint_id: r.endpoint_id,
+            delivery: with_attempts(db, r.row).await?,
+        });
+    }
+    Ok(out)
+}
+
 /// A delivery row joined with its event.
 const SELECT_DELIVERY: &str = "SELECT d.id, d.event_id, d.status, d.attempts, d.next_attempt_at, d.created_at, e.event_type, e.payload FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id";
 

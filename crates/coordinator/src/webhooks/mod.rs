@@ -21,7 +21,8 @@ pub mod signature;
 pub mod target;
 
 pub use delivery::{
-    Attempt, Delivery, DeliveryStatus, UNDELIVERABLE, WebhookWorker, deliveries, delivery,
+    Attempt, Delivery, DeliveryStatus, SettlementDelivery, UNDELIVERABLE, WebhookWorker,
+    deliveries, delivery, for_settlement,
 };
 pub use endpoints::{Endpoint, Rotation, create, delete, get, list, rotate, update};
 pub use outbox::test_ping;

@@ -19,9 +19,10 @@ pub async fn enqueue(
 ) -> Result<String> {
     let id = new_id("msg");
     let now = now_ms();
+    let settlement = data["settlement_id"].as_str().map(str::to_owned);
     let payload = serde_json::json!({"id": id, "event": event, "data": data});
-    sqlx::query("INSERT INTO webhook_events (id, platform_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&id).bind(platform).bind(event).bind(serde_json::to_string(&payload)?).bind(now)
+    sqlx::query("INSERT INTO webhook_events (id, platform_id, event_type, payload, created_at, settlement_id) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&id).bind(platform).bind(event).bind(serde_json::to_string(&payload)?).bind(now).bind(settlement)
         .execute(&mut *conn).await?;
     let endpoints =
         sqlx::query("SELECT id FROM webhook_endpoints WHERE platform_id = $1 AND enabled = 1")

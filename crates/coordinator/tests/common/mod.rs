@@ -180,6 +180,7 @@ impl Env {
                 eligibility: self.eligibility.clone(),
                 webhook_lookup: self.webhook_lookup.clone(),
                 packets: self.packets.clone(),
+                bundle_anchors: None,
                 ..Extras::default()
             })
             .await
