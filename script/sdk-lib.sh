@@ -61,11 +61,11 @@ sdk_generate_python() {
   local doc="$1" out="$2"
   mkdir -p "$out"
   "$SDK_VENV/bin/python" "$SDK_DIR/python/openapi_for_generator.py" "$doc" "$out/openapi.json"
-  (cd "$out" && PATH="$SDK_VENV/bin:$PATH" "$SDK_VENV/bin/openapi-python-client" generate \
+  (cd "$out" && RUFF_NO_CACHE=true PATH="$SDK_VENV/bin:$PATH" "$SDK_VENV/bin/openapi-python-client" generate \
     --path "$out/openapi.json" --meta none --config "$SDK_DIR/python/openapi-python-client.yml" \
     --output-path "$out/lockstep_client" --fail-on-warning >"$out/generator.log" 2>&1) ||
     { cat "$out/generator.log" >&2; die "openapi-python-client failed on $1"; }
-  rm -f "$out/openapi.json" "$out/generator.log"
+  rm -rf "$out/openapi.json" "$out/generator.log" "$out/lockstep_client/.ruff_cache"
 }
 
 # Fetches $1/openapi.json into $2, normalised.
