@@ -244,6 +244,8 @@ def check_webhooks(p: Platform, settlement_id: str) -> None:
             return [m for m in p.received.values() if m["data"].get("settlement_id") == settlement_id]
 
     def probe() -> bool | None:
+        if p.failures:
+            raise ExampleError(f"{p.name}: genuine webhooks failed: {'; '.join(p.failures)}")
         if not EXPECTED_EVENTS <= {m["event"] for m in mine()}:
             return None
         log = expect(

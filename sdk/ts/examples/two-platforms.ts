@@ -213,6 +213,7 @@ async function seeSettlementForm(p: Platform, id: string): Promise<Schemas["Sett
 async function checkWebhooks(p: Platform, settlementId: string): Promise<void> {
   const mine = () => [...p.received.values()].filter((m) => m.data.settlement_id === settlementId);
   await until(`${p.name}'s webhooks for ${settlementId}`, async () => {
+    if (p.failures.length > 0) throw new Error(`${p.name}: genuine webhooks failed: ${p.failures.join("; ")}`);
     if (!EXPECTED_EVENTS.every((e) => mine().some((m) => m.event === e))) return undefined;
     const { data, error } = await p.client.GET("/v1/webhook-endpoints/{id}/deliveries", {
       params: { path: { id: p.endpointId }, query: { limit: 500 } },
