@@ -5,13 +5,17 @@ one `dvp-standard` trade: platform A the seller (first side, which is issued the
 reference), platform B the buyer (second side, with that reference). Both then read the
 settlement that formed, wait for its webhooks and verify every one with
 `lockstep_webhooks.verify_webhook`; the first genuine delivery is posted back to each
-receiver with its body tampered (must be refused) and as it was (must be accepted).
+receiver with its body tampered (must be refused) and as it was (must be accepted). Last,
+each platform rotates its endpoint's secret and checks that the server's test ping verifies
+with both the new and the replaced secret.
 
 Exits 0 only when the settlement formed and reached COMPLIANCE_CLEARED, each platform
 received and verified every webhook up to it (settlement.state.instructed,
 .compliance_checking, .compliance_cleared and settlement.compliance.cleared), the server
-records each of them as delivered, and every tampered copy was refused. Without a chain
-side (`[[chains]]` without `rpc_url`) COMPLIANCE_CLEARED is where a settlement waits.
+records each of them as delivered, every tampered copy was refused, and the ping after the
+rotation verified with both secrets. Without a chain side (`[[chains]]` without `rpc_url`)
+COMPLIANCE_CLEARED is where a settlement waits; with one it moves on, and later webhooks
+are verified too.
 
 Env: LOCKSTEP_URL (e.g. http://127.0.0.1:8080), LOCKSTEP_TOKEN_A, LOCKSTEP_TOKEN_B (two
 platforms' tokens). The server must allow loopback webhook targets
@@ -29,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
@@ -37,7 +42,13 @@ import httpx
 from lockstep_client import AuthenticatedClient
 from lockstep_client.api.instructions import get_instruction, submit_instruction
 from lockstep_client.api.settlements import get_settlement
-from lockstep_client.api.webhooks import create_endpoint, delete_endpoint, endpoint_deliveries
+from lockstep_client.api.webhooks import (
+    create_endpoint,
+    delete_endpoint,
+    endpoint_deliveries,
+    ping_endpoint,
+    rotate_endpoint_secret,
+)
 from lockstep_client.models import (
     Direction,
     EndpointRequest,
@@ -92,7 +103,7 @@ class Platform:
         self.client = AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True)
         self.received: dict[str, dict[str, Any]] = {}
         self.failures: list[str] = []
-        self.first_raw: tuple[dict[str, str], bytes] | None = None
+        self.raw: dict[str, tuple[dict[str, str], bytes]] = {}  # genuine deliveries as they arrived, by id
         self.secret = ""
         self.endpoint_id = ""
         self.lock = threading.Lock()
@@ -126,9 +137,7 @@ class Platform:
             return 400
         with self.lock:
             self.received[message["id"]] = message
-            if self.first_raw is None:
-                signed = {k: v for k, v in headers.items() if k in SIGNED_HEADERS}
-                self.first_raw = (signed, body)
+            self.raw.setdefault(message["id"], ({k: v for k, v in headers.items() if k in SIGNED_HEADERS}, body))
         return 204
 
     def listen(self) -> None:
@@ -147,9 +156,11 @@ class Platform:
 
     def tampered_copy_is_rejected(self) -> bool:
         """Posts the first genuine delivery back tampered (must get 400) and intact (204)."""
-        if self.first_raw is None:
+        with self.lock:
+            first = next(iter(self.raw.values()), None)
+        if first is None:
             return False
-        headers, body = self.first_raw
+        headers, body = first
         text = body.decode()
         tampered = text.replace('"data":{', '"data":{"tampered":true,', 1) if '"data":{' in text else text + " "
         return self._post(headers, tampered.encode(), "1") == 400 and self._post(headers, body, "0") == 204
@@ -157,6 +168,31 @@ class Platform:
     def _post(self, headers: dict[str, str], body: bytes, mark: str) -> int:
         extra = {"content-type": "application/json", "x-example-tampered": mark}
         return httpx.post(self.url, content=body, headers={**headers, **extra}, timeout=5).status_code
+
+    def rotation_verifies_with_both_secrets(self) -> None:
+        """Rotates the secret and has the server send a `test.ping`: during the overlap it
+        carries one `v1,` signature per live secret, so both secrets must verify it."""
+        replaced = self.secret
+        rotated = expect(
+            rotate_endpoint_secret.sync(self.endpoint_id, client=self.client),
+            EndpointWithSecret,
+            f"{self.name}: rotate-secret",
+        )
+        self.secret = rotated.secret
+        ping = ping_endpoint.sync_detailed(self.endpoint_id, client=self.client)
+        if ping.status_code != HTTPStatus.ACCEPTED:
+            raise ExampleError(f"{self.name}: test ping answered {ping.status_code}")
+
+        def probe() -> str | None:
+            with self.lock:
+                return next((i for i, m in self.received.items() if m["event"] == "test.ping"), None)
+
+        headers, body = self.raw[until(f"{self.name}'s test.ping", probe)]
+        verify_webhook(replaced, headers, body)
+        verify_webhook(self.secret, headers, body)
+        if len(headers["webhook-signature"].split(" ")) != 2:
+            raise ExampleError(f"{self.name}: expected two signatures: {headers['webhook-signature']}")
+        print(f"{self.name}: after rotating the secret, the test.ping verifies with the new and the replaced one")
 
     def close(self) -> None:
         if self.endpoint_id:
@@ -278,7 +314,8 @@ def run(base_url: str, token_a: str, token_b: str) -> None:
             if p.failures:
                 raise ExampleError(f"{p.name}: genuine webhooks failed: {'; '.join(p.failures)}")
             print(f"{p.name}: tampered copy rejected")
-        print("ok: settlement formed, every webhook verified, tampered copies rejected")
+            p.rotation_verifies_with_both_secrets()
+        print("ok: settlement formed, every webhook verified, tampered copies rejected, rotation verified")
     finally:
         a.close()
         b.close()
@@ -292,7 +329,7 @@ def main() -> int:
         return 2
     try:
         run(base_url, token_a, token_b)
-    except ExampleError as err:
+    except (ExampleError, WebhookVerificationError) as err:
         print(f"two_platforms example failed: {err}", file=sys.stderr)
         return 1
     return 0

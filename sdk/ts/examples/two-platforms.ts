@@ -5,14 +5,17 @@
  * of one `dvp-standard` trade: platform A the seller (first side, which is issued the trade
  * reference), platform B the buyer (second side, with that reference). Both then read the
  * settlement that formed, wait for its webhooks and verify every one with `verifyWebhook`;
- * a copy with a tampered body is posted to each receiver and must be rejected.
+ * a copy with a tampered body is posted to each receiver and must be rejected. Last,
+ * each platform rotates its endpoint's secret and checks that the server's test ping
+ * verifies with both the new and the replaced secret.
  *
  * Exits 0 only when the settlement formed and reached COMPLIANCE_CLEARED, each platform
  * received and verified every webhook up to it (settlement.state.instructed,
  * .compliance_checking, .compliance_cleared and settlement.compliance.cleared), the
- * server recorded each of those deliveries as delivered, and every tampered copy was
- * rejected. Without a chain side (`[[chains]]` without `rpc_url`) COMPLIANCE_CLEARED is
- * where a settlement waits; with one it moves on, and later webhooks are verified too.
+ * server recorded each of those deliveries as delivered, every tampered copy was
+ * rejected, and the ping after the rotation verified with both secrets. Without a chain
+ * side (`[[chains]]` without `rpc_url`) COMPLIANCE_CLEARED is where a settlement waits;
+ * with one it moves on, and later webhooks are verified too.
  *
  * Env: LOCKSTEP_URL (e.g. http://127.0.0.1:8080), LOCKSTEP_TOKEN_A, LOCKSTEP_TOKEN_B (two
  * platforms' tokens). The server must allow loopback webhook targets
@@ -48,13 +51,19 @@ const ASSET = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 const USDC = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
 const TIMEOUT_MS = 30_000;
 
+/** A delivery as it arrived: the signed headers and the raw body. */
+interface Raw {
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
 /** One platform: its API client and its webhook receiver. */
 class Platform {
   readonly client: LockstepClient;
   readonly received = new Map<string, WebhookMessage>();
   rejected = 0;
-  /** The first genuine delivery as it arrived: signed headers and raw body. */
-  firstRaw: { headers: Record<string, string>; body: Buffer } | undefined;
+  /** Every genuine delivery as it arrived (signed headers and raw body), by webhook id. */
+  readonly raw = new Map<string, Raw>();
   /** Genuine webhooks that failed verification (must stay empty). */
   readonly failures: string[] = [];
   secret = "";
@@ -77,7 +86,7 @@ class Platform {
         try {
           const message = verifyWebhook(this.secret, req.headers, body);
           this.received.set(message.id, message);
-          this.firstRaw ??= { headers: signedHeaders(req), body };
+          if (!this.raw.has(message.id)) this.raw.set(message.id, { headers: signedHeaders(req), body });
           res.writeHead(204).end();
         } catch (err) {
           this.rejected += 1;
@@ -106,8 +115,9 @@ class Platform {
    * so the refusal is the tampering's doing). True when both hold.
    */
   async tamperedCopyIsRejected(): Promise<boolean> {
-    if (!this.firstRaw) return false;
-    const { headers, body } = this.firstRaw;
+    const [first] = this.raw.values();
+    if (!first) return false;
+    const { headers, body } = first;
     const text = body.toString("utf8");
     const tampered = text.includes('"data":{') ? text.replace('"data":{', '"data":{"tampered":true,') : `${text} `;
     const post = (payload: string, mark: string) =>
@@ -115,6 +125,31 @@ class Platform {
     const refused = (await post(tampered, "1")).status === 400;
     const accepted = (await post(text, "0")).status === 204;
     return refused && accepted;
+  }
+
+  /**
+   * Rotates the endpoint's secret and has the server send a `test.ping`: during the
+   * overlap it carries one `v1,` signature per live secret, so it must verify with the
+   * new secret and with the replaced one.
+   */
+  async rotationVerifiesWithBothSecrets(): Promise<void> {
+    const path = { path: { id: this.endpointId } };
+    const replaced = this.secret;
+    const rotated = await this.client.POST("/v1/webhook-endpoints/{id}/rotate-secret", { params: path });
+    if (!rotated.data) throw new Error(`${this.name}: rotate-secret failed: ${JSON.stringify(rotated.error)}`);
+    this.secret = rotated.data.secret;
+    const ping = await this.client.POST("/v1/webhook-endpoints/{id}/test", { params: path });
+    if (ping.response.status !== 202) throw new Error(`${this.name}: test ping answered ${ping.response.status}`);
+    const id = await until(`${this.name}'s test.ping`, async () =>
+      [...this.received.values()].find((m) => m.event === "test.ping")?.id,
+    );
+    const raw = this.raw.get(id);
+    if (!raw) throw new Error(`${this.name}: no raw copy of ${id}`);
+    const signatures = raw.headers["webhook-signature"]?.split(" ") ?? [];
+    verifyWebhook(replaced, raw.headers, raw.body);
+    verifyWebhook(this.secret, raw.headers, raw.body);
+    if (signatures.length !== 2) throw new Error(`${this.name}: expected two signatures, got ${signatures.length}`);
+    console.log(`${this.name}: after rotating the secret, the test.ping verifies with the new and the replaced one`);
   }
 
   async close(): Promise<void> {
@@ -246,8 +281,9 @@ async function main(): Promise<void> {
       }
       if (p.failures.length > 0) throw new Error(`${p.name}: genuine webhooks failed: ${p.failures.join("; ")}`);
       console.log(`${p.name}: tampered copy rejected (${p.rejected} rejected in all)`);
+      await p.rotationVerifiesWithBothSecrets();
     }
-    console.log("ok: settlement formed, every webhook verified, tampered copies rejected");
+    console.log("ok: settlement formed, every webhook verified, tampered copies rejected, rotation verified");
   } finally {
     await a.close();
     await b.close();
