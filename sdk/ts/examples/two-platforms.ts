@@ -156,7 +156,10 @@ class Platform {
     if (this.endpointId) {
       await this.client.DELETE("/v1/webhook-endpoints/{id}", { params: { path: { id: this.endpointId } } });
     }
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    // Stop listening and drop every connection, including keep-alive ones a client still holds.
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+    await closed;
   }
 }
 

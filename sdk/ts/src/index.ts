@@ -81,7 +81,8 @@ const SIGNED_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"] 
  * created or its secret rotated); `body` must be the raw request body, byte for byte.
  * Checks the `webhook-signature` (any of its space-separated `v1,` signatures, so a
  * rotated secret's overlap works) over `webhook-id.webhook-timestamp.body` and that the
- * timestamp is within five minutes of now. Throws `WebhookVerificationError` otherwise.
+ * timestamp is within five minutes of now. Throws `WebhookVerificationError` otherwise
+ * (also for a missing header or a body that is not UTF-8).
  * Deduplicate by `webhook-id`: retries carry the same id.
  */
 export function verifyWebhook(
@@ -97,8 +98,16 @@ export function verifyWebhook(
     }
     signed[name] = value;
   }
-  const text = typeof body === "string" ? body : new TextDecoder("utf-8", { fatal: true }).decode(body);
-  return new Webhook(secret).verify(text, signed) as WebhookMessage;
+  return new Webhook(secret).verify(utf8(body), signed) as WebhookMessage;
+}
+
+function utf8(body: string | Uint8Array): string {
+  if (typeof body === "string") return body;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    throw new WebhookVerificationError("the body is not UTF-8");
+  }
 }
 
 function pick(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
