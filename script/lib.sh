@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers for Lockstep's entry points (script/test, script/demo, ...).
 # Source it; it sets ROOT, puts the npm-installed Foundry binaries and script/solc on
 # PATH, and installs the npm toolchain when it is missing or stale.
@@ -8,14 +9,21 @@ export ROOT
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# Runs `npm ci` in the directory $1 when its node_modules is absent or older than its
+# package-lock.json; $2 says what it installs (for the log line).
+npm_ci_if_stale() {
+  command -v npm >/dev/null 2>&1 || die "npm is required (Node.js 20+)"
+  local dir="$1" stamp="$1/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then
+    local where="${dir#"$ROOT"}"
+    log "npm ci${where:+ in ${where#/}} ($2)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $dir failed"
+  fi
+}
+
 # Installs node_modules from package-lock.json when absent or older than the lock file.
 ensure_npm() {
-  command -v npm >/dev/null 2>&1 || die "npm is required (Node.js 20+)"
-  local stamp="$ROOT/node_modules/.package-lock.json"
-  if [ ! -f "$stamp" ] || [ "$ROOT/package-lock.json" -nt "$stamp" ]; then
-    log "npm ci (Foundry binaries, solc-js, LayerZero and OpenZeppelin contracts)"
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
-  fi
+  npm_ci_if_stale "$ROOT" "Foundry binaries, solc-js, LayerZero and OpenZeppelin contracts"
   local arch
   case "$(uname -m)" in
     x86_64) arch=amd64 ;;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the generated SDKs (sdk/), shared by script/sdk-generate and script/sdk-test.
 # Source after script/lib.sh. How the SDKs are generated and checked: sdk/README.md.
 
@@ -6,12 +7,7 @@ SDK_VENV="$SDK_DIR/python/.venv"
 
 # Installs sdk/ts/node_modules from its package-lock.json when absent or older than the lock.
 sdk_ensure_ts() {
-  command -v npm >/dev/null 2>&1 || die "npm is required (Node.js 20+)"
-  local stamp="$SDK_DIR/ts/node_modules/.package-lock.json"
-  if [ ! -f "$stamp" ] || [ "$SDK_DIR/ts/package-lock.json" -nt "$stamp" ]; then
-    log "npm ci in sdk/ts (openapi-typescript, openapi-fetch, standardwebhooks, typescript, tsx)"
-    (cd "$SDK_DIR/ts" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in sdk/ts failed"
-  fi
+  npm_ci_if_stale "$SDK_DIR/ts" "openapi-typescript, openapi-fetch, standardwebhooks, typescript, tsx"
 }
 
 # Creates sdk/python/.venv with the pinned requirements.txt (generator, ruff, runtime) and
