@@ -82,9 +82,11 @@ class VerifyWebhook(unittest.TestCase):
         h = headers(sign(SECRET, "msg_01", now(), BODY))
         with self.assertRaisesRegex(WebhookVerificationError, "missing header webhook-signature"):
             verify_webhook(SECRET, {k: v for k, v in h.items() if k != "webhook-signature"}, BODY)
-        for signature in ("v1", "v1,not base64!", "v1,a,b"):
+        for signature in ("v1", "v1,not base64!", "v1,a,b", ""):
             with self.assertRaises(WebhookVerificationError):
                 verify_webhook(SECRET, {**h, "webhook-signature": signature}, BODY)
+        with self.assertRaises(WebhookVerificationError):
+            verify_webhook(SECRET, {**h, "webhook-timestamp": "soon"}, BODY)
         with self.assertRaises(WebhookVerificationError):
             verify_webhook(SECRET, h, b"\xff\xfe")
 

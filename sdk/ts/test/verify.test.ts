@@ -61,9 +61,13 @@ test("a timestamp more than five minutes off is refused, even correctly signed",
   }
 });
 
-test("a missing header or a body that is not UTF-8 is a WebhookVerificationError", () => {
+test("a missing or malformed header or a body that is not UTF-8 is a WebhookVerificationError", () => {
   const { "webhook-signature": _, ...unsigned } = headers(sign(secret, "msg_01", now(), body));
   assert.throws(() => verifyWebhook(secret, unsigned, body), /missing header webhook-signature/);
   const h = headers(sign(secret, "msg_01", now(), body));
+  for (const signature of ["v1", "v1,not base64!", "v1,a,b", ""]) {
+    assert.throws(() => verifyWebhook(secret, { ...h, "webhook-signature": signature }, body), WebhookVerificationError);
+  }
+  assert.throws(() => verifyWebhook(secret, { ...h, "webhook-timestamp": "soon" }, body), WebhookVerificationError);
   assert.throws(() => verifyWebhook(secret, h, new Uint8Array([0xff, 0xfe])), WebhookVerificationError);
 });
