@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    DELIVER = "deliver"
+    RECEIVE = "receive"
+
+    def __str__(self) -> str:
+        return str(self.value)
