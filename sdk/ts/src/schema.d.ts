@@ -24,6 +24,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/evidence/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verifies an evidence bundle: offline (every ref recomputed from its facts) and, when
+         *     this coordinator's chains are configured, against the chains (each anchor's receipt,
+         *     canonical block, escrow, event and settlement id). A bundle that fails is a 200 with
+         *     `passed: false` and the first difference.
+         */
+        post: operations["verify_evidence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/instructions": {
         parameters: {
             query?: never;
@@ -346,6 +368,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/settlements/{id}/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The webhook deliveries of a settlement's events: the calling platform's own (operators:
+         *     every platform's), oldest first, each with its attempts; at most 1,000.
+         */
+        get: operations["settlement_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook-deliveries/{id}/redeliver": {
         parameters: {
             query?: never;
@@ -521,6 +563,13 @@ export interface components {
             escrow: string;
             /** @description 65 bytes `r || s || v`, 0x-hex. */
             signature: string;
+        };
+        /** @description One check's outcome. */
+        CheckOutcome: {
+            /** @description The summary line when it passed, the first difference or error otherwise. */
+            detail: string;
+            /** @description Whether it passed. */
+            passed: boolean;
         };
         /** @description A manual compliance decision. */
         DecisionRequest: {
@@ -1208,6 +1257,31 @@ export interface components {
             total: number;
         };
         /** @description A page of results. */
+        Paginated_SettlementDelivery: {
+            /** @description This page. */
+            items: (components["schemas"]["Delivery"] & {
+                /** @description The endpoint it was posted to. */
+                endpoint_id: string;
+                /** @description The platform the event was for. */
+                platform_id: string;
+            })[];
+            /**
+             * Format: int64
+             * @description Page size.
+             */
+            limit: number;
+            /**
+             * Format: int64
+             * @description Offset.
+             */
+            offset: number;
+            /**
+             * Format: int64
+             * @description All matching items.
+             */
+            total: number;
+        };
+        /** @description A page of results. */
         Paginated_SettlementView: {
             /** @description This page. */
             items: {
@@ -1397,6 +1471,13 @@ export interface components {
             /** @description The role. */
             role: components["schemas"]["Role"];
         };
+        /** @description A delivery of a settlement's event, with the platform and endpoint it went to. */
+        SettlementDelivery: components["schemas"]["Delivery"] & {
+            /** @description The endpoint it was posted to. */
+            endpoint_id: string;
+            /** @description The platform the event was for. */
+            platform_id: string;
+        };
         /**
          * @description A settlement's state (coordinator.md).
          * @enum {string}
@@ -1486,6 +1567,25 @@ export interface components {
                 "INSTRUCTED" | "COMPLIANCE_CHECKING" | "COMPLIANCE_CLEARED" | "AWAITING_DEPOSITS" | "EXECUTING_SWAP" | "FINALIZED" | "ROLLED_BACK" | "TIMED_OUT"
             ][];
         };
+        /** @description `POST /v1/evidence/verify`. */
+        VerifyRequest: {
+            /**
+             * @description An evidence bundle (`lockstep-evidence-bundle/v1`), e.g. the `bundle` member of
+             *     `GET /v1/settlements/{id}/evidence`.
+             */
+            bundle: Record<string, never>;
+        };
+        /** @description What `POST /v1/evidence/verify` found. */
+        VerifyResult: {
+            chains?: null | components["schemas"]["CheckOutcome"];
+            /** @description Every ref recomputed from the facts (no network). */
+            offline: components["schemas"]["CheckOutcome"];
+            /**
+             * @description `true` when the bundle recomputes and, where the chains are configured, every anchor
+             *     holds on its chain.
+             */
+            passed: boolean;
+        };
     };
     responses: never;
     parameters: never;
@@ -1555,6 +1655,114 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    verify_evidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyResult"];
+                };
+            };
+            /** @description malformed request: unknown query parameter, bad query value, or unreadable body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the operation's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body did not arrive within the body read timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body exceeds the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a bundle: wrong shape or values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limit exceeded: per token, or per client address for requests without a valid token */
+            429: {
+                headers: {
+                    /** @description seconds until a request is allowed again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request was not answered within the request timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -2738,6 +2946,13 @@ export interface operations {
             query?: {
                 /** @description A state, e.g. `COMPLIANCE_CLEARED`. */
                 state?: string;
+                /** @description A template slug, e.g. `cross-chain-dvp`. */
+                template?: string;
+                /**
+                 * @description Settlements with a party on this platform (`plt_...`). For a platform token only
+                 *     its own id finds anything.
+                 */
+                platform_id?: string;
                 /** @description Page size (default 50, at most 500). */
                 limit?: number;
                 /** @description Items to skip. */
@@ -3282,6 +3497,102 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description malformed request: unknown query parameter, bad query value, or unreadable body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the operation's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body did not arrive within the body read timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body exceeds the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limit exceeded: per token, or per client address for requests without a valid token */
+            429: {
+                headers: {
+                    /** @description seconds until a request is allowed again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request was not answered within the request timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    settlement_deliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paginated_SettlementDelivery"];
+                };
             };
             /** @description malformed request: unknown query parameter, bad query value, or unreadable body */
             400: {

@@ -2,6 +2,7 @@
 
 from .attempt import Attempt
 from .attestation import Attestation
+from .check_outcome import CheckOutcome
 from .decision_request import DecisionRequest
 from .delivery import Delivery
 from .delivery_payload import DeliveryPayload
@@ -43,6 +44,10 @@ from .paginated_instruction_view import PaginatedInstructionView
 from .paginated_instruction_view_items_item import PaginatedInstructionViewItemsItem
 from .paginated_packet_view import PaginatedPacketView
 from .paginated_packet_view_items_item import PaginatedPacketViewItemsItem
+from .paginated_settlement_delivery import PaginatedSettlementDelivery
+from .paginated_settlement_delivery_items_item import (
+    PaginatedSettlementDeliveryItemsItem,
+)
 from .paginated_settlement_view import PaginatedSettlementView
 from .paginated_settlement_view_items_item import PaginatedSettlementViewItemsItem
 from .paginated_settlement_view_items_item_compliance_type_0 import (
@@ -70,6 +75,7 @@ from .recover_request import RecoverRequest
 from .recover_response import RecoverResponse
 from .role import Role
 from .role_legs import RoleLegs
+from .settlement_delivery import SettlementDelivery
 from .settlement_state import SettlementState
 from .settlement_view import SettlementView
 from .settlement_view_compliance_type_0 import SettlementViewComplianceType0
@@ -79,10 +85,14 @@ from .stuck_settlement import StuckSettlement
 from .template import Template
 from .template_transitions_item_item_type_0 import TemplateTransitionsItemItemType0
 from .template_transitions_item_item_type_1 import TemplateTransitionsItemItemType1
+from .verify_request import VerifyRequest
+from .verify_request_bundle import VerifyRequestBundle
+from .verify_result import VerifyResult
 
 __all__ = (
     "Attempt",
     "Attestation",
+    "CheckOutcome",
     "DecisionRequest",
     "Delivery",
     "DeliveryPayload",
@@ -122,6 +132,8 @@ __all__ = (
     "PaginatedInstructionViewItemsItem",
     "PaginatedPacketView",
     "PaginatedPacketViewItemsItem",
+    "PaginatedSettlementDelivery",
+    "PaginatedSettlementDeliveryItemsItem",
     "PaginatedSettlementView",
     "PaginatedSettlementViewItemsItem",
     "PaginatedSettlementViewItemsItemComplianceType0",
@@ -139,6 +151,7 @@ __all__ = (
     "RecoverResponse",
     "Role",
     "RoleLegs",
+    "SettlementDelivery",
     "SettlementState",
     "SettlementView",
     "SettlementViewComplianceType0",
@@ -148,4 +161,7 @@ __all__ = (
     "Template",
     "TemplateTransitionsItemItemType0",
     "TemplateTransitionsItemItemType1",
+    "VerifyRequest",
+    "VerifyRequestBundle",
+    "VerifyResult",
 )

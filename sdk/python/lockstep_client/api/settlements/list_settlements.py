@@ -13,6 +13,8 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     state: str | Unset = UNSET,
+    template: str | Unset = UNSET,
+    platform_id: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -20,6 +22,10 @@ def _get_kwargs(
     params: dict[str, Any] = {}
 
     params["state"] = state
+
+    params["template"] = template
+
+    params["platform_id"] = platform_id
 
     params["limit"] = limit
 
@@ -105,6 +111,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     state: str | Unset = UNSET,
+    template: str | Unset = UNSET,
+    platform_id: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[ErrorBody | PaginatedSettlementView]:
@@ -112,6 +120,8 @@ def sync_detailed(
 
     Args:
         state (str | Unset):
+        template (str | Unset):
+        platform_id (str | Unset):
         limit (int | Unset):
         offset (int | Unset):
 
@@ -125,6 +135,8 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         state=state,
+        template=template,
+        platform_id=platform_id,
         limit=limit,
         offset=offset,
     )
@@ -140,6 +152,8 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     state: str | Unset = UNSET,
+    template: str | Unset = UNSET,
+    platform_id: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> ErrorBody | PaginatedSettlementView | None:
@@ -147,6 +161,8 @@ def sync(
 
     Args:
         state (str | Unset):
+        template (str | Unset):
+        platform_id (str | Unset):
         limit (int | Unset):
         offset (int | Unset):
 
@@ -161,6 +177,8 @@ def sync(
     return sync_detailed(
         client=client,
         state=state,
+        template=template,
+        platform_id=platform_id,
         limit=limit,
         offset=offset,
     ).parsed
@@ -170,6 +188,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     state: str | Unset = UNSET,
+    template: str | Unset = UNSET,
+    platform_id: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> Response[ErrorBody | PaginatedSettlementView]:
@@ -177,6 +197,8 @@ async def asyncio_detailed(
 
     Args:
         state (str | Unset):
+        template (str | Unset):
+        platform_id (str | Unset):
         limit (int | Unset):
         offset (int | Unset):
 
@@ -190,6 +212,8 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         state=state,
+        template=template,
+        platform_id=platform_id,
         limit=limit,
         offset=offset,
     )
@@ -203,6 +227,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     state: str | Unset = UNSET,
+    template: str | Unset = UNSET,
+    platform_id: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     offset: int | Unset = UNSET,
 ) -> ErrorBody | PaginatedSettlementView | None:
@@ -210,6 +236,8 @@ async def asyncio(
 
     Args:
         state (str | Unset):
+        template (str | Unset):
+        platform_id (str | Unset):
         limit (int | Unset):
         offset (int | Unset):
 
@@ -225,6 +253,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             state=state,
+            template=template,
+            platform_id=platform_id,
             limit=limit,
             offset=offset,
         )
