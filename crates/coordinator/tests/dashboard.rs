@@ -1,0 +1,254 @@
+//! API tests of what the dashboard reads beyond the settlement API, on SQLite and
+//! PostgreSQL: the settlement list's template and platform filters, a settlement's webhook
+//! deliveries (each platform its own, the operator all), evidence verification on request,
+//! and the dashboard page and assets with their security headers.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+both_backends!(
+    list_filters_by_template_and_platform,
+    webhook_deliveries_of_a_settlement_are_each_platforms_own,
+    evidence_verify_passes_a_real_bundle_and_names_the_first_difference,
+    the_dashboard_is_served_with_a_strict_content_security_policy,
+);
+
+fn ids(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+async fn list_filters_by_template_and_platform(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (a_id, a) = env.platform("Alpha").await;
+    let (b_id, b) = env.platform("Beta").await;
+    let (c_id, c) = env.platform("Gamma").await;
+    let (ab, _) = matched_pair(&env, &a, &b, "ab", |_| {}).await;
+    let (ac, _) = matched_pair(&env, &a, &c, "ac", |_| {}).await;
+    let op = env.operator().await;
+    let list = |t: String, q: String| {
+        let env = &env;
+        async move {
+            let (s, v) = env.get(&t, &format!("/v1/settlements?{q}")).await;
+            assert_eq!(s, StatusCode::OK, "{q}: {v}");
+            v
+        }
+    };
+    let mut both = vec![ab.clone(), ac.clone()];
+    both.sort();
+    assert_eq!(
+        ids(&list(op.clone(), "template=dvp-standard".into()).await),
+        both
+    );
+    let none = list(op.clone(), "template=cross-chain-dvp".into()).await;
+    assert_eq!((ids(&none), none["total"].clone()), (vec![], json!(0)));
+    assert_eq!(
+        ids(&list(op.clone(), format!("platform_id={b_id}")).await),
+        [ab.clone()]
+    );
+    assert_eq!(
+        ids(&list(
+            op.clone(),
+            format!("platform_id={c_id}&template=dvp-standard")
+        )
+        .await),
+        [ac.clone()]
+    );
+    // A platform finds only its own settlements, whatever it filters by.
+    assert_eq!(
+        ids(&list(a.clone(), format!("platform_id={a_id}")).await),
+        both
+    );
+    assert_eq!(
+        ids(&list(b.clone(), format!("platform_id={c_id}")).await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&list(c.clone(), "template=dvp-standard".into()).await),
+        [ac.clone()]
+    );
+    let (s, v) = env
+        .get(&op, &format!("/v1/settlements?template={}", "x".repeat(65)))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    env.stop().await;
+}
+
+async fn webhook_deliveries_of_a_settlement_are_each_platforms_own(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (a_id, a) = env.platform("Alpha").await;
+    let (b_id, b) = env.platform("Beta").await;
+    let (_, c) = env.platform("Gamma").await;
+    for t in [&a, &b] {
+        let (url, _) = receiver(0).await;
+        let (s, v) = env
+            .post(t, "/v1/webhook-endpoints", &json!({"url": url}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (sid, _) = matched_pair(&env, &a, &b, "hooks", |_| {}).await;
+    let op = env.operator().await;
+    env.wait_state(&op, &sid, "COMPLIANCE_CLEARED").await;
+    let path = format!("/v1/settlements/{sid}/webhook-deliveries");
+    let delivered = |v: &Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["status"] == "delivered")
+            .count()
+    };
+    // Four events per platform up to COMPLIANCE_CLEARED, each delivered once.
+    let mut all = Value::Null;
+    for _ in 0..100 {
+        all = env.get(&op, &path).await.1;
+        if delivered(&all) == 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered(&all), 8, "{all}");
+    for (token, me) in [(&a, &a_id), (&b, &b_id)] {
+        let (s, v) = env.get(token, &path).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(items.len(), 4, "{v}");
+        for d in items {
+            assert_eq!(d["platform_id"], me.as_str(), "{d}");
+            assert_eq!(d["payload"]["data"]["settlement_id"], sid.as_str());
+            assert_eq!(d["attempts"], 1);
+            assert_eq!(d["attempt_log"].as_array().unwrap().len(), 1);
+        }
+        let events: Vec<&str> = items.iter().map(|d| d["event"].as_str().unwrap()).collect();
+        assert!(
+            events.contains(&"settlement.compliance.cleared"),
+            "{events:?}"
+        );
+    }
+    let (s, _) = env.get(&c, &path).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = env
+        .get(&op, "/v1/settlements/stl_nope/webhook-deliveries")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    env.stop().await;
+}
+
+async fn evidence_verify_passes_a_real_bundle_and_names_the_first_difference(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors/bundles");
+    let bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("settled.bundle.json")).unwrap())
+            .unwrap();
+    let (s, v) = env
+        .post(&a, "/v1/evidence/verify", &json!({"bundle": bundle}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["passed"], true, "{v}");
+    assert_eq!(v["offline"]["passed"], true);
+    assert!(
+        v["offline"]["detail"].as_str().unwrap().starts_with("ok: "),
+        "{v}"
+    );
+    // No chain side here: the chains are not checked, and the answer says so.
+    assert!(v["chains"].is_null(), "{v}");
+    let mut changed = bundle.clone();
+    let amount = changed["facts"]["legs"][0]["amount"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    changed["facts"]["legs"][0]["amount"] = json!(format!("{amount}1"));
+    let (s, v) = env
+        .post(&a, "/v1/evidence/verify", &json!({"bundle": changed}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["passed"].clone(), v["offline"]["passed"].clone()),
+        (json!(false), json!(false))
+    );
+    assert!(
+        v["offline"]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("mismatch: $."),
+        "{v}"
+    );
+    for bad in [
+        json!({"bundle": {"x": 1}}),
+        json!({"bundle": bundle, "more": 1}),
+        json!({}),
+    ] {
+        let (s, v) = env.post(&a, "/v1/evidence/verify", &bad).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+    }
+    let (s, _) = env
+        .req(
+            Method::POST,
+            None,
+            "/v1/evidence/verify",
+            Some(&json!({"bundle": bundle})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    env.stop().await;
+}
+
+async fn the_dashboard_is_served_with_a_strict_content_security_policy(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    for (path, kind) in [
+        ("/dashboard", "text/html"),
+        ("/dashboard/app.js", "text/javascript"),
+        ("/dashboard/app.css", "text/css"),
+    ] {
+        let r = http
+            .get(format!("{}{path}", env.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let h = r.headers();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(kind),
+            "{path}"
+        );
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+    }
+    let page = http
+        .get(format!("{}/dashboard", env.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("/dashboard/app.js") && !page.contains("<script>"),
+        "no inline script"
+    );
+    env.stop().await;
+}
