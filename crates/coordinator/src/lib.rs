@@ -77,6 +77,7 @@ pub mod instructions;
 pub mod metrics;
 pub mod migrate;
 pub mod multileg;
+pub mod repo;
 mod serve;
 pub mod server;
 pub mod settlements;

@@ -10,6 +10,7 @@ use super::pairing::{
 };
 use super::store::{IDEMPOTENCY_LOOKUP, view_by_id};
 use super::validate::{FieldError, field_error, validate};
+use crate::repo::{RepoStatus, StoredRepoStatus};
 use crate::settlements::machine;
 use crate::settlements::{PartyView, SettlementRow};
 use crate::templates::Templates;
@@ -36,7 +37,7 @@ pub enum Submitted {
 }
 
 /// SHA-256 over the JCS form of the request, hex: what "the same body" means.
-fn request_hash(req: &InstructionRequest) -> Result<String> {
+pub(crate) fn request_hash(req: &InstructionRequest) -> Result<String> {
     let v = serde_json::to_value(req)?;
     let bytes = lockstep_evidence::canonicalize(&v).map_err(|e| Error::Corrupt {
         what: "request",
@@ -181,6 +182,12 @@ async fn settle(
             .unwrap_or(usize::MAX)
     };
     parties.sort_by_key(|(r, _, _)| (*r != Role::Seller, *r != Role::Buyer, order(r)));
+    let close = crate::repo::closing::fix(
+        templates.get(&n.body.template_slug).and_then(|t| t.repo),
+        sid,
+        &m.trade_reference,
+        [&n.body, &counterpart.1],
+    )?;
     let mut it = parties.into_iter();
     let (Some(seller), Some(buyer)) = (it.next(), it.next()) else {
         return Ok(());
@@ -205,6 +212,15 @@ async fn settle(
         created_at: n.now,
         updated_at: n.now,
         party_count: 2,
+        parent_settlement_id: None,
+        closing_settlement_id: None,
+        repo_status: StoredRepoStatus(close.as_ref().map(|_| RepoStatus::Open)),
+        repo_maturity_at: close.as_ref().map(|c| c.maturity_ms),
+        closing_terms: close
+            .as_ref()
+            .map(|c| serde_json::to_string(&c.terms))
+            .transpose()?,
+        closing_terms_ref: close.map(|c| c.terms_ref),
         more_parties: it
             .map(|(role, instruction_id, platform_id)| PartyView {
                 role: role.as_str().into(),

@@ -307,13 +307,17 @@ fn decision_evidence(
             timeout_at_ms: s.timeout_at,
         })
     };
-    let matched_terms = json!({
+    let mut matched_terms = json!({
         "trade_reference": s.trade_reference,
         "settlement_type": s.template_slug,
         "timeout_at": rfc3339(s.timeout_at),
         "seller": {"party": seller.party, "legs": seller.legs},
         "buyer": {"party": buyer.party, "legs": buyer.legs},
     });
+    // A repo binds its close (the opening) or names its opening (the close).
+    if let Some((key, member)) = crate::repo::closing::evidence_member(s)? {
+        matched_terms[key] = member;
+    }
     let policy = json!({
         "template": template.slug,
         "compliance_providers": template.compliance_providers,

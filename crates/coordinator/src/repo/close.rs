@@ -1,0 +1,241 @@
+//! Registering a repo's close from the terms fixed at opening, exactly once: by the
+//! settlement worker once the opening is `FINALIZED` and its maturity has passed by the
+//! hub chain's clock ([`due_round`]), or early by an operator ([`register_close`]).
+//!
+//! One transaction claims the opening (`closing_settlement_id` set where it is NULL, the
+//! row lock making a concurrent registrar wait and then find it taken), writes the
+//! close's two instructions (one per platform, status `matched`), creates the close
+//! settlement (`parent_settlement_id`, unique) and queues the `close_registered`
+//! webhooks; a crash before the commit leaves nothing, after it the close exists once.
+
+use super::closing::{ClosingTerms, close_instruction};
+use super::status::{CLOSE_REGISTERED, RepoStatus, StoredRepoStatus};
+use crate::instructions::store::view_by_id;
+use crate::instructions::submit::request_hash;
+use crate::settlements::machine::{self, notify_parties};
+use crate::settlements::queue::{self, Queue};
+use crate::settlements::store::{self, SettlementRow, parse_json};
+use crate::settlements::{Lifecycle, worker::with_causes};
+use crate::trade::Role;
+use crate::{Error, Result, rfc3339};
+use lockstep_core::{InstructionStatus, SettlementState, new_id, now_ms};
+use serde_json::json;
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+
+/// Why a close cannot be registered for a settlement.
+#[derive(Debug, thiserror::Error)]
+pub enum CloseRefused {
+    /// No such settlement.
+    #[error("no settlement {0}")]
+    NotFound(String),
+    /// Not a repo opening, or not `FINALIZED` (yet).
+    #[error("{0}")]
+    NotClosable(String),
+}
+
+/// A registered close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The close settlement.
+    pub closing_settlement_id: String,
+    /// Whether this call registered it (false: it already was).
+    pub created: bool,
+}
+
+/// Registers the close of repo opening `id` now, unless it already is (idempotent);
+/// `cause` goes into the close's first event.
+pub async fn register_close(
+    lc: &Lifecycle,
+    id: &str,
+    cause: &str,
+) -> Result<std::result::Result<Registered, CloseRefused>> {
+    let mut tx = lc.db.pool().begin().await?;
+    let Some(o) = store::load(&mut tx, id).await? else {
+        return Ok(Err(CloseRefused::NotFound(id.into())));
+    };
+    if let Some(c) = &o.closing_settlement_id {
+        return Ok(Ok(Registered {
+            closing_settlement_id: c.clone(),
+            created: false,
+        }));
+    }
+    let (Some(text), Some(terms_ref)) = (&o.closing_terms, &o.closing_terms_ref) else {
+        return Ok(Err(CloseRefused::NotClosable(format!(
+            "settlement {id} is not a repo opening"
+        ))));
+    };
+    if o.state != SettlementState::Finalized {
+        return Ok(Err(CloseRefused::NotClosable(format!(
+            "repo opening {id} is {}: only a FINALIZED opening is closed",
+            o.state
+        ))));
+    }
+    let terms: ClosingTerms = parse_json("closing_terms", Some(text))?.ok_or(Error::Corrupt {
+        what: "closing terms",
+        message: "missing".into(),
+    })?;
+    let sid = new_id("stl");
+    let now = now_ms();
+    let claimed = sqlx::query("UPDATE settlements SET closing_settlement_id = $1, repo_status = $2, worker_lease_until = 0, updated_at = $3 WHERE id = $4 AND state = $5 AND closing_settlement_id IS NULL")
+        .bind(&sid).bind(RepoStatus::Closing.as_str()).bind(now).bind(id).bind(SettlementState::Finalized.as_str())
+        .execute(&mut *tx).await?;
+    if claimed.rows_affected() != 1 {
+        // Another registrar took it between the read and the claim: answer from its row.
+        drop(tx);
+        return Box::pin(register_close(lc, id, cause)).await;
+    }
+    let close = insert_close(&mut tx, &o, &terms, terms_ref, &sid, now, cause).await?;
+    let data = json!({
+        "settlement_id": o.id,
+        "closing_settlement_id": sid,
+        "closing_trade_reference": terms.trade_reference,
+        "repo_status": RepoStatus::Closing,
+        "maturity_at": terms.maturity_at,
+        "closing_timeout_at": terms.timeout_at,
+        "timestamp": rfc3339(now),
+    });
+    notify_parties(&mut tx, &close, CLOSE_REGISTERED, &data).await?;
+    tx.commit().await?;
+    tracing::info!(opening = id, close = sid, cause, "repo close registered");
+    lc.hook.transitioned(SettlementState::Instructed);
+    lc.hook.wake_settlements();
+    Ok(Ok(Registered {
+        closing_settlement_id: sid,
+        created: true,
+    }))
+}
+
+/// Writes the close's instructions and creates the close settlement `sid` from `terms`.
+async fn insert_close(
+    conn: &mut AnyConnection,
+    o: &SettlementRow,
+    terms: &ClosingTerms,
+    terms_ref: &str,
+    sid: &str,
+    now: i64,
+    cause: &str,
+) -> Result<SettlementRow> {
+    let deadline = chrono::DateTime::parse_from_rfc3339(&terms.timeout_at)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| Error::Corrupt {
+            what: "closing terms",
+            message: e.to_string(),
+        })?;
+    let mut ids = Vec::with_capacity(2);
+    for (role, platform) in [
+        (Role::Seller, &o.seller_platform_id),
+        (Role::Buyer, &o.buyer_platform_id),
+    ] {
+        let iid = new_id("ins");
+        let body = close_instruction(terms, role, &iid);
+        sqlx::query("INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES ($1, $2, $1, $3, '', $4, $5, $6, $7, $8, $9, NULL, $10, $10, $11, $11)")
+            .bind(&iid).bind(platform).bind(request_hash(&body)?).bind(&body.template_slug).bind(role.as_str())
+            .bind(&terms.trade_reference).bind(InstructionStatus::Matched.as_str()).bind(serde_json::to_string(&body)?)
+            .bind(sid).bind(deadline).bind(now)
+            .execute(&mut *conn).await?;
+        ids.push(iid);
+    }
+    let row = SettlementRow {
+        id: sid.into(),
+        trade_reference: terms.trade_reference.clone(),
+        state: SettlementState::Instructed,
+        seller_instruction_id: ids[0].clone(),
+        buyer_instruction_id: ids[1].clone(),
+        timeout_at: deadline,
+        created_at: now,
+        updated_at: now,
+        parent_settlement_id: Some(o.id.clone()),
+        closing_settlement_id: None,
+        repo_status: StoredRepoStatus(None),
+        repo_maturity_at: None,
+        closing_terms: o.closing_terms.clone(),
+        closing_terms_ref: Some(terms_ref.into()),
+        compliance: None,
+        decision_ref: None,
+        evidence: None,
+        terms: None,
+        terms_hash: None,
+        attestations: None,
+        registrar_notified_at: None,
+        ..o.clone()
+    };
+    machine::create_with_cause(conn, &row, &format!("repo close of {}: {cause}", o.id)).await?;
+    for iid in &ids {
+        let view = serde_json::to_string(&view_by_id(conn, iid).await?)?;
+        sqlx::query("UPDATE instructions SET response_body = $1 WHERE id = $2")
+            .bind(view)
+            .bind(iid)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(row)
+}
+
+/// The clock (unix ms) that decides whether `o`'s maturity has passed: the latest block
+/// time of its hub chain (the chain of its terms' `hubEid`), read through the registrar
+/// once per round and chain; the coordinator's clock when no registrar is configured or
+/// it keeps no clock for that chain. `None` when the chain's clock cannot be read now.
+async fn clock_ms(
+    lc: &Lifecycle,
+    o: &SettlementRow,
+    clocks: &mut HashMap<u64, Option<i64>>,
+) -> Result<Option<i64>> {
+    let hub = parse_json::<serde_json::Value>("terms", o.terms.as_deref())?
+        .and_then(|t| crate::terms::terms_from_json(&t))
+        .and_then(|t| lc.escrows.by_eid(t.hubEid))
+        .map(|c| c.chain_id);
+    let (Some(reg), Some(chain_id)) = (&lc.registrar, hub) else {
+        return Ok(Some(now_ms()));
+    };
+    if let Some(t) = clocks.get(&chain_id) {
+        return Ok(*t);
+    }
+    let t = match reg.chain_time(chain_id).await {
+        Ok(Some(secs)) => Some(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)),
+        Ok(None) => Some(now_ms()),
+        Err(e) => {
+            tracing::warn!(chain_id, error = %with_causes(&e), "cannot read the hub chain's clock; repo closes wait");
+            None
+        }
+    };
+    clocks.insert(chain_id, t);
+    Ok(t)
+}
+
+/// The worker's repo round: claims finalised repo openings without a close, registers
+/// the close of each whose maturity has passed and leaves the others for a later round
+/// (leased for [`queue::RETRY_AFTER`]). Returns how many closes it registered.
+pub async fn due_round(lc: &Lifecycle) -> Result<usize> {
+    let mut tx = lc.db.pool().begin().await?;
+    let claimed = queue::claim(
+        &mut tx,
+        lc.db.backend(),
+        Queue::RepoClose,
+        crate::settlements::batch::BATCH,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut clocks = HashMap::new();
+    let mut registered = 0;
+    for o in &claimed {
+        let due = match (clock_ms(lc, o, &mut clocks).await?, o.repo_maturity_at) {
+            (Some(now), Some(maturity)) => now >= maturity,
+            _ => false,
+        };
+        let outcome = match due {
+            true => register_close(lc, &o.id, "maturity passed").await,
+            false => Ok(Err(CloseRefused::NotClosable("not due".into()))),
+        };
+        match outcome {
+            Ok(Ok(_)) => registered += 1,
+            Ok(Err(_)) => {}
+            Err(e) => {
+                tracing::warn!(settlement_id = o.id, error = %with_causes(&e), "registering a repo close failed; will retry");
+            }
+        }
+        let mut conn = lc.db.pool().acquire().await?;
+        queue::retry_later(&mut conn, &o.id).await?;
+    }
+    Ok(registered)
+}
