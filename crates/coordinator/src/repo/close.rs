@@ -60,7 +60,11 @@ pub async fn register_close(
             created: false,
         }));
     }
-    let (Some(text), Some(terms_ref)) = (&o.closing_terms, &o.closing_terms_ref) else {
+    let (Some(text), Some(terms_ref), None) = (
+        &o.closing_terms,
+        &o.closing_terms_ref,
+        &o.parent_settlement_id,
+    ) else {
         return Ok(Err(CloseRefused::NotClosable(format!(
             "settlement {id} is not a repo opening"
         ))));
@@ -77,8 +81,8 @@ pub async fn register_close(
     })?;
     let sid = new_id("stl");
     let now = now_ms();
-    let claimed = sqlx::query("UPDATE settlements SET closing_settlement_id = $1, repo_status = $2, worker_lease_until = 0, updated_at = $3 WHERE id = $4 AND state = $5 AND closing_settlement_id IS NULL")
-        .bind(&sid).bind(RepoStatus::Closing.as_str()).bind(now).bind(id).bind(SettlementState::Finalized.as_str())
+    let claimed = sqlx::query("UPDATE settlements SET closing_settlement_id = $1, repo_status = $2, worker_lease_until = 0, updated_at = $3 WHERE id = $4 AND state = $5 AND closing_settlement_id IS NULL AND repo_status = $6")
+        .bind(&sid).bind(RepoStatus::Closing.as_str()).bind(now).bind(id).bind(SettlementState::Finalized.as_str()).bind(RepoStatus::Open.as_str())
         .execute(&mut *tx).await?;
     if claimed.rows_affected() != 1 {
         // Another registrar took it between the read and the claim: answer from its row.

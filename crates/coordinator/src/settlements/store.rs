@@ -614,10 +614,14 @@ pub async fn more_bodies(db: &Db, s: &SettlementRow) -> Result<Vec<(InstructionB
 
 /// Records that the registrar took the settlement (it is not handed over again).
 pub async fn mark_registered(db: &Db, id: &str) -> Result<()> {
-    sqlx::query("UPDATE settlements SET registrar_notified_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(db.pool())
-        .await?;
+    // The registrar step is done: its lease ends, so a later queue (a repo opening's
+    // close, once it is FINALIZED) can claim the settlement at once.
+    sqlx::query(
+        "UPDATE settlements SET registrar_notified_at = $1, worker_lease_until = 0 WHERE id = $2",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .execute(db.pool())
+    .await?;
     Ok(())
 }
