@@ -26,6 +26,9 @@ both_backends!(
 
 const REPAYMENT: &str = "250100000";
 
+/// Edits an instruction body.
+type Tweak = fn(&mut Value);
+
 fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -126,7 +129,7 @@ async fn repo_fields_are_checked_and_must_match(backend: Backend) {
         assert!(has_loc(&e, field), "{field} {value}: {e}");
     }
     // The second side must state the same values; the message never shows the first's.
-    let cases: [(&str, fn(&mut Value)); 4] = [
+    let cases: [(&str, Tweak); 4] = [
         ("maturity_mismatch", |v| {
             v["maturity_at"] = json!(rfc(chrono::Utc::now() + chrono::Duration::days(2)))
         }),
