@@ -209,7 +209,7 @@ mod tests {
             slugs,
             ["dvp-standard", "cross-chain-dvp", "dvp-internal", "repo"]
         );
-        assert_eq!(ts[3].repo.map(|r| r.close_window_secs), Some(86_400));
+        assert_eq!(ts[3].repo.map(|r| r.close_window_secs), Some(3_600));
         assert!(ts[..3].iter().all(|t| t.repo.is_none()) && !ts[3].single_chain);
         assert!(ts[0].single_chain && !ts[1].single_chain && ts[2].single_chain);
         // Only the internalised template lets one platform submit both sides.

@@ -22,6 +22,7 @@ both_backends!(
     a_close_that_times_out_fails_the_repo_and_tells_both_platforms,
     the_close_is_registered_after_maturity_by_the_coordinator_clock,
     the_hub_chain_clock_decides_maturity,
+    the_escrows_duration_limit_bounds_the_close,
 );
 
 const REPAYMENT: &str = "250100000";
@@ -114,7 +115,7 @@ async fn repo_fields_are_checked_and_must_match(backend: Backend) {
         ),
         (
             "maturity_at",
-            json!(rfc(chrono::Utc::now() + chrono::Duration::days(30))),
+            json!(rfc(chrono::Utc::now() + chrono::Duration::days(367))),
         ),
         ("repayment_amount", json!("0")),
         ("repayment_amount", json!("1".repeat(79))),
@@ -187,7 +188,7 @@ async fn closing_terms_are_fixed_at_opening_and_bound_into_its_evidence(backend:
     assert_eq!(ct["repo_rate"], "5.25");
     assert_eq!(ct["maturity_at"], repo["maturity_at"]);
     let at = |k: &str| chrono::DateTime::parse_from_rfc3339(ct[k].as_str().unwrap()).unwrap();
-    assert_eq!((at("timeout_at") - at("maturity_at")).num_seconds(), 86_400);
+    assert_eq!((at("timeout_at") - at("maturity_at")).num_seconds(), 3_600);
     // Legs reversed; the cash leg is the repayment.
     let legs = |side: &str| ct[side]["legs"].as_array().unwrap().clone();
     for (side, asset_dir, cash_dir) in [
@@ -512,5 +513,53 @@ async fn the_hub_chain_clock_decides_maturity(backend: Backend) {
     }
     assert_eq!(closing["repo"]["status"], "closing", "{closing}");
     assert!(closing["closing_settlement_id"].is_string());
+    env.stop().await;
+}
+
+async fn the_escrows_duration_limit_bounds_the_close(backend: Backend) {
+    let Some(mut env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    // Escrows that register nothing lasting more than two hours (the devnet's limit).
+    for e in &mut env.escrows {
+        e.max_settlement_duration_secs = Some(7_200);
+    }
+    env.restart().await;
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let op = env.operator().await;
+    // A one-day repo is fine: the close registers at maturity and lasts the one-hour
+    // window. The opening's own deadline must be within the limit as always.
+    let sid = open_repo(&env, &a, &b, "lim", |v| {
+        v["timeout_at"] = json!(rfc(chrono::Utc::now() + chrono::Duration::minutes(30)));
+    })
+    .await;
+    finalize(&env, &a, &sid).await;
+    // An early close a day before maturity would not register on chain: 409, nothing stored.
+    let (s, e) = env
+        .post(
+            &op,
+            &format!("/v1/operator/settlements/{sid}/close"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("too early"), "{e}");
+    let v = env.get(&a, &format!("/v1/settlements/{sid}")).await.1;
+    assert_eq!(v["repo"]["status"], "open", "{v}");
+    // Escrows whose limit is shorter than the close window: no repo can be opened.
+    for e in &mut env.escrows {
+        e.max_settlement_duration_secs = Some(1_800);
+    }
+    env.restart().await;
+    let mut v = repo_side("short", None, "seller");
+    v["timeout_at"] = json!(rfc(chrono::Utc::now() + chrono::Duration::minutes(20)));
+    let (s, e) = env.post(&a, "/v1/instructions", &v).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(has_loc(&e, "maturity_at"), "{e}");
+    assert!(
+        e["detail"].as_str().unwrap().contains("close window"),
+        "{e}"
+    );
     env.stop().await;
 }

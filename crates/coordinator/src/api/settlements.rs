@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use super::packets::{StuckSettlement, stale_by_settlement};
 use super::support::ErrorBody;
 use crate::Error;
-use crate::repo::close::CloseRefused;
+use crate::repo::close::{CloseRefused, Trigger};
 use crate::settlements::deposits::{self, DepositInstruction};
 use crate::settlements::owed;
 use crate::settlements::screening::{self, DecisionRefused, ManualDecision};
@@ -196,8 +196,8 @@ pub(super) async fn operator_close(
     Path(id): Path<String>,
 ) -> ApiResult<Json<SettlementView>> {
     auth.operator()?;
-    let by = format!("early close by operator token {}", auth.0.token_id);
-    match crate::repo::close::register_close(&c.lifecycle, &id, &by).await? {
+    let trigger = Trigger::Operator(&auth.0.token_id);
+    match crate::repo::close::register_close(&c.lifecycle, &id, trigger).await? {
         Ok(_) => {}
         Err(CloseRefused::NotFound(_)) => return Err(ApiError::not_found()),
         Err(e @ CloseRefused::NotClosable(_)) => {

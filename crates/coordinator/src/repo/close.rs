@@ -34,6 +34,26 @@ pub enum CloseRefused {
     NotClosable(String),
 }
 
+/// Who registers a close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger<'a> {
+    /// The settlement worker: maturity has passed by the hub chain's clock.
+    Maturity,
+    /// An operator (the token id), possibly before maturity: refused while the close's
+    /// deadline is further away than the escrows register.
+    Operator(&'a str),
+}
+
+impl Trigger<'_> {
+    /// The close's first event's cause.
+    fn cause(self) -> String {
+        match self {
+            Trigger::Maturity => "maturity passed".into(),
+            Trigger::Operator(token) => format!("early close by operator token {token}"),
+        }
+    }
+}
+
 /// A registered close.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registered {
@@ -43,12 +63,11 @@ pub struct Registered {
     pub created: bool,
 }
 
-/// Registers the close of repo opening `id` now, unless it already is (idempotent);
-/// `cause` goes into the close's first event.
+/// Registers the close of repo opening `id` now, unless it already is (idempotent).
 pub async fn register_close(
     lc: &Lifecycle,
     id: &str,
-    cause: &str,
+    trigger: Trigger<'_>,
 ) -> Result<std::result::Result<Registered, CloseRefused>> {
     let mut tx = lc.db.pool().begin().await?;
     let Some(o) = store::load(&mut tx, id).await? else {
@@ -79,17 +98,23 @@ pub async fn register_close(
         what: "closing terms",
         message: "missing".into(),
     })?;
-    let sid = new_id("stl");
     let now = now_ms();
+    if let Trigger::Operator(_) = trigger
+        && let Some(refused) = too_early(lc, &terms, now)?
+    {
+        return Ok(Err(refused));
+    }
+    let sid = new_id("stl");
     let claimed = sqlx::query("UPDATE settlements SET closing_settlement_id = $1, repo_status = $2, worker_lease_until = 0, updated_at = $3 WHERE id = $4 AND state = $5 AND closing_settlement_id IS NULL AND repo_status = $6")
         .bind(&sid).bind(RepoStatus::Closing.as_str()).bind(now).bind(id).bind(SettlementState::Finalized.as_str()).bind(RepoStatus::Open.as_str())
         .execute(&mut *tx).await?;
     if claimed.rows_affected() != 1 {
         // Another registrar took it between the read and the claim: answer from its row.
         drop(tx);
-        return Box::pin(register_close(lc, id, cause)).await;
+        return Box::pin(register_close(lc, id, trigger)).await;
     }
-    let close = insert_close(&mut tx, &o, &terms, terms_ref, &sid, now, cause).await?;
+    let cause = trigger.cause();
+    let close = insert_close(&mut tx, &o, &terms, terms_ref, &sid, now, &cause).await?;
     let data = json!({
         "settlement_id": o.id,
         "closing_settlement_id": sid,
@@ -110,6 +135,35 @@ pub async fn register_close(
     }))
 }
 
+/// An early close whose deadline is further from `now` than the smallest settlement
+/// duration limit of its chains' escrows: registration would be refused on chain.
+fn too_early(lc: &Lifecycle, terms: &ClosingTerms, now: i64) -> Result<Option<CloseRefused>> {
+    let deadline = deadline_ms(terms)?;
+    let limits = terms
+        .seller
+        .legs
+        .iter()
+        .filter_map(|l| lc.escrows.by_chain_id(l.chain_id))
+        .filter_map(|c| c.max_settlement_duration_secs);
+    if super::fields::registrable(deadline, now, limits) {
+        return Ok(None);
+    }
+    Ok(Some(CloseRefused::NotClosable(format!(
+        "too early: the close's deadline {} is further away than the escrows' settlement duration limit; try closer to maturity ({})",
+        terms.timeout_at, terms.maturity_at
+    ))))
+}
+
+/// The close's deadline (epoch ms) from its terms.
+fn deadline_ms(terms: &ClosingTerms) -> Result<i64> {
+    chrono::DateTime::parse_from_rfc3339(&terms.timeout_at)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| Error::Corrupt {
+            what: "closing terms",
+            message: e.to_string(),
+        })
+}
+
 /// Writes the close's instructions and creates the close settlement `sid` from `terms`.
 async fn insert_close(
     conn: &mut AnyConnection,
@@ -120,12 +174,7 @@ async fn insert_close(
     now: i64,
     cause: &str,
 ) -> Result<SettlementRow> {
-    let deadline = chrono::DateTime::parse_from_rfc3339(&terms.timeout_at)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| Error::Corrupt {
-            what: "closing terms",
-            message: e.to_string(),
-        })?;
+    let deadline = deadline_ms(terms)?;
     let mut ids = Vec::with_capacity(2);
     for (role, platform) in [
         (Role::Seller, &o.seller_platform_id),
@@ -228,7 +277,7 @@ pub async fn due_round(lc: &Lifecycle) -> Result<usize> {
             _ => false,
         };
         let outcome = match due {
-            true => register_close(lc, &o.id, "maturity passed").await,
+            true => register_close(lc, &o.id, Trigger::Maturity).await,
             false => Ok(Err(CloseRefused::NotClosable("not due".into()))),
         };
         match outcome {

@@ -12,6 +12,8 @@ use serde_json::json;
 
 /// Longest `maturity_at` text.
 const MAX_TIME_CHARS: usize = 64;
+/// The latest maturity: 366 days from now.
+pub const MAX_TERM_SECS: u64 = 366 * 24 * 3600;
 /// Most integer digits of `repo_rate`.
 const MAX_RATE_INT_DIGITS: usize = 6;
 /// Most fraction digits of `repo_rate`.
@@ -53,8 +55,9 @@ pub fn normal_rate(s: &str) -> Option<String> {
 
 /// The repo fields against the template: refused by a non-repo template, required by a
 /// repo one, each well formed; maturity after `deadline_ms` (the instruction's
-/// `timeout_at`, 0 when that was invalid) and its close deadline (maturity plus the
-/// template's close window) at most `max_secs` from now.
+/// `timeout_at`, 0 when that was invalid) and at most [`MAX_TERM_SECS`] from now; the
+/// template's close window at most `max_secs` (the escrows' settlement duration limit of
+/// the legs' chains), or the close could never register.
 pub(crate) fn check(
     template: &Template,
     req: &InstructionRequest,
@@ -110,7 +113,8 @@ pub(crate) fn check(
     }
 }
 
-/// `maturity_at`: RFC 3339, after the deadline, close deadline within `max_secs` of now.
+/// `maturity_at`: RFC 3339, after the deadline, within the longest term; the close window
+/// within `max_secs`.
 fn check_maturity(
     m: &str,
     deadline_ms: i64,
@@ -134,15 +138,30 @@ fn check_maturity(
         return;
     }
     let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX / 4);
-    if at.saturating_add(secs(window_secs)) > now_ms().saturating_add(secs(max_secs)) {
+    if at > now_ms().saturating_add(secs(MAX_TERM_SECS)) {
+        errs.push(field_error(
+            &loc,
+            format!("must be at most {} days from now", MAX_TERM_SECS / 86_400),
+        ));
+    }
+    if window_secs > max_secs {
         errs.push(field_error(
             &loc,
             format!(
-                "must be at most {} s from now: the close's deadline (maturity plus the {window_secs} s close window) must be within the settlement duration limit of {max_secs} s",
-                max_secs.saturating_sub(window_secs)
+                "no close is possible on these chains: the template's close window of {window_secs} s exceeds the escrows' settlement duration limit of {max_secs} s"
             ),
         ));
     }
+}
+
+/// Whether a close registered at `now_ms` with deadline `deadline_ms` is within the
+/// smallest settlement duration limit among `limits` (seconds; none: no limit), as the
+/// escrows check at registration.
+pub fn registrable(deadline_ms: i64, now_ms: i64, limits: impl Iterator<Item = u64>) -> bool {
+    limits.min().is_none_or(|m| {
+        let m = i64::try_from(m.saturating_mul(1000)).unwrap_or(i64::MAX / 4);
+        deadline_ms <= now_ms.saturating_add(m)
+    })
 }
 
 /// The repo matching rules, after the leg rules: the same maturity (as an instant), the
