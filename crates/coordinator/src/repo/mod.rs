@@ -5,12 +5,15 @@
 //! - [`closing`]: the closing terms fixed at opening, and the close's instructions;
 //! - [`status`]: the repo's status on the opening and what a close's end does to it;
 //! - [`close`]: registering the close, exactly once (the worker after maturity, or an
-//!   operator early).
+//!   operator early);
+//! - [`view`]: the opening's `repo` member in the API.
 
 pub mod close;
 pub mod closing;
 pub mod fields;
 pub mod status;
+pub mod view;
 
 pub use closing::{ClosingSide, ClosingTerms, FixedClose};
 pub use status::{RepoStatus, StoredRepoStatus};
+pub use view::RepoView;

@@ -1,7 +1,7 @@
 //! The settlement rows (`sqlx::FromRow`) and the queries behind the API, the worker and
 //! the ledger. Writes of `settlements.state` happen only in [`super::machine`].
 
-use crate::repo::{ClosingTerms, RepoStatus, StoredRepoStatus};
+use crate::repo::{RepoView, StoredRepoStatus};
 use crate::terms::Attestation;
 use crate::trade::InstructionBody;
 use crate::{Error, Result, rfc3339};
@@ -128,48 +128,11 @@ impl SettlementRow {
             owed: Vec::new(),
             parent_settlement_id: self.parent_settlement_id.clone(),
             closing_settlement_id: self.closing_settlement_id.clone(),
-            repo: self.repo_view()?,
+            repo: crate::repo::view::of(self)?,
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
         })
     }
-}
-
-impl SettlementRow {
-    /// A repo opening's part of the view: status, maturity, the fixed closing terms.
-    fn repo_view(&self) -> Result<Option<RepoView>> {
-        let (Some(status), Some(maturity), Some(reference)) = (
-            self.repo_status.0,
-            self.repo_maturity_at,
-            self.closing_terms_ref.clone(),
-        ) else {
-            return Ok(None);
-        };
-        let Some(closing_terms) = parse_json("closing_terms", self.closing_terms.as_deref())?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(RepoView {
-            status,
-            maturity_at: rfc3339(maturity),
-            closing_terms,
-            closing_terms_ref: reference,
-        }))
-    }
-}
-
-/// A repo opening as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RepoView {
-    /// `open`, `closing`, `closed` or `close_failed` (docs/coordinator.md "Repo").
-    pub status: RepoStatus,
-    /// When the close is due (RFC 3339).
-    pub maturity_at: String,
-    /// The close as fixed at opening.
-    pub closing_terms: ClosingTerms,
-    /// `sha256:<hex>` over the JCS form of `closing_terms`, bound into the opening's
-    /// decision evidence (`terms.repo.closing_terms_ref`).
-    pub closing_terms_ref: String,
 }
 
 /// A party of a settlement.
