@@ -95,6 +95,27 @@ async fn check_links(w: &World, opening: &str, close: &str) -> eyre::Result<Valu
     Ok(o)
 }
 
+/// The settlement's evidence bundle, once the chain side has stored it, verified against
+/// both chains (`lockstep evidence verify --rpc`).
+async fn verified_bundle(w: &World, id: &str, file: &str) -> eyre::Result<Value> {
+    let started = Instant::now();
+    let bundle = loop {
+        match w.evidence_bundle(id).await {
+            Ok(b) => break b,
+            Err(e) if started.elapsed() > lockstep_e2e::STEP_TIMEOUT => return Err(e),
+            Err(_) => tokio::time::sleep(lockstep_e2e::POLL).await,
+        }
+    };
+    let out = w.verify_evidence(&bundle, file)?;
+    ensure!(
+        out.status.success(),
+        "evidence verify of {id} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(bundle)
+}
+
 /// Both platforms got `event` about the opening.
 async fn told_both(w: &World, opening: &str, event: &str) -> eyre::Result<()> {
     for p in [&w.seller_platform, &w.buyer_platform] {
@@ -153,6 +174,15 @@ async fn repo_opens_and_closes_at_maturity_with_time_warped() -> eyre::Result<()
     }
     w.check_webhooks(&c.settlement_id).await?;
     w.check_webhooks(&s.settlement_id).await?;
+    // Both bundles verify on chain; the opening's binds the closing terms, the close's
+    // names its opening and carries those terms.
+    let ob = verified_bundle(&w, &s.settlement_id, "opening.json").await?;
+    let cb = verified_bundle(&w, &c.settlement_id, "close.json").await?;
+    let bound = &ob["facts"]["decision"]["terms"]["repo"]["closing_terms_ref"];
+    assert_eq!(*bound, o["repo"]["closing_terms_ref"], "{ob}");
+    let rc = &cb["facts"]["decision"]["terms"]["repo_close"];
+    assert_eq!(rc["parent_settlement_id"], s.settlement_id, "{cb}");
+    assert_eq!(rc["closing_terms_ref"], *bound);
     w.done();
     Ok(())
 }

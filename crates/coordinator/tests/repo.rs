@@ -220,6 +220,26 @@ async fn closing_terms_are_fixed_at_opening_and_bound_into_its_evidence(backend:
     );
     assert_eq!(bound["repayment_amount"], REPAYMENT);
     assert_eq!(bound["closing_trade_reference"], format!("{tr}-CLOSE"));
+    // The OpenAPI document states the fields, their constraints and the operator close.
+    let (s, doc) = env.get(&a, "/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    let req = &doc["components"]["schemas"]["InstructionRequest"]["properties"];
+    assert_eq!(req["maturity_at"]["format"], "date-time", "{req}");
+    assert_eq!(req["repayment_amount"]["pattern"], "^[0-9]{1,78}$");
+    assert!(req["repo_rate"]["pattern"].is_string());
+    let view = &doc["components"]["schemas"]["SettlementView"]["properties"];
+    for f in ["parent_settlement_id", "closing_settlement_id", "repo"] {
+        assert!(view.get(f).is_some(), "{f}: {view}");
+    }
+    let statuses = &doc["components"]["schemas"]["RepoStatus"]["enum"];
+    assert_eq!(
+        *statuses,
+        json!(["open", "closing", "closed", "close_failed"])
+    );
+    let close = &doc["paths"]["/v1/operator/settlements/{id}/close"]["post"]["responses"];
+    for code in ["200", "404", "409"] {
+        assert!(close.get(code).is_some(), "{code}: {close}");
+    }
     // Another settlement's evidence has no repo member.
     let (other, _) = matched_pair(&env, &a, &b, "plain", |_| {}).await;
     let o = env.wait_state(&a, &other, "COMPLIANCE_CLEARED").await;

@@ -276,15 +276,20 @@ pub async fn due_round(lc: &Lifecycle) -> Result<usize> {
             (Some(now), Some(maturity)) => now >= maturity,
             _ => false,
         };
-        let outcome = match due {
-            true => register_close(lc, &o.id, Trigger::Maturity).await,
-            false => Ok(Err(CloseRefused::NotClosable("not due".into()))),
-        };
-        match outcome {
-            Ok(Ok(_)) => registered += 1,
-            Ok(Err(_)) => {}
-            Err(e) => {
-                tracing::warn!(settlement_id = o.id, error = %with_causes(&e), "registering a repo close failed; will retry");
+        if due {
+            match register_close(lc, &o.id, Trigger::Maturity).await {
+                // Registered (by this round or just before by another instance): the
+                // opening has left the queue.
+                Ok(Ok(r)) => {
+                    registered += usize::from(r.created);
+                    continue;
+                }
+                Ok(Err(refused)) => {
+                    tracing::warn!(settlement_id = o.id, %refused, "a due repo close was refused");
+                }
+                Err(e) => {
+                    tracing::warn!(settlement_id = o.id, error = %with_causes(&e), "registering a repo close failed; will retry");
+                }
             }
         }
         let mut conn = lc.db.pool().acquire().await?;
