@@ -23,6 +23,7 @@ both_backends!(
     the_close_is_registered_after_maturity_by_the_coordinator_clock,
     the_hub_chain_clock_decides_maturity,
     the_escrows_duration_limit_bounds_the_close,
+    two_coordinators_on_one_database_register_one_close,
 );
 
 const REPAYMENT: &str = "250100000";
@@ -581,5 +582,66 @@ async fn the_escrows_duration_limit_bounds_the_close(backend: Backend) {
         e["detail"].as_str().unwrap().contains("close window"),
         "{e}"
     );
+    env.stop().await;
+}
+
+async fn two_coordinators_on_one_database_register_one_close(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let op = env.operator().await;
+    let start = chrono::Utc::now();
+    let maturity = start + chrono::Duration::seconds(5);
+    let sid = open_repo(&env, &a, &b, "two", |v| {
+        v["timeout_at"] = json!((start + chrono::Duration::seconds(3)).to_rfc3339());
+        v["maturity_at"] = json!(maturity.to_rfc3339());
+    })
+    .await;
+    finalize(&env, &a, &sid).await;
+    // A second instance on the same database, its worker polling alongside the first.
+    let second = lockstep_coordinator::Coordinator::open(
+        env.config.clone(),
+        env.escrows.clone(),
+        env.attester.clone(),
+    )
+    .await
+    .unwrap()
+    .start(lockstep_coordinator::Extras::default())
+    .await
+    .unwrap();
+    let mut cid = Value::Null;
+    for _ in 0..200 {
+        cid =
+            env.get(&a, &format!("/v1/settlements/{sid}")).await.1["closing_settlement_id"].clone();
+        if cid.is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(cid.is_string(), "no close registered");
+    // Both workers keep polling: still one close, the same one.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (_, list) = env.get(&op, "/v1/settlements").await;
+    assert_eq!(list["total"], 2, "{list}");
+    let v = env.get(&a, &format!("/v1/settlements/{sid}")).await.1;
+    assert_eq!(v["closing_settlement_id"], cid);
+    let (_, ev) = env
+        .get(
+            &a,
+            &format!("/v1/settlements/{}/events", cid.as_str().unwrap()),
+        )
+        .await;
+    let first = &ev["items"][0];
+    assert_eq!(first["to_state"], "INSTRUCTED");
+    assert!(
+        first["cause"]
+            .as_str()
+            .unwrap()
+            .ends_with("maturity passed"),
+        "{first}"
+    );
+    second.shutdown().await;
     env.stop().await;
 }
