@@ -10,7 +10,7 @@ use super::pairing::{
 };
 use super::store::{IDEMPOTENCY_LOOKUP, view_by_id};
 use super::validate::{FieldError, field_error, validate};
-use crate::repo::{RepoStatus, StoredRepoStatus};
+use crate::repo::StoredRepoStatus;
 use crate::settlements::machine;
 use crate::settlements::{PartyView, SettlementRow};
 use crate::templates::Templates;
@@ -182,17 +182,11 @@ async fn settle(
             .unwrap_or(usize::MAX)
     };
     parties.sort_by_key(|(r, _, _)| (*r != Role::Seller, *r != Role::Buyer, order(r)));
-    let close = crate::repo::closing::fix(
-        templates.get(&n.body.template_slug).and_then(|t| t.repo),
-        sid,
-        &m.trade_reference,
-        [&n.body, &counterpart.1],
-    )?;
     let mut it = parties.into_iter();
     let (Some(seller), Some(buyer)) = (it.next(), it.next()) else {
         return Ok(());
     };
-    let row = SettlementRow {
+    let mut row = SettlementRow {
         id: sid.into(),
         trade_reference: m.trade_reference.clone(),
         template_slug: n.body.template_slug.clone(),
@@ -214,13 +208,10 @@ async fn settle(
         party_count: 2,
         parent_settlement_id: None,
         closing_settlement_id: None,
-        repo_status: StoredRepoStatus(close.as_ref().map(|_| RepoStatus::Open)),
-        repo_maturity_at: close.as_ref().map(|c| c.maturity_ms),
-        closing_terms: close
-            .as_ref()
-            .map(|c| serde_json::to_string(&c.terms))
-            .transpose()?,
-        closing_terms_ref: close.map(|c| c.terms_ref),
+        repo_status: StoredRepoStatus(None),
+        repo_maturity_at: None,
+        closing_terms: None,
+        closing_terms_ref: None,
         more_parties: it
             .map(|(role, instruction_id, platform_id)| PartyView {
                 role: role.as_str().into(),
@@ -229,6 +220,8 @@ async fn settle(
             })
             .collect(),
     };
+    let repo = templates.get(&n.body.template_slug).and_then(|t| t.repo);
+    crate::repo::closing::fix_into(&mut row, repo, [&n.body, &counterpart.1])?;
     machine::create(conn, &row).await?;
     let closed = close_leftovers(conn, &m.trade_reference, counterpart, n.now).await?;
     if closed > 0 {

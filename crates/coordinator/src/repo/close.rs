@@ -70,34 +70,12 @@ pub async fn register_close(
     trigger: Trigger<'_>,
 ) -> Result<std::result::Result<Registered, CloseRefused>> {
     let mut tx = lc.db.pool().begin().await?;
-    let Some(o) = store::load(&mut tx, id).await? else {
-        return Ok(Err(CloseRefused::NotFound(id.into())));
+    let o = match closable(&mut tx, id).await? {
+        Closable::Opening(o) => o,
+        Closable::Registered(r) => return Ok(Ok(r)),
+        Closable::Refused(e) => return Ok(Err(e)),
     };
-    if let Some(c) = &o.closing_settlement_id {
-        return Ok(Ok(Registered {
-            closing_settlement_id: c.clone(),
-            created: false,
-        }));
-    }
-    let (Some(text), Some(terms_ref), None) = (
-        &o.closing_terms,
-        &o.closing_terms_ref,
-        &o.parent_settlement_id,
-    ) else {
-        return Ok(Err(CloseRefused::NotClosable(format!(
-            "settlement {id} is not a repo opening"
-        ))));
-    };
-    if o.state != SettlementState::Finalized {
-        return Ok(Err(CloseRefused::NotClosable(format!(
-            "repo opening {id} is {}: only a FINALIZED opening is closed",
-            o.state
-        ))));
-    }
-    let terms: ClosingTerms = parse_json("closing_terms", Some(text))?.ok_or(Error::Corrupt {
-        what: "closing terms",
-        message: "missing".into(),
-    })?;
+    let (terms, terms_ref) = fixed_terms(&o)?;
     let now = now_ms();
     if let Trigger::Operator(_) = trigger
         && let Some(refused) = too_early(lc, &terms, now)?
@@ -111,10 +89,17 @@ pub async fn register_close(
     if claimed.rows_affected() != 1 {
         // Another registrar took it between the read and the claim: answer from its row.
         drop(tx);
-        return Box::pin(register_close(lc, id, trigger)).await;
+        let mut conn = lc.db.pool().acquire().await?;
+        return Ok(match closable(&mut conn, id).await? {
+            Closable::Registered(r) => Ok(r),
+            Closable::Refused(e) => Err(e),
+            Closable::Opening(_) => Err(CloseRefused::NotClosable(format!(
+                "repo opening {id} changed while its close was being registered; retry"
+            ))),
+        });
     }
     let cause = trigger.cause();
-    let close = insert_close(&mut tx, &o, &terms, terms_ref, &sid, now, &cause).await?;
+    let close = insert_close(&mut tx, &o, &terms, &terms_ref, &sid, now, &cause).await?;
     let data = json!({
         "settlement_id": o.id,
         "closing_settlement_id": sid,
@@ -133,6 +118,55 @@ pub async fn register_close(
         closing_settlement_id: sid,
         created: true,
     }))
+}
+
+/// What [`closable`] found.
+enum Closable {
+    /// A `FINALIZED` repo opening without a close.
+    Opening(Box<SettlementRow>),
+    /// Its close is registered already.
+    Registered(Registered),
+    /// Unknown, not a repo opening, or not `FINALIZED`.
+    Refused(CloseRefused),
+}
+
+/// Whether settlement `id` is a repo opening whose close can be registered now.
+async fn closable(conn: &mut AnyConnection, id: &str) -> Result<Closable> {
+    let Some(o) = store::load(conn, id).await? else {
+        return Ok(Closable::Refused(CloseRefused::NotFound(id.into())));
+    };
+    if let Some(c) = &o.closing_settlement_id {
+        return Ok(Closable::Registered(Registered {
+            closing_settlement_id: c.clone(),
+            created: false,
+        }));
+    }
+    let refused = |m: String| Ok(Closable::Refused(CloseRefused::NotClosable(m)));
+    if o.repo_status.0.is_none() || o.parent_settlement_id.is_some() {
+        return refused(format!("settlement {id} is not a repo opening"));
+    }
+    if o.state != SettlementState::Finalized {
+        return refused(format!(
+            "repo opening {id} is {}: only a FINALIZED opening is closed",
+            o.state
+        ));
+    }
+    Ok(Closable::Opening(Box::new(o)))
+}
+
+/// The closing terms stored with an opening, and their ref.
+fn fixed_terms(o: &SettlementRow) -> Result<(ClosingTerms, String)> {
+    let missing = |what: &str| Error::Corrupt {
+        what: "repo opening",
+        message: format!("{} has no {what}", o.id),
+    };
+    let terms: ClosingTerms = parse_json("closing_terms", o.closing_terms.as_deref())?
+        .ok_or_else(|| missing("closing terms"))?;
+    let reference = o
+        .closing_terms_ref
+        .clone()
+        .ok_or_else(|| missing("closing terms ref"))?;
+    Ok((terms, reference))
 }
 
 /// An early close whose deadline is further from `now` than the smallest settlement

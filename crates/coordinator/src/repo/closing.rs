@@ -155,6 +155,24 @@ pub fn fix(
     }))
 }
 
+/// Fixes the close of a new settlement `row` (not yet stored) of a repo template
+/// (`spec`), matched from `bodies`: fills its repo columns (status `open`, maturity,
+/// closing terms and their ref). Nothing for other templates.
+pub fn fix_into(
+    row: &mut crate::settlements::SettlementRow,
+    spec: Option<RepoSpec>,
+    bodies: [&InstructionBody; 2],
+) -> Result<()> {
+    let Some(close) = fix(spec, &row.id, &row.trade_reference, bodies)? else {
+        return Ok(());
+    };
+    row.repo_status = super::StoredRepoStatus(Some(super::RepoStatus::Open));
+    row.repo_maturity_at = Some(close.maturity_ms);
+    row.closing_terms = Some(serde_json::to_string(&close.terms)?);
+    row.closing_terms_ref = Some(close.terms_ref);
+    Ok(())
+}
+
 /// The instruction a side of the close is registered with, on behalf of its platform:
 /// the closing terms' party and legs, the close's trade reference and deadline; its
 /// idempotency key is its own id (no platform can have used it).
