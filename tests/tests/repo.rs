@@ -51,9 +51,17 @@ async fn warp_to_maturity(w: &World, t: &Trade, opening: &str) -> eyre::Result<S
     let maturity = u64::try_from(terms(t)?.maturity_at.timestamp())?;
     w.warp_to(maturity + 1).await?;
     let started = Instant::now();
+    let registered = |v: &Value| {
+        println!(
+            "repo: close {} registered {:.2} s after both chains passed maturity",
+            v["closing_settlement_id"],
+            started.elapsed().as_secs_f64()
+        );
+    };
     loop {
         let v = w.settlement(opening).await?;
         if let Some(id) = v["closing_settlement_id"].as_str() {
+            registered(&v);
             ensure!(v["repo"]["status"] == "closing", "opening: {v}");
             let tr = v["repo"]["closing_terms"]["trade_reference"]
                 .as_str()
@@ -154,7 +162,13 @@ async fn repo_opens_and_closes_at_maturity_with_time_warped() -> eyre::Result<()
     );
     w.seller.fund(&ds).await?;
     w.buyer.fund(&db).await?;
+    let funded = Instant::now();
     w.wait_state(&c.settlement_id, "FINALIZED").await?;
+    println!(
+        "repo: close FINALIZED {:.2} s after the second deposit, {:.2} s after registration",
+        funded.elapsed().as_secs_f64(),
+        c.matched_at.elapsed().as_secs_f64()
+    );
     for chain in [a, b] {
         w.wait_escrow(chain, &c, EscrowState::Executed).await?;
     }
