@@ -134,7 +134,7 @@ impl DepositInstruction {
 /// of `cash`); the two instructions are derived from it.
 #[derive(Debug, Clone)]
 pub struct Trade {
-    /// `dvp-standard` (one chain) or `cross-chain-dvp`.
+    /// `dvp-standard` (one chain), `cross-chain-dvp` or `repo`.
     pub template: &'static str,
     /// Distinguishes idempotency keys and references.
     pub tag: String,
@@ -160,6 +160,17 @@ pub struct Trade {
     pub buyer_chain: u64,
     /// Deadline (RFC 3339): no execution at or after it.
     pub timeout_at: chrono::DateTime<chrono::Utc>,
+    /// Template `repo`: the maturity and the repayment both instructions state.
+    pub repo: Option<RepoTerms>,
+}
+
+/// The repo fields of a trade's instructions.
+#[derive(Debug, Clone)]
+pub struct RepoTerms {
+    /// `maturity_at`.
+    pub maturity_at: chrono::DateTime<chrono::Utc>,
+    /// `repayment_amount`: the cash the buyer gets back at maturity, base units.
+    pub repayment: U256,
 }
 
 impl Trade {
@@ -175,9 +186,21 @@ impl Trade {
         ])
     }
 
+    /// Adds the repo fields, when the trade has them.
+    fn with_repo(&self, mut v: Value) -> Value {
+        if let Some(r) = &self.repo {
+            v["maturity_at"] = json!(
+                r.maturity_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            v["repayment_amount"] = json!(r.repayment.to_string());
+        }
+        v
+    }
+
     /// The seller's instruction (first side: no trade reference yet).
     pub fn seller_instruction(&self) -> Value {
-        json!({
+        self.with_repo(json!({
             "idempotency_key": format!("sell-{}", self.tag),
             "template_slug": self.template,
             "role": "seller",
@@ -186,12 +209,12 @@ impl Trade {
             "legs": self.legs("seller"),
             "timeout_at": self.timeout_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "trade_reference": null,
-        })
+        }))
     }
 
     /// The buyer's instruction, matching the seller's by `trade_reference`.
     pub fn buyer_instruction(&self, trade_reference: &str) -> Value {
-        json!({
+        self.with_repo(json!({
             "idempotency_key": format!("buy-{}", self.tag),
             "template_slug": self.template,
             "role": "buyer",
@@ -200,6 +223,6 @@ impl Trade {
             "legs": self.legs("buyer"),
             "timeout_at": self.timeout_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "trade_reference": trade_reference,
-        })
+        }))
     }
 }

@@ -40,7 +40,7 @@ pub mod verifier;
 pub mod webhooks;
 pub mod world;
 
-pub use api::{Api, DepositInstruction, Trade};
+pub use api::{Api, DepositInstruction, RepoTerms, Trade};
 pub use chain::{Chain, Custody, EscrowState};
 pub use devnet::{Devnet, DevnetInfo};
 pub use process::Coordinator;

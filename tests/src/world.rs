@@ -284,6 +284,7 @@ impl World {
             buyer: self.buyer.address,
             buyer_chain: b.chain_id,
             timeout_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            repo: None,
         }
     }
 

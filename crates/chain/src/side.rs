@@ -16,7 +16,9 @@ use crate::{indexer, registrar};
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use async_trait::async_trait;
-use lockstep_core::{ClearedSettlement, Gate, Ledger, RegistrationError, SettlementRegistrar};
+use lockstep_core::{
+    ClearedSettlement, ClockError, Gate, Ledger, RegistrationError, SettlementRegistrar,
+};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -193,6 +195,20 @@ impl SettlementRegistrar for ChainSide {
             .await
             .map_err(|e| RegistrationError {
                 settlement_id: settlement.id.clone(),
+                source: Box::new(e),
+            })
+    }
+
+    async fn chain_time(&self, chain_id: u64) -> Result<Option<u64>, ClockError> {
+        let Some(chain) = self.chain(chain_id) else {
+            return Ok(None);
+        };
+        chain
+            .latest_timestamp()
+            .await
+            .map(Some)
+            .map_err(|e| ClockError {
+                chain_id,
                 source: Box::new(e),
             })
     }

@@ -44,6 +44,9 @@
 //!   redeliver/recover.
 //! - [`api`]: the HTTP handlers by concern and the OpenAPI document; `/metrics` appends
 //!   the registered `MetricsSource`s.
+//! - [`repo`]: tokenised repo: the repo fields and rules, the closing terms fixed at
+//!   opening, the close registered once after maturity (worker round) or by an operator,
+//!   the repo status on the opening.
 //! - [`compliance`]: screening providers; [`auth`], [`admin`]: tokens and platforms;
 //!   [`templates`], [`validate`], [`metrics`], [`config`], [`mod@migrate`].
 //!
@@ -77,6 +80,7 @@ pub mod instructions;
 pub mod metrics;
 pub mod migrate;
 pub mod multileg;
+pub mod repo;
 mod serve;
 pub mod server;
 pub mod settlements;

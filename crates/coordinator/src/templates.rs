@@ -11,6 +11,7 @@ const BUILT_IN: &[&str] = &[
     include_str!("../templates/dvp-standard.json"),
     include_str!("../templates/cross-chain-dvp.json"),
     include_str!("../templates/dvp-internal.json"),
+    include_str!("../templates/repo.json"),
 ];
 
 /// Templates shipped with the binary but loaded only when the configuration names them
@@ -45,12 +46,27 @@ pub struct Template {
     /// exactly these. Empty for two-role templates, whose rule is one leg per leg type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub role_legs: Vec<RoleLegs>,
+    /// Repo templates only: what makes a settlement of this template a repo opening with a
+    /// close fixed at opening (docs/coordinator.md "Repo"). Instructions of such a template
+    /// must carry `maturity_at` and `repayment_amount`; all others refuse them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<RepoSpec>,
     /// Screening providers run for this template (when configured).
     pub compliance_providers: Vec<String>,
     /// States a settlement of this template passes through.
     pub states: Vec<SettlementState>,
     /// Allowed edges; a subset of the coordinator's one transition table.
     pub transitions: Vec<(SettlementState, SettlementState)>,
+}
+
+/// The repo parameters of a template (data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoSpec {
+    /// Length of the close's window, seconds: the close's deadline is `maturity_at` plus
+    /// this. At least 60.
+    #[schema(minimum = 60)]
+    pub close_window_secs: u64,
 }
 
 /// The legs one role of a multi-role template provides.
@@ -95,6 +111,12 @@ fn check_roles(t: &Template) -> Result<()> {
     let bad = |m: String| Err(Error::Config(format!("template {}: {m}", t.slug)));
     if t.required_roles.len() < 2 {
         return bad("needs at least two roles".into());
+    }
+    if let Some(r) = t.repo {
+        // The close reverses the two legs of a seller and a buyer.
+        if t.is_multi_party() || r.close_window_secs < 60 {
+            return bad("a repo template has two roles and a close window of at least 60 s".into());
+        }
     }
     if !t.is_multi_party() {
         return match t.role_legs.is_empty() {
@@ -183,7 +205,12 @@ mod tests {
     fn built_in_templates_load_and_respect_the_table() {
         let ts = super::built_in().unwrap();
         let slugs: Vec<_> = ts.iter().map(|t| t.slug.as_str()).collect();
-        assert_eq!(slugs, ["dvp-standard", "cross-chain-dvp", "dvp-internal"]);
+        assert_eq!(
+            slugs,
+            ["dvp-standard", "cross-chain-dvp", "dvp-internal", "repo"]
+        );
+        assert_eq!(ts[3].repo.map(|r| r.close_window_secs), Some(3_600));
+        assert!(ts[..3].iter().all(|t| t.repo.is_none()) && !ts[3].single_chain);
         assert!(ts[0].single_chain && !ts[1].single_chain && ts[2].single_chain);
         // Only the internalised template lets one platform submit both sides.
         assert!(!ts[0].allow_same_platform && !ts[1].allow_same_platform);
@@ -200,7 +227,7 @@ mod tests {
         assert_eq!(fx.slug, "dvp-fx");
         assert!(fx.is_multi_party() && !fx.single_chain && !fx.allow_same_platform);
         let loaded = super::Templates::load(&["dvp-fx".into()]).unwrap();
-        assert_eq!(loaded.all().len(), 4);
+        assert_eq!(loaded.all().len(), 5);
         assert!(super::Templates::load(&["nope".into()]).is_err());
         // Per (leg type), as many delivering as receiving legs across the roles.
         let mut balance = std::collections::BTreeMap::new();

@@ -484,6 +484,9 @@ mod tests {
             trade_reference: None,
             counterparty_platform_id: None,
             counterparty_platform_ids: None,
+            maturity_at: None,
+            repayment_amount: None,
+            repo_rate: None,
         }
     }
 

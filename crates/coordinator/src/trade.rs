@@ -168,6 +168,25 @@ pub struct InstructionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_items = 1, max_items = 31)]
     pub counterparty_platform_ids: Option<Vec<String>>,
+    /// Template `repo` only (required there, refused elsewhere): RFC 3339 maturity of the
+    /// repo, when the closing settlement is registered. After `timeout_at`; maturity plus
+    /// the template's `close_window_secs` at most the escrows' `maxSettlementDuration`
+    /// (or 30 days) from now. Both sides state the same instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64, format = DateTime)]
+    pub maturity_at: Option<String>,
+    /// Template `repo` only (required there): what the cash provider (`buyer`) is repaid
+    /// at maturity, decimal base units of the payment leg's token (uint256, above 0). It
+    /// is the closing settlement's payment quantity. Both sides state the same amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[0-9]{1,78}$", max_length = 78)]
+    pub repayment_amount: Option<String>,
+    /// Template `repo` only, optional and informational: the agreed repo rate, a decimal
+    /// string (percent per annum, e.g. `"5.25"`). When one side states it, both must state
+    /// the same number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[0-9]{1,6}(\.[0-9]{1,12})?$", max_length = 19)]
+    pub repo_rate: Option<String>,
 }
 
 impl InstructionRequest {

@@ -87,9 +87,9 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
         .await
         .unwrap();
 
-    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 to 6, 8 and 9 applied.
+    // The new code opens it: versions 1 and 2 recorded (not re-run), 3 to 6, 8 to 10 and 15 applied.
     lockstep_coordinator::migrate(&db).await.unwrap();
-    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6, 8, 9]);
+    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6, 8, 9, 10, 15]);
     let previous = sqlx::query(
         "SELECT endpoint_id, platform_id, secret, expires_at FROM webhook_previous_secrets",
     )
@@ -144,7 +144,7 @@ async fn a_database_of_the_previous_runner_migrates_forward(backend: Backend) {
         .await
         .unwrap();
     lockstep_coordinator::migrate(&db).await.unwrap();
-    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6, 8, 9, 1001]);
+    assert_eq!(versions(&db).await, [1, 2, 3, 4, 5, 6, 8, 9, 10, 15, 1001]);
     // 0009 listed the old settlement's two parties.
     let parties: Vec<(i64, String, String)> = sqlx::query("SELECT position, role, platform_id FROM settlement_parties WHERE settlement_id = 'stl_legacy' ORDER BY position")
         .fetch_all(db.pool())

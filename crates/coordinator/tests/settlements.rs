@@ -394,7 +394,8 @@ async fn operations_endpoints(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     let (s, t) = env.get(&a, "/v1/settlement-templates").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(t["total"], 3);
+    assert_eq!(t["total"], 4);
+    assert_eq!(t["items"][3]["repo"]["close_window_secs"], 3_600);
     let (s, t) = env
         .get(&a, "/v1/settlement-templates/cross-chain-dvp")
         .await;

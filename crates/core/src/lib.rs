@@ -47,6 +47,8 @@ pub use packets::{
     MessageKind, PacketDesk, PacketDeskError, PacketFilter, PacketRecord, PacketStatus,
     RetryOutcome,
 };
-pub use registrar::{Attestation, ClearedSettlement, RegistrationError, SettlementRegistrar};
+pub use registrar::{
+    Attestation, ClearedSettlement, ClockError, RegistrationError, SettlementRegistrar,
+};
 pub use state::{SettlementState, TRANSITIONS};
 pub use task::{Gate, Next, Periodic};

@@ -53,10 +53,29 @@ pub struct RegistrationError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+/// A chain's clock could not be read (yet); the caller waits and asks again.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the clock of chain {chain_id} failed")]
+pub struct ClockError {
+    /// The chain.
+    pub chain_id: u64,
+    /// What failed (an RPC error).
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// Registers cleared settlements on chain. Implemented by the chain side.
 #[async_trait]
 pub trait SettlementRegistrar: Send + Sync + 'static {
     /// Registers the settlement on every chain it touches (idempotent: a chain that already
     /// holds it is skipped). An `Err` is logged and retried by the settlement worker.
     async fn register(&self, settlement: &ClearedSettlement) -> Result<(), RegistrationError>;
+
+    /// The clock of chain `chain_id`: its latest block's timestamp (unix seconds), the
+    /// clock that judges deadlines on chain. The coordinator reads it to decide when a
+    /// repo's maturity has passed. `Ok(None)`: this registrar keeps no clock for the chain
+    /// (the default), so the coordinator's own clock applies.
+    async fn chain_time(&self, _chain_id: u64) -> Result<Option<u64>, ClockError> {
+        Ok(None)
+    }
 }

@@ -52,6 +52,7 @@ pub fn router(c: AppState) -> Router {
         .routes(routes!(settlements::settlement_deposits))
         .routes(routes!(settlements::settlement_evidence))
         .routes(routes!(settlements::operator_retry))
+        .routes(routes!(settlements::operator_close))
         .routes(routes!(list_templates))
         .routes(routes!(get_template))
         .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))

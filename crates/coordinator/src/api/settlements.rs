@@ -1,5 +1,5 @@
 //! Settlement handlers: list, get, events, deposits, evidence, manual decisions, and the
-//! operator's retry, counts and stuck list.
+//! operator's retry, early repo close, counts and stuck list.
 
 use super::support::{ApiError, ApiResult, AppState, Auth, Page, Paginated, page};
 use crate::auth::Scope;
@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use super::packets::{StuckSettlement, stale_by_settlement};
 use super::support::ErrorBody;
 use crate::Error;
+use crate::repo::close::{CloseRefused, Trigger};
 use crate::settlements::deposits::{self, DepositInstruction};
 use crate::settlements::owed;
 use crate::settlements::screening::{self, DecisionRefused, ManualDecision};
@@ -200,6 +201,32 @@ pub(super) async fn operator_retry(
                 StatusCode::CONFLICT,
                 format!("step failed: {e}"),
             ));
+        }
+    }
+    let s = store::get_visible(&c.db, &id, None)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(s.view()?))
+}
+
+/// Register a repo opening's close now, before maturity (operator): from the closing
+/// terms fixed at opening, exactly as the worker does after maturity. Idempotent: once
+/// registered (by this call, an earlier one or the worker) it answers with the same
+/// `closing_settlement_id`. Answers the opening.
+#[utoipa::path(post, path = "/v1/operator/settlements/{id}/close", params(("id" = String, Path)),
+    responses((status = 200, body = SettlementView, description = "the opening, with `closing_settlement_id`"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not a FINALIZED repo opening")), tag = "operator")]
+pub(super) async fn operator_close(
+    State(c): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SettlementView>> {
+    auth.operator()?;
+    let trigger = Trigger::Operator(&auth.0.token_id);
+    match crate::repo::close::register_close(&c.lifecycle, &id, trigger).await? {
+        Ok(_) => {}
+        Err(CloseRefused::NotFound(_)) => return Err(ApiError::not_found()),
+        Err(e @ CloseRefused::NotClosable(_)) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, e.to_string()));
         }
     }
     let s = store::get_visible(&c.db, &id, None)

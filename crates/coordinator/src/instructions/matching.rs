@@ -15,7 +15,9 @@ pub struct MatchFailure {
     /// `template_mismatch`, `same_role`, `instrument_mismatch`, `leg_type_mismatch`,
     /// `quantity_mismatch`, `direction_mismatch`, `chain_mismatch`, `same_platform`,
     /// `counterparty_mismatch` or `no_pending_counterpart`; multi-party templates also
-    /// `duplicate_role` and `leftover_leg` (docs/coordinator.md "Multi-party matching").
+    /// `duplicate_role` and `leftover_leg` (docs/coordinator.md "Multi-party matching");
+    /// the repo template also `maturity_mismatch`, `repayment_mismatch` and
+    /// `repo_rate_mismatch` (docs/coordinator.md "Repo").
     pub rule: String,
     /// Human explanation.
     pub message: String,
@@ -148,5 +150,5 @@ pub fn check_match(first: &InstructionBody, second: &InstructionBody) -> Result<
             }
         }
     }
-    Ok(())
+    crate::repo::fields::check_match(first, second)
 }

@@ -10,6 +10,7 @@ use super::pairing::{
 };
 use super::store::{IDEMPOTENCY_LOOKUP, view_by_id};
 use super::validate::{FieldError, field_error, validate};
+use crate::repo::StoredRepoStatus;
 use crate::settlements::machine;
 use crate::settlements::{PartyView, SettlementRow};
 use crate::templates::Templates;
@@ -36,7 +37,7 @@ pub enum Submitted {
 }
 
 /// SHA-256 over the JCS form of the request, hex: what "the same body" means.
-fn request_hash(req: &InstructionRequest) -> Result<String> {
+pub(crate) fn request_hash(req: &InstructionRequest) -> Result<String> {
     let v = serde_json::to_value(req)?;
     let bytes = lockstep_evidence::canonicalize(&v).map_err(|e| Error::Corrupt {
         what: "request",
@@ -185,7 +186,7 @@ async fn settle(
     let (Some(seller), Some(buyer)) = (it.next(), it.next()) else {
         return Ok(());
     };
-    let row = SettlementRow {
+    let mut row = SettlementRow {
         id: sid.into(),
         trade_reference: m.trade_reference.clone(),
         template_slug: n.body.template_slug.clone(),
@@ -205,6 +206,12 @@ async fn settle(
         created_at: n.now,
         updated_at: n.now,
         party_count: 2,
+        parent_settlement_id: None,
+        closing_settlement_id: None,
+        repo_status: StoredRepoStatus(None),
+        repo_maturity_at: None,
+        closing_terms: None,
+        closing_terms_ref: None,
         more_parties: it
             .map(|(role, instruction_id, platform_id)| PartyView {
                 role: role.as_str().into(),
@@ -213,6 +220,8 @@ async fn settle(
             })
             .collect(),
     };
+    let repo = templates.get(&n.body.template_slug).and_then(|t| t.repo);
+    crate::repo::closing::fix_into(&mut row, repo, [&n.body, &counterpart.1])?;
     machine::create(conn, &row).await?;
     let closed = close_leftovers(conn, &m.trade_reference, counterpart, n.now).await?;
     if closed > 0 {

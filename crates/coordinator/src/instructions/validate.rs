@@ -101,6 +101,13 @@ pub fn validate(
     if deadline > 0 && req.legs.len() <= MAX_LEGS {
         check_max_duration(escrows, req, deadline, &mut errs);
     }
+    if let Some(t) = template
+        && req.legs.len() <= MAX_LEGS
+    {
+        let max_secs =
+            duration_limit(escrows, req).map_or(MAX_TIMEOUT_SECS_WITHOUT_ESCROW_LIMIT, |(m, _)| m);
+        crate::repo::fields::check(t, req, deadline, max_secs, &mut errs);
+    }
     check_references(req, &mut errs);
     check_platform_ids(template, req, &mut errs);
     if errs.is_empty() {
@@ -402,6 +409,16 @@ fn check_platform_ids(
     }
 }
 
+/// The smallest `maxSettlementDuration` of the escrows on the legs' chains, with its
+/// chain id; `None` when none states one.
+fn duration_limit(escrows: &Escrows, req: &InstructionRequest) -> Option<(u64, u64)> {
+    req.legs
+        .iter()
+        .filter_map(|l| escrows.by_chain_id(l.chain_id))
+        .filter_map(|c| c.max_settlement_duration_secs.map(|m| (m, c.chain_id)))
+        .min()
+}
+
 /// The deadline against the escrows' `maxSettlementDuration` (R4): registration refuses a
 /// `timeoutAt` later than now plus the smallest limit of the chains the legs use. Where
 /// no such escrow states its limit, [`MAX_TIMEOUT_SECS_WITHOUT_ESCROW_LIMIT`] applies (no
@@ -412,12 +429,7 @@ fn check_max_duration(
     deadline_ms: i64,
     errs: &mut Vec<FieldError>,
 ) {
-    let limit = req
-        .legs
-        .iter()
-        .filter_map(|l| escrows.by_chain_id(l.chain_id))
-        .filter_map(|c| c.max_settlement_duration_secs.map(|m| (m, c.chain_id)))
-        .min();
+    let limit = duration_limit(escrows, req);
     let max_secs = limit.map_or(MAX_TIMEOUT_SECS_WITHOUT_ESCROW_LIMIT, |(m, _)| m);
     let latest =
         now_ms().saturating_add(i64::try_from(max_secs.saturating_mul(1000)).unwrap_or(i64::MAX));

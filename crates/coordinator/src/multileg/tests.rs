@@ -49,6 +49,9 @@ fn body(role: Role, wallet: Address, legs: Vec<LegInput>) -> InstructionBody {
         trade_reference: None,
         counterparty_platform_id: None,
         counterparty_platform_ids: None,
+        maturity_at: None,
+        repayment_amount: None,
+        repo_rate: None,
     }
 }
 

@@ -88,8 +88,9 @@ fn evidence_parties(s: &SettlementRow, p: &Party<'_>) -> Result<Vec<EvidencePart
 }
 
 /// The matched (off-chain) terms the decision binds: `seller` / `buyer` for two parties,
-/// `parties` (role, party, legs; position order) for more.
-fn matched_terms(s: &SettlementRow, parties: &[Party<'_>]) -> Value {
+/// `parties` (role, party, legs; position order) for more; a repo's binding to its close
+/// (the opening) or its opening (the close) under the member docs/evidence.md names.
+fn matched_terms(s: &SettlementRow, parties: &[Party<'_>]) -> Result<Value> {
     let mut v = json!({
         "trade_reference": s.trade_reference,
         "settlement_type": s.template_slug,
@@ -104,7 +105,10 @@ fn matched_terms(s: &SettlementRow, parties: &[Party<'_>]) -> Value {
             .map(|p| json!({"role": p.body.role.as_str(), "party": p.body.party, "legs": p.body.legs}))
             .collect();
     }
-    v
+    if let Some((key, member)) = crate::repo::closing::evidence_member(s)? {
+        v[key] = member;
+    }
+    Ok(v)
 }
 
 /// The decision evidence over the matched terms (its digest goes on chain), under
@@ -122,7 +126,7 @@ pub(crate) fn decision_evidence(
     crate::evidence::decision(
         &s.id,
         &refs,
-        &matched_terms(s, parties),
+        &matched_terms(s, parties)?,
         policy,
         ComplianceVerdict::Allow,
     )

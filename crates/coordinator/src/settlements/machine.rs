@@ -161,13 +161,18 @@ pub(crate) fn event_data(
     previous: Option<SettlementState>,
     at: i64,
 ) -> Value {
-    json!({
+    let mut data = json!({
         "settlement_id": s.id,
         "state": state.as_str(),
         "previous_state": previous.map(|p| p.as_str()),
         "settlement_type": s.template_slug,
         "timestamp": rfc3339(at),
-    })
+    });
+    // A repo close names its opening in every event of its own lifecycle.
+    if let Some(parent) = &s.parent_settlement_id {
+        data["parent_settlement_id"] = Value::from(parent.as_str());
+    }
+    data
 }
 
 /// Writes one outbox event per involved platform.
@@ -228,18 +233,14 @@ pub async fn transition(
         &to.event_name(),
         &event_data(s, to, Some(s.state), now),
     )
-    .await
+    .await?;
+    crate::repo::status::close_moved(conn, s, to).await
 }
 
-/// Creates a settlement in `INSTRUCTED` with its first event, inside the caller's
-/// transaction (the caller runs [`AfterCommit::transitioned`] after committing).
+/// Creates a settlement in `INSTRUCTED` with its first event ("matched instructions
+/// ..."), inside the caller's transaction (the caller runs [`AfterCommit::transitioned`]
+/// after committing).
 pub async fn create(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
-    sqlx::query("INSERT INTO settlements (id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, created_at, updated_at, onchain_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)")
-        .bind(&s.id).bind(&s.trade_reference).bind(&s.template_slug).bind(SettlementState::Instructed.as_str())
-        .bind(&s.seller_instruction_id).bind(&s.buyer_instruction_id).bind(&s.seller_platform_id).bind(&s.buyer_platform_id)
-        .bind(s.timeout_at).bind(s.created_at).bind(onchain_settlement_id(&s.trade_reference).to_string())
-        .execute(&mut *conn).await?;
-    insert_parties(conn, s).await?;
     let mut ids = vec![
         s.seller_instruction_id.as_str(),
         s.buyer_instruction_id.as_str(),
@@ -254,12 +255,30 @@ pub async fn create(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
             s.seller_instruction_id, s.buyer_instruction_id
         ),
     };
+    create_with_cause(conn, s, &cause).await
+}
+
+/// [`create`] with the first event's `cause` given (a repo close registered by the
+/// coordinator rather than matched).
+pub async fn create_with_cause(
+    conn: &mut AnyConnection,
+    s: &SettlementRow,
+    cause: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO settlements (id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, created_at, updated_at, onchain_id, parent_settlement_id, repo_status, repo_maturity_at, closing_terms, closing_terms_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16)")
+        .bind(&s.id).bind(&s.trade_reference).bind(&s.template_slug).bind(SettlementState::Instructed.as_str())
+        .bind(&s.seller_instruction_id).bind(&s.buyer_instruction_id).bind(&s.seller_platform_id).bind(&s.buyer_platform_id)
+        .bind(s.timeout_at).bind(s.created_at).bind(onchain_settlement_id(&s.trade_reference).to_string())
+        .bind(s.parent_settlement_id.clone()).bind(s.repo_status.0.map(|r| r.as_str().to_string())).bind(s.repo_maturity_at)
+        .bind(s.closing_terms.clone()).bind(s.closing_terms_ref.clone())
+        .execute(&mut *conn).await?;
+    insert_parties(conn, s).await?;
     append_event(
         conn,
         &s.id,
         None,
         SettlementState::Instructed,
-        &cause,
+        cause,
         s.created_at,
     )
     .await?;

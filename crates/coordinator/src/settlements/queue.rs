@@ -24,6 +24,8 @@ pub enum Queue {
     Screening,
     /// `COMPLIANCE_CLEARED`, not yet handed to the registrar.
     Registrar,
+    /// A `FINALIZED` repo opening whose close is not registered yet (migration 0010).
+    RepoClose,
 }
 
 impl Queue {
@@ -34,6 +36,7 @@ impl Queue {
                 "state IN ('INSTRUCTED', 'COMPLIANCE_CHECKING') AND compliance IS NULL"
             }
             Queue::Registrar => "state = 'COMPLIANCE_CLEARED' AND registrar_notified_at IS NULL",
+            Queue::RepoClose => "state = 'FINALIZED' AND repo_status = 'open'",
         }
     }
 }
@@ -137,5 +140,15 @@ mod tests {
                 "{q:?}"
             );
         }
+        assert_eq!(
+            Queue::RepoClose.predicate(),
+            format!(
+                "state = '{}' AND repo_status = '{}'",
+                S::Finalized.as_str(),
+                crate::repo::RepoStatus::Open.as_str()
+            )
+        );
+        let repo = include_str!("../../migrations/0010_repo.sql");
+        assert!(repo.contains(&format!("WHERE {};", Queue::RepoClose.predicate())));
     }
 }

@@ -1,6 +1,7 @@
 //! The settlement rows (`sqlx::FromRow`) and the queries behind the API, the worker and
 //! the ledger. Writes of `settlements.state` happen only in [`super::machine`].
 
+use crate::repo::{RepoView, StoredRepoStatus};
 use crate::terms::Attestation;
 use crate::trade::InstructionBody;
 use crate::{Error, Result, rfc3339};
@@ -53,6 +54,19 @@ pub struct SettlementRow {
     pub updated_at: i64,
     /// How many parties (2, or more for a multi-party template).
     pub party_count: i64,
+    /// A repo close: its opening.
+    pub parent_settlement_id: Option<String>,
+    /// A repo opening: its close, once registered.
+    pub closing_settlement_id: Option<String>,
+    /// A repo opening: where the repo stands.
+    #[sqlx(try_from = "Option<String>")]
+    pub repo_status: StoredRepoStatus,
+    /// A repo opening: `maturity_at`, epoch ms.
+    pub repo_maturity_at: Option<i64>,
+    /// A repo opening: the closing terms fixed at opening, JSON.
+    pub closing_terms: Option<String>,
+    /// A repo opening: `sha256:<hex>` of the closing terms' JCS form.
+    pub closing_terms_ref: Option<String>,
     /// The parties beyond the first two (`settlement_parties` positions 2 and up), filled
     /// by [`load`] and [`list`]; empty for a two-party settlement.
     #[sqlx(skip)]
@@ -60,7 +74,7 @@ pub struct SettlementRow {
 }
 
 /// The columns of [`SettlementRow`].
-pub(crate) const COLUMNS: &str = "id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, compliance, decision_ref, evidence, terms, terms_hash, attestations, registrar_notified_at, created_at, updated_at, party_count";
+pub(crate) const COLUMNS: &str = "id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, compliance, decision_ref, evidence, terms, terms_hash, attestations, registrar_notified_at, created_at, updated_at, party_count, parent_settlement_id, closing_settlement_id, repo_status, repo_maturity_at, closing_terms, closing_terms_ref";
 
 impl SettlementRow {
     /// The platforms with a party in the settlement (deduplicated), as far as the row
@@ -112,6 +126,9 @@ impl SettlementRow {
                 .unwrap_or_default(),
             evidence: parse_json("evidence", self.evidence.as_deref())?,
             owed: Vec::new(),
+            parent_settlement_id: self.parent_settlement_id.clone(),
+            closing_settlement_id: self.closing_settlement_id.clone(),
+            repo: crate::repo::view::of(self)?,
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
         })
@@ -164,6 +181,15 @@ pub struct SettlementView {
     /// `GET /v1/settlements/{id}`; empty in lists.
     #[serde(default)]
     pub owed: Vec<super::owed::OwedView>,
+    /// A repo close: the opening it closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_settlement_id: Option<String>,
+    /// A repo opening: its close, once registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closing_settlement_id: Option<String>,
+    /// A repo opening: status, maturity and the closing terms fixed at opening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<RepoView>,
     /// Creation time.
     pub created_at: String,
     /// Last change.
@@ -569,10 +595,14 @@ pub async fn more_bodies(
 
 /// Records that the registrar took the settlement (it is not handed over again).
 pub async fn mark_registered(db: &Db, id: &str) -> Result<()> {
-    sqlx::query("UPDATE settlements SET registrar_notified_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(db.pool())
-        .await?;
+    // The registrar step is done: its lease ends, so a later queue (a repo opening's
+    // close, once it is FINALIZED) can claim the settlement at once.
+    sqlx::query(
+        "UPDATE settlements SET registrar_notified_at = $1, worker_lease_until = 0 WHERE id = $2",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .execute(db.pool())
+    .await?;
     Ok(())
 }

@@ -76,6 +76,7 @@ async fn step(lc: &Arc<Lifecycle>, stop: &watch::Receiver<bool>) -> Result<Next>
         return Ok(Next::Idle);
     }
     again |= full(batch::registrar_round(lc).await?);
+    again |= full(crate::repo::close::due_round(lc).await?);
     if again {
         // Between full batches, let the API's queued requests take the connection
         // first (the pool hands it out in arrival order): intake is never starved.
