@@ -2,23 +2,7 @@
 pragma solidity ^0.8.22;
 
 import {Origin} from "@layerzerolabs/lz-evm-protocol-v2/contracts/interfaces/ILayerZeroEndpointV2.sol";
-
-/// @notice The ReceiveUln302 calls a DVN and an executor make.
-interface IRelayerReceiveUln {
-    function verify(bytes calldata packetHeader, bytes32 payloadHash, uint64 confirmations) external;
-    function commitVerification(bytes calldata packetHeader, bytes32 payloadHash) external;
-}
-
-/// @notice The EndpointV2 call an executor makes.
-interface IRelayerEndpoint {
-    function lzReceive(
-        Origin calldata origin,
-        address receiver,
-        bytes32 guid,
-        bytes calldata message,
-        bytes calldata extraData
-    ) external payable;
-}
+import {ILocalEndpoint, ILocalReceiveUln} from "../local/ILzStack.sol";
 
 /// @title RelayerDvn
 /// @notice The coordinator's DVN identity and executor on one chain. Its address (not the relayer's key) is
@@ -42,7 +26,7 @@ contract RelayerDvn {
     /// @notice The key allowed to verify as this DVN (the coordinator's relayer key).
     address public immutable operator;
     /// @notice This chain's EndpointV2.
-    IRelayerEndpoint public immutable endpoint;
+    ILocalEndpoint public immutable endpoint;
 
     /// @notice Only the operator verifies as this DVN.
     error RelayerDvnNotOperator(address caller);
@@ -53,7 +37,7 @@ contract RelayerDvn {
     /// @param operator_ The relayer's key.
     constructor(address endpoint_, address operator_) {
         if (endpoint_ == address(0) || operator_ == address(0)) revert RelayerDvnZeroAddress();
-        endpoint = IRelayerEndpoint(endpoint_);
+        endpoint = ILocalEndpoint(endpoint_);
         operator = operator_;
     }
 
@@ -72,7 +56,7 @@ contract RelayerDvn {
         external
         onlyOperator
     {
-        IRelayerReceiveUln(receiveLib).verify(header, payloadHash, confirmations);
+        ILocalReceiveUln(receiveLib).verify(header, payloadHash, confirmations);
     }
 
     /// @notice Verifies as this DVN, commits and delivers, in one transaction. Reverts as a whole (nothing
@@ -86,7 +70,7 @@ contract RelayerDvn {
         payable
         onlyOperator
     {
-        IRelayerReceiveUln(receiveLib).verify(d.header, d.payloadHash, confirmations);
+        ILocalReceiveUln(receiveLib).verify(d.header, d.payloadHash, confirmations);
         _deliver(receiveLib, d);
     }
 
@@ -99,7 +83,7 @@ contract RelayerDvn {
     }
 
     function _deliver(address receiveLib, Delivery calldata d) private {
-        IRelayerReceiveUln(receiveLib).commitVerification(d.header, d.payloadHash);
+        ILocalReceiveUln(receiveLib).commitVerification(d.header, d.payloadHash);
         endpoint.lzReceive{value: msg.value}(d.origin, d.receiver, d.guid, d.message, "");
     }
 }

@@ -32,6 +32,8 @@ pub struct ChainClient {
     /// Whether the RPC answered this chain's id (readers that trust what the chain says
     /// call [`ChainIdCheck::ensure`] first; the sender always does).
     pub check: Arc<ChainIdCheck>,
+    /// The receive library's ULN configs read lately (delivery passes reuse them).
+    pub uln_configs: crate::lz::uln::UlnConfigs,
 }
 
 /// The chain id check of one chain, made once, the first time the chain answers.
@@ -116,6 +118,7 @@ impl ChainClient {
             check,
             provider,
             config,
+            uln_configs: Default::default(),
         })
     }
 

@@ -56,7 +56,7 @@ async fn list_filters_by_template_and_platform(backend: Backend) {
     assert_eq!((ids(&none), none["total"].clone()), (vec![], json!(0)));
     assert_eq!(
         ids(&list(op.clone(), format!("platform_id={b_id}")).await),
-        [ab.clone()]
+        vec![ab.clone()]
     );
     assert_eq!(
         ids(&list(
@@ -64,7 +64,7 @@ async fn list_filters_by_template_and_platform(backend: Backend) {
             format!("platform_id={c_id}&template=dvp-standard")
         )
         .await),
-        [ac.clone()]
+        vec![ac.clone()]
     );
     // A platform finds only its own settlements, whatever it filters by.
     assert_eq!(
@@ -77,7 +77,7 @@ async fn list_filters_by_template_and_platform(backend: Backend) {
     );
     assert_eq!(
         ids(&list(c.clone(), "template=dvp-standard".into()).await),
-        [ac.clone()]
+        vec![ac.clone()]
     );
     let (s, v) = env
         .get(&op, &format!("/v1/settlements?template={}", "x".repeat(65)))

@@ -15,7 +15,7 @@ use crate::lz::delivery::{BlockReason, Blocked, PassError};
 use alloy::primitives::{Address, U256, keccak256};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
-use lockstep_bindings::{ILayerZeroEndpointV2, ILocalReceiveUln, IReceiveUlnQuorum, RelayerDvn};
+use lockstep_bindings::{ILayerZeroEndpointV2, ILocalReceiveUln, RelayerDvn};
 
 type Step = (&'static str, TransactionRequest);
 
@@ -60,12 +60,10 @@ pub async fn others_verified(
 ) -> Result<(bool, u8), PassError> {
     let id = dst.chain_id();
     let lib = dst.receive_lib()?;
-    let uln = IReceiveUlnQuorum::new(lib, dst.provider.clone());
-    let config = uln
-        .getUlnConfig(p.receiver_address(), p.src_eid)
-        .call()
-        .await
-        .map_err(|e| rpc(id, "getUlnConfig", e))?;
+    let config = dst
+        .uln_configs
+        .get(dst, p.receiver_address(), p.src_eid)
+        .await?;
     let lookup = ILocalReceiveUln::new(lib, dst.provider.clone());
     let header_hash = keccak256(&p.header);
     let verified = |dvn: Address| {

@@ -239,11 +239,10 @@ fn destination<'a>(chains: &'a Chains, p: &Packet) -> PassResult<&'a ChainClient
 async fn await_quorum(dst: &ChainClient, p: &Packet) -> PassResult<()> {
     let id = dst.chain_id();
     let uln = IReceiveUlnQuorum::new(dst.receive_lib()?, dst.provider.clone());
-    let config = uln
-        .getUlnConfig(p.receiver_address(), p.src_eid)
-        .call()
-        .await
-        .map_err(|e| rpc(id, "getUlnConfig", e))?;
+    let config = dst
+        .uln_configs
+        .get(dst, p.receiver_address(), p.src_eid)
+        .await?;
     let required = config.requiredDVNCount;
     let ok = uln
         .verifiable(config, keccak256(&p.header), p.payload_hash())

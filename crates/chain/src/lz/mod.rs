@@ -15,6 +15,7 @@ pub mod batch;
 pub mod codec;
 pub mod delivery;
 pub mod relayer;
+pub mod uln;
 
 pub use codec::{HEADER_LEN, PACKET_VERSION, Packet, PacketError, PacketHeader, lz_receive_value};
 pub use delivery::DeliveryState;
