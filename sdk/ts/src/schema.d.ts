@@ -173,6 +173,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/settlements/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a repo opening's close now, before maturity (operator): from the closing
+         *     terms fixed at opening, exactly as the worker does after maturity. Idempotent: once
+         *     registered (by this call, an earlier one or the worker) it answers with the same
+         *     `closing_settlement_id`. Answers the opening.
+         */
+        post: operations["operator_close"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/operator/settlements/{id}/retry": {
         parameters: {
             query?: never;
@@ -571,6 +593,50 @@ export interface components {
             /** @description Whether it passed. */
             passed: boolean;
         };
+        /** @description One side of the close. */
+        ClosingSide: {
+            /** @description Its opening legs reversed (the payment leg's quantity the repayment amount). */
+            legs: components["schemas"]["LegInput"][];
+            /** @description The party, as in its opening instruction. */
+            party: components["schemas"]["Party"];
+        };
+        /** @description What the close will settle, fixed at opening (docs/evidence.md "Repo binding"). */
+        ClosingTerms: {
+            /**
+             * @description The opening's buyer (cash provider): now delivers the securities and receives the
+             *     repayment.
+             */
+            buyer: components["schemas"]["ClosingSide"];
+            /** @description The window opens (RFC 3339): the close is registered automatically from then on. */
+            maturity_at: string;
+            /** @description The opening settlement. */
+            parent_settlement_id: string;
+            /** @description The opening's trade reference. */
+            parent_trade_reference: string;
+            /** @description The cash the close pays back (decimal base units). */
+            repayment_amount: string;
+            /** @description The agreed rate as the instructions stated it (informational), or null. */
+            repo_rate?: string | null;
+            /**
+             * @description The opening's seller (collateral provider): now delivers the repayment and receives
+             *     the securities back.
+             */
+            seller: components["schemas"]["ClosingSide"];
+            /** @description The template (`repo`). */
+            settlement_type: string;
+            /**
+             * @description The window closes (RFC 3339): the close's deadline, maturity plus the template's
+             *     `close_window_secs`.
+             */
+            timeout_at: string;
+            /**
+             * @description The close's trade reference: the opening's with `-CLOSE` appended (its on-chain
+             *     settlement id is `keccak256` of it, like any trade reference's).
+             */
+            trade_reference: string;
+            /** @description `lockstep-repo-close/v1`. */
+            version: string;
+        };
         /** @description A manual compliance decision. */
         DecisionRequest: {
             /** @description `approve` or `reject`. */
@@ -756,8 +822,28 @@ export interface components {
              *     `role_legs` entry of a multi-role one.
              */
             legs: components["schemas"]["LegInput"][];
+            /**
+             * Format: date-time
+             * @description Template `repo` only (required there, refused elsewhere): RFC 3339 maturity of the
+             *     repo, when the closing settlement is registered. After `timeout_at`; maturity plus
+             *     the template's `close_window_secs` at most the escrows' `maxSettlementDuration`
+             *     (or 30 days) from now. Both sides state the same instant.
+             */
+            maturity_at?: string | null;
             /** @description Who. */
             party: components["schemas"]["Party"];
+            /**
+             * @description Template `repo` only (required there): what the cash provider (`buyer`) is repaid
+             *     at maturity, decimal base units of the payment leg's token (uint256, above 0). It
+             *     is the closing settlement's payment quantity. Both sides state the same amount.
+             */
+            repayment_amount?: string | null;
+            /**
+             * @description Template `repo` only, optional and informational: the agreed repo rate, a decimal
+             *     string (percent per annum, e.g. `"5.25"`). When one side states it, both must state
+             *     the same number.
+             */
+            repo_rate?: string | null;
             /** @description One of the template's `required_roles`. */
             role: components["schemas"]["Role"];
             /**
@@ -1287,6 +1373,8 @@ export interface components {
             items: {
                 /** @description One EIP-712 registration attestation per chain. */
                 attestations: components["schemas"]["Attestation"][];
+                /** @description A repo opening: its close, once registered. */
+                closing_settlement_id?: string | null;
                 /** @description Screening report and any manual decision. */
                 compliance?: Record<string, never> | null;
                 /** @description Creation time. */
@@ -1303,8 +1391,11 @@ export interface components {
                  *     `GET /v1/settlements/{id}`; empty in lists.
                  */
                 owed?: components["schemas"]["OwedView"][];
+                /** @description A repo close: the opening it closes. */
+                parent_settlement_id?: string | null;
                 /** @description Every party, each confirmed by its instruction, in the template's role order. */
                 parties: components["schemas"]["PartyView"][];
+                repo?: null | components["schemas"]["RepoView"];
                 /** @description The template slug. */
                 settlement_type: string;
                 /** @description Current state. */
@@ -1375,6 +1466,7 @@ export interface components {
                 description: string;
                 /** @description Human name. */
                 name: string;
+                repo?: null | components["schemas"]["RepoSpec"];
                 /**
                  * @description Leg types each instruction must contain (two-role templates; a multi-role
                  *     template lists the leg types its roles use and states them per role in `role_legs`).
@@ -1458,6 +1550,40 @@ export interface components {
              */
             recovered: number;
         };
+        /** @description The repo parameters of a template (data). */
+        RepoSpec: {
+            /**
+             * Format: int64
+             * @description Length of the close's window, seconds: the close's deadline is `maturity_at` plus
+             *     this. At least 60.
+             */
+            close_window_secs: number;
+        };
+        /**
+         * @description The repo's status, kept on the opening (docs/coordinator.md "Repo"):
+         *
+         *     `open` --(close registered)--> `closing` --(close FINALIZED)--> `closed`
+         *     `closing` --(close TIMED_OUT or ROLLED_BACK)--> `close_failed`
+         *
+         *     `open` covers the opening's whole life and a finalised opening waiting for maturity;
+         *     an opening that does not finalise stays `open` with nothing to close.
+         * @enum {string}
+         */
+        RepoStatus: "open" | "closing" | "closed" | "close_failed";
+        /** @description A repo opening as the API shows it. */
+        RepoView: {
+            /** @description The close as fixed at opening. */
+            closing_terms: components["schemas"]["ClosingTerms"];
+            /**
+             * @description `sha256:<hex>` over the JCS form of `closing_terms`, bound into the opening's
+             *     decision evidence (`terms.repo.closing_terms_ref`).
+             */
+            closing_terms_ref: string;
+            /** @description When the close is due (RFC 3339). */
+            maturity_at: string;
+            /** @description `open`, `closing`, `closed` or `close_failed` (docs/coordinator.md "Repo"). */
+            status: components["schemas"]["RepoStatus"];
+        };
         /**
          * @description A party's role in the trade. Which roles a trade needs, and which legs each provides,
          *     is the template's (data); two-role templates use `seller` and `buyer`.
@@ -1487,6 +1613,8 @@ export interface components {
         SettlementView: {
             /** @description One EIP-712 registration attestation per chain. */
             attestations: components["schemas"]["Attestation"][];
+            /** @description A repo opening: its close, once registered. */
+            closing_settlement_id?: string | null;
             /** @description Screening report and any manual decision. */
             compliance?: Record<string, never> | null;
             /** @description Creation time. */
@@ -1503,8 +1631,11 @@ export interface components {
              *     `GET /v1/settlements/{id}`; empty in lists.
              */
             owed?: components["schemas"]["OwedView"][];
+            /** @description A repo close: the opening it closes. */
+            parent_settlement_id?: string | null;
             /** @description Every party, each confirmed by its instruction, in the template's role order. */
             parties: components["schemas"]["PartyView"][];
+            repo?: null | components["schemas"]["RepoView"];
             /** @description The template slug. */
             settlement_type: string;
             /** @description Current state. */
@@ -1542,6 +1673,7 @@ export interface components {
             description: string;
             /** @description Human name. */
             name: string;
+            repo?: null | components["schemas"]["RepoSpec"];
             /**
              * @description Leg types each instruction must contain (two-role templates; a multi-role
              *     template lists the leg types its roles use and states them per role in `role_legs`).
@@ -2543,6 +2675,112 @@ export interface operations {
             };
             /** @description the request body did not arrive within the body read timeout */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body exceeds the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limit exceeded: per token, or per client address for requests without a valid token */
+            429: {
+                headers: {
+                    /** @description seconds until a request is allowed again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request was not answered within the request timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    operator_close: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the opening, with `closing_settlement_id` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettlementView"];
+                };
+            };
+            /** @description malformed request: unknown query parameter, bad query value, or unreadable body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the operation's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body did not arrive within the body read timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not a FINALIZED repo opening */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,6 +3,8 @@
 from .attempt import Attempt
 from .attestation import Attestation
 from .check_outcome import CheckOutcome
+from .closing_side import ClosingSide
+from .closing_terms import ClosingTerms
 from .decision_request import DecisionRequest
 from .delivery import Delivery
 from .delivery_payload import DeliveryPayload
@@ -73,6 +75,9 @@ from .party import Party
 from .party_view import PartyView
 from .recover_request import RecoverRequest
 from .recover_response import RecoverResponse
+from .repo_spec import RepoSpec
+from .repo_status import RepoStatus
+from .repo_view import RepoView
 from .role import Role
 from .role_legs import RoleLegs
 from .settlement_delivery import SettlementDelivery
@@ -93,6 +98,8 @@ __all__ = (
     "Attempt",
     "Attestation",
     "CheckOutcome",
+    "ClosingSide",
+    "ClosingTerms",
     "DecisionRequest",
     "Delivery",
     "DeliveryPayload",
@@ -149,6 +156,9 @@ __all__ = (
     "PartyView",
     "RecoverRequest",
     "RecoverResponse",
+    "RepoSpec",
+    "RepoStatus",
+    "RepoView",
     "Role",
     "RoleLegs",
     "SettlementDelivery",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
@@ -40,6 +41,19 @@ class InstructionRequest:
             allowed to take the other roles. On a first side it binds the trade reference (any
             other platform sees it as unknown); on a later side every party already waiting
             must be from one of them. Absent: any platform holding the reference may join.
+        maturity_at (datetime.datetime | None | Unset): Template `repo` only (required there, refused elsewhere): RFC
+            3339 maturity of the
+            repo, when the closing settlement is registered. After `timeout_at`; maturity plus
+            the template's `close_window_secs` at most the escrows' `maxSettlementDuration`
+            (or 30 days) from now. Both sides state the same instant.
+        repayment_amount (None | str | Unset): Template `repo` only (required there): what the cash provider (`buyer`)
+            is repaid
+            at maturity, decimal base units of the payment leg's token (uint256, above 0). It
+            is the closing settlement's payment quantity. Both sides state the same amount.
+        repo_rate (None | str | Unset): Template `repo` only, optional and informational: the agreed repo rate, a
+            decimal
+            string (percent per annum, e.g. `"5.25"`). When one side states it, both must state
+            the same number.
         trade_reference (None | str | Unset): Null for the first side; the first side's trade reference for the second.
     """
 
@@ -51,6 +65,9 @@ class InstructionRequest:
     timeout_at: str
     counterparty_platform_id: None | str | Unset = UNSET
     counterparty_platform_ids: list[str] | None | Unset = UNSET
+    maturity_at: datetime.datetime | None | Unset = UNSET
+    repayment_amount: None | str | Unset = UNSET
+    repo_rate: None | str | Unset = UNSET
     trade_reference: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +101,26 @@ class InstructionRequest:
         else:
             counterparty_platform_ids = self.counterparty_platform_ids
 
+        maturity_at: None | str | Unset
+        if isinstance(self.maturity_at, Unset):
+            maturity_at = UNSET
+        elif isinstance(self.maturity_at, datetime.datetime):
+            maturity_at = self.maturity_at.isoformat()
+        else:
+            maturity_at = self.maturity_at
+
+        repayment_amount: None | str | Unset
+        if isinstance(self.repayment_amount, Unset):
+            repayment_amount = UNSET
+        else:
+            repayment_amount = self.repayment_amount
+
+        repo_rate: None | str | Unset
+        if isinstance(self.repo_rate, Unset):
+            repo_rate = UNSET
+        else:
+            repo_rate = self.repo_rate
+
         trade_reference: None | str | Unset
         if isinstance(self.trade_reference, Unset):
             trade_reference = UNSET
@@ -106,6 +143,12 @@ class InstructionRequest:
             field_dict["counterparty_platform_id"] = counterparty_platform_id
         if counterparty_platform_ids is not UNSET:
             field_dict["counterparty_platform_ids"] = counterparty_platform_ids
+        if maturity_at is not UNSET:
+            field_dict["maturity_at"] = maturity_at
+        if repayment_amount is not UNSET:
+            field_dict["repayment_amount"] = repayment_amount
+        if repo_rate is not UNSET:
+            field_dict["repo_rate"] = repo_rate
         if trade_reference is not UNSET:
             field_dict["trade_reference"] = trade_reference
 
@@ -164,6 +207,41 @@ class InstructionRequest:
             d.pop("counterparty_platform_ids", UNSET)
         )
 
+        def _parse_maturity_at(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                maturity_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return maturity_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        maturity_at = _parse_maturity_at(d.pop("maturity_at", UNSET))
+
+        def _parse_repayment_amount(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        repayment_amount = _parse_repayment_amount(d.pop("repayment_amount", UNSET))
+
+        def _parse_repo_rate(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        repo_rate = _parse_repo_rate(d.pop("repo_rate", UNSET))
+
         def _parse_trade_reference(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -182,6 +260,9 @@ class InstructionRequest:
             timeout_at=timeout_at,
             counterparty_platform_id=counterparty_platform_id,
             counterparty_platform_ids=counterparty_platform_ids,
+            maturity_at=maturity_at,
+            repayment_amount=repayment_amount,
+            repo_rate=repo_rate,
             trade_reference=trade_reference,
         )
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         PaginatedSettlementViewItemsItemTermsType0,
     )
     from ..models.party_view import PartyView
+    from ..models.repo_view import RepoView
 
 
 T = TypeVar("T", bound="PaginatedSettlementViewItemsItem")
@@ -41,6 +42,7 @@ class PaginatedSettlementViewItemsItem:
         timeout_at (str): Deadline.
         trade_reference (str): Trade reference shared by both instructions.
         updated_at (str): Last change.
+        closing_settlement_id (None | str | Unset): A repo opening: its close, once registered.
         compliance (None | PaginatedSettlementViewItemsItemComplianceType0 | Unset): Screening report and any manual
             decision.
         decision_ref (None | str | Unset): Settlement-level decision ref (`sha256:<hex>`); its digest is the on-chain
@@ -49,6 +51,8 @@ class PaginatedSettlementViewItemsItem:
         owed (list[OwedView] | Unset): Legs the escrows could not pay and owe to their beneficiary, who claims them with
             `claim(token, to)` (escrow v2 `LegOwed`), by chain and leg. Filled by
             `GET /v1/settlements/{id}`; empty in lists.
+        parent_settlement_id (None | str | Unset): A repo close: the opening it closes.
+        repo (None | RepoView | Unset):
         terms (None | PaginatedSettlementViewItemsItemTermsType0 | Unset): The on-chain Terms (docs/onchain-terms.md),
             once cleared.
         terms_hash (None | str | Unset): `keccak256(abi.encode(terms))`.
@@ -63,10 +67,13 @@ class PaginatedSettlementViewItemsItem:
     timeout_at: str
     trade_reference: str
     updated_at: str
+    closing_settlement_id: None | str | Unset = UNSET
     compliance: None | PaginatedSettlementViewItemsItemComplianceType0 | Unset = UNSET
     decision_ref: None | str | Unset = UNSET
     evidence: None | PaginatedSettlementViewItemsItemEvidenceType0 | Unset = UNSET
     owed: list[OwedView] | Unset = UNSET
+    parent_settlement_id: None | str | Unset = UNSET
+    repo: None | RepoView | Unset = UNSET
     terms: None | PaginatedSettlementViewItemsItemTermsType0 | Unset = UNSET
     terms_hash: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -81,6 +88,7 @@ class PaginatedSettlementViewItemsItem:
         from ..models.paginated_settlement_view_items_item_terms_type_0 import (
             PaginatedSettlementViewItemsItemTermsType0,
         )
+        from ..models.repo_view import RepoView
 
         attestations = []
         for attestations_item_data in self.attestations:
@@ -105,6 +113,12 @@ class PaginatedSettlementViewItemsItem:
         trade_reference = self.trade_reference
 
         updated_at = self.updated_at
+
+        closing_settlement_id: None | str | Unset
+        if isinstance(self.closing_settlement_id, Unset):
+            closing_settlement_id = UNSET
+        else:
+            closing_settlement_id = self.closing_settlement_id
 
         compliance: dict[str, Any] | None | Unset
         if isinstance(self.compliance, Unset):
@@ -137,6 +151,20 @@ class PaginatedSettlementViewItemsItem:
                 owed_item = owed_item_data.to_dict()
                 owed.append(owed_item)
 
+        parent_settlement_id: None | str | Unset
+        if isinstance(self.parent_settlement_id, Unset):
+            parent_settlement_id = UNSET
+        else:
+            parent_settlement_id = self.parent_settlement_id
+
+        repo: dict[str, Any] | None | Unset
+        if isinstance(self.repo, Unset):
+            repo = UNSET
+        elif isinstance(self.repo, RepoView):
+            repo = self.repo.to_dict()
+        else:
+            repo = self.repo
+
         terms: dict[str, Any] | None | Unset
         if isinstance(self.terms, Unset):
             terms = UNSET
@@ -166,6 +194,8 @@ class PaginatedSettlementViewItemsItem:
                 "updated_at": updated_at,
             }
         )
+        if closing_settlement_id is not UNSET:
+            field_dict["closing_settlement_id"] = closing_settlement_id
         if compliance is not UNSET:
             field_dict["compliance"] = compliance
         if decision_ref is not UNSET:
@@ -174,6 +204,10 @@ class PaginatedSettlementViewItemsItem:
             field_dict["evidence"] = evidence
         if owed is not UNSET:
             field_dict["owed"] = owed
+        if parent_settlement_id is not UNSET:
+            field_dict["parent_settlement_id"] = parent_settlement_id
+        if repo is not UNSET:
+            field_dict["repo"] = repo
         if terms is not UNSET:
             field_dict["terms"] = terms
         if terms_hash is not UNSET:
@@ -195,6 +229,7 @@ class PaginatedSettlementViewItemsItem:
             PaginatedSettlementViewItemsItemTermsType0,
         )
         from ..models.party_view import PartyView
+        from ..models.repo_view import RepoView
 
         d = dict(src_dict)
         attestations = []
@@ -224,6 +259,17 @@ class PaginatedSettlementViewItemsItem:
         trade_reference = d.pop("trade_reference")
 
         updated_at = d.pop("updated_at")
+
+        def _parse_closing_settlement_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        closing_settlement_id = _parse_closing_settlement_id(
+            d.pop("closing_settlement_id", UNSET)
+        )
 
         def _parse_compliance(
             data: object,
@@ -289,6 +335,34 @@ class PaginatedSettlementViewItemsItem:
 
                 owed.append(owed_item)
 
+        def _parse_parent_settlement_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        parent_settlement_id = _parse_parent_settlement_id(
+            d.pop("parent_settlement_id", UNSET)
+        )
+
+        def _parse_repo(data: object) -> None | RepoView | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                repo_type_1 = RepoView.from_dict(data)
+
+                return repo_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | RepoView | Unset, data)
+
+        repo = _parse_repo(d.pop("repo", UNSET))
+
         def _parse_terms(
             data: object,
         ) -> None | PaginatedSettlementViewItemsItemTermsType0 | Unset:
@@ -329,10 +403,13 @@ class PaginatedSettlementViewItemsItem:
             timeout_at=timeout_at,
             trade_reference=trade_reference,
             updated_at=updated_at,
+            closing_settlement_id=closing_settlement_id,
             compliance=compliance,
             decision_ref=decision_ref,
             evidence=evidence,
             owed=owed,
+            parent_settlement_id=parent_settlement_id,
+            repo=repo,
             terms=terms,
             terms_hash=terms_hash,
         )

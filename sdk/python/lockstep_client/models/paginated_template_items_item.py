@@ -15,6 +15,7 @@ from ..models.settlement_state import SettlementState
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.repo_spec import RepoSpec
     from ..models.role_legs import RoleLegs
 
 
@@ -41,6 +42,7 @@ class PaginatedTemplateItemsItem:
         allow_same_platform (bool | Unset): Whether both sides may come from one platform (an internalised trade). When
             false, an instruction never matches one of its own platform's, and naming one's
             own platform as `counterparty_platform_id` is refused.
+        repo (None | RepoSpec | Unset):
         role_legs (list[RoleLegs] | Unset): Multi-role templates (more than two `required_roles`): the legs each role
             provides, as (leg type, direction) pairs; an instruction for the role carries
             exactly these. Empty for two-role templates, whose rule is one leg per leg type.
@@ -61,9 +63,12 @@ class PaginatedTemplateItemsItem:
         ]
     ]
     allow_same_platform: bool | Unset = UNSET
+    repo: None | RepoSpec | Unset = UNSET
     role_legs: list[RoleLegs] | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.repo_spec import RepoSpec
+
         compliance_providers = self.compliance_providers
 
         description = self.description
@@ -102,6 +107,14 @@ class PaginatedTemplateItemsItem:
 
         allow_same_platform = self.allow_same_platform
 
+        repo: dict[str, Any] | None | Unset
+        if isinstance(self.repo, Unset):
+            repo = UNSET
+        elif isinstance(self.repo, RepoSpec):
+            repo = self.repo.to_dict()
+        else:
+            repo = self.repo
+
         role_legs: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.role_legs, Unset):
             role_legs = []
@@ -126,6 +139,8 @@ class PaginatedTemplateItemsItem:
         )
         if allow_same_platform is not UNSET:
             field_dict["allow_same_platform"] = allow_same_platform
+        if repo is not UNSET:
+            field_dict["repo"] = repo
         if role_legs is not UNSET:
             field_dict["role_legs"] = role_legs
 
@@ -133,6 +148,7 @@ class PaginatedTemplateItemsItem:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.repo_spec import RepoSpec
         from ..models.role_legs import RoleLegs
 
         d = dict(src_dict)
@@ -198,6 +214,23 @@ class PaginatedTemplateItemsItem:
 
         allow_same_platform = d.pop("allow_same_platform", UNSET)
 
+        def _parse_repo(data: object) -> None | RepoSpec | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                repo_type_1 = RepoSpec.from_dict(data)
+
+                return repo_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | RepoSpec | Unset, data)
+
+        repo = _parse_repo(d.pop("repo", UNSET))
+
         _role_legs = d.pop("role_legs", UNSET)
         role_legs: list[RoleLegs] | Unset = UNSET
         if _role_legs is not UNSET:
@@ -218,6 +251,7 @@ class PaginatedTemplateItemsItem:
             states=states,
             transitions=transitions,
             allow_same_platform=allow_same_platform,
+            repo=repo,
             role_legs=role_legs,
         )
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..models.owed_view import OwedView
     from ..models.packet_view import PacketView
     from ..models.party_view import PartyView
+    from ..models.repo_view import RepoView
     from ..models.settlement_view_compliance_type_0 import SettlementViewComplianceType0
     from ..models.settlement_view_evidence_type_0 import SettlementViewEvidenceType0
     from ..models.settlement_view_terms_type_0 import SettlementViewTermsType0
@@ -38,6 +39,7 @@ class StuckSettlement:
             trade_reference (str): Trade reference shared by both instructions.
             updated_at (str): Last change.
             stuck_packets (list[PacketView]): Its stale packets (empty when only the settlement itself is late or idle).
+            closing_settlement_id (None | str | Unset): A repo opening: its close, once registered.
             compliance (None | SettlementViewComplianceType0 | Unset): Screening report and any manual decision.
             decision_ref (None | str | Unset): Settlement-level decision ref (`sha256:<hex>`); its digest is the on-chain
                 decisionRef.
@@ -45,6 +47,8 @@ class StuckSettlement:
             owed (list[OwedView] | Unset): Legs the escrows could not pay and owe to their beneficiary, who claims them with
                 `claim(token, to)` (escrow v2 `LegOwed`), by chain and leg. Filled by
                 `GET /v1/settlements/{id}`; empty in lists.
+            parent_settlement_id (None | str | Unset): A repo close: the opening it closes.
+            repo (None | RepoView | Unset):
             terms (None | SettlementViewTermsType0 | Unset): The on-chain Terms (docs/onchain-terms.md), once cleared.
             terms_hash (None | str | Unset): `keccak256(abi.encode(terms))`.
     """
@@ -59,15 +63,19 @@ class StuckSettlement:
     trade_reference: str
     updated_at: str
     stuck_packets: list[PacketView]
+    closing_settlement_id: None | str | Unset = UNSET
     compliance: None | SettlementViewComplianceType0 | Unset = UNSET
     decision_ref: None | str | Unset = UNSET
     evidence: None | SettlementViewEvidenceType0 | Unset = UNSET
     owed: list[OwedView] | Unset = UNSET
+    parent_settlement_id: None | str | Unset = UNSET
+    repo: None | RepoView | Unset = UNSET
     terms: None | SettlementViewTermsType0 | Unset = UNSET
     terms_hash: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.repo_view import RepoView
         from ..models.settlement_view_compliance_type_0 import (
             SettlementViewComplianceType0,
         )
@@ -103,6 +111,12 @@ class StuckSettlement:
             stuck_packets_item = stuck_packets_item_data.to_dict()
             stuck_packets.append(stuck_packets_item)
 
+        closing_settlement_id: None | str | Unset
+        if isinstance(self.closing_settlement_id, Unset):
+            closing_settlement_id = UNSET
+        else:
+            closing_settlement_id = self.closing_settlement_id
+
         compliance: dict[str, Any] | None | Unset
         if isinstance(self.compliance, Unset):
             compliance = UNSET
@@ -131,6 +145,20 @@ class StuckSettlement:
             for owed_item_data in self.owed:
                 owed_item = owed_item_data.to_dict()
                 owed.append(owed_item)
+
+        parent_settlement_id: None | str | Unset
+        if isinstance(self.parent_settlement_id, Unset):
+            parent_settlement_id = UNSET
+        else:
+            parent_settlement_id = self.parent_settlement_id
+
+        repo: dict[str, Any] | None | Unset
+        if isinstance(self.repo, Unset):
+            repo = UNSET
+        elif isinstance(self.repo, RepoView):
+            repo = self.repo.to_dict()
+        else:
+            repo = self.repo
 
         terms: dict[str, Any] | None | Unset
         if isinstance(self.terms, Unset):
@@ -162,6 +190,8 @@ class StuckSettlement:
                 "stuck_packets": stuck_packets,
             }
         )
+        if closing_settlement_id is not UNSET:
+            field_dict["closing_settlement_id"] = closing_settlement_id
         if compliance is not UNSET:
             field_dict["compliance"] = compliance
         if decision_ref is not UNSET:
@@ -170,6 +200,10 @@ class StuckSettlement:
             field_dict["evidence"] = evidence
         if owed is not UNSET:
             field_dict["owed"] = owed
+        if parent_settlement_id is not UNSET:
+            field_dict["parent_settlement_id"] = parent_settlement_id
+        if repo is not UNSET:
+            field_dict["repo"] = repo
         if terms is not UNSET:
             field_dict["terms"] = terms
         if terms_hash is not UNSET:
@@ -183,6 +217,7 @@ class StuckSettlement:
         from ..models.owed_view import OwedView
         from ..models.packet_view import PacketView
         from ..models.party_view import PartyView
+        from ..models.repo_view import RepoView
         from ..models.settlement_view_compliance_type_0 import (
             SettlementViewComplianceType0,
         )
@@ -224,6 +259,17 @@ class StuckSettlement:
             stuck_packets_item = PacketView.from_dict(stuck_packets_item_data)
 
             stuck_packets.append(stuck_packets_item)
+
+        def _parse_closing_settlement_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        closing_settlement_id = _parse_closing_settlement_id(
+            d.pop("closing_settlement_id", UNSET)
+        )
 
         def _parse_compliance(
             data: object,
@@ -279,6 +325,34 @@ class StuckSettlement:
 
                 owed.append(owed_item)
 
+        def _parse_parent_settlement_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        parent_settlement_id = _parse_parent_settlement_id(
+            d.pop("parent_settlement_id", UNSET)
+        )
+
+        def _parse_repo(data: object) -> None | RepoView | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                repo_type_1 = RepoView.from_dict(data)
+
+                return repo_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | RepoView | Unset, data)
+
+        repo = _parse_repo(d.pop("repo", UNSET))
+
         def _parse_terms(data: object) -> None | SettlementViewTermsType0 | Unset:
             if data is None:
                 return data
@@ -316,10 +390,13 @@ class StuckSettlement:
             trade_reference=trade_reference,
             updated_at=updated_at,
             stuck_packets=stuck_packets,
+            closing_settlement_id=closing_settlement_id,
             compliance=compliance,
             decision_ref=decision_ref,
             evidence=evidence,
             owed=owed,
+            parent_settlement_id=parent_settlement_id,
+            repo=repo,
             terms=terms,
             terms_hash=terms_hash,
         )
