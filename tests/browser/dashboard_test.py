@@ -192,6 +192,8 @@ def main():
         page.click("#nav-operator")
         expect(page.locator("#counts")).to_contain_text("FINALIZED")
         expect(page.locator("#packets")).to_contain_text("delivered")
+        expect(page.locator("#verifiers")).to_contain_text("healthy")
+        expect(page.locator("#verifiers")).not_to_contain_text("unhealthy")
         page.screenshot(path=f"{SHOTS}/operator.png", full_page=True)
         page.goto(f"{BASE}/dashboard#/settlement/{sid}")
         expect(page.locator("#webhook-deliveries")).to_contain_text(buyer["platform_id"])

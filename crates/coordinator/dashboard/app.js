@@ -273,10 +273,11 @@ function operatorView() {
     live: true,
     mount() { return h('div', {}, h('h1', {}, 'Operator'), box); },
     async load() {
-      const [counts, stuck, packets] = await Promise.all([
+      const [counts, stuck, packets, verifiers] = await Promise.all([
         api('GET', '/v1/operator/settlement-counts'),
         api('GET', '/v1/operator/stuck-settlements'),
         api('GET', '/v1/operator/packets?limit=50'),
+        api('GET', '/v1/operator/verifiers'),
       ]);
       if (counts.status === 403) { box.replaceChildren(h('p', { class: 'error' }, 'Operator tokens only.')); this.live = false; return; }
       const c = counts.data?.counts || {};
@@ -290,6 +291,10 @@ function operatorView() {
         table('stuck', ['Settlement', 'State', 'Since', 'Stuck packets', ''], (stuck.data?.items || []).map((s) =>
           row(h('td', { class: 'mono' }, link(`#/settlement/${s.settlement.id}`, s.settlement.id)), badge(s.settlement.state),
             s.settlement.updated_at, s.stuck_packets.length, retry(`/v1/operator/settlements/${s.settlement.id}/retry`)))),
+        h('h2', {}, 'Independent verifiers (DVN)'),
+        table('verifiers', ['Verifier', 'Health', 'Chains'], (verifiers.data?.items || []).map((v) =>
+          row(mono(v.url), badge(v.healthy ? 'healthy' : 'unhealthy'),
+            typeof v.detail === 'object' && v.detail?.chains ? JSON.stringify(v.detail.chains) : String(v.detail ?? '-')))),
         h('h2', {}, 'LayerZero packets'),
         h('p', { class: 'muted', id: 'packet-counts' }, Object.entries(byStatus).map(([k, n]) => `${k}: ${n}`).join(', ') || 'no packets'),
         table('packets', ['GUID', 'Path', 'Nonce', 'Kind', 'Status', 'Attempts', 'Last error', ''], (packets.data?.items || []).map((p) =>

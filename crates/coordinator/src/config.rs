@@ -43,6 +43,10 @@ pub struct Config {
     /// Optional templates to load beside the built-in ones, by slug (today `dvp-fx`, the
     /// three-party template; docs/coordinator.md "Multi-party matching").
     pub enable_templates: Vec<String>,
+    /// The `/healthz` URLs of the independent verifiers (DVNs) this operator runs, which
+    /// `GET /v1/operator/verifiers` and the dashboard report on (operator configuration:
+    /// fetched as given, never from user input).
+    pub verifier_health_urls: Vec<String>,
 }
 
 impl Default for Config {
@@ -61,6 +65,7 @@ impl Default for Config {
             webhooks: WebhookConfig::default(),
             http: HttpConfig::default(),
             enable_templates: Vec::new(),
+            verifier_health_urls: Vec::new(),
         }
     }
 }
@@ -167,6 +172,7 @@ impl Config {
         "webhooks",
         "http",
         "enable_templates",
+        "verifier_health_urls",
     ];
 
     /// Refuses a top-level key of `table` that is neither one of [`Config::KEYS`] nor in

@@ -15,6 +15,7 @@ both_backends!(
     webhook_deliveries_of_a_settlement_are_each_platforms_own,
     evidence_verify_passes_a_real_bundle_and_names_the_first_difference,
     the_dashboard_is_served_with_a_strict_content_security_policy,
+    verifier_health_is_read_from_each_configured_verifier,
 );
 
 fn ids(v: &Value) -> Vec<String> {
@@ -250,5 +251,64 @@ async fn the_dashboard_is_served_with_a_strict_content_security_policy(backend: 
         page.contains("/dashboard/app.js") && !page.contains("<script>"),
         "no inline script"
     );
+    env.stop().await;
+}
+
+/// A loopback `/healthz` answering `status` with `body`; its URL.
+async fn healthz(status: u16, body: Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/healthz", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(move || async move {
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                axum::Json(body),
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn verifier_health_is_read_from_each_configured_verifier(backend: Backend) {
+    let up = healthz(200, json!({"status": "ok", "chains": {"31337": "ok"}})).await;
+    let refusing = healthz(
+        503,
+        json!({"status": "unhealthy", "chains": {"31338": "refusing"}}),
+    )
+    .await;
+    let down = format!("http://127.0.0.1:{}/healthz", closed_port().await);
+    let urls = vec![up.clone(), refusing.clone(), down.clone()];
+    let Some(env) = Env::start(backend, move |c, _| c.verifier_health_urls = urls).await else {
+        return;
+    };
+    let op = env.operator().await;
+    let (s, v) = env.get(&op, "/v1/operator/verifiers").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{v}");
+    assert_eq!(
+        (
+            items[0]["url"].as_str().unwrap(),
+            items[0]["healthy"].clone(),
+            items[0]["status"].clone()
+        ),
+        (up.as_str(), json!(true), json!(200))
+    );
+    assert_eq!(items[0]["detail"]["chains"]["31337"], "ok");
+    assert_eq!(
+        (items[1]["healthy"].clone(), items[1]["status"].clone()),
+        (json!(false), json!(503))
+    );
+    assert_eq!(items[1]["detail"]["chains"]["31338"], "refusing");
+    assert_eq!(
+        (items[2]["healthy"].clone(), items[2]["status"].clone()),
+        (json!(false), Value::Null)
+    );
+    assert!(items[2]["detail"].is_string(), "{v}");
+    let (_, platform) = env.platform("Alpha").await;
+    let (s, _) = env.get(&platform, "/v1/operator/verifiers").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     env.stop().await;
 }

@@ -237,6 +237,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/verifiers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The independent verifiers' health (operator): each configured `verifier_health_urls`
+         *     entry's `/healthz`, read now (2 s timeout each).
+         */
+        get: operations["operator_verifiers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/settlement-templates": {
         parameters: {
             query?: never;
@@ -1508,6 +1528,38 @@ export interface components {
              */
             total: number;
         };
+        /** @description A page of results. */
+        Paginated_VerifierHealth: {
+            /** @description This page. */
+            items: {
+                /** @description Its JSON body (per chain: cursor, refusing, failing), or why it could not be read. */
+                detail: Record<string, never>;
+                /** @description `true` when it answered 200. */
+                healthy: boolean;
+                /**
+                 * Format: int32
+                 * @description Its HTTP status, `null` when it did not answer.
+                 */
+                status?: number | null;
+                /** @description The configured URL. */
+                url: string;
+            }[];
+            /**
+             * Format: int64
+             * @description Page size.
+             */
+            limit: number;
+            /**
+             * Format: int64
+             * @description Offset.
+             */
+            offset: number;
+            /**
+             * Format: int64
+             * @description All matching items.
+             */
+            total: number;
+        };
         /** @description The submitting party. */
         Party: {
             /**
@@ -1698,6 +1750,20 @@ export interface components {
                 "INSTRUCTED" | "COMPLIANCE_CHECKING" | "COMPLIANCE_CLEARED" | "AWAITING_DEPOSITS" | "EXECUTING_SWAP" | "FINALIZED" | "ROLLED_BACK" | "TIMED_OUT",
                 "INSTRUCTED" | "COMPLIANCE_CHECKING" | "COMPLIANCE_CLEARED" | "AWAITING_DEPOSITS" | "EXECUTING_SWAP" | "FINALIZED" | "ROLLED_BACK" | "TIMED_OUT"
             ][];
+        };
+        /** @description One configured verifier's `/healthz`. */
+        VerifierHealth: {
+            /** @description Its JSON body (per chain: cursor, refusing, failing), or why it could not be read. */
+            detail: Record<string, never>;
+            /** @description `true` when it answered 200. */
+            healthy: boolean;
+            /**
+             * Format: int32
+             * @description Its HTTP status, `null` when it did not answer.
+             */
+            status?: number | null;
+            /** @description The configured URL. */
+            url: string;
         };
         /** @description `POST /v1/evidence/verify`. */
         VerifyRequest: {
@@ -2986,6 +3052,92 @@ export interface operations {
             };
             /** @description a field or query value is invalid (out of range, unknown, or breaks a rule the schema cannot express) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limit exceeded: per token, or per client address for requests without a valid token */
+            429: {
+                headers: {
+                    /** @description seconds until a request is allowed again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request was not answered within the request timeout */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    operator_verifiers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Paginated_VerifierHealth"];
+                };
+            };
+            /** @description malformed request: unknown query parameter, bad query value, or unreadable body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the operation's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body did not arrive within the body read timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body exceeds the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

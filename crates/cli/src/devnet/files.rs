@@ -17,6 +17,7 @@ use std::path::Path;
 /// confirmation, fast polling.
 pub(super) fn coordinator_config(
     listen: &str,
+    verifier_listen: &str,
     dir: &Path,
     chains: &[Chain],
     deployments: &[Value],
@@ -32,6 +33,8 @@ pub(super) fn coordinator_config(
     c.coordinator.webhooks.allow_private_targets =
         vec!["127.0.0.1/32".parse()?, "::1/128".parse()?];
     c.coordinator.webhooks.poll_interval_ms = 100;
+    // The devnet's own verifier (`lockstep verifier`), for the operator dashboard.
+    c.coordinator.verifier_health_urls = vec![format!("http://{verifier_listen}/healthz")];
     if chains.len() > 2 {
         // The three-party demo's template (docs/coordinator.md, "Multi-party matching").
         c.coordinator.enable_templates = vec!["dvp-fx".into()];

@@ -179,7 +179,13 @@ async fn devnet(args: DevnetArgs, children: &mut Children) -> eyre::Result<()> {
     let config_path = dir.join("lockstep.toml");
     std::fs::write(
         &config_path,
-        files::coordinator_config(&args.listen, &dir, &chains, &deployments)?,
+        files::coordinator_config(
+            &args.listen,
+            &args.verifier_listen,
+            &dir,
+            &chains,
+            &deployments,
+        )?,
     )
     .wrap_err_with(|| format!("writing {}", config_path.display()))?;
     progress(format!(

@@ -121,6 +121,65 @@ pub(super) async fn verify_evidence(
     }))
 }
 
+/// One configured verifier's `/healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VerifierHealth {
+    /// The configured URL.
+    pub url: String,
+    /// `true` when it answered 200.
+    pub healthy: bool,
+    /// Its HTTP status, `null` when it did not answer.
+    pub status: Option<u16>,
+    /// Its JSON body (per chain: cursor, refusing, failing), or why it could not be read.
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+/// How long one verifier's `/healthz` may take before it counts as down.
+const VERIFIER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The independent verifiers' health (operator): each configured `verifier_health_urls`
+/// entry's `/healthz`, read now (2 s timeout each).
+#[utoipa::path(get, path = "/v1/operator/verifiers", responses((status = 200, body = Paginated<VerifierHealth>)), tag = "operator")]
+pub(super) async fn operator_verifiers(
+    State(c): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Paginated<VerifierHealth>>> {
+    auth.operator()?;
+    let http = reqwest::Client::builder()
+        .timeout(VERIFIER_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut items = Vec::new();
+    for url in &c.config.verifier_health_urls {
+        items.push(match http.get(url).send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let detail = r.json::<Value>().await.unwrap_or(Value::Null);
+                VerifierHealth {
+                    url: url.clone(),
+                    healthy: status == 200,
+                    status: Some(status),
+                    detail,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(url, error = %e, "verifier health unreadable");
+                VerifierHealth {
+                    url: url.clone(),
+                    healthy: false,
+                    status: None,
+                    detail: Value::from(e.to_string()),
+                }
+            }
+        });
+    }
+    let n = i64::try_from(items.len()).unwrap_or(0);
+    Ok(page(items, n, n, 0))
+}
+
 const INDEX_HTML: &str = include_str!("../../dashboard/index.html");
 const APP_JS: &str = include_str!("../../dashboard/app.js");
 const APP_CSS: &str = include_str!("../../dashboard/app.css");

@@ -73,6 +73,7 @@ pub fn router(c: AppState) -> Router {
         .routes(routes!(packets::retry_packet))
         .routes(routes!(dashboard::settlement_deliveries))
         .routes(routes!(dashboard::verify_evidence))
+        .routes(routes!(dashboard::operator_verifiers))
         .routes(routes!(healthz))
         .split_for_parts();
     let mut openapi = openapi;

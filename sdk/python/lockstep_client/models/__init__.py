@@ -71,6 +71,11 @@ from .paginated_template_items_item_transitions_item_item_type_0 import (
 from .paginated_template_items_item_transitions_item_item_type_1 import (
     PaginatedTemplateItemsItemTransitionsItemItemType1,
 )
+from .paginated_verifier_health import PaginatedVerifierHealth
+from .paginated_verifier_health_items_item import PaginatedVerifierHealthItemsItem
+from .paginated_verifier_health_items_item_detail import (
+    PaginatedVerifierHealthItemsItemDetail,
+)
 from .party import Party
 from .party_view import PartyView
 from .recover_request import RecoverRequest
@@ -90,6 +95,8 @@ from .stuck_settlement import StuckSettlement
 from .template import Template
 from .template_transitions_item_item_type_0 import TemplateTransitionsItemItemType0
 from .template_transitions_item_item_type_1 import TemplateTransitionsItemItemType1
+from .verifier_health import VerifierHealth
+from .verifier_health_detail import VerifierHealthDetail
 from .verify_request import VerifyRequest
 from .verify_request_bundle import VerifyRequestBundle
 from .verify_result import VerifyResult
@@ -152,6 +159,9 @@ __all__ = (
     "PaginatedTemplateItemsItem",
     "PaginatedTemplateItemsItemTransitionsItemItemType0",
     "PaginatedTemplateItemsItemTransitionsItemItemType1",
+    "PaginatedVerifierHealth",
+    "PaginatedVerifierHealthItemsItem",
+    "PaginatedVerifierHealthItemsItemDetail",
     "Party",
     "PartyView",
     "RecoverRequest",
@@ -171,6 +181,8 @@ __all__ = (
     "Template",
     "TemplateTransitionsItemItemType0",
     "TemplateTransitionsItemItemType1",
+    "VerifierHealth",
+    "VerifierHealthDetail",
     "VerifyRequest",
     "VerifyRequestBundle",
     "VerifyResult",
