@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod machine;
 pub mod owed;
 pub mod queue;
+mod reports;
 pub mod screening;
 pub mod store;
 pub mod worker;

@@ -254,6 +254,17 @@ fn dvp_decision() -> Result<()> {
     let mut bad = dvp_input("ALLOW");
     bad["parties"] = json!([p[0]]);
     f.reject("one-party", bad)?;
+    // A multi-party settlement (docs/evidence.md, "N parties"): a third decision joins the
+    // composite in party order.
+    let mut three = dvp_input("ALLOW");
+    let mut fx = p[1].clone();
+    fx["platform"] = json!("platform-c");
+    fx["external_reference"] = json!("ORD-3003");
+    fx["role"] = json!("fx_provider");
+    fx["wallet"] = json!("0x3333333333333333333333333333333333333333");
+    fx["delivers"] = json!({"quantity": "920000000", "instrument": "eip155:137/erc20:0xcccccccccccccccccccccccccccccccccccccccc"});
+    three["parties"] = json!([p[0], p[1], fx]);
+    f.ok("three-parties", three)?;
     f.write()?;
     Ok(())
 }
