@@ -1,7 +1,7 @@
 //! The operator's reports over the settlements: counts by state, the stuck list, and the
 //! settlement ids of on-chain ids (the packet desk's stuck packets).
 
-use super::store::{COLUMNS, SettlementRow, fill_parties, placeholders};
+use super::store::{COLUMNS, SettlementRow, fill_parties};
 use crate::Result;
 use lockstep_core::{Db, SettlementState, now_ms};
 use sqlx::Row;
