@@ -163,6 +163,10 @@ def main():
         expect(page.locator("#timeline")).to_contain_text("EXECUTING_SWAP")
         expect(page.locator("#webhook-deliveries")).to_contain_text("settlement.state.finalized", timeout=30_000)
         expect(page.locator("#legs")).to_contain_text("COMMITTED")
+        # Both deposits as the escrows recorded them: who, which leg, which transaction.
+        expect(page.locator("#deposits tbody tr")).to_have_count(2)
+        expect(page.locator("#deposits")).to_contain_text(INFO["parties"]["seller"]["address"])
+        expect(page.locator("#deposits")).to_contain_text(INFO["parties"]["buyer"]["address"])
         page.click("#verify-button")
         expect(page.locator("#verify-result")).to_contain_text("PASSED: the bundle is genuine", timeout=30_000)
         expect(page.locator("#verify-result")).to_contain_text("Against the chains")

@@ -1,6 +1,7 @@
 //! The chain side's [`PacketDesk`]: the operator's view of `lz_packets` over the
 //! [`ChainStore`], with each packet's message kind and on-chain settlement id decoded from
-//! its stored bytes (`kind ‖ abi.encode(terms)`, `SettlementMsgCodec`).
+//! its stored bytes (`kind ‖ abi.encode(terms)`, `SettlementMsgCodec`); and the
+//! [`DepositLog`]: a settlement's confirmed `LegDeposited` logs.
 
 use crate::lz::codec::Packet;
 use crate::store::{ChainStore, StoredPacket};
@@ -8,7 +9,8 @@ use alloy::sol_types::SolValue;
 use async_trait::async_trait;
 use lockstep_bindings::ISettlementEscrow::Terms;
 use lockstep_core::{
-    MessageKind, PacketDesk, PacketDeskError, PacketFilter, PacketRecord, RetryOutcome,
+    DepositLog, DepositLogError, MessageKind, ObservedDeposit, PacketDesk, PacketDeskError,
+    PacketFilter, PacketRecord, RetryOutcome,
 };
 
 /// The record of a stored packet, with what its message says filled in when it decodes.
@@ -70,6 +72,40 @@ impl PacketDesk for ChainStore {
     ) -> Result<Vec<PacketRecord>, PacketDeskError> {
         let rows = self.stale_packets(before_ms, limit).await.map_err(failed)?;
         Ok(rows.into_iter().map(decoded).collect())
+    }
+}
+
+#[async_trait]
+impl DepositLog for ChainStore {
+    async fn deposits(&self, onchain_id: &str) -> Result<Vec<ObservedDeposit>, DepositLogError> {
+        let Ok(key) = onchain_id.parse::<alloy::primitives::B256>() else {
+            return Ok(Vec::new());
+        };
+        let logs = self
+            .logs_by_key(key)
+            .await
+            .map_err(|e| DepositLogError(Box::new(e)))?;
+        let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+        // Stored lowercase; shown with the EIP-55 checksum like every address of the API.
+        let address = |v: &serde_json::Value, k: &str| {
+            let raw = text(v, k);
+            raw.parse::<alloy::primitives::Address>()
+                .map_or(raw, |a| a.to_checksum(None))
+        };
+        Ok(logs
+            .into_iter()
+            .filter(|l| l.event == "LegDeposited")
+            .map(|l| ObservedDeposit {
+                chain_id: l.chain_id,
+                leg_index: text(&l.fields, "legIndex").parse().unwrap_or(u64::MAX),
+                depositor: address(&l.fields, "depositor"),
+                token: address(&l.fields, "token"),
+                amount: text(&l.fields, "amount"),
+                tx_hash: l.tx_hash,
+                block_number: l.block_number,
+                block_timestamp: l.block_timestamp,
+            })
+            .collect())
     }
 }
 

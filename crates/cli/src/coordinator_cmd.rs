@@ -214,6 +214,7 @@ async fn run_daemon(
     let coordinator = Coordinator::new(file.coordinator, db.clone(), escrows, attester)?;
     // The operator's packet desk reads the chain side's store, chain side running or not.
     let packets: Arc<dyn PacketDesk> = Arc::new(store.clone());
+    let deposit_log: Arc<dyn lockstep_core::DepositLog> = Arc::new(store.clone());
     let side = match relayer {
         Some(signer) => {
             let side = ChainSide::connect(&file.chains, signer, store, coordinator.ledger())
@@ -232,6 +233,7 @@ async fn run_daemon(
             .map(|s| s.metrics() as Arc<dyn MetricsSource>)
             .collect(),
         packets: Some(packets),
+        deposit_log: Some(deposit_log),
         bundle_anchors: Some(Arc::new(lockstep_chain::anchors::ConfiguredAnchors::new(
             file.chains
                 .iter()

@@ -182,6 +182,10 @@ function settlementView(id) {
           h('div', { class: 'card' }, h('h2', {}, 'Parties'),
             table('parties', ['Role', 'Platform', 'Instruction'], v.parties.map((p) => row(p.role, mono(p.platform_id), mono(p.instruction_id)))))),
         h('h2', {}, 'Legs by chain'), legs(v, bundle),
+        h('h2', {}, 'Deposits'),
+        table('deposits', ['Chain', 'Leg', 'Depositor', 'Amount', 'When', 'Transaction'], (v.deposits || []).map((d) =>
+          row(d.chain_id, d.leg_index, mono(d.depositor), d.amount, new Date(d.block_timestamp * 1000).toISOString(),
+            mono(`${d.tx_hash} (block ${d.block_number})`)))),
         h('h2', {}, 'Timeline'), timeline(events.data?.items || []),
         h('h2', {}, 'Webhook deliveries'), webhookTable(deliveries.data?.items || []),
         h('h2', {}, 'Owed legs and claims'),

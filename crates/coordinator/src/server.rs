@@ -65,6 +65,9 @@ pub struct Extras {
     /// Re-checks evidence bundles against the chains (`POST /v1/evidence/verify`); without
     /// one only the offline check runs.
     pub bundle_anchors: Option<Arc<dyn lockstep_core::BundleAnchors>>,
+    /// The escrows' recorded deposits (`GET /v1/settlements/{id}`'s `deposits`); without
+    /// one the list is empty.
+    pub deposit_log: Option<Arc<dyn lockstep_core::DepositLog>>,
     /// Resolves webhook target names (checked and pinned by the worker); default: the
     /// system resolver.
     pub webhook_lookup: Option<Arc<dyn crate::webhooks::Lookup>>,
@@ -222,6 +225,7 @@ impl Coordinator {
             metrics_sources: extras.metrics_sources,
             packets: extras.packets,
             bundle_anchors: extras.bundle_anchors,
+            deposit_log: extras.deposit_log,
             limiter: Default::default(),
             addresses: Default::default(),
             config: self.config.clone(),

@@ -16,6 +16,7 @@ both_backends!(
     evidence_verify_passes_a_real_bundle_and_names_the_first_difference,
     the_dashboard_is_served_with_a_strict_content_security_policy,
     verifier_health_is_read_from_each_configured_verifier,
+    recorded_deposits_come_from_the_chain_sides_confirmed_logs,
 );
 
 fn ids(v: &Value) -> Vec<String> {
@@ -310,5 +311,72 @@ async fn verifier_health_is_read_from_each_configured_verifier(backend: Backend)
     let (_, platform) = env.platform("Alpha").await;
     let (s, _) = env.get(&platform, "/v1/operator/verifiers").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    env.stop().await;
+}
+
+async fn recorded_deposits_come_from_the_chain_sides_confirmed_logs(backend: Backend) {
+    use alloy::primitives::{Address, B256, keccak256};
+    use lockstep_chain::store::{BlockRow, Cursor, IndexedRound, NewLog};
+    let Some(mut env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let store = env.with_chain_store().await;
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let (sid, v) = matched_pair(&env, &a, &b, "deposits", |_| {}).await;
+    let tr = v["trade_reference"].as_str().unwrap().to_string();
+    let (s, before) = env.get(&a, &format!("/v1/settlements/{sid}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(before["deposits"], json!([]), "nothing recorded yet");
+    let depositor = "0x90f79bf6eb2c4f870365e785982e1f101e93b906";
+    let block = BlockRow {
+        number: 7,
+        hash: B256::repeat_byte(7),
+        timestamp: 1_780_000_000,
+    };
+    let log = |key: B256, event: &str, index: u64| NewLog {
+        block_number: 7,
+        log_index: index,
+        block_hash: block.hash,
+        block_timestamp: block.timestamp,
+        tx_hash: B256::repeat_byte(0xab),
+        address: Address::repeat_byte(0xe5),
+        event: event.into(),
+        key,
+        fields: json!({"legIndex": "0", "depositor": depositor, "token": "0x5fbdb2315678afecb367f032d93f642f64180aa3", "amount": "1000"}),
+    };
+    store
+        .commit_round(&IndexedRound {
+            chain_id: 31337,
+            blocks: vec![block],
+            logs: vec![
+                log(keccak256(tr.as_bytes()), "LegDeposited", 0),
+                // Another event of the settlement and another settlement's deposit: not shown.
+                log(keccak256(tr.as_bytes()), "LegReleased", 1),
+                log(keccak256(b"another trade"), "LegDeposited", 2),
+            ],
+            cursor: Cursor {
+                block_number: 7,
+                block_hash: block.hash,
+            },
+            prune_below: 0,
+        })
+        .await
+        .unwrap();
+    let want = json!([{
+        "chain_id": 31337, "leg_index": 0,
+        "depositor": "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+        "token": "0x5FbDB2315678afecb367f032d93F642f64180aa3", "amount": "1000",
+        "tx_hash": format!("{:#x}", B256::repeat_byte(0xab)), "block_number": 7,
+        "block_timestamp": 1_780_000_000u64,
+    }]);
+    for t in [&a, &b] {
+        let (s, v) = env.get(t, &format!("/v1/settlements/{sid}")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["deposits"], want, "{v}");
+    }
+    // Lists stay light: no deposits there.
+    let (_, l) = env.get(&a, "/v1/settlements").await;
+    assert_eq!(l["items"][0]["deposits"], json!([]));
     env.stop().await;
 }

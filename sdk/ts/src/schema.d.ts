@@ -962,6 +962,37 @@ export interface components {
          * @enum {string}
          */
         MessageKind: "LOCKED" | "RELEASE" | "ABORT";
+        /** @description One deposit an escrow recorded. */
+        ObservedDeposit: {
+            /** @description Base units, decimal. */
+            amount: string;
+            /**
+             * Format: int64
+             * @description Its block.
+             */
+            block_number: number;
+            /**
+             * Format: int64
+             * @description Its block's timestamp, unix seconds.
+             */
+            block_timestamp: number;
+            /**
+             * Format: int64
+             * @description The chain.
+             */
+            chain_id: number;
+            /** @description The address whose tokens went into the escrow. */
+            depositor: string;
+            /**
+             * Format: int64
+             * @description The leg of the terms.
+             */
+            leg_index: number;
+            /** @description The token. */
+            token: string;
+            /** @description The deposit's transaction. */
+            tx_hash: string;
+        };
         /** @description A leg owed on chain, as the API shows it. */
         OwedView: {
             /** @description Amount, base units (decimal string). */
@@ -1401,6 +1432,12 @@ export interface components {
                 created_at: string;
                 /** @description Settlement-level decision ref (`sha256:<hex>`); its digest is the on-chain decisionRef. */
                 decision_ref?: string | null;
+                /**
+                 * @description The deposits the escrows recorded (confirmed `LegDeposited` logs: who, which leg,
+                 *     chain, transaction, block time). Filled by `GET /v1/settlements/{id}` when the chain
+                 *     side's store is wired; empty in lists.
+                 */
+                deposits?: components["schemas"]["ObservedDeposit"][];
                 /** @description Every preimage and ref of the decision. */
                 evidence?: Record<string, never> | null;
                 /** @description Id (`stl_...`). */
@@ -1673,6 +1710,12 @@ export interface components {
             created_at: string;
             /** @description Settlement-level decision ref (`sha256:<hex>`); its digest is the on-chain decisionRef. */
             decision_ref?: string | null;
+            /**
+             * @description The deposits the escrows recorded (confirmed `LegDeposited` logs: who, which leg,
+             *     chain, transaction, block time). Filled by `GET /v1/settlements/{id}` when the chain
+             *     side's store is wired; empty in lists.
+             */
+            deposits?: components["schemas"]["ObservedDeposit"][];
             /** @description Every preimage and ref of the decision. */
             evidence?: Record<string, never> | null;
             /** @description Id (`stl_...`). */

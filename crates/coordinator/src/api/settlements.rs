@@ -105,6 +105,16 @@ pub(super) async fn get_settlement(
         .ok_or_else(ApiError::not_found)?;
     let mut v = s.view()?;
     v.owed = owed::list(&c.db, &s.id).await?;
+    if let Some(log) = &c.deposit_log {
+        let onchain = format!(
+            "{:#x}",
+            lockstep_core::onchain_settlement_id(&s.trade_reference)
+        );
+        v.deposits = log.deposits(&onchain).await.map_err(|e| {
+            tracing::warn!(settlement_id = %s.id, error = %e, "reading the recorded deposits failed");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the deposit log is unreadable; retry")
+        })?;
+    }
     Ok(Json(v))
 }
 

@@ -42,6 +42,8 @@ pub struct ApiState {
     pub packets: Option<Arc<dyn PacketDesk>>,
     /// Re-checks evidence bundles against the chains, if wired.
     pub bundle_anchors: Option<Arc<dyn lockstep_core::BundleAnchors>>,
+    /// The escrows' recorded deposits, if wired.
+    pub deposit_log: Option<Arc<dyn lockstep_core::DepositLog>>,
     /// Per-token request limits.
     pub limiter: RateLimiter,
     /// Per-address limits for requests without a valid token.

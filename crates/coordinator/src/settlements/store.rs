@@ -129,6 +129,7 @@ impl SettlementRow {
                 .unwrap_or_default(),
             evidence: parse_json("evidence", self.evidence.as_deref())?,
             owed: Vec::new(),
+            deposits: Vec::new(),
             parent_settlement_id: self.parent_settlement_id.clone(),
             closing_settlement_id: self.closing_settlement_id.clone(),
             repo: crate::repo::view::of(self)?,
@@ -184,6 +185,11 @@ pub struct SettlementView {
     /// `GET /v1/settlements/{id}`; empty in lists.
     #[serde(default)]
     pub owed: Vec<super::owed::OwedView>,
+    /// The deposits the escrows recorded (confirmed `LegDeposited` logs: who, which leg,
+    /// chain, transaction, block time). Filled by `GET /v1/settlements/{id}` when the chain
+    /// side's store is wired; empty in lists.
+    #[serde(default)]
+    pub deposits: Vec<lockstep_core::ObservedDeposit>,
     /// A repo close: the opening it closes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_settlement_id: Option<String>,

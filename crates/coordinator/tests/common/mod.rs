@@ -71,6 +71,7 @@ pub struct Env {
     pub webhook_lookup: Option<Arc<dyn lockstep_coordinator::webhooks::Lookup>>,
     /// The relayer's packets (`/v1/operator/packets`, the stuck report).
     pub packets: Option<Arc<dyn lockstep_core::PacketDesk>>,
+    pub deposit_log: Option<Arc<dyn lockstep_core::DepositLog>>,
     /// Serve the chain side's store as the packet desk (reopened at every boot).
     pub chain_store: bool,
     pub dir: tempfile::TempDir,
@@ -131,6 +132,7 @@ impl Env {
             eligibility: None,
             webhook_lookup: None,
             packets: None,
+            deposit_log: None,
             chain_store: false,
             dir,
             config,
@@ -172,7 +174,8 @@ impl Env {
             let store = lockstep_chain::ChainStore::open(c.db().clone())
                 .await
                 .unwrap();
-            self.packets = Some(Arc::new(store));
+            self.packets = Some(Arc::new(store.clone()));
+            self.deposit_log = Some(Arc::new(store));
         }
         let s = c
             .start(Extras {
@@ -181,6 +184,7 @@ impl Env {
                 webhook_lookup: self.webhook_lookup.clone(),
                 packets: self.packets.clone(),
                 bundle_anchors: None,
+                deposit_log: self.deposit_log.clone(),
                 ..Extras::default()
             })
             .await

@@ -27,6 +27,7 @@ from .leg_type import LegType
 from .manual_decision import ManualDecision
 from .match_view import MatchView
 from .message_kind import MessageKind
+from .observed_deposit import ObservedDeposit
 from .owed_view import OwedView
 from .packet_path import PacketPath
 from .packet_status import PacketStatus
@@ -129,6 +130,7 @@ __all__ = (
     "ManualDecision",
     "MatchView",
     "MessageKind",
+    "ObservedDeposit",
     "OwedView",
     "PacketPath",
     "PacketStatus",

@@ -11,6 +11,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.attestation import Attestation
+    from ..models.observed_deposit import ObservedDeposit
     from ..models.owed_view import OwedView
     from ..models.packet_view import PacketView
     from ..models.party_view import PartyView
@@ -43,6 +44,10 @@ class StuckSettlement:
             compliance (None | SettlementViewComplianceType0 | Unset): Screening report and any manual decision.
             decision_ref (None | str | Unset): Settlement-level decision ref (`sha256:<hex>`); its digest is the on-chain
                 decisionRef.
+            deposits (list[ObservedDeposit] | Unset): The deposits the escrows recorded (confirmed `LegDeposited` logs: who,
+                which leg,
+                chain, transaction, block time). Filled by `GET /v1/settlements/{id}` when the chain
+                side's store is wired; empty in lists.
             evidence (None | SettlementViewEvidenceType0 | Unset): Every preimage and ref of the decision.
             owed (list[OwedView] | Unset): Legs the escrows could not pay and owe to their beneficiary, who claims them with
                 `claim(token, to)` (escrow v2 `LegOwed`), by chain and leg. Filled by
@@ -66,6 +71,7 @@ class StuckSettlement:
     closing_settlement_id: None | str | Unset = UNSET
     compliance: None | SettlementViewComplianceType0 | Unset = UNSET
     decision_ref: None | str | Unset = UNSET
+    deposits: list[ObservedDeposit] | Unset = UNSET
     evidence: None | SettlementViewEvidenceType0 | Unset = UNSET
     owed: list[OwedView] | Unset = UNSET
     parent_settlement_id: None | str | Unset = UNSET
@@ -130,6 +136,13 @@ class StuckSettlement:
             decision_ref = UNSET
         else:
             decision_ref = self.decision_ref
+
+        deposits: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.deposits, Unset):
+            deposits = []
+            for deposits_item_data in self.deposits:
+                deposits_item = deposits_item_data.to_dict()
+                deposits.append(deposits_item)
 
         evidence: dict[str, Any] | None | Unset
         if isinstance(self.evidence, Unset):
@@ -196,6 +209,8 @@ class StuckSettlement:
             field_dict["compliance"] = compliance
         if decision_ref is not UNSET:
             field_dict["decision_ref"] = decision_ref
+        if deposits is not UNSET:
+            field_dict["deposits"] = deposits
         if evidence is not UNSET:
             field_dict["evidence"] = evidence
         if owed is not UNSET:
@@ -214,6 +229,7 @@ class StuckSettlement:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.attestation import Attestation
+        from ..models.observed_deposit import ObservedDeposit
         from ..models.owed_view import OwedView
         from ..models.packet_view import PacketView
         from ..models.party_view import PartyView
@@ -298,6 +314,15 @@ class StuckSettlement:
             return cast(None | str | Unset, data)
 
         decision_ref = _parse_decision_ref(d.pop("decision_ref", UNSET))
+
+        _deposits = d.pop("deposits", UNSET)
+        deposits: list[ObservedDeposit] | Unset = UNSET
+        if _deposits is not UNSET:
+            deposits = []
+            for deposits_item_data in _deposits:
+                deposits_item = ObservedDeposit.from_dict(deposits_item_data)
+
+                deposits.append(deposits_item)
 
         def _parse_evidence(data: object) -> None | SettlementViewEvidenceType0 | Unset:
             if data is None:
@@ -393,6 +418,7 @@ class StuckSettlement:
             closing_settlement_id=closing_settlement_id,
             compliance=compliance,
             decision_ref=decision_ref,
+            deposits=deposits,
             evidence=evidence,
             owed=owed,
             parent_settlement_id=parent_settlement_id,
