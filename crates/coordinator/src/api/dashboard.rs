@@ -138,6 +138,21 @@ pub struct VerifierHealth {
 /// How long one verifier's `/healthz` may take before it counts as down.
 const VERIFIER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The one client for verifier health reads (built on first use: the operator page asks
+/// every 2 s, and building a client loads the TLS roots each time).
+fn verifier_client() -> Result<&'static reqwest::Client, reqwest::Error> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let c = reqwest::Client::builder()
+        .timeout(VERIFIER_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()?;
+    Ok(CLIENT.get_or_init(|| c))
+}
+
 /// The independent verifiers' health (operator): each configured `verifier_health_urls`
 /// entry's `/healthz`, read now (2 s timeout each).
 #[utoipa::path(get, path = "/v1/operator/verifiers", responses((status = 200, body = Paginated<VerifierHealth>)), tag = "operator")]
@@ -146,11 +161,7 @@ pub(super) async fn operator_verifiers(
     auth: Auth,
 ) -> ApiResult<Json<Paginated<VerifierHealth>>> {
     auth.operator()?;
-    let http = reqwest::Client::builder()
-        .timeout(VERIFIER_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
+    let http = verifier_client()
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut items = Vec::new();
     for url in &c.config.verifier_health_urls {
