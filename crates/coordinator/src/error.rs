@@ -45,6 +45,9 @@ pub enum Error {
         /// The trade reference.
         trade_reference: String,
     },
+    /// A task the request depends on has stopped (the coordinator is shutting down).
+    #[error("the {0} has stopped")]
+    Stopped(&'static str),
     /// A row that must exist does not.
     #[error("{kind} {id} not found")]
     NotFound {

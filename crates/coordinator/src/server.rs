@@ -205,6 +205,13 @@ impl Coordinator {
             templates: self.templates.clone(),
             escrows: self.escrows.clone(),
             ttl_secs: self.config.instruction_ttl_secs,
+            group: None,
+        };
+        // SQLite has one writer: submissions share its transactions (group commit).
+        let intake = Intake {
+            group: (self.db.backend() == lockstep_core::Backend::Sqlite)
+                .then(|| crate::instructions::GroupCommit::spawn(intake.clone())),
+            ..intake
         };
         let webhooks = WebhookWorker::new(
             self.db.clone(),

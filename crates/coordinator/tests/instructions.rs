@@ -16,6 +16,7 @@ both_backends!(
     isolation_and_auth,
     bad_json_and_bad_fields,
     rate_limit_answers_429_with_retry_after,
+    concurrent_mixed_submissions_each_get_their_own_answer,
 );
 
 async fn every_matching_rule_fails_on_its_own(backend: Backend) {
@@ -381,5 +382,71 @@ async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
     assert_eq!(env.get(&b, "/v1/instructions").await.0, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     assert_eq!(env.get(&a, "/v1/instructions").await.0, StatusCode::OK);
+    env.stop().await;
+}
+
+/// Submissions that arrive together share one transaction on SQLite (group commit,
+/// `instructions::group`): each still gets its own answer, an invalid or conflicting one
+/// changes nothing for the others, and every stored answer is what reading the
+/// instruction back gives.
+async fn concurrent_mixed_submissions_each_get_their_own_answer(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let (s, used) = env
+        .post(&a, "/v1/instructions", &seller("used", None))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{used}");
+    let mut reused = seller("used", None);
+    reused["legs"][0]["quantity"] = json!("7");
+    let mut invalid = seller("bad", None);
+    invalid["timeout_at"] = json!("2001-01-01T00:00:00Z");
+    let mut firsts: Vec<Value> = (0..6)
+        .map(|i| seller(&format!("first-{i}"), None))
+        .collect();
+    firsts.push(reused);
+    firsts.push(invalid);
+    let answers =
+        futures_join_all(firsts.iter().map(|r| env.post(&a, "/v1/instructions", r))).await;
+    let codes: Vec<StatusCode> = answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(&codes[..6], &[StatusCode::CREATED; 6], "{answers:?}");
+    assert_eq!(codes[6], StatusCode::CONFLICT, "{answers:?}");
+    assert_eq!(codes[7], StatusCode::UNPROCESSABLE_ENTITY, "{answers:?}");
+    // The six second sides, together, with a late one for the first reference.
+    let refs: Vec<String> = answers[..6]
+        .iter()
+        .map(|(_, v)| v["trade_reference"].as_str().unwrap().to_string())
+        .collect();
+    let seconds: Vec<Value> = refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| buyer(&format!("second-{i}"), Some(r)))
+        .collect();
+    let matched =
+        futures_join_all(seconds.iter().map(|r| env.post(&b, "/v1/instructions", r))).await;
+    for (i, (s, v)) in matched.iter().enumerate() {
+        assert_eq!(*s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["status"], "matched", "{v}");
+        assert_eq!(v["trade_reference"], refs[i].as_str(), "{v}");
+        let sid = v["settlement_id"].as_str().unwrap();
+        let (s, back) = env
+            .get(
+                &b,
+                &format!("/v1/instructions/{}", v["id"].as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(&back, v, "the stored answer is the row read back");
+        let (s, stl) = env.get(&a, &format!("/v1/settlements/{sid}")).await;
+        assert_eq!(s, StatusCode::OK, "{stl}");
+    }
+    // Replays of the group's members answer as the first time.
+    for (r, (_, first)) in firsts[..6].iter().zip(&answers) {
+        let (s, again) = env.post(&a, "/v1/instructions", r).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(&again, first);
+    }
     env.stop().await;
 }

@@ -21,4 +21,7 @@ pub struct Intake {
     pub escrows: Arc<Escrows>,
     /// Time-to-live of an unmatched instruction, seconds.
     pub ttl_secs: u64,
+    /// On SQLite, the group-commit task submissions are queued to
+    /// ([`super::group`]); `None`: each submission runs in a transaction of its own.
+    pub group: Option<super::GroupCommit>,
 }

@@ -4,6 +4,7 @@
 //! the [`store`] of instruction rows (lists, lazy expiry, cancel); [`multiparty`] matching
 //! for templates with more than two roles.
 
+pub mod group;
 pub mod intake;
 pub mod matching;
 pub mod multiparty;
@@ -15,6 +16,7 @@ pub mod validate;
 pub use crate::trade::{
     Direction, InstructionBody, InstructionRequest, LegInput, LegType, Party, Role,
 };
+pub use group::GroupCommit;
 pub use intake::Intake;
 pub use matching::{MatchFailure, check_match};
 pub use pairing::AlreadySettled;

@@ -69,25 +69,26 @@ pub const IDEMPOTENCY_LOOKUP: &str = "SELECT request_hash, response_body FROM in
 /// The columns of [`InstructionRow`].
 const COLS: &str = "id, status, trade_reference, template_slug, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at";
 
-/// An `instructions` row as the views read it.
+/// An `instructions` row as the views read it (and as submission writes it).
 #[derive(Debug, sqlx::FromRow)]
-struct InstructionRow {
-    id: String,
+pub(super) struct InstructionRow {
+    pub(super) id: String,
     #[sqlx(try_from = "String")]
-    status: InstructionStatus,
-    trade_reference: String,
-    template_slug: String,
-    body: String,
-    settlement_id: Option<String>,
-    match_failure: Option<String>,
-    timeout_at: i64,
-    expires_at: i64,
-    created_at: i64,
-    updated_at: i64,
+    pub(super) status: InstructionStatus,
+    pub(super) trade_reference: String,
+    pub(super) template_slug: String,
+    pub(super) body: String,
+    pub(super) settlement_id: Option<String>,
+    pub(super) match_failure: Option<String>,
+    pub(super) timeout_at: i64,
+    pub(super) expires_at: i64,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
 }
 
 impl InstructionRow {
-    fn view(self) -> Result<InstructionView> {
+    /// The API view of the row.
+    pub(super) fn view(self) -> Result<InstructionView> {
         let body: InstructionBody =
             serde_json::from_str(&self.body).map_err(|e| Error::Corrupt {
                 what: "instruction body",

@@ -8,7 +8,7 @@ use super::multiparty;
 use super::pairing::{
     AlreadySettled, Matched, claim, claim_one, close_leftovers, find_counterpart,
 };
-use super::store::{IDEMPOTENCY_LOOKUP, view_by_id};
+use super::store::{IDEMPOTENCY_LOOKUP, InstructionRow, InstructionView};
 use super::validate::{FieldError, field_error, validate};
 use crate::repo::StoredRepoStatus;
 use crate::settlements::machine;
@@ -18,7 +18,7 @@ use crate::trade::{InstructionBody, InstructionRequest, Role};
 use crate::{Error, Result};
 use lockstep_core::{InstructionStatus, SettlementState, new_id, now_ms};
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Connection, Row};
 
 /// The answer to a submission.
 #[derive(Debug)]
@@ -130,18 +130,50 @@ struct NewInstruction<'a> {
     settlement_id: Option<String>,
 }
 
-/// Reserves the idempotency key by inserting the instruction; `false` if a concurrent
-/// request with the same key won the race.
-async fn reserve(conn: &mut AnyConnection, n: &NewInstruction<'_>, m: &Matched) -> Result<bool> {
-    let status = if m.counterpart.is_some() {
-        InstructionStatus::Matched
-    } else {
-        InstructionStatus::PendingMatch
-    };
-    let inserted = sqlx::query("INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)")
+impl NewInstruction<'_> {
+    /// The stored status.
+    fn status(m: &Matched) -> InstructionStatus {
+        if m.counterpart.is_some() {
+            InstructionStatus::Matched
+        } else {
+            InstructionStatus::PendingMatch
+        }
+    }
+
+    /// The view of the row [`reserve`] writes: what reading it back would give, so the
+    /// stored answer goes into the same INSERT.
+    fn view(&self, m: &Matched) -> Result<InstructionView> {
+        InstructionRow {
+            id: self.id.clone(),
+            status: Self::status(m),
+            trade_reference: m.trade_reference.clone(),
+            template_slug: self.body.template_slug.clone(),
+            body: serde_json::to_string(&self.body)?,
+            settlement_id: self.settlement_id.clone(),
+            match_failure: m.failure.as_ref().map(serde_json::to_string).transpose()?,
+            timeout_at: self.deadline,
+            expires_at: self.expires_at,
+            created_at: self.now,
+            updated_at: self.now,
+        }
+        .view()
+    }
+}
+
+/// Reserves the idempotency key by inserting the instruction with its stored answer
+/// `view`; `false` if a concurrent request with the same key won the race.
+async fn reserve(
+    conn: &mut AnyConnection,
+    n: &NewInstruction<'_>,
+    m: &Matched,
+    view: &Value,
+) -> Result<bool> {
+    let status = NewInstruction::status(m);
+    let inserted = sqlx::query("INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $15, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)")
         .bind(&n.id).bind(n.platform).bind(n.key).bind(n.hash).bind(&n.body.template_slug).bind(n.body.role.as_str())
         .bind(&m.trade_reference).bind(status.as_str()).bind(serde_json::to_string(&n.body)?).bind(n.settlement_id.clone())
         .bind(m.failure.as_ref().map(serde_json::to_string).transpose()?).bind(n.deadline).bind(n.expires_at).bind(n.now)
+        .bind(serde_json::to_string(view)?)
         .execute(&mut *conn).await;
     match inserted {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
@@ -245,56 +277,152 @@ async fn claim_more(conn: &mut AnyConnection, m: &Matched, sid: &str, now: i64) 
     Ok(true)
 }
 
-/// Submits an instruction: validates, handles idempotency, assigns a trade reference to
-/// a first side, matches a second side.
-pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Result<Submitted> {
+/// A request as far as it goes without the database: the hash of its canonical form
+/// and its validation (computed outside SQLite's single writer; [`super::group`]).
+#[derive(Debug)]
+pub(super) struct Prepared {
+    /// The platform submitting.
+    pub(super) platform: String,
+    /// Its idempotency key.
+    pub(super) key: String,
+    /// [`request_hash`].
+    hash: String,
+    /// The validated body and its deadline, or the field errors.
+    checked: std::result::Result<(InstructionBody, i64), Vec<FieldError>>,
+}
+
+/// Hashes and validates `req`; `Err` carries the answer when there is nothing to look up
+/// (a request without a canonical form gets its field errors).
+pub(super) fn prepare(
+    ctx: &Intake,
+    platform: &str,
+    req: InstructionRequest,
+) -> Result<std::result::Result<Prepared, Submitted>> {
+    let checked = validate(&ctx.templates, &ctx.escrows, &req);
     let hash = match request_hash(&req) {
         Ok(h) => h,
         // Only a request that breaks a field rule (an integer above 2^53 - 1) has no
         // canonical form: it gets its field errors.
         Err(e) => {
-            return match validate(&ctx.templates, &ctx.escrows, &req) {
-                Err(errs) => Ok(Submitted::Invalid(errs)),
+            return match checked {
+                Err(errs) => Ok(Err(Submitted::Invalid(errs))),
                 Ok(_) => Err(e),
             };
         }
     };
-    let key = req.idempotency_key.as_str();
-    let mut tx = ctx.db.pool().begin().await?;
-    // The idempotency check runs inside the submitting transaction (one turn on SQLite's
-    // single writer), before validation: a replay answers as the first time even when
-    // the body would no longer validate (its `timeout_at` has passed).
-    if let Some(answer) = replay(&mut tx, platform, key, &hash).await? {
-        return Ok(answer);
+    Ok(Ok(Prepared {
+        platform: platform.into(),
+        key: req.idempotency_key,
+        hash,
+        checked,
+    }))
+}
+
+/// What one submission did inside its transaction.
+#[derive(Debug)]
+pub(super) enum Step {
+    /// An answer with nothing to keep (the caller may roll back).
+    Answer(Submitted),
+    /// The instruction (and a settlement, when `matched`) was written: commit, then
+    /// [`after_commit`].
+    Written {
+        /// The 201 body.
+        view: Value,
+        /// Whether it created a settlement.
+        matched: bool,
+    },
+    /// A concurrent request with the same key won the insert race: roll back and answer
+    /// with [`replay`].
+    LostRace,
+}
+
+/// Submits an instruction: validates, handles idempotency, assigns a trade reference to
+/// a first side, matches a second side. On SQLite the transaction is shared with the
+/// submissions queued beside it ([`super::group`]); on PostgreSQL each has its own.
+pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Result<Submitted> {
+    let p = match prepare(ctx, platform, req)? {
+        Ok(p) => p,
+        Err(answer) => return Ok(answer),
+    };
+    if let Some(group) = &ctx.group {
+        return group.submit(p).await;
     }
-    let (body, deadline) = match validate(&ctx.templates, &ctx.escrows, &req) {
-        Ok(v) => v,
-        Err(errs) => return Ok(Submitted::Invalid(errs)),
+    let mut conn = ctx.db.pool().acquire().await?;
+    alone(&mut conn, ctx, &p).await
+}
+
+/// One submission in a transaction of its own on `conn`.
+pub(super) async fn alone(
+    conn: &mut AnyConnection,
+    ctx: &Intake,
+    p: &Prepared,
+) -> Result<Submitted> {
+    let mut tx = conn.begin().await?;
+    match run(&mut tx, ctx, p).await? {
+        Step::Answer(a) => Ok(a),
+        Step::Written { view, matched } => {
+            tx.commit().await?;
+            after_commit(ctx, matched);
+            Ok(Submitted::Created(view))
+        }
+        Step::LostRace => {
+            tx.rollback().await?;
+            Ok(replay(conn, &p.platform, &p.key, &p.hash)
+                .await?
+                .unwrap_or(Submitted::KeyReused))
+        }
+    }
+}
+
+/// Metrics and wake-ups once a written submission has committed.
+pub(super) fn after_commit(ctx: &Intake, matched: bool) {
+    let metrics = ctx.hook.metrics();
+    metrics.inc("lockstep_instructions_total", String::new());
+    if matched {
+        metrics.inc("lockstep_matches_total", String::new());
+        ctx.hook.transitioned(SettlementState::Instructed);
+        ctx.hook.wake_settlements();
+    }
+}
+
+/// One submission inside the caller's transaction: replay-or-reserve, pair, persist.
+/// Every [`Step::Answer`] leaves at most housekeeping behind (pending instructions of the
+/// reference that had expired are marked so), which is true whether or not it commits.
+pub(super) async fn run(conn: &mut AnyConnection, ctx: &Intake, p: &Prepared) -> Result<Step> {
+    let (platform, key, hash) = (p.platform.as_str(), p.key.as_str(), p.hash.as_str());
+    // The idempotency check comes before validation: a replay answers as the first time
+    // even when the body would no longer validate (its `timeout_at` has passed).
+    if let Some(answer) = replay(conn, platform, key, hash).await? {
+        return Ok(Step::Answer(answer));
+    }
+    let (body, deadline) = match &p.checked {
+        Ok((b, d)) => (b.clone(), *d),
+        Err(errs) => return Ok(Step::Answer(Submitted::Invalid(errs.clone()))),
     };
     let now = now_ms();
     let ttl = i64::try_from(ctx.ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
-    if let Some(e) = check_counterparty(&mut tx, &ctx.templates, platform, &body).await? {
-        return Ok(Submitted::Invalid(vec![e]));
+    if let Some(e) = check_counterparty(conn, &ctx.templates, platform, &body).await? {
+        return Ok(Step::Answer(Submitted::Invalid(vec![e])));
     }
     let found = match ctx.templates.get(&body.template_slug) {
-        Some(t) if t.is_multi_party() => multiparty::join(&mut tx, t, platform, &body, now).await?,
-        _ => find_counterpart(&mut tx, &ctx.templates, platform, &body, now).await?,
+        Some(t) if t.is_multi_party() => multiparty::join(conn, t, platform, &body, now).await?,
+        _ => find_counterpart(conn, &ctx.templates, platform, &body, now).await?,
     };
     let mut matched = match found {
         Ok(m) => m,
-        Err(settled) => return Ok(Submitted::Settled(settled)),
+        Err(settled) => return Ok(Step::Answer(Submitted::Settled(settled))),
     };
     let settlement_id = matched.counterpart.as_ref().map(|_| new_id("stl"));
     if let Some(sid) = &settlement_id
-        && let Err(settled) = claim(&mut tx, platform, &mut matched, sid, now).await?
+        && let Err(settled) = claim(conn, platform, &mut matched, sid, now).await?
     {
-        return Ok(Submitted::Settled(settled));
+        return Ok(Step::Answer(Submitted::Settled(settled)));
     }
     if let Some(sid) = &settlement_id
-        && !claim_more(&mut tx, &matched, sid, now).await?
+        && !claim_more(conn, &matched, sid, now).await?
     {
         // A waiting side was cancelled or expired since it was read: nothing of this
-        // attempt is kept; the platform retries and joins (or completes) afresh.
+        // attempt may be kept; the platform retries and joins (or completes) afresh.
         return Err(Error::ConcurrentMatch {
             trade_reference: matched.trade_reference,
         });
@@ -303,48 +431,22 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
         id: new_id("ins"),
         platform,
         key,
-        hash: &hash,
+        hash,
         body,
         deadline,
         expires_at: (now + ttl).min(deadline),
         now,
         settlement_id: matched.counterpart.as_ref().and(settlement_id),
     };
-    if !reserve(&mut tx, &n, &matched).await? {
-        // A concurrent request with the same key won the race: answer as a replay would.
-        drop(tx);
-        let mut conn = ctx.db.pool().acquire().await?;
-        return Ok(replay(&mut conn, platform, key, &hash)
-            .await?
-            .unwrap_or(Submitted::KeyReused));
+    let view = serde_json::to_value(n.view(&matched)?)?;
+    if !reserve(conn, &n, &matched, &view).await? {
+        return Ok(Step::LostRace);
     }
-    let view = persist(&mut tx, &ctx.templates, &n, &matched).await?;
-    tx.commit().await?;
-    let metrics = ctx.hook.metrics();
-    metrics.inc("lockstep_instructions_total", String::new());
-    if matched.counterpart.is_some() {
-        metrics.inc("lockstep_matches_total", String::new());
-        ctx.hook.transitioned(SettlementState::Instructed);
-        ctx.hook.wake_settlements();
-    }
-    Ok(Submitted::Created(view))
-}
-
-/// After the instruction row is in: the settlement of a match, then the stored answer.
-async fn persist(
-    conn: &mut AnyConnection,
-    templates: &Templates,
-    n: &NewInstruction<'_>,
-    m: &Matched,
-) -> Result<Value> {
     if let Some(sid) = &n.settlement_id {
-        settle(conn, templates, n, m, sid).await?;
+        settle(conn, &ctx.templates, &n, &matched, sid).await?;
     }
-    let view = serde_json::to_value(view_by_id(conn, &n.id).await?)?;
-    sqlx::query("UPDATE instructions SET response_body = $1 WHERE id = $2")
-        .bind(serde_json::to_string(&view)?)
-        .bind(&n.id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(view)
+    Ok(Step::Written {
+        view,
+        matched: matched.counterpart.is_some(),
+    })
 }

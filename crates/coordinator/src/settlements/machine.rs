@@ -120,7 +120,9 @@ pub fn verify_trail(settlement_id: &str, events: &[EventView]) -> bool {
     true
 }
 
-/// Appends an event to the settlement's trail, chained to the previous event's hash.
+/// Appends an event to the settlement's trail, chained to the previous event's hash
+/// (`from` is `None` for the first event of a settlement just inserted: its trail is
+/// empty, and is not read).
 async fn append_event(
     conn: &mut AnyConnection,
     settlement_id: &str,
@@ -129,8 +131,11 @@ async fn append_event(
     cause: &str,
     at: i64,
 ) -> Result<()> {
-    let last = sqlx::query("SELECT seq, hash FROM settlement_events WHERE settlement_id = $1 ORDER BY seq DESC LIMIT 1")
-        .bind(settlement_id).fetch_optional(&mut *conn).await?;
+    let last = match from {
+        None => None,
+        Some(_) => sqlx::query("SELECT seq, hash FROM settlement_events WHERE settlement_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(settlement_id).fetch_optional(&mut *conn).await?,
+    };
     let (seq, prev_hash) = match last {
         Some(r) => (
             r.try_get::<i64, _>("seq")? + 1,

@@ -21,21 +21,19 @@ pub async fn enqueue(
     let now = now_ms();
     let settlement = data["settlement_id"].as_str().map(str::to_owned);
     let payload = serde_json::json!({"id": id, "event": event, "data": data});
-    sqlx::query("INSERT INTO webhook_events (id, platform_id, event_type, payload, created_at, settlement_id) VALUES ($1, $2, $3, $4, $5, $6)")
+    // One round trip: the event, returning the platform's enabled endpoints (a
+    // subquery in RETURNING; `string_agg` is SQLite 3.44+ and PostgreSQL).
+    let endpoints: Option<String> = sqlx::query("INSERT INTO webhook_events (id, platform_id, event_type, payload, created_at, settlement_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING (SELECT string_agg(id, ',') FROM webhook_endpoints WHERE platform_id = $2 AND enabled = 1) AS endpoints")
         .bind(&id).bind(platform).bind(event).bind(serde_json::to_string(&payload)?).bind(now).bind(settlement)
-        .execute(&mut *conn).await?;
-    let endpoints =
-        sqlx::query("SELECT id FROM webhook_endpoints WHERE platform_id = $1 AND enabled = 1")
-            .bind(platform)
-            .fetch_all(&mut *conn)
-            .await?;
-    for ep in endpoints {
-        let ep_id: String = ep.try_get("id")?;
+        .fetch_one(&mut *conn).await?
+        .try_get("endpoints")?;
+    let endpoints = endpoints.unwrap_or_default();
+    for ep_id in endpoints.split(',').filter(|e| !e.is_empty()) {
         if only_endpoint.is_some_and(|o| o != ep_id) {
             continue;
         }
         sqlx::query("INSERT INTO webhook_deliveries (id, event_id, endpoint_id, platform_id, status, attempts, next_attempt_at, locked_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, 0, $6, $6)")
-            .bind(new_id("dlv")).bind(&id).bind(&ep_id).bind(platform).bind(DeliveryStatus::Pending.as_str()).bind(now)
+            .bind(new_id("dlv")).bind(&id).bind(ep_id).bind(platform).bind(DeliveryStatus::Pending.as_str()).bind(now)
             .execute(&mut *conn).await?;
     }
     Ok(id)

@@ -1,0 +1,137 @@
+//! Group commit for instruction intake on SQLite (docs/coordinator.md, "Intake on
+//! SQLite's single writer").
+//!
+//! SQLite has one write connection, and on it every statement is a round trip to sqlx's
+//! connection thread; taking the connection from the pool and `BEGIN`/`COMMIT` cost as
+//! much as the work of a first side. So submissions are queued to one task, which takes
+//! whatever has queued (up to [`MAX_GROUP`]), runs them one after another in **one**
+//! transaction and answers each after the commit. Under light load a group is a single
+//! submission; under heavy load the connection and the commit are shared.
+//!
+//! Every submission in a group either wrote its instruction (and settlement) or answered
+//! without writing anything but housekeeping ([`super::submit::Step`]). If any one fails
+//! (a database error, a lost race), the whole group is rolled back and each of its
+//! submissions is run again in a transaction of its own, so one failure never changes
+//! another's answer. Nothing is answered before its commit; a client that has gone away
+//! meanwhile finds its instruction with a replay of the same idempotency key.
+
+use super::intake::Intake;
+use super::submit::{Prepared, Step, Submitted, after_commit, alone, run};
+use crate::{Error, Result};
+use sqlx::{AnyConnection, Connection};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most submissions one transaction takes: enough to share the commit under load,
+/// few enough that the worker's transactions wait only briefly for the writer.
+pub const MAX_GROUP: usize = 16;
+
+/// Submissions waiting for the group task; beyond this, submitters wait to queue.
+const QUEUE: usize = 1024;
+
+/// One queued submission and where its answer goes.
+#[derive(Debug)]
+struct Job {
+    prepared: Prepared,
+    reply: oneshot::Sender<Result<Submitted>>,
+}
+
+/// The handle submissions are queued through (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the group task over `ctx` (whose own `group` must be `None`). The task ends
+    /// when every handle is dropped.
+    pub fn spawn(ctx: Intake) -> GroupCommit {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(group_task(ctx, rx));
+        GroupCommit { jobs }
+    }
+
+    /// Queues a prepared submission and waits for its answer, given after its commit.
+    pub(super) async fn submit(&self, prepared: Prepared) -> Result<Submitted> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { prepared, reply })
+            .await
+            .map_err(|_| Error::Stopped("instruction intake"))?;
+        answer
+            .await
+            .map_err(|_| Error::Stopped("instruction intake"))?
+    }
+}
+
+/// Takes the queued submissions in groups until every handle is gone.
+async fn group_task(ctx: Intake, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut jobs, MAX_GROUP).await > 0 {
+        let group = std::mem::take(&mut jobs);
+        let size = group.len();
+        match ctx.db.pool().acquire().await {
+            Ok(mut conn) => run_group(&ctx, &mut conn, group).await,
+            Err(e) => {
+                tracing::warn!(error = %e, size, "instruction intake: no database connection");
+                for job in group {
+                    let _ = job
+                        .reply
+                        .send(Err(Error::Database(sqlx::Error::PoolTimedOut)));
+                }
+            }
+        }
+    }
+}
+
+/// Runs a group in one transaction; if that fails, each submission alone.
+async fn run_group(ctx: &Intake, conn: &mut AnyConnection, group: Vec<Job>) {
+    if group.len() > 1 {
+        match together(ctx, conn, &group).await {
+            Ok(Some(answers)) => {
+                for (job, (answer, written)) in group.into_iter().zip(answers) {
+                    if let Some(matched) = written {
+                        after_commit(ctx, matched);
+                    }
+                    let _ = job.reply.send(Ok(answer));
+                }
+                return;
+            }
+            Ok(None) => tracing::info!(
+                size = group.len(),
+                "instruction group rolled back (an idempotency key raced); running its submissions one by one"
+            ),
+            Err(e) => tracing::info!(
+                error = %e,
+                size = group.len(),
+                "instruction group rolled back; running its submissions one by one"
+            ),
+        }
+    }
+    for job in group {
+        let answer = alone(conn, ctx, &job.prepared).await;
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// An answer, with `Some(matched)` when the submission was written.
+type Answer = (Submitted, Option<bool>);
+
+/// The answers of a group run in one transaction; `Ok(None)` when a submission lost an
+/// insert race and `Err` when one failed (either way everything is rolled back).
+async fn together(
+    ctx: &Intake,
+    conn: &mut AnyConnection,
+    group: &[Job],
+) -> Result<Option<Vec<Answer>>> {
+    let mut tx = conn.begin().await?;
+    let mut answers = Vec::with_capacity(group.len());
+    for job in group {
+        answers.push(match run(&mut tx, ctx, &job.prepared).await? {
+            Step::Answer(a) => (a, None),
+            Step::Written { view, matched } => (Submitted::Created(view), Some(matched)),
+            Step::LostRace => return Ok(None),
+        });
+    }
+    tx.commit().await?;
+    Ok(Some(answers))
+}
