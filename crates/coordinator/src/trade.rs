@@ -76,11 +76,15 @@ impl Direction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
-    /// The platform's own reference for the party or order.
+    /// The platform's own reference for the party or order (not blank; no control,
+    /// invisible format, separator, private-use or unassigned characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub external_reference: String,
-    /// Legal name (screened).
+    /// Legal name (screened; the same character rules).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The party's wallet (EIP-55 checksum required when mixed-case; receives the counter-leg).
+    #[schema(pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub wallet_address: String,
     /// The wallet's chain (a configured chain).
     #[schema(minimum = 1, maximum = 9007199254740991_u64)]
@@ -93,6 +97,7 @@ pub struct Party {
     /// `depositor` mode only: the custody address that sends the deposits, when it is not
     /// `wallet_address` (EIP-55 checksum required when mixed-case). Refunds go back to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub deposit_address: Option<String>,
 }
 
@@ -123,9 +128,11 @@ impl DepositAuthorization {
 pub struct LegInput {
     /// `asset_delivery` or `payment`.
     pub leg_type: LegType,
-    /// The ERC-20 token address.
+    /// The ERC-20 token address (EIP-55 checksum required when mixed-case).
+    #[schema(pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub instrument_id: String,
-    /// Decimal string of base units (uint256), e.g. `"1000000"`.
+    /// Decimal string of base units (uint256, above 0), e.g. `"1000000"`.
+    #[schema(pattern = r"^[0-9]{1,78}$", max_length = 78)]
     pub quantity: String,
     /// `deliver` or `receive`.
     pub direction: Direction,
@@ -138,10 +145,13 @@ pub struct LegInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstructionRequest {
-    /// Unique per platform; the same key and body replays the first answer.
+    /// Unique per platform; the same key and body replays the first answer (not blank;
+    /// the character rules of `party.name`).
+    #[schema(min_length = 1, max_length = 200)]
     pub idempotency_key: String,
     /// A template slug (`GET /v1/templates`), e.g. `dvp-standard`, `cross-chain-dvp` or
     /// the three-role `dvp-fx`.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub template_slug: String,
     /// One of the template's `required_roles`.
     pub role: Role,
@@ -149,17 +159,23 @@ pub struct InstructionRequest {
     pub party: Party,
     /// The legs the role provides: one per leg type of a two-role template, the role's
     /// `role_legs` entry of a multi-role one.
+    #[schema(min_items = 1, max_items = 8)]
     pub legs: Vec<LegInput>,
-    /// RFC 3339 deadline of the settlement.
+    /// RFC 3339 deadline of the settlement: in the future, and no further out than the
+    /// escrows' `maxSettlementDuration` (or 30 days).
+    #[schema(min_length = 1, max_length = 64)]
     pub timeout_at: String,
-    /// Null for the first side; the first side's trade reference for the second.
+    /// Null for the first side; the first side's trade reference for the second (`LS-`
+    /// and a ULID, as issued).
     #[serde(default)]
+    #[schema(pattern = r"^LS-[0-9A-HJKMNP-TV-Z]{26}$")]
     pub trade_reference: Option<String>,
     /// Optional: the only platform (`plt_...`) this instruction may be matched with. On a
     /// first side it binds the trade reference, so no other platform can match it (nor
     /// learn that it exists); on a second side it matches only a first side from that
     /// platform. Absent: any platform holding the trade reference may match it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub counterparty_platform_id: Option<String>,
     /// Multi-role templates only, instead of `counterparty_platform_id`: the platforms
     /// allowed to take the other roles. On a first side it binds the trade reference (any

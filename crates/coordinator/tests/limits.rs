@@ -314,6 +314,54 @@ async fn the_openapi_document_lists_every_shared_answer() {
         }
     }
     assert!(ops >= 20, "{ops} operations");
+    // Every string a platform submits in an instruction is bounded in the document, as
+    // the validator bounds it (a fuzzer generates within these bounds).
+    let schemas = &doc["components"]["schemas"];
+    for (name, fields) in [
+        (
+            "InstructionRequest",
+            &[
+                "idempotency_key",
+                "template_slug",
+                "timeout_at",
+                "trade_reference",
+                "counterparty_platform_id",
+                "maturity_at",
+                "repayment_amount",
+                "repo_rate",
+            ][..],
+        ),
+        (
+            "Party",
+            &[
+                "external_reference",
+                "name",
+                "wallet_address",
+                "deposit_address",
+            ][..],
+        ),
+        ("LegInput", &["instrument_id", "quantity"][..]),
+    ] {
+        for f in fields {
+            let p = &schemas[name]["properties"][*f];
+            let bounded = p.get("maxLength").is_some()
+                || p["pattern"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with('^') && r.ends_with('$'));
+            assert!(
+                bounded,
+                "{name}.{f} has no length bound or anchored pattern: {p}"
+            );
+        }
+    }
+    let req = &schemas["InstructionRequest"]["properties"];
+    assert_eq!(req["idempotency_key"]["maxLength"], 200);
+    assert_eq!(req["legs"]["maxItems"], 8);
+    assert_eq!(schemas["Party"]["properties"]["name"]["maxLength"], 200);
+    assert_eq!(
+        schemas["Party"]["properties"]["external_reference"]["maxLength"],
+        128
+    );
     let loc = &doc["components"]["schemas"]["FieldError"]["properties"]["loc"];
     assert_eq!(loc["type"], "array");
     assert_eq!(

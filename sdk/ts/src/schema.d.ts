@@ -835,7 +835,10 @@ export interface components {
              *     must be from one of them. Absent: any platform holding the reference may join.
              */
             counterparty_platform_ids?: string[] | null;
-            /** @description Unique per platform; the same key and body replays the first answer. */
+            /**
+             * @description Unique per platform; the same key and body replays the first answer (not blank;
+             *     the character rules of `party.name`).
+             */
             idempotency_key: string;
             /**
              * @description The legs the role provides: one per leg type of a two-role template, the role's
@@ -871,9 +874,15 @@ export interface components {
              *     the three-role `dvp-fx`.
              */
             template_slug: string;
-            /** @description RFC 3339 deadline of the settlement. */
+            /**
+             * @description RFC 3339 deadline of the settlement: in the future, and no further out than the
+             *     escrows' `maxSettlementDuration` (or 30 days).
+             */
             timeout_at: string;
-            /** @description Null for the first side; the first side's trade reference for the second. */
+            /**
+             * @description Null for the first side; the first side's trade reference for the second (`LS-`
+             *     and a ULID, as issued).
+             */
             trade_reference?: string | null;
         };
         /**
@@ -922,11 +931,11 @@ export interface components {
             chain_id: number;
             /** @description `deliver` or `receive`. */
             direction: components["schemas"]["Direction"];
-            /** @description The ERC-20 token address. */
+            /** @description The ERC-20 token address (EIP-55 checksum required when mixed-case). */
             instrument_id: string;
             /** @description `asset_delivery` or `payment`. */
             leg_type: components["schemas"]["LegType"];
-            /** @description Decimal string of base units (uint256), e.g. `"1000000"`. */
+            /** @description Decimal string of base units (uint256, above 0), e.g. `"1000000"`. */
             quantity: string;
         };
         /** @description One leg a role provides: what it moves and whether the role delivers or receives it. */
@@ -1610,9 +1619,12 @@ export interface components {
              */
             deposit_address?: string | null;
             deposit_authorization?: null | components["schemas"]["DepositAuthorization"];
-            /** @description The platform's own reference for the party or order. */
+            /**
+             * @description The platform's own reference for the party or order (not blank; no control,
+             *     invisible format, separator, private-use or unassigned characters).
+             */
             external_reference: string;
-            /** @description Legal name (screened). */
+            /** @description Legal name (screened; the same character rules). */
             name: string;
             /** @description The party's wallet (EIP-55 checksum required when mixed-case; receives the counter-leg). */
             wallet_address: string;

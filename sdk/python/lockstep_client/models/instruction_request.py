@@ -22,7 +22,8 @@ class InstructionRequest:
     """`POST /v1/instructions`.
 
     Attributes:
-        idempotency_key (str): Unique per platform; the same key and body replays the first answer.
+        idempotency_key (str): Unique per platform; the same key and body replays the first answer (not blank;
+            the character rules of `party.name`).
         legs (list[LegInput]): The legs the role provides: one per leg type of a two-role template, the role's
             `role_legs` entry of a multi-role one.
         party (Party): The submitting party.
@@ -30,7 +31,8 @@ class InstructionRequest:
             is the template's (data); two-role templates use `seller` and `buyer`.
         template_slug (str): A template slug (`GET /v1/templates`), e.g. `dvp-standard`, `cross-chain-dvp` or
             the three-role `dvp-fx`.
-        timeout_at (str): RFC 3339 deadline of the settlement.
+        timeout_at (str): RFC 3339 deadline of the settlement: in the future, and no further out than the
+            escrows' `maxSettlementDuration` (or 30 days).
         counterparty_platform_id (None | str | Unset): Optional: the only platform (`plt_...`) this instruction may be
             matched with. On a
             first side it binds the trade reference, so no other platform can match it (nor
@@ -54,7 +56,9 @@ class InstructionRequest:
             decimal
             string (percent per annum, e.g. `"5.25"`). When one side states it, both must state
             the same number.
-        trade_reference (None | str | Unset): Null for the first side; the first side's trade reference for the second.
+        trade_reference (None | str | Unset): Null for the first side; the first side's trade reference for the second
+            (`LS-`
+            and a ULID, as issued).
     """
 
     idempotency_key: str

@@ -18,9 +18,9 @@ class LegInput:
     Attributes:
         chain_id (int): The chain the token lives on (a configured chain).
         direction (Direction): The leg's direction from the submitting party's point of view.
-        instrument_id (str): The ERC-20 token address.
+        instrument_id (str): The ERC-20 token address (EIP-55 checksum required when mixed-case).
         leg_type (LegType): What a leg moves.
-        quantity (str): Decimal string of base units (uint256), e.g. `"1000000"`.
+        quantity (str): Decimal string of base units (uint256, above 0), e.g. `"1000000"`.
     """
 
     chain_id: int

@@ -17,8 +17,9 @@ class Party:
 
     Attributes:
         chain_id (int): The wallet's chain (a configured chain).
-        external_reference (str): The platform's own reference for the party or order.
-        name (str): Legal name (screened).
+        external_reference (str): The platform's own reference for the party or order (not blank; no control,
+            invisible format, separator, private-use or unassigned characters).
+        name (str): Legal name (screened; the same character rules).
         wallet_address (str): The party's wallet (EIP-55 checksum required when mixed-case; receives the counter-leg).
         deposit_address (None | str | Unset): `depositor` mode only: the custody address that sends the deposits, when
             it is not
