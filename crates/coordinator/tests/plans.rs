@@ -49,6 +49,21 @@ fn first_scan(plan: &str) -> &str {
         .unwrap_or_else(|| panic!("no scan in plan:\n{plan}"))
 }
 
+/// The plan node that reads `table`.
+fn scan_of<'p>(plan: &'p str, table: &str) -> &'p str {
+    const READS: [&str; 4] = ["Seq Scan", "Index Scan", "Index Only Scan", "Bitmap"];
+    plan.lines()
+        .map(str::trim_start)
+        .map(|l| l.trim_start_matches("->  "))
+        .find(|l| {
+            READS.iter().any(|r| l.starts_with(r))
+                && l.split("  (")
+                    .next()
+                    .is_some_and(|head| head.ends_with(&format!(" on {table}")))
+        })
+        .unwrap_or_else(|| panic!("no scan of {table} in plan:\n{plan}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generic_plans_use_the_right_indexes_on_a_fresh_database() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,10 +91,16 @@ async fn generic_plans_use_the_right_indexes_on_a_fresh_database() {
     let types = ["text", "bigint", "text", "text"];
     let plan = generic_plan(&mut conn, "guarded", GUARDED_TRANSITION, &types).await;
     assert!(
-        first_scan(&plan).starts_with("Index Scan using settlements_pkey on settlements"),
+        scan_of(&plan, "settlements")
+            .starts_with("Index Scan using settlements_pkey on settlements"),
         "{plan}"
     );
     assert!(plan.contains("Index Cond: (id = $3)"), "{plan}");
+    // The trail head it returns is read backwards through the events' primary key.
+    assert!(
+        scan_of(&plan, "settlement_events").contains("Scan Backward using settlement_events_pkey"),
+        "{plan}"
+    );
 
     for (name, queue, index) in [
         ("screening", Queue::Screening, "settlements_screening_queue"),

@@ -120,9 +120,11 @@ pub fn verify_trail(settlement_id: &str, events: &[EventView]) -> bool {
     true
 }
 
-/// Appends an event to the settlement's trail, chained to the previous event's hash
-/// (`from` is `None` for the first event of a settlement just inserted: its trail is
-/// empty, and is not read).
+/// The last event of a settlement's trail (`seq`, `hash`), as the guarded update returns it.
+type TrailHead = Option<(i64, String)>;
+
+/// Appends an event to the settlement's trail after `head` (`None`: the trail is empty),
+/// chained to its hash.
 async fn append_event(
     conn: &mut AnyConnection,
     settlement_id: &str,
@@ -130,17 +132,10 @@ async fn append_event(
     to: SettlementState,
     cause: &str,
     at: i64,
+    head: TrailHead,
 ) -> Result<()> {
-    let last = match from {
-        None => None,
-        Some(_) => sqlx::query("SELECT seq, hash FROM settlement_events WHERE settlement_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(settlement_id).fetch_optional(&mut *conn).await?,
-    };
-    let (seq, prev_hash) = match last {
-        Some(r) => (
-            r.try_get::<i64, _>("seq")? + 1,
-            Some(r.try_get::<String, _>("hash")?),
-        ),
+    let (seq, prev_hash) = match head {
+        Some((seq, hash)) => (seq + 1, Some(hash)),
         None => (1, None),
     };
     let record = event_record(
@@ -197,8 +192,10 @@ pub(crate) async fn notify_parties(
 /// primary key, with the state check in the WHERE clause. No index leads with `state`, so
 /// even a generic plan on a never-analysed PostgreSQL database probes the primary key
 /// (migration 0008, tests/plans.rs).
-pub const GUARDED_TRANSITION: &str =
-    "UPDATE settlements SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4";
+///
+/// It returns the head of the settlement's event trail (its primary key, read backwards),
+/// so the event the transition appends costs no separate read.
+pub const GUARDED_TRANSITION: &str = "UPDATE settlements SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4 RETURNING (SELECT seq FROM settlement_events WHERE settlement_id = $3 ORDER BY seq DESC LIMIT 1) AS last_seq, (SELECT hash FROM settlement_events WHERE settlement_id = $3 ORDER BY seq DESC LIMIT 1) AS last_hash";
 
 /// Moves a settlement along one edge of the state machine table, inside the caller's
 /// transaction: checks the edge, updates the row only if it is still in `s.state`,
@@ -223,15 +220,19 @@ pub async fn transition(
         .bind(now)
         .bind(&s.id)
         .bind(s.state.as_str())
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    if r.rows_affected() != 1 {
+    let Some(r) = r else {
         return Err(Error::ConcurrentTransition {
             settlement_id: s.id.clone(),
             expected: s.state,
         });
-    }
-    append_event(conn, &s.id, Some(s.state), to, cause, now).await?;
+    };
+    let head = match r.try_get::<Option<i64>, _>("last_seq")? {
+        Some(seq) => Some((seq, r.try_get::<String, _>("last_hash")?)),
+        None => None,
+    };
+    append_event(conn, &s.id, Some(s.state), to, cause, now, head).await?;
     notify_parties(
         conn,
         s,
@@ -285,6 +286,7 @@ pub async fn create_with_cause(
         SettlementState::Instructed,
         cause,
         s.created_at,
+        None,
     )
     .await?;
     notify_parties(

@@ -335,33 +335,28 @@ async fn refusals(lc: &Lifecycle, s: &SettlementRow, built: &BuiltTerms) -> Resu
 /// Records that the attester signs `terms_hash` for the settlement's on-chain id, inside
 /// the clearing transaction: refuses ([`Error::TermsConflict`]) when another hash was
 /// signed for that id before (by this or any other instance). A concurrent insert of the
-/// same id fails the transaction on the primary key.
+/// same id waits for the other transaction and is then compared with its row.
 async fn reserve_attestation(
     conn: &mut sqlx::AnyConnection,
     s: &SettlementRow,
     onchain_id: &str,
     terms_hash: &str,
 ) -> Result<()> {
-    let prior = sqlx::query("SELECT terms_hash FROM attested_terms WHERE onchain_id = $1")
-        .bind(onchain_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(row) = prior {
-        let attested: String = sqlx::Row::try_get(&row, "terms_hash")?;
-        if attested == terms_hash {
-            return Ok(());
-        }
-        return Err(Error::TermsConflict {
-            settlement_id: s.id.clone(),
-            onchain_id: onchain_id.into(),
-            attested,
-            refused: terms_hash.into(),
-        });
-    }
-    sqlx::query("INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES ($1, $2, $3, $4)")
+    // One round trip: insert, or on a conflict leave the row as it is (a no-op update)
+    // and return it, so the stored hash is what we compare either way.
+    let row = sqlx::query("INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES ($1, $2, $3, $4) ON CONFLICT (onchain_id) DO UPDATE SET onchain_id = attested_terms.onchain_id RETURNING terms_hash")
         .bind(onchain_id).bind(terms_hash).bind(&s.id).bind(now_ms())
-        .execute(&mut *conn).await?;
-    Ok(())
+        .fetch_one(&mut *conn).await?;
+    let attested: String = sqlx::Row::try_get(&row, "terms_hash")?;
+    if attested == terms_hash {
+        return Ok(());
+    }
+    Err(Error::TermsConflict {
+        settlement_id: s.id.clone(),
+        onchain_id: onchain_id.into(),
+        attested,
+        refused: terms_hash.into(),
+    })
 }
 
 /// Writes the clearance (record, evidence, terms, attestations, secrets) and the

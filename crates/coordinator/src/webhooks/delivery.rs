@@ -521,13 +521,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Whether any delivery is due (`$1` status, `$2` now): the claim's own predicate.
+const ANY_DUE: &str = "SELECT id FROM webhook_deliveries WHERE status = $1 AND next_attempt_at <= $2 AND locked_until <= $2 LIMIT 1";
+
 /// Claims up to `n` due deliveries for `lease`.
+///
+/// On SQLite the worker is woken after every commit that changed a settlement, most of
+/// which queue no delivery (no endpoint): it first looks through the read pool, which
+/// does not queue behind the one writer, and takes the writer only when something is due.
+/// Readers see every committed delivery, and the wake-up follows the commit.
 async fn claim(db: &Db, n: i64, lease: Duration) -> Result<Vec<String>> {
     let now = now_ms();
     let until = now + i64::try_from(lease.as_millis()).unwrap_or(60_000);
     let lock = match db.backend() {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
+        Backend::Sqlite => {
+            let due = sqlx::query(ANY_DUE)
+                .bind(DeliveryStatus::Pending.as_str())
+                .bind(now)
+                .fetch_optional(db.reads())
+                .await?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
+            ""
+        }
     };
     let sql = format!(
         "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = $4 AND next_attempt_at <= $2 AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3{lock}) RETURNING id"
