@@ -121,6 +121,7 @@ pub(super) async fn join(
         counterpart: Some((first, first_body)),
         more,
         failure: None,
+        leftovers: None,
     }))
 }
 

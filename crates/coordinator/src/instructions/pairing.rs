@@ -53,6 +53,9 @@ pub(super) struct Matched {
     pub(super) more: Vec<(Counterpart, InstructionBody)>,
     /// Why it did not match.
     pub(super) failure: Option<MatchFailure>,
+    /// How many other instructions were pending under the reference when the first side
+    /// was claimed (`None`: not counted).
+    pub(super) leftovers: Option<i64>,
 }
 
 impl Matched {
@@ -232,7 +235,14 @@ pub(super) async fn claim(
     let Some((first, _)) = &m.counterpart else {
         return Ok(Ok(()));
     };
-    if claim_one(conn, &first.id, sid, now).await? {
+    // The claim also counts the reference's other pending instructions, so a match with
+    // none (the usual case) skips [`close_leftovers`].
+    let r = sqlx::query("UPDATE instructions SET status = $1, settlement_id = $2, updated_at = $3 WHERE id = $4 AND status = $5 RETURNING (SELECT COUNT(*) FROM instructions o WHERE o.trade_reference = $6 AND o.status = $5 AND o.id <> $4) AS leftovers")
+        .bind(InstructionStatus::Matched.as_str()).bind(sid).bind(now).bind(&first.id)
+        .bind(InstructionStatus::PendingMatch.as_str()).bind(&m.trade_reference)
+        .fetch_optional(&mut *conn).await?;
+    if let Some(r) = r {
+        m.leftovers = Some(r.try_get::<i64, _>("leftovers")?);
         return Ok(Ok(()));
     }
     if let Some(Ok(settled)) = settlement_of(conn, &m.trade_reference, platform).await? {

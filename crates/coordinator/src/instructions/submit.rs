@@ -255,6 +255,9 @@ async fn settle(
     let repo = templates.get(&n.body.template_slug).and_then(|t| t.repo);
     crate::repo::closing::fix_into(&mut row, repo, [&n.body, &counterpart.1])?;
     machine::create(conn, &row).await?;
+    if m.leftovers == Some(0) {
+        return Ok(());
+    }
     let closed = close_leftovers(conn, &m.trade_reference, counterpart, n.now).await?;
     if closed > 0 {
         tracing::info!(

@@ -182,9 +182,9 @@ pub(crate) async fn notify_parties(
     event: &str,
     data: &Value,
 ) -> Result<()> {
-    for p in store::platforms_of(conn, s).await? {
-        outbox::enqueue(conn, &p, event, data.clone(), None).await?;
-    }
+    let platforms = store::platforms_of(conn, s).await?;
+    let platforms: Vec<&str> = platforms.iter().map(String::as_str).collect();
+    outbox::enqueue_all(conn, &platforms, event, data, None).await?;
     Ok(())
 }
 
@@ -309,11 +309,27 @@ async fn insert_parties(conn: &mut AnyConnection, s: &SettlementRow) -> Result<(
         .more_parties
         .iter()
         .map(|p| (p.role.as_str(), &p.platform_id, &p.instruction_id));
-    for (position, (role, platform, instruction)) in first.into_iter().chain(more).enumerate() {
-        sqlx::query("INSERT INTO settlement_parties (settlement_id, position, role, platform_id, instruction_id) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&s.id).bind(i64::try_from(position).unwrap_or(i64::MAX)).bind(role).bind(platform).bind(instruction)
-            .execute(&mut *conn).await?;
+    let parties: Vec<_> = first.into_iter().chain(more).collect();
+    // One multi-row INSERT (one round trip).
+    let rows: Vec<String> = (0..parties.len())
+        .map(|i| {
+            let b = 2 + 4 * i;
+            format!("($1, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO settlement_parties (settlement_id, position, role, platform_id, instruction_id) VALUES {}",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(&s.id);
+    for (position, (role, platform, instruction)) in parties.into_iter().enumerate() {
+        q = q
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(role)
+            .bind(platform)
+            .bind(instruction);
     }
+    q.execute(&mut *conn).await?;
     if !s.more_parties.is_empty() {
         sqlx::query("UPDATE settlements SET party_count = $1 WHERE id = $2")
             .bind(i64::try_from(2 + s.more_parties.len()).unwrap_or(i64::MAX))
