@@ -14,13 +14,14 @@
 //!   were told about the reference are closed (`closed`, webhook `instruction.closed`).
 
 use super::matching::{MatchFailure, check_match};
-use crate::Result;
 use crate::rfc3339;
 use crate::templates::Templates;
 use crate::trade::InstructionBody;
 use crate::webhooks::outbox;
+use crate::{Error, Result};
 use lockstep_core::InstructionStatus;
 use serde_json::json;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 /// The one answer for a reference that is unknown, bound to another platform, not
@@ -102,15 +103,29 @@ pub(super) async fn settlement_of(
     platform: &str,
 ) -> Result<Option<std::result::Result<AlreadySettled, ()>>> {
     let r = sqlx::query(
-        "SELECT id, seller_platform_id, buyer_platform_id, party_count FROM settlements WHERE trade_reference = $1",
+        "SELECT id AS settlement_id, seller_platform_id, buyer_platform_id, party_count FROM settlements WHERE trade_reference = $1",
     )
     .bind(tr)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(r) = r else { return Ok(None) };
+    match r {
+        Some(r) => parties_of(conn, &r, tr, platform).await,
+        None => Ok(None),
+    }
+}
+
+/// [`settlement_of`] from a row with its columns (`settlement_id` null: none).
+async fn parties_of(
+    conn: &mut AnyConnection,
+    r: &AnyRow,
+    tr: &str,
+    platform: &str,
+) -> Result<Option<std::result::Result<AlreadySettled, ()>>> {
+    let Some(id) = r.try_get::<Option<String>, _>("settlement_id")? else {
+        return Ok(None);
+    };
     let seller: String = r.try_get("seller_platform_id")?;
     let buyer: String = r.try_get("buyer_platform_id")?;
-    let id: String = r.try_get("id")?;
     let more = r.try_get::<i64, _>("party_count")? > 2
         && sqlx::query(
             "SELECT position FROM settlement_parties WHERE settlement_id = $1 AND platform_id = $2",
@@ -127,6 +142,61 @@ pub(super) async fn settlement_of(
         settlement_id: id,
         trade_reference: tr.into(),
     })))
+}
+
+/// What a second side needs to know of its reference, in one statement (`$1` reference,
+/// `$2` now, `$3` the pending status): how many pending instructions under it have
+/// expired, its first side and its settlement. One statement reads one snapshot, so a
+/// first side seen matched comes with its settlement (one transaction wrote both).
+const REFERENCE: &str = "SELECT (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $3 AND expires_at <= $2) AS stale, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count FROM (SELECT 1 AS one) q LEFT JOIN instructions f ON f.id = (SELECT id FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1) LEFT JOIN settlements s ON s.trade_reference = $1";
+
+/// The [`REFERENCE`] row of `tr`.
+async fn read_reference(conn: &mut AnyConnection, tr: &str, now: i64) -> Result<AnyRow> {
+    Ok(sqlx::query(REFERENCE)
+        .bind(tr)
+        .bind(now)
+        .bind(InstructionStatus::PendingMatch.as_str())
+        .fetch_one(conn)
+        .await?)
+}
+
+/// The first side of `tr` ([`first_side`]) and its settlement ([`settlement_of`]), after
+/// expiring its pending instructions past their expiry ([`expire_reference`]); one round
+/// trip unless something had expired.
+#[allow(clippy::type_complexity)]
+async fn reference(
+    conn: &mut AnyConnection,
+    tr: &str,
+    platform: &str,
+    now: i64,
+) -> Result<(
+    Option<(Counterpart, InstructionBody)>,
+    Option<std::result::Result<AlreadySettled, ()>>,
+)> {
+    let mut r = read_reference(conn, tr, now).await?;
+    if r.try_get::<i64, _>("stale")? > 0 {
+        expire_reference(conn, tr, now).await?;
+        r = read_reference(conn, tr, now).await?;
+    }
+    let first = match r.try_get::<Option<String>, _>("first_id")? {
+        Some(id) => {
+            let status: String = r.try_get("first_status")?;
+            let c = Counterpart {
+                id,
+                platform_id: r.try_get("first_platform")?,
+                status: InstructionStatus::try_from(status).map_err(|e| Error::Corrupt {
+                    what: "instruction status",
+                    message: e.to_string(),
+                })?,
+                body: r.try_get("first_body")?,
+            };
+            let body: InstructionBody = serde_json::from_str(&c.body)?;
+            body.trade_reference.is_none().then_some((c, body))
+        }
+        None => None,
+    };
+    let settled = parties_of(conn, &r, tr, platform).await?;
+    Ok((first, settled))
 }
 
 /// The first side of `tr`: its earliest instruction, provided that one was issued the
@@ -163,11 +233,8 @@ pub(super) async fn find_counterpart(
     let Some(tr) = &body.trade_reference else {
         return Ok(Ok(Matched::first()));
     };
-    expire_reference(conn, tr, now).await?;
-    // The first side before the settlement: under READ COMMITTED a first side seen
-    // matched means its settlement is visible too (one transaction wrote both).
-    let first = first_side(conn, tr).await?;
-    match settlement_of(conn, tr, platform).await? {
+    let (first, settled) = reference(conn, tr, platform, now).await?;
+    match settled {
         Some(Ok(settled)) => return Ok(Err(settled)),
         Some(Err(())) => return Ok(Ok(Matched::nothing_waiting(tr))),
         None => {}
