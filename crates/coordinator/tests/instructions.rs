@@ -450,3 +450,46 @@ async fn concurrent_mixed_submissions_each_get_their_own_answer(backend: Backend
     }
     env.stop().await;
 }
+
+/// A submission that outlives the request timeout gets a 503, and is not lost: the group
+/// task commits it once the writer is free, and a retry with the same key replays it.
+/// (SQLite: another process holds the database's write lock for a while.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_submission_answers_503_and_commits_later() {
+    use sqlx::Connection;
+    let env = Env::start(Backend::Sqlite, |c, _| c.http.request_timeout_ms = 400)
+        .await
+        .unwrap();
+    let (_, a) = env.platform("Alpha").await;
+    let url = env.config.database_url.clone().unwrap();
+    let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let req = seller("slow", None);
+    let (s, v) = env.post(&a, "/v1/instructions", &req).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("too long"),
+        "{v}"
+    );
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    let mut answer = (StatusCode::SERVICE_UNAVAILABLE, Value::Null);
+    for _ in 0..50 {
+        answer = env.post(&a, "/v1/instructions", &req).await;
+        if answer.0 != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        answer.0,
+        StatusCode::OK,
+        "the retry replays: {:?}",
+        answer.1
+    );
+    let (_, list) = env.get(&a, "/v1/instructions").await;
+    assert_eq!(list["total"], 1, "{list}");
+    env.stop().await;
+}

@@ -16,9 +16,9 @@
 //! meanwhile finds its instruction with a replay of the same idempotency key.
 
 use super::intake::Intake;
-use super::submit::{Prepared, Step, Submitted, after_commit, alone, run};
+use super::submit::{Prepared, Step, Submitted, after_commit, alone, begin, run};
 use crate::{Error, Result};
-use sqlx::{AnyConnection, Connection};
+use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most submissions one transaction takes: enough to share the commit under load,
@@ -123,7 +123,7 @@ async fn together(
     conn: &mut AnyConnection,
     group: &[Job],
 ) -> Result<Option<Vec<Answer>>> {
-    let mut tx = conn.begin().await?;
+    let mut tx = begin(conn, ctx.db.backend()).await?;
     let mut answers = Vec::with_capacity(group.len());
     for job in group {
         answers.push(match run(&mut tx, ctx, &job.prepared).await? {

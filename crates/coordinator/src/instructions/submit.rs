@@ -16,9 +16,9 @@ use crate::settlements::{PartyView, SettlementRow};
 use crate::templates::Templates;
 use crate::trade::{InstructionBody, InstructionRequest, Role};
 use crate::{Error, Result};
-use lockstep_core::{InstructionStatus, SettlementState, new_id, now_ms};
+use lockstep_core::{Backend, InstructionStatus, SettlementState, new_id, now_ms};
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{Any, AnyConnection, Connection, Row, Transaction};
 
 /// The answer to a submission.
 #[derive(Debug)]
@@ -354,13 +354,27 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
     alone(&mut conn, ctx, &p).await
 }
 
+/// Opens a submitting transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
+/// taken first, waiting up to `busy_timeout` while another process holds it, instead of
+/// reading under a deferred transaction and failing at the first write (a read
+/// transaction cannot wait to become a writer).
+pub(super) async fn begin(
+    conn: &mut AnyConnection,
+    backend: Backend,
+) -> Result<Transaction<'_, Any>> {
+    Ok(match backend {
+        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => conn.begin().await?,
+    })
+}
+
 /// One submission in a transaction of its own on `conn`.
 pub(super) async fn alone(
     conn: &mut AnyConnection,
     ctx: &Intake,
     p: &Prepared,
 ) -> Result<Submitted> {
-    let mut tx = conn.begin().await?;
+    let mut tx = begin(conn, ctx.db.backend()).await?;
     match run(&mut tx, ctx, p).await? {
         Step::Answer(a) => Ok(a),
         Step::Written { view, matched } => {
