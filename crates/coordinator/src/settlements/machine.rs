@@ -182,9 +182,18 @@ pub(crate) async fn notify_parties(
     event: &str,
     data: &Value,
 ) -> Result<()> {
+    notify_parties_each(conn, s, &[(event, data)]).await
+}
+
+/// Writes one outbox event per involved platform for each of `events`, in one statement.
+async fn notify_parties_each(
+    conn: &mut AnyConnection,
+    s: &SettlementRow,
+    events: &[(&str, &Value)],
+) -> Result<()> {
     let platforms = store::platforms_of(conn, s).await?;
     let platforms: Vec<&str> = platforms.iter().map(String::as_str).collect();
-    outbox::enqueue_all(conn, &platforms, event, data, None).await?;
+    outbox::enqueue_each(conn, &platforms, events, None).await?;
     Ok(())
 }
 
@@ -197,6 +206,17 @@ pub(crate) async fn notify_parties(
 /// so the event the transition appends costs no separate read.
 pub const GUARDED_TRANSITION: &str = "UPDATE settlements SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4 RETURNING (SELECT seq FROM settlement_events WHERE settlement_id = $3 ORDER BY seq DESC LIMIT 1) AS last_seq, (SELECT hash FROM settlement_events WHERE settlement_id = $3 ORDER BY seq DESC LIMIT 1) AS last_hash";
 
+/// What a transition writes besides the state, in the same statements: further
+/// `settlements` columns (text) set by the guarded update, and further webhook events to
+/// every party, queued after the state's own event.
+#[derive(Debug, Default)]
+pub struct Also<'a> {
+    /// `(column, value)` pairs; the column names are the code's own, never input.
+    pub columns: Vec<(&'static str, String)>,
+    /// `(event type, data)` pairs.
+    pub events: Vec<(&'a str, Value)>,
+}
+
 /// Moves a settlement along one edge of the state machine table, inside the caller's
 /// transaction: checks the edge, updates the row only if it is still in `s.state`,
 /// appends the hashed event and writes the webhook outbox rows. The caller runs
@@ -207,6 +227,17 @@ pub async fn transition(
     to: SettlementState,
     cause: &str,
 ) -> Result<()> {
+    transition_with(conn, s, to, cause, Also::default()).await
+}
+
+/// [`transition`], also writing `also`.
+pub async fn transition_with(
+    conn: &mut AnyConnection,
+    s: &SettlementRow,
+    to: SettlementState,
+    cause: &str,
+    also: Also<'_>,
+) -> Result<()> {
     if !s.state.can_transition_to(to) {
         return Err(Error::IllegalTransition {
             settlement_id: s.id.clone(),
@@ -215,14 +246,24 @@ pub async fn transition(
         });
     }
     let now = now_ms();
-    let r = sqlx::query(GUARDED_TRANSITION)
+    let sql = if also.columns.is_empty() {
+        std::borrow::Cow::Borrowed(GUARDED_TRANSITION)
+    } else {
+        let set: String = (also.columns.iter().enumerate())
+            .map(|(i, (c, _))| format!(", {c} = ${}", i + 5))
+            .collect();
+        let with = format!("updated_at = $2{set}");
+        std::borrow::Cow::Owned(GUARDED_TRANSITION.replacen("updated_at = $2", &with, 1))
+    };
+    let mut q = sqlx::query(&sql)
         .bind(to.as_str())
         .bind(now)
         .bind(&s.id)
-        .bind(s.state.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(r) = r else {
+        .bind(s.state.as_str());
+    for (_, v) in &also.columns {
+        q = q.bind(v.as_str());
+    }
+    let Some(r) = q.fetch_optional(&mut *conn).await? else {
         return Err(Error::ConcurrentTransition {
             settlement_id: s.id.clone(),
             expected: s.state,
@@ -233,13 +274,11 @@ pub async fn transition(
         None => None,
     };
     append_event(conn, &s.id, Some(s.state), to, cause, now, head).await?;
-    notify_parties(
-        conn,
-        s,
-        &to.event_name(),
-        &event_data(s, to, Some(s.state), now),
-    )
-    .await?;
+    let state_event = (to.event_name(), event_data(s, to, Some(s.state), now));
+    let events: Vec<(&str, &Value)> = std::iter::once((state_event.0.as_str(), &state_event.1))
+        .chain(also.events.iter().map(|(e, d)| (*e, d)))
+        .collect();
+    notify_parties_each(conn, s, &events).await?;
     crate::repo::status::close_moved(conn, s, to).await
 }
 

@@ -5,7 +5,9 @@
 
 use super::clearing;
 use super::context::Lifecycle;
-use super::machine::{apply_transition, event_data, notify_parties, transition};
+use super::machine::{
+    Also, apply_transition, event_data, notify_parties, transition, transition_with,
+};
 use super::store::{self, SettlementRow, parse_json};
 use crate::compliance::{ScreeningProvider, ScreeningReport, ScreeningResult, Subject, screen_all};
 use crate::evidence::DecisionEvidence;
@@ -376,25 +378,27 @@ async fn store_clearance(
     reserve_attestation(conn, s, &built.terms.settlementId.to_string(), &terms_hash).await?;
     let chains = terms::chains_of(&built.terms, &lc.escrows);
     let atts = terms::attest(&lc.attester, &built.terms, &chains, &s.id)?;
-    sqlx::query("UPDATE settlements SET compliance = $1, decision_ref = $2, evidence = $3, terms = $4, terms_hash = $5, attestations = $6, deposit_secrets = $7, updated_at = $8 WHERE id = $9")
-        .bind(serde_json::to_string(record)?)
-        .bind(ev.decision_ref.as_str())
-        .bind(serde_json::to_string(&ev.document)?)
-        .bind(serde_json::to_string(&terms::terms_json(&built.terms))?)
-        .bind(&terms_hash)
-        .bind(serde_json::to_string(&atts)?)
-        .bind(serde_json::to_string(&built.secrets)?)
-        .bind(now)
-        .bind(&s.id)
-        .execute(&mut *conn).await?;
-    transition(conn, s, SettlementState::ComplianceCleared, cause).await?;
-    notify_parties(
-        conn,
-        s,
-        "settlement.compliance.cleared",
-        &event_data(s, SettlementState::ComplianceCleared, Some(s.state), now),
-    )
-    .await
+    // The clearance columns, the state and both webhook events in the transition's
+    // statements.
+    let also = Also {
+        columns: vec![
+            ("compliance", serde_json::to_string(record)?),
+            ("decision_ref", ev.decision_ref.as_str().to_string()),
+            ("evidence", serde_json::to_string(&ev.document)?),
+            (
+                "terms",
+                serde_json::to_string(&terms::terms_json(&built.terms))?,
+            ),
+            ("terms_hash", terms_hash),
+            ("attestations", serde_json::to_string(&atts)?),
+            ("deposit_secrets", serde_json::to_string(&built.secrets)?),
+        ],
+        events: vec![(
+            "settlement.compliance.cleared",
+            event_data(s, SettlementState::ComplianceCleared, Some(s.state), now),
+        )],
+    };
+    transition_with(conn, s, SettlementState::ComplianceCleared, cause, also).await
 }
 
 /// A manual compliance decision.

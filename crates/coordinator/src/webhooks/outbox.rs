@@ -6,6 +6,7 @@ use super::endpoints;
 use crate::{Result, rfc3339};
 use lockstep_core::{Db, new_id, now_ms};
 use serde_json::Value;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 /// Writes an event for one platform and a delivery per enabled endpoint (or only to
@@ -24,10 +25,6 @@ pub async fn enqueue(
 /// Writes one event per platform of `platforms` (each with its own id) and a delivery per
 /// enabled endpoint of each (or only to `only_endpoint`), inside the caller's
 /// transaction. Returns the event ids in the order of `platforms`.
-///
-/// One round trip for the events: a multi-row INSERT whose RETURNING reads each row's
-/// platform's enabled endpoints (a correlated subquery; `string_agg` is SQLite 3.44+ and
-/// PostgreSQL). Then one INSERT per delivery.
 pub async fn enqueue_all(
     conn: &mut AnyConnection,
     platforms: &[&str],
@@ -35,47 +32,82 @@ pub async fn enqueue_all(
     data: &Value,
     only_endpoint: Option<&str>,
 ) -> Result<Vec<String>> {
-    if platforms.is_empty() {
+    enqueue_each(conn, platforms, &[(event, data)], only_endpoint).await
+}
+
+/// Writes, for each of `events` in order, one event per platform of `platforms`, and a
+/// delivery per enabled endpoint of each (or only to `only_endpoint`), inside the
+/// caller's transaction. Returns the event ids, event by event, platform by platform.
+///
+/// One round trip for the events: a multi-row INSERT whose RETURNING reads each row's
+/// platform's enabled endpoints (a correlated subquery; `string_agg` is SQLite 3.44+ and
+/// PostgreSQL). Then one INSERT per delivery.
+pub async fn enqueue_each(
+    conn: &mut AnyConnection,
+    platforms: &[&str],
+    events: &[(&str, &Value)],
+    only_endpoint: Option<&str>,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String, &str, &str, &Value)> = events
+        .iter()
+        .flat_map(|(event, data)| {
+            platforms
+                .iter()
+                .map(move |p| (new_id("msg"), *p, *event, *data))
+        })
+        .collect();
+    if rows.is_empty() {
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let settlement = data["settlement_id"].as_str().map(str::to_owned);
-    let ids: Vec<String> = platforms.iter().map(|_| new_id("msg")).collect();
-    let rows: Vec<String> = (0..platforms.len())
+    let values: Vec<String> = (0..rows.len())
         .map(|i| {
-            let b = 4 + 3 * i;
-            format!("(${}, ${}, $1, ${}, $2, $3)", b, b + 1, b + 2)
+            let b = 2 + 5 * i;
+            format!(
+                "(${}, ${}, ${}, ${}, $1, ${})",
+                b,
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4
+            )
         })
         .collect();
     let sql = format!(
-        "INSERT INTO webhook_events (id, platform_id, event_type, payload, created_at, settlement_id) VALUES {} RETURNING id, (SELECT string_agg(e.id, ',') FROM webhook_endpoints e WHERE e.platform_id = webhook_events.platform_id AND e.enabled = 1) AS endpoints",
-        rows.join(", ")
+        "INSERT INTO webhook_events (id, platform_id, event_type, payload, created_at, settlement_id) VALUES {} RETURNING id, platform_id, (SELECT string_agg(e.id, ',') FROM webhook_endpoints e WHERE e.platform_id = webhook_events.platform_id AND e.enabled = 1) AS endpoints",
+        values.join(", ")
     );
-    let mut q = sqlx::query(&sql).bind(event).bind(now).bind(settlement);
-    for (id, platform) in ids.iter().zip(platforms) {
+    let mut q = sqlx::query(&sql).bind(now);
+    for (id, platform, event, data) in &rows {
         let payload = serde_json::json!({"id": id, "event": event, "data": data});
         q = q
             .bind(id.clone())
             .bind(platform.to_string())
-            .bind(serde_json::to_string(&payload)?);
+            .bind(event.to_string())
+            .bind(serde_json::to_string(&payload)?)
+            .bind(data["settlement_id"].as_str().map(str::to_owned));
     }
-    let returned = q.fetch_all(&mut *conn).await?;
+    let mut returned = q.fetch_all(&mut *conn).await?;
+    // RETURNING follows no order: deliveries are written in the events' order.
+    let order = |r: &AnyRow| {
+        let id: String = r.try_get("id").unwrap_or_default();
+        rows.iter().position(|(i, ..)| *i == id)
+    };
+    returned.sort_by_key(order);
     for r in returned {
         let id: String = r.try_get("id")?;
+        let platform: String = r.try_get("platform_id")?;
         let endpoints: Option<String> = r.try_get("endpoints")?;
-        let Some(platform) = ids.iter().position(|i| *i == id).map(|i| platforms[i]) else {
-            continue;
-        };
         for ep_id in endpoints.as_deref().unwrap_or("").split(',') {
             if ep_id.is_empty() || only_endpoint.is_some_and(|o| o != ep_id) {
                 continue;
             }
             sqlx::query("INSERT INTO webhook_deliveries (id, event_id, endpoint_id, platform_id, status, attempts, next_attempt_at, locked_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, 0, $6, $6)")
-                .bind(new_id("dlv")).bind(&id).bind(ep_id).bind(platform).bind(DeliveryStatus::Pending.as_str()).bind(now)
+                .bind(new_id("dlv")).bind(&id).bind(ep_id).bind(&platform).bind(DeliveryStatus::Pending.as_str()).bind(now)
                 .execute(&mut *conn).await?;
         }
     }
-    Ok(ids)
+    Ok(rows.into_iter().map(|(id, ..)| id).collect())
 }
 
 /// Queues a `test.ping` to one endpoint. Returns the event id, or `None` if the
