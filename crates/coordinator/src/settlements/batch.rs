@@ -12,14 +12,14 @@
 //! network call each).
 
 use super::context::Lifecycle;
-use super::machine::transition;
+use super::many;
 use super::queue::{self, Queue};
 use super::screening::{self, Outcome};
 use super::store::{self, SettlementRow};
 use super::worker::with_causes;
 use crate::{Error, Result};
 use lockstep_core::SettlementState;
-use sqlx::{Acquire, AnyConnection};
+use sqlx::Acquire;
 
 /// Settlements claimed per round: large enough that clearance keeps pace with matching,
 /// small enough that the storing transaction holds SQLite's one writer only briefly.
@@ -43,24 +43,35 @@ pub async fn screening_round(lc: &Lifecycle) -> Result<usize> {
     if claimed.is_empty() {
         return Ok(0);
     }
+    // Every new one moves to COMPLIANCE_CHECKING in a few statements for the batch.
+    let new: Vec<&SettlementRow> = claimed
+        .iter()
+        .filter(|s| s.state == SettlementState::Instructed)
+        .collect();
+    let moved_ids = many::transition_all(
+        &mut tx,
+        &new,
+        SettlementState::ComplianceChecking,
+        "screening started",
+    )
+    .await?;
+    let moved = moved_ids.len();
     let mut started = Vec::with_capacity(claimed.len());
-    let mut moved = 0;
     for s in claimed {
         if s.state != SettlementState::Instructed {
             started.push(s);
-            continue;
-        }
-        match start(&mut tx, &s).await {
-            Ok(()) => {
-                moved += 1;
-                started.push(SettlementRow {
-                    state: SettlementState::ComplianceChecking,
-                    ..s
-                });
-            }
+        } else if moved_ids.contains(&s.id) {
+            started.push(SettlementRow {
+                state: SettlementState::ComplianceChecking,
+                ..s
+            });
+        } else {
             // Moved by someone else since the claim read it: nothing of it was written.
-            Err(e @ Error::ConcurrentTransition { .. }) => log_failure(&s.id, &e),
-            Err(e) => return Err(e),
+            let e = Error::ConcurrentTransition {
+                settlement_id: s.id.clone(),
+                expected: s.state,
+            };
+            log_failure(&s.id, &e);
         }
     }
     let mut bodies = store::bodies_of(&mut tx, &started).await?;
@@ -82,17 +93,6 @@ pub async fn screening_round(lc: &Lifecycle) -> Result<usize> {
     }
     store_outcomes(lc, decided).await?;
     Ok(n)
-}
-
-/// `INSTRUCTED` → `COMPLIANCE_CHECKING` inside the claiming transaction.
-async fn start(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
-    transition(
-        conn,
-        s,
-        SettlementState::ComplianceChecking,
-        "screening started",
-    )
-    .await
 }
 
 /// Stores every decided outcome in one transaction. When every outcome was computed, all

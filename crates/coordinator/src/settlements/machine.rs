@@ -90,7 +90,7 @@ pub fn event_record(
 }
 
 /// `sha256:<hex>` over the JCS form of an event record.
-fn event_hash(record: &Value) -> Result<String> {
+pub(crate) fn event_hash(record: &Value) -> Result<String> {
     lockstep_evidence::ref_of(record)
         .map(|r| r.as_str().to_string())
         .map_err(|e| Error::Corrupt {

@@ -19,6 +19,7 @@ pub mod context;
 pub mod deposits;
 pub mod ledger;
 pub mod machine;
+pub mod many;
 pub mod owed;
 pub mod queue;
 mod reports;

@@ -48,13 +48,25 @@ pub async fn enqueue_each(
     events: &[(&str, &Value)],
     only_endpoint: Option<&str>,
 ) -> Result<Vec<String>> {
-    let rows: Vec<(String, &str, &str, &Value)> = events
+    let rows: Vec<(&str, &str, &Value)> = events
         .iter()
-        .flat_map(|(event, data)| {
-            platforms
-                .iter()
-                .map(move |p| (new_id("msg"), *p, *event, *data))
-        })
+        .flat_map(|(event, data)| platforms.iter().map(move |p| (*p, *event, *data)))
+        .collect();
+    enqueue_rows(conn, &rows, only_endpoint).await
+}
+
+/// Writes one event per `(platform, event type, data)` row, and a delivery per enabled
+/// endpoint of its platform (or only to `only_endpoint`), inside the caller's
+/// transaction, with one multi-row INSERT for the events (see [`enqueue_each`]).
+/// Returns the event ids in the order of `rows`.
+pub async fn enqueue_rows(
+    conn: &mut AnyConnection,
+    rows: &[(&str, &str, &Value)],
+    only_endpoint: Option<&str>,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String, &str, &str, &Value)> = rows
+        .iter()
+        .map(|(p, e, d)| (new_id("msg"), *p, *e, *d))
         .collect();
     if rows.is_empty() {
         return Ok(Vec::new());
