@@ -16,9 +16,10 @@
 //! meanwhile finds its instruction with a replay of the same idempotency key.
 
 use super::intake::Intake;
-use super::submit::{Prepared, Step, Submitted, after_commit, alone, begin, run};
+use super::submit::{Prepared, Step, Stored, Submitted, after_commit, alone, begin, run};
 use crate::{Error, Result};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most submissions one transaction takes: enough to share the commit under load,
@@ -124,9 +125,16 @@ async fn together(
     group: &[Job],
 ) -> Result<Option<Vec<Answer>>> {
     let mut tx = begin(conn, ctx.db.backend()).await?;
+    let known = stored_under(&mut tx, group).await?;
     let mut answers = Vec::with_capacity(group.len());
     for job in group {
-        answers.push(match run(&mut tx, ctx, &job.prepared).await? {
+        let p = &job.prepared;
+        // A key used twice in the group is looked up in turn (the first may write it).
+        let k = match known.get(&(p.platform.as_str(), p.key.as_str())) {
+            Some(Known::Once(stored)) => Some(stored.as_ref()),
+            Some(Known::Repeated) | None => None,
+        };
+        answers.push(match run(&mut tx, ctx, p, k).await? {
             Step::Answer(a) => (a, None),
             Step::Written { view, matched } => (Submitted::Created(view), Some(matched)),
             Step::LostRace => return Ok(None),
@@ -134,4 +142,69 @@ async fn together(
     }
     tx.commit().await?;
     Ok(Some(answers))
+}
+
+/// What the group's one idempotency read found under a `(platform, key)`.
+#[derive(Debug)]
+enum Known {
+    /// The key appears once in the group: what is stored under it (`None`: unused).
+    Once(Option<Stored>),
+    /// The key appears more than once: each is looked up in turn.
+    Repeated,
+}
+
+/// Reads what is stored under every key of the group in one statement (the lookups'
+/// unique index, `instructions_idempotency`, serves each OR branch).
+async fn stored_under<'g>(
+    conn: &mut AnyConnection,
+    group: &'g [Job],
+) -> Result<HashMap<(&'g str, &'g str), Known>> {
+    let mut known: HashMap<(&str, &str), Known> = HashMap::new();
+    for job in group {
+        let k = (job.prepared.platform.as_str(), job.prepared.key.as_str());
+        known
+            .entry(k)
+            .and_modify(|e| *e = Known::Repeated)
+            .or_insert(Known::Once(None));
+    }
+    let once: Vec<(&str, &str)> = known
+        .iter()
+        .filter(|(_, v)| matches!(v, Known::Once(_)))
+        .map(|(k, _)| *k)
+        .collect();
+    if once.is_empty() {
+        return Ok(known);
+    }
+    let each: Vec<String> = (0..once.len())
+        .map(|i| {
+            format!(
+                "(platform_id = ${} AND idempotency_key = ${})",
+                2 * i + 1,
+                2 * i + 2
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT platform_id, idempotency_key, request_hash, response_body FROM instructions WHERE {}",
+        each.join(" OR ")
+    );
+    let mut q = sqlx::query(&sql);
+    for (platform, key) in &once {
+        q = q.bind(*platform).bind(*key);
+    }
+    for r in q.fetch_all(&mut *conn).await? {
+        let platform: String = r.try_get("platform_id")?;
+        let key: String = r.try_get("idempotency_key")?;
+        let stored = Stored {
+            request_hash: r.try_get("request_hash")?,
+            response_body: r.try_get("response_body")?,
+        };
+        let Some(k) = once.iter().find(|(p, k)| *p == platform && *k == key) else {
+            continue;
+        };
+        if let Some(e) = known.get_mut(k) {
+            *e = Known::Once(Some(stored));
+        }
+    }
+    Ok(known)
 }

@@ -60,13 +60,37 @@ async fn replay(
         .bind(key)
         .fetch_optional(conn)
         .await?;
-    let Some(r) = r else { return Ok(None) };
-    let stored: String = r.try_get("request_hash")?;
-    if stored != hash {
-        return Ok(Some(Submitted::KeyReused));
+    match r {
+        Some(r) => answer_of(
+            &Stored {
+                request_hash: r.try_get("request_hash")?,
+                response_body: r.try_get("response_body")?,
+            },
+            hash,
+        )
+        .map(Some),
+        None => Ok(None),
     }
-    let resp: String = r.try_get("response_body")?;
-    Ok(Some(Submitted::Replayed(serde_json::from_str(&resp)?)))
+}
+
+/// What is stored under a used idempotency key.
+#[derive(Debug, Clone)]
+pub(super) struct Stored {
+    /// The hash of the first request.
+    pub(super) request_hash: String,
+    /// The first answer.
+    pub(super) response_body: String,
+}
+
+/// The answer for a key already used: the first answer for the same body (`hash`),
+/// `KeyReused` for another.
+fn answer_of(stored: &Stored, hash: &str) -> Result<Submitted> {
+    if stored.request_hash != hash {
+        return Ok(Submitted::KeyReused);
+    }
+    Ok(Submitted::Replayed(serde_json::from_str(
+        &stored.response_body,
+    )?))
 }
 
 /// `counterparty_platform_id` or `counterparty_platform_ids`, when named: existing
@@ -375,7 +399,7 @@ pub(super) async fn alone(
     p: &Prepared,
 ) -> Result<Submitted> {
     let mut tx = begin(conn, ctx.db.backend()).await?;
-    match run(&mut tx, ctx, p).await? {
+    match run(&mut tx, ctx, p, None).await? {
         Step::Answer(a) => Ok(a),
         Step::Written { view, matched } => {
             tx.commit().await?;
@@ -405,11 +429,23 @@ pub(super) fn after_commit(ctx: &Intake, matched: bool) {
 /// One submission inside the caller's transaction: replay-or-reserve, pair, persist.
 /// Every [`Step::Answer`] leaves at most housekeeping behind (pending instructions of the
 /// reference that had expired are marked so), which is true whether or not it commits.
-pub(super) async fn run(conn: &mut AnyConnection, ctx: &Intake, p: &Prepared) -> Result<Step> {
+///
+/// `known` is what the caller already read under the key ([`super::group`] reads a
+/// whole group's keys in one statement); `None`: look it up here.
+pub(super) async fn run(
+    conn: &mut AnyConnection,
+    ctx: &Intake,
+    p: &Prepared,
+    known: Option<Option<&Stored>>,
+) -> Result<Step> {
     let (platform, key, hash) = (p.platform.as_str(), p.key.as_str(), p.hash.as_str());
     // The idempotency check comes before validation: a replay answers as the first time
     // even when the body would no longer validate (its `timeout_at` has passed).
-    if let Some(answer) = replay(conn, platform, key, hash).await? {
+    let answer = match known {
+        Some(stored) => stored.map(|s| answer_of(s, hash)).transpose()?,
+        None => replay(conn, platform, key, hash).await?,
+    };
+    if let Some(answer) = answer {
         return Ok(Step::Answer(answer));
     }
     let (body, deadline) = match &p.checked {
