@@ -442,6 +442,28 @@ async fn concurrent_mixed_submissions_each_get_their_own_answer(backend: Backend
         let (s, stl) = env.get(&a, &format!("/v1/settlements/{sid}")).await;
         assert_eq!(s, StatusCode::OK, "{stl}");
     }
+    // Two second sides for one reference arriving together (one group on SQLite): one
+    // matches; the other, from a party of the settlement just made, gets the 409, as it
+    // would one request later.
+    let (s, first) = env
+        .post(&a, "/v1/instructions", &seller("first-dup", None))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let tr = first["trade_reference"].as_str().unwrap();
+    let twins = [buyer("twin-1", Some(tr)), buyer("twin-2", Some(tr))];
+    let both = futures_join_all(twins.iter().map(|r| env.post(&b, "/v1/instructions", r))).await;
+    let mut codes: Vec<StatusCode> = both.iter().map(|(s, _)| *s).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{both:?}"
+    );
+    let (_, won) = both
+        .iter()
+        .find(|(s, _)| *s == StatusCode::CREATED)
+        .unwrap();
+    assert_eq!(won["status"], "matched", "{won}");
     // Replays of the group's members answer as the first time.
     for (r, (_, first)) in firsts[..6].iter().zip(&answers) {
         let (s, again) = env.post(&a, "/v1/instructions", r).await;

@@ -17,6 +17,7 @@
 
 use super::intake::Intake;
 use super::submit::{Prepared, Step, Stored, Submitted, after_commit, alone, begin, run};
+use crate::settlements::{SettlementRow, many};
 use crate::{Error, Result};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -127,19 +128,28 @@ async fn together(
     let mut tx = begin(conn, ctx.db.backend()).await?;
     let known = stored_under(&mut tx, group).await?;
     let mut answers = Vec::with_capacity(group.len());
+    // Settlements matched in the group, created together before the commit (or before a
+    // later submission that names one of their references, which must see it).
+    let mut pending: Vec<SettlementRow> = Vec::new();
     for job in group {
         let p = &job.prepared;
+        if p.trade_reference()
+            .is_some_and(|tr| pending.iter().any(|s| s.trade_reference == tr))
+        {
+            many::create_all(&mut tx, &std::mem::take(&mut pending)).await?;
+        }
         // A key used twice in the group is looked up in turn (the first may write it).
         let k = match known.get(&(p.platform.as_str(), p.key.as_str())) {
             Some(Known::Once(stored)) => Some(stored.as_ref()),
             Some(Known::Repeated) | None => None,
         };
-        answers.push(match run(&mut tx, ctx, p, k).await? {
+        answers.push(match run(&mut tx, ctx, p, k, Some(&mut pending)).await? {
             Step::Answer(a) => (a, None),
             Step::Written { view, matched } => (Submitted::Created(view), Some(matched)),
             Step::LostRace => return Ok(None),
         });
     }
+    many::create_all(&mut tx, &pending).await?;
     tx.commit().await?;
     Ok(Some(answers))
 }

@@ -215,6 +215,7 @@ async fn settle(
     n: &NewInstruction<'_>,
     m: &Matched,
     sid: &str,
+    defer: Option<&mut Vec<SettlementRow>>,
 ) -> Result<()> {
     let Some(counterpart) = &m.counterpart else {
         return Ok(());
@@ -278,10 +279,15 @@ async fn settle(
     };
     let repo = templates.get(&n.body.template_slug).and_then(|t| t.repo);
     crate::repo::closing::fix_into(&mut row, repo, [&n.body, &counterpart.1])?;
-    machine::create(conn, &row).await?;
     if m.leftovers == Some(0) {
+        // Nothing to close: a group may create it with the group's others.
+        match defer {
+            Some(later) if row.more_parties.is_empty() => later.push(row),
+            _ => machine::create(conn, &row).await?,
+        }
         return Ok(());
     }
+    machine::create(conn, &row).await?;
     let closed = close_leftovers(conn, &m.trade_reference, counterpart, n.now).await?;
     if closed > 0 {
         tracing::info!(
@@ -316,6 +322,13 @@ pub(super) struct Prepared {
     hash: String,
     /// The validated body and its deadline, or the field errors.
     checked: std::result::Result<(InstructionBody, i64), Vec<FieldError>>,
+}
+
+impl Prepared {
+    /// The trade reference the request names, when it validated.
+    pub(super) fn trade_reference(&self) -> Option<&str> {
+        self.checked.as_ref().ok()?.0.trade_reference.as_deref()
+    }
 }
 
 /// Hashes and validates `req`; `Err` carries the answer when there is nothing to look up
@@ -399,7 +412,7 @@ pub(super) async fn alone(
     p: &Prepared,
 ) -> Result<Submitted> {
     let mut tx = begin(conn, ctx.db.backend()).await?;
-    match run(&mut tx, ctx, p, None).await? {
+    match run(&mut tx, ctx, p, None, None).await? {
         Step::Answer(a) => Ok(a),
         Step::Written { view, matched } => {
             tx.commit().await?;
@@ -432,11 +445,16 @@ pub(super) fn after_commit(ctx: &Intake, matched: bool) {
 ///
 /// `known` is what the caller already read under the key ([`super::group`] reads a
 /// whole group's keys in one statement); `None`: look it up here.
+///
+/// `defer`, when given, takes a matched two-party settlement without leftovers to close
+/// instead of creating it here: the caller creates it before committing
+/// ([`crate::settlements::many::create_all`]).
 pub(super) async fn run(
     conn: &mut AnyConnection,
     ctx: &Intake,
     p: &Prepared,
     known: Option<Option<&Stored>>,
+    defer: Option<&mut Vec<SettlementRow>>,
 ) -> Result<Step> {
     let (platform, key, hash) = (p.platform.as_str(), p.key.as_str(), p.hash.as_str());
     // The idempotency check comes before validation: a replay answers as the first time
@@ -496,7 +514,7 @@ pub(super) async fn run(
         return Ok(Step::LostRace);
     }
     if let Some(sid) = &n.settlement_id {
-        settle(conn, &ctx.templates, &n, &matched, sid).await?;
+        settle(conn, &ctx.templates, &n, &matched, sid, defer).await?;
     }
     Ok(Step::Written {
         view,

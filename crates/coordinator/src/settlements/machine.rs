@@ -286,12 +286,18 @@ pub async fn transition_with(
 /// ..."), inside the caller's transaction (the caller runs [`AfterCommit::transitioned`]
 /// after committing).
 pub async fn create(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
+    create_with_cause(conn, s, &creation_cause(s)).await
+}
+
+/// The first event's cause of a matched settlement: "matched instructions A and B" (or
+/// "A, B and C").
+pub(crate) fn creation_cause(s: &SettlementRow) -> String {
     let mut ids = vec![
         s.seller_instruction_id.as_str(),
         s.buyer_instruction_id.as_str(),
     ];
     ids.extend(s.more_parties.iter().map(|p| p.instruction_id.as_str()));
-    let cause = match ids.split_last() {
+    match ids.split_last() {
         Some((last, rest)) if rest.len() > 1 => {
             format!("matched instructions {} and {last}", rest.join(", "))
         }
@@ -299,8 +305,46 @@ pub async fn create(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
             "matched instructions {} and {}",
             s.seller_instruction_id, s.buyer_instruction_id
         ),
-    };
-    create_with_cause(conn, s, &cause).await
+    }
+}
+
+/// The columns a new settlement row is inserted with, and one row's placeholders
+/// (`$o+1` ..., `created_at` bound once for both times).
+pub(crate) const NEW_SETTLEMENT_COLUMNS: &str = "id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, created_at, updated_at, onchain_id, parent_settlement_id, repo_status, repo_maturity_at, closing_terms, closing_terms_ref";
+
+/// The placeholders of one new settlement row whose 16 values start at `$o+1`.
+pub(crate) fn new_settlement_values(o: usize) -> String {
+    let p: Vec<String> = (1..=16).map(|i| format!("${}", o + i)).collect();
+    format!(
+        "({}, {}, {}, {})",
+        p[..10].join(", "),
+        p[9],
+        p[10],
+        p[11..].join(", ")
+    )
+}
+
+/// Binds the 16 values of a new settlement row (see [`new_settlement_values`]).
+pub(crate) fn bind_new_settlement<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    s: &'q SettlementRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&s.id)
+        .bind(&s.trade_reference)
+        .bind(&s.template_slug)
+        .bind(SettlementState::Instructed.as_str())
+        .bind(&s.seller_instruction_id)
+        .bind(&s.buyer_instruction_id)
+        .bind(&s.seller_platform_id)
+        .bind(&s.buyer_platform_id)
+        .bind(s.timeout_at)
+        .bind(s.created_at)
+        .bind(onchain_settlement_id(&s.trade_reference).to_string())
+        .bind(s.parent_settlement_id.clone())
+        .bind(s.repo_status.0.map(|r| r.as_str().to_string()))
+        .bind(s.repo_maturity_at)
+        .bind(s.closing_terms.clone())
+        .bind(s.closing_terms_ref.clone())
 }
 
 /// [`create`] with the first event's `cause` given (a repo close registered by the
@@ -310,13 +354,13 @@ pub async fn create_with_cause(
     s: &SettlementRow,
     cause: &str,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO settlements (id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, created_at, updated_at, onchain_id, parent_settlement_id, repo_status, repo_maturity_at, closing_terms, closing_terms_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16)")
-        .bind(&s.id).bind(&s.trade_reference).bind(&s.template_slug).bind(SettlementState::Instructed.as_str())
-        .bind(&s.seller_instruction_id).bind(&s.buyer_instruction_id).bind(&s.seller_platform_id).bind(&s.buyer_platform_id)
-        .bind(s.timeout_at).bind(s.created_at).bind(onchain_settlement_id(&s.trade_reference).to_string())
-        .bind(s.parent_settlement_id.clone()).bind(s.repo_status.0.map(|r| r.as_str().to_string())).bind(s.repo_maturity_at)
-        .bind(s.closing_terms.clone()).bind(s.closing_terms_ref.clone())
-        .execute(&mut *conn).await?;
+    let sql = format!(
+        "INSERT INTO settlements ({NEW_SETTLEMENT_COLUMNS}) VALUES {}",
+        new_settlement_values(0)
+    );
+    bind_new_settlement(sqlx::query(&sql), s)
+        .execute(&mut *conn)
+        .await?;
     insert_parties(conn, s).await?;
     append_event(
         conn,
