@@ -17,7 +17,8 @@
 
 use super::intake::Intake;
 use super::submit::{Prepared, Step, Stored, Submitted, after_commit, alone, begin, run};
-use crate::settlements::{SettlementRow, many};
+use crate::settlements::SettlementRow;
+use crate::settlements::machine::{create_all, creation_cause};
 use crate::{Error, Result};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -136,7 +137,7 @@ async fn together(
         if p.trade_reference()
             .is_some_and(|tr| pending.iter().any(|s| s.trade_reference == tr))
         {
-            many::create_all(&mut tx, &std::mem::take(&mut pending)).await?;
+            create_pending(&mut tx, &std::mem::take(&mut pending)).await?;
         }
         // A key used twice in the group is looked up in turn (the first may write it).
         let k = match known.get(&(p.platform.as_str(), p.key.as_str())) {
@@ -149,7 +150,7 @@ async fn together(
             Step::LostRace => return Ok(None),
         });
     }
-    many::create_all(&mut tx, &pending).await?;
+    create_pending(&mut tx, &pending).await?;
     tx.commit().await?;
     Ok(Some(answers))
 }
@@ -217,4 +218,11 @@ async fn stored_under<'g>(
         }
     }
     Ok(known)
+}
+
+/// Creates the settlements a group matched, each with its matching cause.
+async fn create_pending(conn: &mut AnyConnection, pending: &[SettlementRow]) -> Result<()> {
+    let batch: Vec<(&SettlementRow, String)> =
+        pending.iter().map(|s| (s, creation_cause(s))).collect();
+    create_all(conn, &batch).await
 }

@@ -304,12 +304,8 @@ pub(super) async fn claim(
     };
     // The claim also counts the reference's other pending instructions, so a match with
     // none (the usual case) skips [`close_leftovers`].
-    let r = sqlx::query("UPDATE instructions SET status = $1, settlement_id = $2, updated_at = $3 WHERE id = $4 AND status = $5 RETURNING (SELECT COUNT(*) FROM instructions o WHERE o.trade_reference = $6 AND o.status = $5 AND o.id <> $4) AS leftovers")
-        .bind(InstructionStatus::Matched.as_str()).bind(sid).bind(now).bind(&first.id)
-        .bind(InstructionStatus::PendingMatch.as_str()).bind(&m.trade_reference)
-        .fetch_optional(&mut *conn).await?;
-    if let Some(r) = r {
-        m.leftovers = Some(r.try_get::<i64, _>("leftovers")?);
+    if let Some(leftovers) = claim_one(conn, &first.id, &m.trade_reference, sid, now).await? {
+        m.leftovers = Some(leftovers);
         return Ok(Ok(()));
     }
     if let Some(Ok(settled)) = settlement_of(conn, &m.trade_reference, platform).await? {
@@ -319,17 +315,22 @@ pub(super) async fn claim(
     Ok(Ok(()))
 }
 
-/// Marks a pending instruction matched into `sid`; `false` when it was no longer pending.
+/// Marks a pending instruction of reference `tr` matched into `sid`; `None` when it was
+/// no longer pending, else how many other instructions are still pending under `tr`.
 pub(super) async fn claim_one(
     conn: &mut AnyConnection,
     id: &str,
+    tr: &str,
     sid: &str,
     now: i64,
-) -> Result<bool> {
-    let r = sqlx::query("UPDATE instructions SET status = $1, settlement_id = $2, updated_at = $3 WHERE id = $4 AND status = $5")
-        .bind(InstructionStatus::Matched.as_str()).bind(sid).bind(now).bind(id).bind(InstructionStatus::PendingMatch.as_str())
-        .execute(&mut *conn).await?;
-    Ok(r.rows_affected() == 1)
+) -> Result<Option<i64>> {
+    let r = sqlx::query("UPDATE instructions SET status = $1, settlement_id = $2, updated_at = $3 WHERE id = $4 AND status = $5 RETURNING (SELECT COUNT(*) FROM instructions o WHERE o.trade_reference = $6 AND o.status = $5 AND o.id <> $4) AS leftovers")
+        .bind(InstructionStatus::Matched.as_str()).bind(sid).bind(now).bind(id)
+        .bind(InstructionStatus::PendingMatch.as_str()).bind(tr)
+        .fetch_optional(&mut *conn).await?;
+    r.map(|r| r.try_get::<i64, _>("leftovers"))
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// After a match: closes the trade reference's other pending instructions of the

@@ -282,8 +282,8 @@ async fn settle(
     if m.leftovers == Some(0) {
         // Nothing to close: a group may create it with the group's others.
         match defer {
-            Some(later) if row.more_parties.is_empty() => later.push(row),
-            _ => machine::create(conn, &row).await?,
+            Some(later) => later.push(row),
+            None => machine::create(conn, &row).await?,
         }
         return Ok(());
     }
@@ -303,7 +303,10 @@ async fn settle(
 /// Claims the further sides of a multi-party match; `false` if one is no longer pending.
 async fn claim_more(conn: &mut AnyConnection, m: &Matched, sid: &str, now: i64) -> Result<bool> {
     for (c, _) in &m.more {
-        if !claim_one(conn, &c.id, sid, now).await? {
+        if claim_one(conn, &c.id, &m.trade_reference, sid, now)
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
     }
@@ -446,9 +449,9 @@ pub(super) fn after_commit(ctx: &Intake, matched: bool) {
 /// `known` is what the caller already read under the key ([`super::group`] reads a
 /// whole group's keys in one statement); `None`: look it up here.
 ///
-/// `defer`, when given, takes a matched two-party settlement without leftovers to close
+/// `defer`, when given, takes a matched settlement without leftovers to close
 /// instead of creating it here: the caller creates it before committing
-/// ([`crate::settlements::many::create_all`]).
+/// ([`crate::settlements::machine::create_all`]).
 pub(super) async fn run(
     conn: &mut AnyConnection,
     ctx: &Intake,

@@ -9,6 +9,7 @@ use crate::webhooks::outbox;
 use crate::{Error, Result, rfc3339};
 use lockstep_core::{Db, SettlementState, now_ms, onchain_settlement_id};
 use serde_json::{Value, json};
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -90,7 +91,7 @@ pub fn event_record(
 }
 
 /// `sha256:<hex>` over the JCS form of an event record.
-pub(crate) fn event_hash(record: &Value) -> Result<String> {
+fn event_hash(record: &Value) -> Result<String> {
     lockstep_evidence::ref_of(record)
         .map(|r| r.as_str().to_string())
         .map_err(|e| Error::Corrupt {
@@ -120,37 +121,111 @@ pub fn verify_trail(settlement_id: &str, events: &[EventView]) -> bool {
     true
 }
 
-/// The last event of a settlement's trail (`seq`, `hash`), as the guarded update returns it.
-type TrailHead = Option<(i64, String)>;
+/// The last event of a settlement's trail (`seq`, `hash`; `None`: no event yet), as the
+/// guarded update returns it.
+pub(crate) type TrailHead = Option<(i64, String)>;
 
-/// Appends an event to the settlement's trail after `head` (`None`: the trail is empty),
-/// chained to its hash.
-async fn append_event(
-    conn: &mut AnyConnection,
-    settlement_id: &str,
-    from: Option<SettlementState>,
-    to: SettlementState,
-    cause: &str,
-    at: i64,
-    head: TrailHead,
-) -> Result<()> {
-    let (seq, prev_hash) = match head {
-        Some((seq, hash)) => (seq + 1, Some(hash)),
-        None => (1, None),
+/// The trail head a `RETURNING` with [`TRAIL_HEAD_RETURNING`] gave.
+pub(crate) fn trail_head(r: &AnyRow) -> Result<TrailHead> {
+    Ok(match r.try_get::<Option<i64>, _>("last_seq")? {
+        Some(seq) => Some((seq, r.try_get::<String, _>("last_hash")?)),
+        None => None,
+    })
+}
+
+/// What an UPDATE of `settlements` returns so the event it appends costs no separate
+/// read: the row's id and the head of its trail (read backwards through the events'
+/// primary key). A macro so the guarded update can be one `concat!`.
+macro_rules! trail_head_returning {
+    () => {
+        " RETURNING id, (SELECT seq FROM settlement_events WHERE settlement_events.settlement_id = settlements.id ORDER BY seq DESC LIMIT 1) AS last_seq, (SELECT hash FROM settlement_events WHERE settlement_events.settlement_id = settlements.id ORDER BY seq DESC LIMIT 1) AS last_hash"
     };
-    let record = event_record(
-        settlement_id,
-        seq,
-        from,
-        to,
-        cause,
-        &rfc3339(at),
-        prev_hash.as_deref(),
+}
+
+/// [`trail_head_returning!`] as a string.
+pub(crate) const TRAIL_HEAD_RETURNING: &str = trail_head_returning!();
+
+/// The guarded update up to the end of its `SET` list (further columns may follow).
+macro_rules! guarded_set {
+    () => {
+        "UPDATE settlements SET state = $1, updated_at = $2"
+    };
+}
+
+/// The guarded update's condition and what it returns.
+macro_rules! guarded_where {
+    () => {
+        concat!(" WHERE id = $3 AND state = $4", trail_head_returning!())
+    };
+}
+
+/// The next event of one settlement's trail.
+#[derive(Debug)]
+pub(crate) struct NextEvent<'a> {
+    /// The settlement.
+    pub(crate) settlement_id: &'a str,
+    /// Its trail's head before this event.
+    pub(crate) head: TrailHead,
+    /// The state it leaves (`None` for its creation).
+    pub(crate) from: Option<SettlementState>,
+    /// The state it enters.
+    pub(crate) to: SettlementState,
+    /// Why.
+    pub(crate) cause: &'a str,
+    /// When, ms.
+    pub(crate) at: i64,
+}
+
+/// Appends each event to its settlement's trail after its head, chained to the head's
+/// hash, with one multi-row INSERT.
+pub(crate) async fn append_events(
+    conn: &mut AnyConnection,
+    events: &[NextEvent<'_>],
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        let (seq, prev_hash) = match &e.head {
+            Some((seq, hash)) => (seq + 1, Some(hash.as_str())),
+            None => (1, None),
+        };
+        let record = event_record(
+            e.settlement_id,
+            seq,
+            e.from,
+            e.to,
+            e.cause,
+            &rfc3339(e.at),
+            prev_hash,
+        );
+        rows.push((e, seq, prev_hash, event_hash(&record)?));
+    }
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let b = 8 * i;
+            let p: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO settlement_events (settlement_id, seq, from_state, to_state, cause, at, prev_hash, hash) VALUES {}",
+        values.join(", ")
     );
-    let hash = event_hash(&record)?;
-    sqlx::query("INSERT INTO settlement_events (settlement_id, seq, from_state, to_state, cause, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(settlement_id).bind(seq).bind(from.map(|s| s.as_str().to_string())).bind(to.as_str()).bind(cause).bind(at).bind(prev_hash).bind(hash)
-        .execute(&mut *conn).await?;
+    let mut q = sqlx::query(&sql);
+    for (e, seq, prev_hash, hash) in rows {
+        q = q
+            .bind(e.settlement_id)
+            .bind(seq)
+            .bind(e.from.map(|s| s.as_str()))
+            .bind(e.to.as_str())
+            .bind(e.cause)
+            .bind(e.at)
+            .bind(prev_hash)
+            .bind(hash);
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -192,8 +267,11 @@ async fn notify_parties_each(
     events: &[(&str, &Value)],
 ) -> Result<()> {
     let platforms = store::platforms_of(conn, s).await?;
-    let platforms: Vec<&str> = platforms.iter().map(String::as_str).collect();
-    outbox::enqueue_each(conn, &platforms, events, None).await?;
+    let rows: Vec<(&str, &str, &Value)> = events
+        .iter()
+        .flat_map(|(e, d)| platforms.iter().map(move |p| (p.as_str(), *e, *d)))
+        .collect();
+    outbox::enqueue_rows(conn, &rows, None).await?;
     Ok(())
 }
 
@@ -204,7 +282,7 @@ async fn notify_parties_each(
 ///
 /// It returns the head of the settlement's event trail (its primary key, read backwards),
 /// so the event the transition appends costs no separate read.
-pub const GUARDED_TRANSITION: &str = "UPDATE settlements SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4 RETURNING (SELECT seq FROM settlement_events WHERE settlement_id = $3 ORDER BY seq DESC LIMIT 1) AS last_seq, (SELECT hash FROM settlement_events WHERE settlement_id = $3 ORDER BY seq DESC LIMIT 1) AS last_hash";
+pub const GUARDED_TRANSITION: &str = concat!(guarded_set!(), guarded_where!());
 
 /// What a transition writes besides the state, in the same statements: further
 /// `settlements` columns (text) set by the guarded update, and further webhook events to
@@ -246,15 +324,10 @@ pub async fn transition_with(
         });
     }
     let now = now_ms();
-    let sql = if also.columns.is_empty() {
-        std::borrow::Cow::Borrowed(GUARDED_TRANSITION)
-    } else {
-        let set: String = (also.columns.iter().enumerate())
-            .map(|(i, (c, _))| format!(", {c} = ${}", i + 5))
-            .collect();
-        let with = format!("updated_at = $2{set}");
-        std::borrow::Cow::Owned(GUARDED_TRANSITION.replacen("updated_at = $2", &with, 1))
-    };
+    let set: String = (also.columns.iter().enumerate())
+        .map(|(i, (c, _))| format!(", {c} = ${}", i + 5))
+        .collect();
+    let sql = format!("{}{set}{}", guarded_set!(), guarded_where!());
     let mut q = sqlx::query(&sql)
         .bind(to.as_str())
         .bind(now)
@@ -269,11 +342,15 @@ pub async fn transition_with(
             expected: s.state,
         });
     };
-    let head = match r.try_get::<Option<i64>, _>("last_seq")? {
-        Some(seq) => Some((seq, r.try_get::<String, _>("last_hash")?)),
-        None => None,
+    let next = NextEvent {
+        settlement_id: &s.id,
+        head: trail_head(&r)?,
+        from: Some(s.state),
+        to,
+        cause,
+        at: now,
     };
-    append_event(conn, &s.id, Some(s.state), to, cause, now, head).await?;
+    append_events(conn, &[next]).await?;
     let state_event = (to.event_name(), event_data(s, to, Some(s.state), now));
     let events: Vec<(&str, &Value)> = std::iter::once((state_event.0.as_str(), &state_event.1))
         .chain(also.events.iter().map(|(e, d)| (*e, d)))
@@ -310,10 +387,10 @@ pub(crate) fn creation_cause(s: &SettlementRow) -> String {
 
 /// The columns a new settlement row is inserted with, and one row's placeholders
 /// (`$o+1` ..., `created_at` bound once for both times).
-pub(crate) const NEW_SETTLEMENT_COLUMNS: &str = "id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, created_at, updated_at, onchain_id, parent_settlement_id, repo_status, repo_maturity_at, closing_terms, closing_terms_ref";
+const NEW_SETTLEMENT_COLUMNS: &str = "id, trade_reference, template_slug, state, seller_instruction_id, buyer_instruction_id, seller_platform_id, buyer_platform_id, timeout_at, created_at, updated_at, onchain_id, parent_settlement_id, repo_status, repo_maturity_at, closing_terms, closing_terms_ref";
 
 /// The placeholders of one new settlement row whose 16 values start at `$o+1`.
-pub(crate) fn new_settlement_values(o: usize) -> String {
+fn new_settlement_values(o: usize) -> String {
     let p: Vec<String> = (1..=16).map(|i| format!("${}", o + i)).collect();
     format!(
         "({}, {}, {}, {})",
@@ -325,7 +402,7 @@ pub(crate) fn new_settlement_values(o: usize) -> String {
 }
 
 /// Binds the 16 values of a new settlement row (see [`new_settlement_values`]).
-pub(crate) fn bind_new_settlement<'q>(
+fn bind_new_settlement<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     s: &'q SettlementRow,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
@@ -354,66 +431,107 @@ pub async fn create_with_cause(
     s: &SettlementRow,
     cause: &str,
 ) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO settlements ({NEW_SETTLEMENT_COLUMNS}) VALUES {}",
-        new_settlement_values(0)
-    );
-    bind_new_settlement(sqlx::query(&sql), s)
-        .execute(&mut *conn)
-        .await?;
-    insert_parties(conn, s).await?;
-    append_event(
-        conn,
-        &s.id,
-        None,
-        SettlementState::Instructed,
-        cause,
-        s.created_at,
-        None,
-    )
-    .await?;
-    notify_parties(
-        conn,
-        s,
-        &SettlementState::Instructed.event_name(),
-        &event_data(s, SettlementState::Instructed, None, s.created_at),
-    )
-    .await
+    create_all(conn, &[(s, cause.to_string())]).await
 }
 
-/// Writes every party of a new settlement to `settlement_parties` (positions 0 and 1 are
-/// the seller and buyer columns) and its `party_count`.
-async fn insert_parties(conn: &mut AnyConnection, s: &SettlementRow) -> Result<()> {
-    let first = [
-        ("seller", &s.seller_platform_id, &s.seller_instruction_id),
-        ("buyer", &s.buyer_platform_id, &s.buyer_instruction_id),
-    ];
-    let more = s
-        .more_parties
+/// Creates every settlement of `batch` in `INSTRUCTED`, each with its first event (the
+/// given cause) and a webhook event per party, inside the caller's transaction: one
+/// INSERT each for the settlements, their parties (positions 0 and 1 are the seller and
+/// buyer columns), their events and their webhook events, plus the `party_count` of a
+/// settlement with more than two parties. The caller runs [`AfterCommit::transitioned`]
+/// for each after committing.
+pub async fn create_all(
+    conn: &mut AnyConnection,
+    batch: &[(&SettlementRow, String)],
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..batch.len())
+        .map(|i| new_settlement_values(16 * i))
+        .collect();
+    let sql = format!(
+        "INSERT INTO settlements ({NEW_SETTLEMENT_COLUMNS}) VALUES {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for (s, _) in batch {
+        q = bind_new_settlement(q, s);
+    }
+    q.execute(&mut *conn).await?;
+    insert_parties(conn, batch).await?;
+    let events: Vec<NextEvent<'_>> = batch
         .iter()
-        .map(|p| (p.role.as_str(), &p.platform_id, &p.instruction_id));
-    let parties: Vec<_> = first.into_iter().chain(more).collect();
-    // One multi-row INSERT (one round trip).
-    let rows: Vec<String> = (0..parties.len())
+        .map(|(s, cause)| NextEvent {
+            settlement_id: &s.id,
+            head: None,
+            from: None,
+            to: SettlementState::Instructed,
+            cause,
+            at: s.created_at,
+        })
+        .collect();
+    append_events(conn, &events).await?;
+    let event_name = SettlementState::Instructed.event_name();
+    let event = event_name.as_str();
+    let mut rows = Vec::with_capacity(2 * batch.len());
+    for (s, _) in batch {
+        let data = event_data(s, SettlementState::Instructed, None, s.created_at);
+        rows.push((store::platforms_of(conn, s).await?, data));
+    }
+    let rows: Vec<(&str, &str, &Value)> = rows
+        .iter()
+        .flat_map(|(ps, d)| ps.iter().map(move |p| (p.as_str(), event, d)))
+        .collect();
+    outbox::enqueue_rows(conn, &rows, None).await?;
+    Ok(())
+}
+
+/// Writes every party of new settlements to `settlement_parties` in one INSERT, and the
+/// `party_count` of those with more than two.
+async fn insert_parties(
+    conn: &mut AnyConnection,
+    batch: &[(&SettlementRow, String)],
+) -> Result<()> {
+    let mut parties = Vec::new();
+    for (s, _) in batch {
+        let first = [
+            ("seller", &s.seller_platform_id, &s.seller_instruction_id),
+            ("buyer", &s.buyer_platform_id, &s.buyer_instruction_id),
+        ];
+        let more =
+            (s.more_parties.iter()).map(|p| (p.role.as_str(), &p.platform_id, &p.instruction_id));
+        for (position, (role, platform, instruction)) in first.into_iter().chain(more).enumerate() {
+            parties.push((
+                &s.id,
+                i64::try_from(position).unwrap_or(i64::MAX),
+                role,
+                platform,
+                instruction,
+            ));
+        }
+    }
+    let values: Vec<String> = (0..parties.len())
         .map(|i| {
-            let b = 2 + 4 * i;
-            format!("($1, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3)
+            let p: Vec<String> = (1..=5).map(|k| format!("${}", 5 * i + k)).collect();
+            format!("({})", p.join(", "))
         })
         .collect();
     let sql = format!(
         "INSERT INTO settlement_parties (settlement_id, position, role, platform_id, instruction_id) VALUES {}",
-        rows.join(", ")
+        values.join(", ")
     );
-    let mut q = sqlx::query(&sql).bind(&s.id);
-    for (position, (role, platform, instruction)) in parties.into_iter().enumerate() {
+    let mut q = sqlx::query(&sql);
+    for (id, position, role, platform, instruction) in parties {
         q = q
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(id)
+            .bind(position)
             .bind(role)
             .bind(platform)
             .bind(instruction);
     }
     q.execute(&mut *conn).await?;
-    if !s.more_parties.is_empty() {
+    for (s, _) in batch.iter().filter(|(s, _)| !s.more_parties.is_empty()) {
         sqlx::query("UPDATE settlements SET party_count = $1 WHERE id = $2")
             .bind(i64::try_from(2 + s.more_parties.len()).unwrap_or(i64::MAX))
             .bind(&s.id)

@@ -18,47 +18,17 @@ pub async fn enqueue(
     data: Value,
     only_endpoint: Option<&str>,
 ) -> Result<String> {
-    let mut ids = enqueue_all(conn, &[platform], event, &data, only_endpoint).await?;
+    let mut ids = enqueue_rows(conn, &[(platform, event, &data)], only_endpoint).await?;
     Ok(ids.pop().unwrap_or_default())
-}
-
-/// Writes one event per platform of `platforms` (each with its own id) and a delivery per
-/// enabled endpoint of each (or only to `only_endpoint`), inside the caller's
-/// transaction. Returns the event ids in the order of `platforms`.
-pub async fn enqueue_all(
-    conn: &mut AnyConnection,
-    platforms: &[&str],
-    event: &str,
-    data: &Value,
-    only_endpoint: Option<&str>,
-) -> Result<Vec<String>> {
-    enqueue_each(conn, platforms, &[(event, data)], only_endpoint).await
-}
-
-/// Writes, for each of `events` in order, one event per platform of `platforms`, and a
-/// delivery per enabled endpoint of each (or only to `only_endpoint`), inside the
-/// caller's transaction. Returns the event ids, event by event, platform by platform.
-///
-/// One round trip for the events: a multi-row INSERT whose RETURNING reads each row's
-/// platform's enabled endpoints (a correlated subquery; `string_agg` is SQLite 3.44+ and
-/// PostgreSQL). Then one INSERT per delivery.
-pub async fn enqueue_each(
-    conn: &mut AnyConnection,
-    platforms: &[&str],
-    events: &[(&str, &Value)],
-    only_endpoint: Option<&str>,
-) -> Result<Vec<String>> {
-    let rows: Vec<(&str, &str, &Value)> = events
-        .iter()
-        .flat_map(|(event, data)| platforms.iter().map(move |p| (*p, *event, *data)))
-        .collect();
-    enqueue_rows(conn, &rows, only_endpoint).await
 }
 
 /// Writes one event per `(platform, event type, data)` row, and a delivery per enabled
 /// endpoint of its platform (or only to `only_endpoint`), inside the caller's
-/// transaction, with one multi-row INSERT for the events (see [`enqueue_each`]).
-/// Returns the event ids in the order of `rows`.
+/// transaction. Returns the event ids in the order of `rows`.
+///
+/// One round trip for the events: a multi-row INSERT whose RETURNING reads each row's
+/// platform's enabled endpoints (a correlated subquery; `string_agg` is SQLite 3.44+ and
+/// PostgreSQL). Then one INSERT per delivery.
 pub async fn enqueue_rows(
     conn: &mut AnyConnection,
     rows: &[(&str, &str, &Value)],
