@@ -22,6 +22,7 @@ both_backends!(
     custody_address_and_deposit_key_legs,
     timeout_beyond_max_settlement_duration_is_refused,
     attester_never_signs_two_term_sets_for_one_id,
+    a_term_set_conflict_holds_back_only_its_own_settlement,
     owed_legs_are_recorded_once_and_reach_both_platforms,
 );
 
@@ -308,6 +309,61 @@ async fn attester_never_signs_two_term_sets_for_one_id(backend: Backend) {
     }
     assert_eq!(attested_hash(&env, &onchain_id).await, [first_hash]);
     second.shutdown().await;
+    env.stop().await;
+}
+
+/// Settlements screened together are cleared together (one attestation upsert, one
+/// guarded update); an on-chain id already attested with another term set holds back its
+/// own settlement only: nothing of it is written, the others clear.
+async fn a_term_set_conflict_holds_back_only_its_own_settlement(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let mut refs = Vec::new();
+    for i in 0..3 {
+        let (s, first) = env
+            .post(
+                &a,
+                "/v1/instructions",
+                &seller(&format!("s-batch-{i}"), None),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        refs.push(first["trade_reference"].as_str().unwrap().to_string());
+    }
+    let taken = lockstep_core::onchain_settlement_id(&refs[1]).to_string();
+    sqlx::query("INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES ($1, 'sha256:another', 'stl_elsewhere', 1)")
+        .bind(&taken)
+        .execute(env.db().pool())
+        .await
+        .unwrap();
+    // The second sides at once, so the worker screens them in one round.
+    let seconds = refs.iter().enumerate().map(|(i, tr)| {
+        let body = buyer(&format!("b-batch-{i}"), Some(tr));
+        let (env, b) = (&env, &b);
+        async move { env.post(b, "/v1/instructions", &body).await }
+    });
+    let mut sids = Vec::new();
+    for (s, v) in futures_join_all(seconds).await {
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        sids.push(v["settlement_id"].as_str().unwrap().to_string());
+    }
+    for i in [0, 2] {
+        let v = env.wait_state(&a, &sids[i], "COMPLIANCE_CLEARED").await;
+        let onchain_id = lockstep_core::onchain_settlement_id(&refs[i]).to_string();
+        assert_eq!(v["terms"]["settlement_id"], json!(onchain_id), "{v}");
+        let hash = v["terms_hash"].as_str().unwrap().to_string();
+        assert_eq!(attested_hash(&env, &onchain_id).await, [hash]);
+        check_attestations(&env, &v);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, v) = env.get(&a, &format!("/v1/settlements/{}", sids[1])).await;
+    assert_eq!(v["state"], "COMPLIANCE_CHECKING", "{v}");
+    assert!(v["terms"].is_null() && v["terms_hash"].is_null(), "{v}");
+    assert_eq!(v["attestations"], json!([]));
+    assert_eq!(attested_hash(&env, &taken).await, ["sha256:another"]);
     env.stop().await;
 }
 

@@ -12,6 +12,7 @@ mod common;
 use common::{Backend, database_url};
 use lockstep_coordinator::instructions::store::IDEMPOTENCY_LOOKUP;
 use lockstep_coordinator::settlements::machine::GUARDED_TRANSITION;
+use lockstep_coordinator::settlements::many::update_all_sql;
 use lockstep_coordinator::settlements::queue::Queue;
 use sqlx::{AnyConnection, Connection, Row};
 
@@ -97,6 +98,25 @@ async fn generic_plans_use_the_right_indexes_on_a_fresh_database() {
     );
     assert!(plan.contains("Index Cond: (id = $3)"), "{plan}");
     // The trail head it returns is read backwards through the events' primary key.
+    assert!(
+        scan_of(&plan, "settlement_events").contains("Scan Backward using settlement_events_pkey"),
+        "{plan}"
+    );
+
+    // The batch transition with per-row columns (the screening round's clearances) finds
+    // its rows by primary key too.
+    let sql = update_all_sql(2, &["compliance", "terms"]);
+    let types = [
+        "text", "bigint", "text", "text", "text", "text", "text", "text", "text",
+    ];
+    let plan = generic_plan(&mut conn, "batch", &sql, &types).await;
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(
+        plan.contains("Index Cond: (id = ANY (ARRAY[$4, $5]))")
+            && (plan.contains("Bitmap Index Scan on settlements_pkey")
+                || plan.contains("Index Scan using settlements_pkey on settlements")),
+        "{plan}"
+    );
     assert!(
         scan_of(&plan, "settlement_events").contains("Scan Backward using settlement_events_pkey"),
         "{plan}"

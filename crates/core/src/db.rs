@@ -4,9 +4,11 @@
 //! own); queries are portable: `$n` placeholders (SQLite accepts them too), times as
 //! BIGINT milliseconds, JSON as TEXT.
 
+use crate::checkpoint::{self, Checkpointer};
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which server is behind the pool; a few statements differ (row claims, advisory locks).
@@ -44,6 +46,8 @@ pub struct Db {
     pool: AnyPool,
     reads: AnyPool,
     backend: Backend,
+    /// The WAL checkpoints of a SQLite file; stops with the last clone.
+    _checkpoints: Option<Arc<Checkpointer>>,
 }
 
 /// Read connections beside SQLite's single writer (WAL lets them read while it writes).
@@ -52,10 +56,14 @@ const SQLITE_READERS: u32 = 4;
 /// The pragmas every SQLite connection gets. WAL + `synchronous = NORMAL`: a commit is
 /// durable against a process crash (the WAL is written before the commit returns); only
 /// a power loss or OS crash can lose the last commits before a checkpoint's fsync.
-const SQLITE_PRAGMAS: [&str; 3] = [
+///
+/// The autocheckpoint is a fallback at [`checkpoint::FALLBACK_PAGES`]: on a file, a task
+/// of its own checkpoints off the commit path ([`checkpoint`]).
+const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA busy_timeout = 5000",
+    "PRAGMA wal_autocheckpoint = 10000",
 ];
 
 /// A pool of `max` connections to `url`, SQLite ones with [`SQLITE_PRAGMAS`] (and
@@ -105,15 +113,23 @@ impl Db {
         // A separate read pool only where it is the same database and reads do not wait
         // for the writer: a SQLite file in WAL. In-memory SQLite and PostgreSQL read
         // through the main pool.
-        let reads = if backend == Backend::Sqlite && !url.contains("memory") {
+        let file = backend == Backend::Sqlite && !url.contains("memory");
+        let reads = if file {
             open_pool(&url, backend, SQLITE_READERS, true).await?
         } else {
             pool.clone()
+        };
+        let checkpoints = if file {
+            let own = open_pool(&url, backend, 1, false).await?;
+            Some(Arc::new(checkpoint::spawn(own)))
+        } else {
+            None
         };
         Ok(Db {
             pool,
             reads,
             backend,
+            _checkpoints: checkpoints,
         })
     }
 
@@ -250,6 +266,52 @@ mod tests {
             .execute(db.reads())
             .await;
         assert!(write.is_err(), "the read pool accepted a write");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The writer's autocheckpoint is the fallback the checkpoint module names.
+    #[test]
+    fn the_autocheckpoint_is_the_fallback() {
+        let pragma = format!("PRAGMA wal_autocheckpoint = {}", checkpoint::FALLBACK_PAGES);
+        assert!(SQLITE_PRAGMAS.contains(&pragma.as_str()));
+    }
+
+    /// Commits far below the writer's autocheckpoint reach the database file anyway: the
+    /// background task checkpoints them (without it they stay in the WAL).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_off_the_commit_path() {
+        let dir = std::env::temp_dir().join(format!("lockstep-ckpt-{}", std::process::id()));
+        let file = dir.join("t.db");
+        let db = Db::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (v TEXT)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        // Wait for the task to have checkpointed the schema, then write ~400 pages.
+        tokio::time::sleep(checkpoint::EVERY * 3).await;
+        let before = std::fs::metadata(&file).unwrap().len();
+        for _ in 0..400 {
+            sqlx::query("INSERT INTO t (v) VALUES ($1)")
+                .bind("x".repeat(4_000))
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        let mut grown = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(checkpoint::EVERY).await;
+            grown = std::fs::metadata(&file).unwrap().len() - before;
+            if grown >= 400 * 4_000 {
+                break;
+            }
+        }
+        assert!(
+            grown >= 400 * 4_000,
+            "database file grew by {grown} bytes only"
+        );
+        drop(db);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

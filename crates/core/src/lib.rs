@@ -23,6 +23,7 @@
 pub mod anchors;
 pub mod backoff;
 pub mod chains;
+pub mod checkpoint;
 pub mod db;
 pub mod deposits;
 pub mod eligibility;

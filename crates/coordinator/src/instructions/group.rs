@@ -16,9 +16,8 @@
 //! meanwhile finds its instruction with a replay of the same idempotency key.
 
 use super::intake::Intake;
+use super::store::Deferred;
 use super::submit::{Prepared, Step, Stored, Submitted, after_commit, alone, begin, run};
-use crate::settlements::SettlementRow;
-use crate::settlements::machine::{create_all, creation_cause};
 use crate::{Error, Result};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -129,28 +128,28 @@ async fn together(
     let mut tx = begin(conn, ctx.db.backend()).await?;
     let known = stored_under(&mut tx, group).await?;
     let mut answers = Vec::with_capacity(group.len());
-    // Settlements matched in the group, created together before the commit (or before a
-    // later submission that names one of their references, which must see it).
-    let mut pending: Vec<SettlementRow> = Vec::new();
+    // The group's writes, put off to one flush before the commit; flushed earlier when a
+    // submission's reads must see them (its reference is deferred, or its key repeats).
+    let mut deferred = Deferred::default();
     for job in group {
         let p = &job.prepared;
-        if p.trade_reference()
-            .is_some_and(|tr| pending.iter().any(|s| s.trade_reference == tr))
-        {
-            create_pending(&mut tx, &std::mem::take(&mut pending)).await?;
+        let known = known.get(&(p.platform.as_str(), p.key.as_str()));
+        let repeated = matches!(known, Some(Known::Repeated));
+        if repeated || p.trade_reference().is_some_and(|tr| deferred.names(tr)) {
+            deferred.flush(&mut tx).await?;
         }
         // A key used twice in the group is looked up in turn (the first may write it).
-        let k = match known.get(&(p.platform.as_str(), p.key.as_str())) {
+        let k = match known {
             Some(Known::Once(stored)) => Some(stored.as_ref()),
             Some(Known::Repeated) | None => None,
         };
-        answers.push(match run(&mut tx, ctx, p, k, Some(&mut pending)).await? {
+        answers.push(match run(&mut tx, ctx, p, k, Some(&mut deferred)).await? {
             Step::Answer(a) => (a, None),
             Step::Written { view, matched } => (Submitted::Created(view), Some(matched)),
             Step::LostRace => return Ok(None),
         });
     }
-    create_pending(&mut tx, &pending).await?;
+    deferred.flush(&mut tx).await?;
     tx.commit().await?;
     Ok(Some(answers))
 }
@@ -218,11 +217,4 @@ async fn stored_under<'g>(
         }
     }
     Ok(known)
-}
-
-/// Creates the settlements a group matched, each with its matching cause.
-async fn create_pending(conn: &mut AnyConnection, pending: &[SettlementRow]) -> Result<()> {
-    let batch: Vec<(&SettlementRow, String)> =
-        pending.iter().map(|s| (s, creation_cause(s))).collect();
-    create_all(conn, &batch).await
 }

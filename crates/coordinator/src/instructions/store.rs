@@ -2,6 +2,8 @@
 //! lazy expiry and cancellation.
 
 use super::matching::MatchFailure;
+use crate::settlements::SettlementRow;
+use crate::settlements::machine::{create_all, creation_cause};
 use crate::trade::{InstructionBody, LegInput, Party, Role};
 use crate::{Error, Result, rfc3339};
 use lockstep_core::{Db, InstructionStatus, now_ms};
@@ -65,6 +67,108 @@ pub struct InstructionView {
 /// plan is one unique-index probe even on a never-analysed PostgreSQL database
 /// (migration 0008, tests/plans.rs).
 pub const IDEMPOTENCY_LOOKUP: &str = "SELECT request_hash, response_body FROM instructions WHERE platform_id = $1 AND idempotency_key = $2";
+
+/// An instruction about to be inserted, with its stored answer (`response_body`, the
+/// view the row reads back as): every value of its `instructions` row.
+#[derive(Debug)]
+pub(super) struct NewRow {
+    pub(super) id: String,
+    pub(super) platform: String,
+    pub(super) key: String,
+    pub(super) hash: String,
+    pub(super) response_body: String,
+    pub(super) template_slug: String,
+    pub(super) role: &'static str,
+    pub(super) trade_reference: String,
+    pub(super) status: InstructionStatus,
+    pub(super) body: String,
+    pub(super) settlement_id: Option<String>,
+    pub(super) match_failure: Option<String>,
+    pub(super) timeout_at: i64,
+    pub(super) expires_at: i64,
+    pub(super) now: i64,
+}
+
+/// Inserts `rows` with one statement (`created_at` = `updated_at` = `now`). A used
+/// idempotency key fails it with the unique violation of `instructions_idempotency`.
+async fn insert_rows(conn: &mut AnyConnection, rows: &[NewRow]) -> sqlx::Result<()> {
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let p: Vec<String> = (1..=15).map(|k| format!("${}", 15 * i + k)).collect();
+            format!("({}, {})", p.join(", "), p[14])
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(&r.id)
+            .bind(&r.platform)
+            .bind(&r.key)
+            .bind(&r.hash)
+            .bind(&r.response_body)
+            .bind(&r.template_slug)
+            .bind(r.role)
+            .bind(&r.trade_reference)
+            .bind(r.status.as_str())
+            .bind(&r.body)
+            .bind(r.settlement_id.as_deref())
+            .bind(r.match_failure.as_deref())
+            .bind(r.timeout_at)
+            .bind(r.expires_at)
+            .bind(r.now);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Inserts one instruction, reserving its idempotency key; `false` if a concurrent
+/// request with the same key won the race.
+pub(super) async fn insert_one(conn: &mut AnyConnection, row: NewRow) -> Result<bool> {
+    match insert_rows(conn, std::slice::from_ref(&row)).await {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(true),
+    }
+}
+
+/// What a group of submissions ([`super::group`]) writes at its end instead of at once:
+/// the instructions, and the settlements matched without leftovers to close. Every read
+/// a later submission of the group makes is by its own idempotency key or trade
+/// reference, so the group flushes first whenever one names a deferred reference
+/// ([`Deferred::names`]) or repeats a key.
+#[derive(Debug, Default)]
+pub(super) struct Deferred {
+    /// Instructions to insert.
+    pub(super) instructions: Vec<NewRow>,
+    /// Settlements to create (after their instructions).
+    pub(super) settlements: Vec<SettlementRow>,
+}
+
+impl Deferred {
+    /// Whether anything deferred is under trade reference `tr`.
+    pub(super) fn names(&self, tr: &str) -> bool {
+        self.instructions.iter().any(|r| r.trade_reference == tr)
+            || self.settlements.iter().any(|s| s.trade_reference == tr)
+    }
+
+    /// Writes everything deferred: one INSERT for the instructions (a used key fails it,
+    /// and the group is run again one by one), then the settlements
+    /// ([`create_all`]), each with its matching cause.
+    pub(super) async fn flush(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        let instructions = std::mem::take(&mut self.instructions);
+        if !instructions.is_empty() {
+            insert_rows(conn, &instructions).await?;
+        }
+        let settlements = std::mem::take(&mut self.settlements);
+        let batch: Vec<(&SettlementRow, String)> =
+            settlements.iter().map(|s| (s, creation_cause(s))).collect();
+        create_all(conn, &batch).await
+    }
+}
 
 /// The columns of [`InstructionRow`].
 const COLS: &str = "id, status, trade_reference, template_slug, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at";

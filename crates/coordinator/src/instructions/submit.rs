@@ -8,7 +8,9 @@ use super::multiparty;
 use super::pairing::{
     AlreadySettled, Matched, claim, claim_one, close_leftovers, find_counterpart,
 };
-use super::store::{IDEMPOTENCY_LOOKUP, InstructionRow, InstructionView};
+use super::store::{
+    Deferred, IDEMPOTENCY_LOOKUP, InstructionRow, InstructionView, NewRow, insert_one,
+};
 use super::validate::{FieldError, field_error, validate};
 use crate::repo::StoredRepoStatus;
 use crate::settlements::machine;
@@ -182,27 +184,26 @@ impl NewInstruction<'_> {
         }
         .view()
     }
-}
 
-/// Reserves the idempotency key by inserting the instruction with its stored answer
-/// `view`; `false` if a concurrent request with the same key won the race.
-async fn reserve(
-    conn: &mut AnyConnection,
-    n: &NewInstruction<'_>,
-    m: &Matched,
-    view: &Value,
-) -> Result<bool> {
-    let status = NewInstruction::status(m);
-    let inserted = sqlx::query("INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $15, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)")
-        .bind(&n.id).bind(n.platform).bind(n.key).bind(n.hash).bind(&n.body.template_slug).bind(n.body.role.as_str())
-        .bind(&m.trade_reference).bind(status.as_str()).bind(serde_json::to_string(&n.body)?).bind(n.settlement_id.clone())
-        .bind(m.failure.as_ref().map(serde_json::to_string).transpose()?).bind(n.deadline).bind(n.expires_at).bind(n.now)
-        .bind(serde_json::to_string(view)?)
-        .execute(&mut *conn).await;
-    match inserted {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-        Err(e) => Err(e.into()),
-        Ok(_) => Ok(true),
+    /// The row to insert, its stored answer `view`.
+    fn row(&self, m: &Matched, view: &Value) -> Result<NewRow> {
+        Ok(NewRow {
+            response_body: serde_json::to_string(view)?,
+            template_slug: self.body.template_slug.clone(),
+            role: self.body.role.as_str(),
+            trade_reference: m.trade_reference.clone(),
+            status: Self::status(m),
+            body: serde_json::to_string(&self.body)?,
+            match_failure: m.failure.as_ref().map(serde_json::to_string).transpose()?,
+            id: self.id.clone(),
+            platform: self.platform.into(),
+            key: self.key.into(),
+            hash: self.hash.into(),
+            settlement_id: self.settlement_id.clone(),
+            timeout_at: self.deadline,
+            expires_at: self.expires_at,
+            now: self.now,
+        })
     }
 }
 
@@ -215,7 +216,7 @@ async fn settle(
     n: &NewInstruction<'_>,
     m: &Matched,
     sid: &str,
-    defer: Option<&mut Vec<SettlementRow>>,
+    defer: Option<&mut Deferred>,
 ) -> Result<()> {
     let Some(counterpart) = &m.counterpart else {
         return Ok(());
@@ -279,15 +280,20 @@ async fn settle(
     };
     let repo = templates.get(&n.body.template_slug).and_then(|t| t.repo);
     crate::repo::closing::fix_into(&mut row, repo, [&n.body, &counterpart.1])?;
-    if m.leftovers == Some(0) {
-        // Nothing to close: a group may create it with the group's others.
-        match defer {
-            Some(later) => later.push(row),
-            None => machine::create(conn, &row).await?,
+    match defer {
+        // Nothing to close: a group creates it with the group's others.
+        Some(later) if m.leftovers == Some(0) => {
+            later.settlements.push(row);
+            return Ok(());
         }
-        return Ok(());
+        // The leftovers are read and closed now: everything deferred goes first.
+        Some(earlier) => earlier.flush(conn).await?,
+        None => {}
     }
     machine::create(conn, &row).await?;
+    if m.leftovers == Some(0) {
+        return Ok(());
+    }
     let closed = close_leftovers(conn, &m.trade_reference, counterpart, n.now).await?;
     if closed > 0 {
         tracing::info!(
@@ -449,15 +455,16 @@ pub(super) fn after_commit(ctx: &Intake, matched: bool) {
 /// `known` is what the caller already read under the key ([`super::group`] reads a
 /// whole group's keys in one statement); `None`: look it up here.
 ///
-/// `defer`, when given, takes a matched settlement without leftovers to close
-/// instead of creating it here: the caller creates it before committing
-/// ([`crate::settlements::machine::create_all`]).
+/// `defer`, when given, takes the instruction and a matched settlement without
+/// leftovers to close instead of writing them here: the caller writes them before
+/// committing ([`Deferred::flush`]). A used key then fails that flush instead of
+/// answering [`Step::LostRace`].
 pub(super) async fn run(
     conn: &mut AnyConnection,
     ctx: &Intake,
     p: &Prepared,
     known: Option<Option<&Stored>>,
-    defer: Option<&mut Vec<SettlementRow>>,
+    mut defer: Option<&mut Deferred>,
 ) -> Result<Step> {
     let (platform, key, hash) = (p.platform.as_str(), p.key.as_str(), p.hash.as_str());
     // The idempotency check comes before validation: a replay answers as the first time
@@ -513,8 +520,14 @@ pub(super) async fn run(
         settlement_id: matched.counterpart.as_ref().and(settlement_id),
     };
     let view = serde_json::to_value(n.view(&matched)?)?;
-    if !reserve(conn, &n, &matched, &view).await? {
-        return Ok(Step::LostRace);
+    let row = n.row(&matched, &view)?;
+    match defer.as_deref_mut() {
+        Some(later) => later.instructions.push(row),
+        None => {
+            if !insert_one(conn, row).await? {
+                return Ok(Step::LostRace);
+            }
+        }
     }
     if let Some(sid) = &n.settlement_id {
         settle(conn, &ctx.templates, &n, &matched, sid, defer).await?;

@@ -14,7 +14,7 @@
 use super::context::Lifecycle;
 use super::many;
 use super::queue::{self, Queue};
-use super::screening::{self, Outcome};
+use super::screening::{self, Clearance, Outcome};
 use super::store::{self, SettlementRow};
 use super::worker::with_causes;
 use crate::{Error, Result};
@@ -121,14 +121,21 @@ async fn store_outcomes(
 }
 
 /// Writes every outcome (all computed) and releases the leases in one transaction, or
-/// nothing.
+/// nothing: the clearances together ([`screening::store_clearances`]), the others one by
+/// one.
 async fn store_all(lc: &Lifecycle, decided: &[(SettlementRow, Result<Outcome>)]) -> Result<()> {
     let mut tx = lc.db.pool().begin().await?;
+    let mut clearances = Vec::with_capacity(decided.len());
     for (s, o) in decided {
         if let Ok(o) = o {
-            screening::write_outcome(&mut tx, lc, s, o).await?;
+            match Clearance::of(s, o) {
+                Some(c) => clearances.push(c),
+                None => screening::write_outcome(&mut tx, lc, s, o).await?,
+            }
         }
     }
+    // The clearances, most of a batch, in a few statements for all.
+    screening::store_clearances(&mut tx, lc, &clearances).await?;
     let ids: Vec<&str> = decided.iter().map(|(s, _)| s.id.as_str()).collect();
     queue::release(&mut tx, &ids).await?;
     tx.commit().await?;

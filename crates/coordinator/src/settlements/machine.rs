@@ -145,20 +145,6 @@ macro_rules! trail_head_returning {
 /// [`trail_head_returning!`] as a string.
 pub(crate) const TRAIL_HEAD_RETURNING: &str = trail_head_returning!();
 
-/// The guarded update up to the end of its `SET` list (further columns may follow).
-macro_rules! guarded_set {
-    () => {
-        "UPDATE settlements SET state = $1, updated_at = $2"
-    };
-}
-
-/// The guarded update's condition and what it returns.
-macro_rules! guarded_where {
-    () => {
-        concat!(" WHERE id = $3 AND state = $4", trail_head_returning!())
-    };
-}
-
 /// The next event of one settlement's trail.
 #[derive(Debug)]
 pub(crate) struct NextEvent<'a> {
@@ -250,26 +236,17 @@ pub(crate) fn event_data(
     data
 }
 
-/// Writes one outbox event per involved platform.
+/// Writes one outbox event per involved platform, in one statement.
 pub(crate) async fn notify_parties(
     conn: &mut AnyConnection,
     s: &SettlementRow,
     event: &str,
     data: &Value,
 ) -> Result<()> {
-    notify_parties_each(conn, s, &[(event, data)]).await
-}
-
-/// Writes one outbox event per involved platform for each of `events`, in one statement.
-async fn notify_parties_each(
-    conn: &mut AnyConnection,
-    s: &SettlementRow,
-    events: &[(&str, &Value)],
-) -> Result<()> {
     let platforms = store::platforms_of(conn, s).await?;
-    let rows: Vec<(&str, &str, &Value)> = events
+    let rows: Vec<(&str, &str, &Value)> = platforms
         .iter()
-        .flat_map(|(e, d)| platforms.iter().map(move |p| (p.as_str(), *e, *d)))
+        .map(|p| (p.as_str(), event, data))
         .collect();
     outbox::enqueue_rows(conn, &rows, None).await?;
     Ok(())
@@ -282,11 +259,15 @@ async fn notify_parties_each(
 ///
 /// It returns the head of the settlement's event trail (its primary key, read backwards),
 /// so the event the transition appends costs no separate read.
-pub const GUARDED_TRANSITION: &str = concat!(guarded_set!(), guarded_where!());
+pub const GUARDED_TRANSITION: &str = concat!(
+    "UPDATE settlements SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+    trail_head_returning!()
+);
 
-/// What a transition writes besides the state, in the same statements: further
-/// `settlements` columns (text) set by the guarded update, and further webhook events to
-/// every party, queued after the state's own event.
+/// What a batch transition ([`super::many::transition_all_with`]) writes for one
+/// settlement besides the state, in the same statements: further `settlements` columns
+/// (text) set by the guarded update, and further webhook events to every party, queued
+/// after the state's own event.
 #[derive(Debug, Default)]
 pub struct Also<'a> {
     /// `(column, value)` pairs; the column names are the code's own, never input.
@@ -296,25 +277,14 @@ pub struct Also<'a> {
 }
 
 /// Moves a settlement along one edge of the state machine table, inside the caller's
-/// transaction: checks the edge, updates the row only if it is still in `s.state`,
-/// appends the hashed event and writes the webhook outbox rows. The caller runs
-/// [`AfterCommit::transitioned`] after committing.
+/// transaction: checks the edge, updates the row only if it is still in `s.state`
+/// ([`GUARDED_TRANSITION`]), appends the hashed event and writes the webhook outbox rows.
+/// The caller runs [`AfterCommit::transitioned`] after committing.
 pub async fn transition(
     conn: &mut AnyConnection,
     s: &SettlementRow,
     to: SettlementState,
     cause: &str,
-) -> Result<()> {
-    transition_with(conn, s, to, cause, Also::default()).await
-}
-
-/// [`transition`], also writing `also`.
-pub async fn transition_with(
-    conn: &mut AnyConnection,
-    s: &SettlementRow,
-    to: SettlementState,
-    cause: &str,
-    also: Also<'_>,
 ) -> Result<()> {
     if !s.state.can_transition_to(to) {
         return Err(Error::IllegalTransition {
@@ -324,19 +294,14 @@ pub async fn transition_with(
         });
     }
     let now = now_ms();
-    let set: String = (also.columns.iter().enumerate())
-        .map(|(i, (c, _))| format!(", {c} = ${}", i + 5))
-        .collect();
-    let sql = format!("{}{set}{}", guarded_set!(), guarded_where!());
-    let mut q = sqlx::query(&sql)
+    let Some(r) = sqlx::query(GUARDED_TRANSITION)
         .bind(to.as_str())
         .bind(now)
         .bind(&s.id)
-        .bind(s.state.as_str());
-    for (_, v) in &also.columns {
-        q = q.bind(v.as_str());
-    }
-    let Some(r) = q.fetch_optional(&mut *conn).await? else {
+        .bind(s.state.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
         return Err(Error::ConcurrentTransition {
             settlement_id: s.id.clone(),
             expected: s.state,
@@ -351,11 +316,8 @@ pub async fn transition_with(
         at: now,
     };
     append_events(conn, &[next]).await?;
-    let state_event = (to.event_name(), event_data(s, to, Some(s.state), now));
-    let events: Vec<(&str, &Value)> = std::iter::once((state_event.0.as_str(), &state_event.1))
-        .chain(also.events.iter().map(|(e, d)| (*e, d)))
-        .collect();
-    notify_parties_each(conn, s, &events).await?;
+    let data = event_data(s, to, Some(s.state), now);
+    notify_parties(conn, s, to.event_name().as_str(), &data).await?;
     crate::repo::status::close_moved(conn, s, to).await
 }
 

@@ -1,11 +1,12 @@
 //! One transition for a batch of settlements in a few statements, whatever the batch's
-//! size: the settlement worker's `INSTRUCTED` → `COMPLIANCE_CHECKING` step
-//! ([`super::batch`]). Each settlement gets exactly what [`super::machine::transition`] would
-//! write (the guarded state update, its hashed trail event, a webhook event per party);
-//! only the round trips are shared.
+//! size: the settlement worker's `INSTRUCTED` → `COMPLIANCE_CHECKING` step and its
+//! clearances ([`super::batch`]). Each settlement gets what [`super::machine::transition`]
+//! writes (the guarded state update, its hashed trail event, a webhook event per party),
+//! plus its [`Also`] (further columns in the same update, further webhook events after the
+//! state's); only the round trips are shared.
 
 use super::machine::{
-    NextEvent, TRAIL_HEAD_RETURNING, TrailHead, append_events, event_data, trail_head,
+    Also, NextEvent, TRAIL_HEAD_RETURNING, TrailHead, append_events, event_data, trail_head,
 };
 use super::store::{self, SettlementRow};
 use crate::webhooks::outbox;
@@ -14,6 +15,19 @@ use lockstep_core::{SettlementState, now_ms};
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
+
+/// One settlement's part of a batch transition: its row, the cause of its event and what
+/// it writes besides the state (its `also.columns` must name the same columns, in the
+/// same order, as every other member's).
+#[derive(Debug)]
+pub struct Member<'a> {
+    /// The settlement as read.
+    pub s: &'a SettlementRow,
+    /// Its event's cause.
+    pub cause: &'a str,
+    /// Further columns and webhook events.
+    pub also: Also<'a>,
+}
 
 /// Moves every settlement of `batch` (all in one state) to `to` inside the caller's
 /// transaction: one guarded update for all (returning each trail head), one INSERT of
@@ -26,80 +40,140 @@ pub async fn transition_all(
     to: SettlementState,
     cause: &str,
 ) -> Result<Vec<String>> {
+    let members: Vec<Member<'_>> = batch
+        .iter()
+        .map(|s| Member {
+            s,
+            cause,
+            also: Also::default(),
+        })
+        .collect();
+    transition_all_with(conn, &members, to).await
+}
+
+/// [`transition_all`] where each member has its own cause, further columns (set by the
+/// same guarded update, a `CASE id` per column) and further webhook events (queued after
+/// its state event).
+pub async fn transition_all_with(
+    conn: &mut AnyConnection,
+    batch: &[Member<'_>],
+    to: SettlementState,
+) -> Result<Vec<String>> {
     let Some(first) = batch.first() else {
         return Ok(Vec::new());
     };
-    let from = first.state;
-    if let Some(s) = batch
+    let from = first.s.state;
+    if let Some(m) = batch
         .iter()
-        .find(|s| s.state != from || !s.state.can_transition_to(to))
+        .find(|m| m.s.state != from || !m.s.state.can_transition_to(to))
     {
         return Err(Error::IllegalTransition {
-            settlement_id: s.id.clone(),
-            from: s.state,
+            settlement_id: m.s.id.clone(),
+            from: m.s.state,
             to,
         });
     }
     let now = now_ms();
     let heads = update_all(conn, batch, from, to, now).await?;
-    let moved: Vec<&SettlementRow> = batch
+    let moved: Vec<&Member<'_>> = batch
         .iter()
-        .copied()
-        .filter(|s| heads.contains_key(&s.id))
+        .filter(|m| heads.contains_key(&m.s.id))
         .collect();
     let events: Vec<NextEvent<'_>> = moved
         .iter()
-        .map(|s| NextEvent {
-            settlement_id: &s.id,
-            head: heads.get(&s.id).cloned().flatten(),
+        .map(|m| NextEvent {
+            settlement_id: &m.s.id,
+            head: heads.get(&m.s.id).cloned().flatten(),
             from: Some(from),
             to,
-            cause,
+            cause: m.cause,
             at: now,
         })
         .collect();
     append_events(conn, &events).await?;
-    let data: Vec<Value> = moved
-        .iter()
-        .map(|s| event_data(s, to, Some(from), now))
-        .collect();
     let event_name = to.event_name();
-    let event = event_name.as_str();
-    let mut platforms = Vec::with_capacity(moved.len());
-    for s in &moved {
-        platforms.push(store::platforms_of(conn, s).await?);
-    }
-    let rows: Vec<(&str, &str, &Value)> = platforms
+    let state_data: Vec<Value> = moved
         .iter()
-        .zip(&data)
-        .flat_map(|(ps, d)| ps.iter().map(move |p| (p.as_str(), event, d)))
+        .map(|m| event_data(m.s, to, Some(from), now))
         .collect();
-    outbox::enqueue_rows(conn, &rows, None).await?;
-    for s in &moved {
-        crate::repo::status::close_moved(conn, s, to).await?;
+    let mut platforms = Vec::with_capacity(moved.len());
+    for m in &moved {
+        platforms.push(store::platforms_of(conn, m.s).await?);
     }
-    Ok(moved.iter().map(|s| s.id.clone()).collect())
+    // Per settlement: its state event, then its further events, each to every party.
+    let mut rows: Vec<(&str, &str, &Value)> = Vec::new();
+    for ((m, data), ps) in moved.iter().zip(&state_data).zip(&platforms) {
+        let events = std::iter::once((event_name.as_str(), data))
+            .chain(m.also.events.iter().map(|(e, d)| (*e, d)));
+        for (e, d) in events {
+            rows.extend(ps.iter().map(|p| (p.as_str(), e, d)));
+        }
+    }
+    outbox::enqueue_rows(conn, &rows, None).await?;
+    for m in &moved {
+        crate::repo::status::close_moved(conn, m.s, to).await?;
+    }
+    Ok(moved.iter().map(|m| m.s.id.clone()).collect())
 }
 
-/// The guarded update of every settlement still in `from`, returning each one's trail head.
+/// The guarded update of `n` settlements (`$1` new state, `$2` time, `$3` expected state,
+/// the ids from `$4`), setting each of `columns` per row with a `CASE id` whose values
+/// follow the ids (row-major). The rows are found by primary key (`id IN (...)`), so the
+/// plan needs no statistics (tests/plans.rs). Returns each row's id and trail head.
+pub fn update_all_sql(n: usize, columns: &[&str]) -> String {
+    let id = |i: usize| format!("${}", i + 4);
+    let value = |i: usize, c: usize| format!("${}", 4 + n + i * columns.len() + c);
+    let set: String = (columns.iter().enumerate())
+        .map(|(c, name)| {
+            let arms: String = (0..n)
+                .map(|i| format!(" WHEN {} THEN {}", id(i), value(i, c)))
+                .collect();
+            format!(", {name} = CASE id{arms} END")
+        })
+        .collect();
+    let ids: Vec<String> = (0..n).map(id).collect();
+    format!(
+        "UPDATE settlements SET state = $1, updated_at = $2{set} WHERE state = $3 AND id IN ({}){TRAIL_HEAD_RETURNING}",
+        ids.join(", ")
+    )
+}
+
+/// The guarded update of every member still in `from`, returning each one's trail head.
 async fn update_all(
     conn: &mut AnyConnection,
-    batch: &[&SettlementRow],
+    batch: &[Member<'_>],
     from: SettlementState,
     to: SettlementState,
     now: i64,
 ) -> Result<HashMap<String, TrailHead>> {
-    let ids: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 4)).collect();
-    let sql = format!(
-        "UPDATE settlements SET state = $1, updated_at = $2 WHERE state = $3 AND id IN ({}){TRAIL_HEAD_RETURNING}",
-        ids.join(", ")
-    );
+    let columns: Vec<&str> = batch
+        .first()
+        .map(|m| m.also.columns.iter().map(|(c, _)| *c).collect())
+        .unwrap_or_default();
+    if let Some(m) = batch.iter().find(|m| {
+        !m.also
+            .columns
+            .iter()
+            .map(|(c, _)| *c)
+            .eq(columns.iter().copied())
+    }) {
+        return Err(Error::Corrupt {
+            what: "batch transition",
+            message: format!("settlement {} sets other columns than its batch", m.s.id),
+        });
+    }
+    let sql = update_all_sql(batch.len(), &columns);
     let mut q = sqlx::query(&sql)
         .bind(to.as_str())
         .bind(now)
         .bind(from.as_str());
-    for s in batch {
-        q = q.bind(s.id.as_str());
+    for m in batch {
+        q = q.bind(m.s.id.as_str());
+    }
+    for m in batch {
+        for (_, v) in &m.also.columns {
+            q = q.bind(v.as_str());
+        }
     }
     let mut heads = HashMap::new();
     for r in q.fetch_all(&mut *conn).await? {

@@ -6,7 +6,7 @@
 
 use super::store::{COLUMNS, SettlementRow, placeholders};
 use crate::Result;
-use lockstep_core::{Backend, now_ms};
+use lockstep_core::{Backend, Db, now_ms};
 use sqlx::AnyConnection;
 use std::time::Duration;
 
@@ -79,6 +79,22 @@ pub async fn claim(
     // RETURNING follows no ORDER BY: restore the queue order.
     rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(rows)
+}
+
+/// Whether `queue` has an unleased settlement, read through the read pool (which does
+/// not queue behind SQLite's one writer): the claim's own predicate. A round that polls a
+/// mostly empty queue (the repo closes) takes the writer only when this says so; readers
+/// see every committed change, and the worker's wake-up follows the commit.
+pub async fn any_waiting(db: &Db, queue: Queue) -> Result<bool> {
+    let sql = format!(
+        "SELECT id FROM settlements WHERE {} AND worker_lease_until <= $1 LIMIT 1",
+        queue.predicate()
+    );
+    Ok(sqlx::query(&sql)
+        .bind(now_ms())
+        .fetch_optional(db.reads())
+        .await?
+        .is_some())
 }
 
 /// Ends the leases of settlements whose step is done, so their next step (the registrar

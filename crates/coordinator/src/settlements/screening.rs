@@ -5,9 +5,8 @@
 
 use super::clearing;
 use super::context::Lifecycle;
-use super::machine::{
-    Also, apply_transition, event_data, notify_parties, transition, transition_with,
-};
+use super::machine::{Also, apply_transition, event_data, notify_parties, transition};
+use super::many::{self, Member};
 use super::store::{self, SettlementRow, parse_json};
 use crate::compliance::{ScreeningProvider, ScreeningReport, ScreeningResult, Subject, screen_all};
 use crate::evidence::DecisionEvidence;
@@ -190,12 +189,7 @@ pub(crate) async fn write_outcome(
     outcome: &Outcome,
 ) -> Result<()> {
     match outcome {
-        Outcome::Clear {
-            record,
-            evidence,
-            built,
-            cause,
-        } => store_clearance(conn, lc, s, record, evidence, built, cause)
+        Outcome::Clear { .. } => store_clearances(conn, lc, &Clearance::of(s, outcome).into_iter().collect::<Vec<_>>())
             .await
             .inspect_err(|e| {
                 if matches!(e, Error::TermsConflict { .. }) {
@@ -334,71 +328,162 @@ async fn refusals(lc: &Lifecycle, s: &SettlementRow, built: &BuiltTerms) -> Resu
     Ok(Some(format!("transfer eligibility refused: {cause}")))
 }
 
-/// Records that the attester signs `terms_hash` for the settlement's on-chain id, inside
-/// the clearing transaction: refuses ([`Error::TermsConflict`]) when another hash was
-/// signed for that id before (by this or any other instance). A concurrent insert of the
-/// same id waits for the other transaction and is then compared with its row.
-async fn reserve_attestation(
-    conn: &mut sqlx::AnyConnection,
-    s: &SettlementRow,
-    onchain_id: &str,
-    terms_hash: &str,
-) -> Result<()> {
-    // One round trip: insert, or on a conflict leave the row as it is (a no-op update)
-    // and return it, so the stored hash is what we compare either way.
-    let row = sqlx::query("INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES ($1, $2, $3, $4) ON CONFLICT (onchain_id) DO UPDATE SET onchain_id = attested_terms.onchain_id RETURNING terms_hash")
-        .bind(onchain_id).bind(terms_hash).bind(&s.id).bind(now_ms())
-        .fetch_one(&mut *conn).await?;
-    let attested: String = sqlx::Row::try_get(&row, "terms_hash")?;
-    if attested == terms_hash {
-        return Ok(());
-    }
-    Err(Error::TermsConflict {
-        settlement_id: s.id.clone(),
-        onchain_id: onchain_id.into(),
-        attested,
-        refused: terms_hash.into(),
-    })
+/// A clearance about to be stored: the settlement and its outcome's parts.
+pub(crate) struct Clearance<'a> {
+    /// The settlement as read.
+    pub(crate) s: &'a SettlementRow,
+    /// Its compliance record.
+    pub(crate) record: &'a ComplianceRecord,
+    /// Its decision evidence.
+    pub(crate) evidence: &'a DecisionEvidence,
+    /// Its built terms.
+    pub(crate) built: &'a BuiltTerms,
+    /// The transition's cause.
+    pub(crate) cause: &'a str,
 }
 
-/// Writes the clearance (record, evidence, terms, attestations, secrets) and the
-/// transition to `COMPLIANCE_CLEARED` in one transaction; the attestations are signed
-/// inside it, only once the term set is reserved for the on-chain id.
-async fn store_clearance(
+impl<'a> Clearance<'a> {
+    /// The clearance of a `Clear` outcome (`None` for the others).
+    pub(crate) fn of(s: &'a SettlementRow, outcome: &'a Outcome) -> Option<Clearance<'a>> {
+        match outcome {
+            Outcome::Clear {
+                record,
+                evidence,
+                built,
+                cause,
+            } => Some(Clearance {
+                s,
+                record,
+                evidence,
+                built,
+                cause,
+            }),
+            Outcome::Hold(_) | Outcome::RollBack { .. } => None,
+        }
+    }
+}
+
+/// Records that the attester signs each `(settlement, onchain id, terms hash)` inside the
+/// clearing transaction, with one upsert for all: refuses ([`Error::TermsConflict`], for
+/// the first such settlement) when another hash was signed for an on-chain id before (by
+/// this or any other instance). A concurrent insert of the same id waits for the other
+/// transaction and is then compared with its row.
+async fn reserve_attestations(
+    conn: &mut sqlx::AnyConnection,
+    reservations: &[(&SettlementRow, String, String)],
+) -> Result<()> {
+    if reservations.is_empty() {
+        return Ok(());
+    }
+    // Insert, or on a conflict leave the row as it is (a no-op update) and return it, so
+    // the stored hash is what we compare either way.
+    let values: Vec<String> = (0..reservations.len())
+        .map(|i| {
+            format!(
+                "(${}, ${}, ${}, ${})",
+                4 * i + 1,
+                4 * i + 2,
+                4 * i + 3,
+                4 * i + 4
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES {} ON CONFLICT (onchain_id) DO UPDATE SET onchain_id = attested_terms.onchain_id RETURNING onchain_id, terms_hash",
+        values.join(", ")
+    );
+    let now = now_ms();
+    let mut q = sqlx::query(&sql);
+    for (s, onchain_id, terms_hash) in reservations {
+        q = q.bind(onchain_id).bind(terms_hash).bind(&s.id).bind(now);
+    }
+    let mut attested = std::collections::HashMap::new();
+    for row in q.fetch_all(&mut *conn).await? {
+        let onchain_id: String = sqlx::Row::try_get(&row, "onchain_id")?;
+        attested.insert(
+            onchain_id,
+            sqlx::Row::try_get::<String, _>(&row, "terms_hash")?,
+        );
+    }
+    for (s, onchain_id, terms_hash) in reservations {
+        match attested.get(onchain_id) {
+            Some(a) if a == terms_hash => {}
+            a => {
+                return Err(Error::TermsConflict {
+                    settlement_id: s.id.clone(),
+                    onchain_id: onchain_id.clone(),
+                    attested: a.cloned().unwrap_or_default(),
+                    refused: terms_hash.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes each clearance (record, evidence, terms, attestations, secrets) and the
+/// transition to `COMPLIANCE_CLEARED` inside the caller's transaction, in a few
+/// statements for all: the attestations are signed only once their term sets are
+/// reserved for the on-chain ids. Fails (writing nothing the caller keeps) if any
+/// settlement was moved by someone else meanwhile.
+pub(crate) async fn store_clearances(
     conn: &mut AnyConnection,
     lc: &Lifecycle,
-    s: &SettlementRow,
-    record: &ComplianceRecord,
-    ev: &DecisionEvidence,
-    built: &BuiltTerms,
-    cause: &str,
+    clearances: &[Clearance<'_>],
 ) -> Result<()> {
+    let reservations: Vec<(&SettlementRow, String, String)> = clearances
+        .iter()
+        .map(|c| {
+            let hash = terms::terms_hash(&c.built.terms).to_string();
+            (c.s, c.built.terms.settlementId.to_string(), hash)
+        })
+        .collect();
+    reserve_attestations(conn, &reservations).await?;
     let now = now_ms();
-    let terms_hash = terms::terms_hash(&built.terms).to_string();
-    reserve_attestation(conn, s, &built.terms.settlementId.to_string(), &terms_hash).await?;
-    let chains = terms::chains_of(&built.terms, &lc.escrows);
-    let atts = terms::attest(&lc.attester, &built.terms, &chains, &s.id)?;
-    // The clearance columns, the state and both webhook events in the transition's
-    // statements.
-    let also = Also {
-        columns: vec![
-            ("compliance", serde_json::to_string(record)?),
-            ("decision_ref", ev.decision_ref.as_str().to_string()),
-            ("evidence", serde_json::to_string(&ev.document)?),
-            (
-                "terms",
-                serde_json::to_string(&terms::terms_json(&built.terms))?,
-            ),
-            ("terms_hash", terms_hash),
-            ("attestations", serde_json::to_string(&atts)?),
-            ("deposit_secrets", serde_json::to_string(&built.secrets)?),
-        ],
-        events: vec![(
-            "settlement.compliance.cleared",
-            event_data(s, SettlementState::ComplianceCleared, Some(s.state), now),
-        )],
-    };
-    transition_with(conn, s, SettlementState::ComplianceCleared, cause, also).await
+    let mut members = Vec::with_capacity(clearances.len());
+    for (c, (_, _, terms_hash)) in clearances.iter().zip(reservations) {
+        let chains = terms::chains_of(&c.built.terms, &lc.escrows);
+        let atts = terms::attest(&lc.attester, &c.built.terms, &chains, &c.s.id)?;
+        // The clearance columns, the state and both webhook events in the transition's
+        // statements.
+        let also = Also {
+            columns: vec![
+                ("compliance", serde_json::to_string(c.record)?),
+                ("decision_ref", c.evidence.decision_ref.as_str().to_string()),
+                ("evidence", serde_json::to_string(&c.evidence.document)?),
+                (
+                    "terms",
+                    serde_json::to_string(&terms::terms_json(&c.built.terms))?,
+                ),
+                ("terms_hash", terms_hash),
+                ("attestations", serde_json::to_string(&atts)?),
+                ("deposit_secrets", serde_json::to_string(&c.built.secrets)?),
+            ],
+            events: vec![(
+                "settlement.compliance.cleared",
+                event_data(
+                    c.s,
+                    SettlementState::ComplianceCleared,
+                    Some(c.s.state),
+                    now,
+                ),
+            )],
+        };
+        members.push(Member {
+            s: c.s,
+            cause: c.cause,
+            also,
+        });
+    }
+    let moved =
+        many::transition_all_with(conn, &members, SettlementState::ComplianceCleared).await?;
+    match members.iter().find(|m| !moved.contains(&m.s.id)) {
+        Some(m) => Err(Error::ConcurrentTransition {
+            settlement_id: m.s.id.clone(),
+            expected: m.s.state,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A manual compliance decision.

@@ -41,6 +41,12 @@ pub async fn run(lc: Arc<Lifecycle>, shutdown: watch::Receiver<bool>) {
         .await;
 }
 
+/// How long a step waits on SQLite before it claims, so one round takes what several
+/// intake commits matched: a round costs about the same few statements on the one writer
+/// whatever its size (up to [`batch::BATCH`]), so under load fewer, larger rounds leave
+/// the writer to intake for longer (bench/api/README.md). Clearance is later by as much.
+pub const GATHER: Duration = Duration::from_millis(10);
+
 /// Screening rounds run side by side: one on SQLite (one connection, one writer), four on
 /// PostgreSQL (their claims are disjoint; one round at a time cannot keep up with the
 /// API's concurrent requests there).
@@ -55,6 +61,9 @@ fn parallel_rounds(db: &Db) -> usize {
 /// once while a round found a full batch.
 async fn step(lc: &Arc<Lifecycle>, stop: &watch::Receiver<bool>) -> Result<Next> {
     let full = |n: usize| i64::try_from(n).is_ok_and(|n| n >= batch::BATCH);
+    if lc.db.backend() == Backend::Sqlite {
+        tokio::time::sleep(GATHER).await;
+    }
     let mut rounds = JoinSet::new();
     for _ in 0..parallel_rounds(&lc.db) {
         let lc = lc.clone();
