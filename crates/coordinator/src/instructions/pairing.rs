@@ -54,8 +54,8 @@ pub(super) struct Matched {
     pub(super) more: Vec<(Counterpart, InstructionBody)>,
     /// Why it did not match.
     pub(super) failure: Option<MatchFailure>,
-    /// How many other instructions were pending under the reference when the first side
-    /// was claimed (`None`: not counted).
+    /// How many other instructions are pending under the reference beside the first side:
+    /// as the reference read counted them, then as the claim did (`None`: not counted).
     pub(super) leftovers: Option<i64>,
 }
 
@@ -146,9 +146,9 @@ async fn parties_of(
 
 /// What a second side needs to know of its reference, in one statement (`$1` reference,
 /// `$2` now, `$3` the pending status): how many pending instructions under it have
-/// expired, its first side and its settlement. One statement reads one snapshot, so a
+/// expired and how many are pending, its first side and its settlement. One statement reads one snapshot, so a
 /// first side seen matched comes with its settlement (one transaction wrote both).
-const REFERENCE: &str = "SELECT (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $3 AND expires_at <= $2) AS stale, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count FROM (SELECT 1 AS one) q LEFT JOIN instructions f ON f.id = (SELECT id FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1) LEFT JOIN settlements s ON s.trade_reference = $1";
+const REFERENCE: &str = "SELECT (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $3 AND expires_at <= $2) AS stale, (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $3) AS pending, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count FROM (SELECT 1 AS one) q LEFT JOIN instructions f ON f.id = (SELECT id FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1) LEFT JOIN settlements s ON s.trade_reference = $1";
 
 /// The [`REFERENCE`] row of `tr`.
 async fn read_reference(conn: &mut AnyConnection, tr: &str, now: i64) -> Result<AnyRow> {
@@ -160,19 +160,24 @@ async fn read_reference(conn: &mut AnyConnection, tr: &str, now: i64) -> Result<
         .await?)
 }
 
-/// The first side of `tr` ([`first_side`]) and its settlement ([`settlement_of`]), after
-/// expiring its pending instructions past their expiry ([`expire_reference`]); one round
-/// trip unless something had expired.
-#[allow(clippy::type_complexity)]
+/// A trade reference as a second side finds it.
+struct Reference {
+    /// Its first side ([`first_side`]).
+    first: Option<(Counterpart, InstructionBody)>,
+    /// Its settlement ([`settlement_of`]).
+    settled: Option<std::result::Result<AlreadySettled, ()>>,
+    /// How many instructions are pending under it (the first side included).
+    pending: i64,
+}
+
+/// The state of `tr` after expiring its pending instructions past their expiry
+/// ([`expire_reference`]); one round trip unless something had expired.
 async fn reference(
     conn: &mut AnyConnection,
     tr: &str,
     platform: &str,
     now: i64,
-) -> Result<(
-    Option<(Counterpart, InstructionBody)>,
-    Option<std::result::Result<AlreadySettled, ()>>,
-)> {
+) -> Result<Reference> {
     let mut r = read_reference(conn, tr, now).await?;
     if r.try_get::<i64, _>("stale")? > 0 {
         expire_reference(conn, tr, now).await?;
@@ -196,7 +201,11 @@ async fn reference(
         None => None,
     };
     let settled = parties_of(conn, &r, tr, platform).await?;
-    Ok((first, settled))
+    Ok(Reference {
+        first,
+        settled,
+        pending: r.try_get("pending")?,
+    })
 }
 
 /// The first side of `tr`: its earliest instruction, provided that one was issued the
@@ -210,6 +219,19 @@ pub(super) async fn first_side(
     let Some(r) = r else { return Ok(None) };
     let body: InstructionBody = serde_json::from_str(&r.body)?;
     Ok(body.trade_reference.is_none().then_some((r, body)))
+}
+
+/// Serialises, on PostgreSQL, the transactions that pair under trade reference `tr`
+/// (a transaction-level advisory lock on its hash), so each reads what the one before it
+/// committed: otherwise a waiting side read before a match commits, and the match's count
+/// of leftovers read before that side commits, and it stays pending after the match. On
+/// SQLite the write transaction (`BEGIN IMMEDIATE`) already serialises them.
+pub(super) async fn lock_reference(conn: &mut AnyConnection, tr: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(tr)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Expires the reference's pending instructions past their expiry.
@@ -233,7 +255,11 @@ pub(super) async fn find_counterpart(
     let Some(tr) = &body.trade_reference else {
         return Ok(Ok(Matched::first()));
     };
-    let (first, settled) = reference(conn, tr, platform, now).await?;
+    let Reference {
+        first,
+        settled,
+        pending,
+    } = reference(conn, tr, platform, now).await?;
     match settled {
         Some(Ok(settled)) => return Ok(Err(settled)),
         Some(Err(())) => return Ok(Ok(Matched::nothing_waiting(tr))),
@@ -281,9 +307,11 @@ pub(super) async fn find_counterpart(
     };
     Ok(Ok(match failure {
         Some(f) => Matched::failed(tr, f),
+        // The first side is pending (checked above): the others pending beside it.
         None => Matched {
             trade_reference: tr.clone(),
             counterpart: Some((first, first_body)),
+            leftovers: Some(pending - 1),
             ..Matched::default()
         },
     }))

@@ -2,6 +2,7 @@
 //! lazy expiry and cancellation.
 
 use super::matching::MatchFailure;
+use super::pairing::Matched;
 use crate::settlements::SettlementRow;
 use crate::settlements::machine::{create_all, creation_cause};
 use crate::trade::{InstructionBody, LegInput, Party, Role};
@@ -136,7 +137,8 @@ pub(super) async fn insert_one(conn: &mut AnyConnection, row: NewRow) -> Result<
 }
 
 /// What a group of submissions ([`super::group`]) writes at its end instead of at once:
-/// the instructions, and the settlements matched without leftovers to close. Every read
+/// the instructions, the claims of the first sides they match, and the settlements
+/// matched without leftovers to close. Every read
 /// a later submission of the group makes is by its own idempotency key or trade
 /// reference, so the group flushes first whenever one names a deferred reference
 /// ([`Deferred::names`]) or repeats a key.
@@ -144,6 +146,8 @@ pub(super) async fn insert_one(conn: &mut AnyConnection, row: NewRow) -> Result<
 pub(super) struct Deferred {
     /// Instructions to insert.
     pub(super) instructions: Vec<NewRow>,
+    /// First sides to mark matched: `(id, trade reference, settlement, time)`.
+    claims: Vec<(String, String, String, i64)>,
     /// Settlements to create (after their instructions).
     pub(super) settlements: Vec<SettlementRow>,
 }
@@ -152,17 +156,63 @@ impl Deferred {
     /// Whether anything deferred is under trade reference `tr`.
     pub(super) fn names(&self, tr: &str) -> bool {
         self.instructions.iter().any(|r| r.trade_reference == tr)
+            || self.claims.iter().any(|(_, t, _, _)| t == tr)
             || self.settlements.iter().any(|s| s.trade_reference == tr)
     }
 
+    /// Defers the claim of `m`'s first side for settlement `sid`: it was read pending in
+    /// this write transaction, and nothing of the group touched its reference since.
+    pub(super) fn claim(&mut self, m: &Matched, sid: &str, now: i64) {
+        if let Some((first, _)) = &m.counterpart {
+            let tr = m.trade_reference.clone();
+            self.claims.push((first.id.clone(), tr, sid.into(), now));
+        }
+    }
+
+    /// Marks every deferred claim matched with one update, which must find each still
+    /// pending.
+    async fn write_claims(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        let claims = std::mem::take(&mut self.claims);
+        let Some((_, first_tr, _, _)) = claims.first() else {
+            return Ok(());
+        };
+        let n = claims.len();
+        let arms = |k: usize| -> String {
+            (0..n)
+                .map(|i| format!(" WHEN ${} THEN ${}", 3 + 3 * i, 3 + 3 * i + k))
+                .collect()
+        };
+        let ids: Vec<String> = (0..n).map(|i| format!("${}", 3 + 3 * i)).collect();
+        let sql = format!(
+            "UPDATE instructions SET status = $1, settlement_id = CASE id{} END, updated_at = CASE id{} END WHERE status = $2 AND id IN ({})",
+            arms(1),
+            arms(2),
+            ids.join(", ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(InstructionStatus::Matched.as_str())
+            .bind(InstructionStatus::PendingMatch.as_str());
+        for (id, _, sid, now) in &claims {
+            q = q.bind(id).bind(sid).bind(*now);
+        }
+        let claimed = q.execute(&mut *conn).await?.rows_affected();
+        if usize::try_from(claimed).ok() != Some(n) {
+            return Err(Error::ConcurrentMatch {
+                trade_reference: first_tr.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Writes everything deferred: one INSERT for the instructions (a used key fails it,
-    /// and the group is run again one by one), then the settlements
-    /// ([`create_all`]), each with its matching cause.
+    /// and the group is run again one by one), one UPDATE for the claims, then the
+    /// settlements ([`create_all`]), each with its matching cause.
     pub(super) async fn flush(&mut self, conn: &mut AnyConnection) -> Result<()> {
         let instructions = std::mem::take(&mut self.instructions);
         if !instructions.is_empty() {
             insert_rows(conn, &instructions).await?;
         }
+        self.write_claims(conn).await?;
         let settlements = std::mem::take(&mut self.settlements);
         let batch: Vec<(&SettlementRow, String)> =
             settlements.iter().map(|s| (s, creation_cause(s))).collect();

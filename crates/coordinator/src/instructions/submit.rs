@@ -6,7 +6,7 @@
 use super::intake::Intake;
 use super::multiparty;
 use super::pairing::{
-    AlreadySettled, Matched, claim, claim_one, close_leftovers, find_counterpart,
+    AlreadySettled, Matched, claim, claim_one, close_leftovers, find_counterpart, lock_reference,
 };
 use super::store::{
     Deferred, IDEMPOTENCY_LOOKUP, InstructionRow, InstructionView, NewRow, insert_one,
@@ -485,6 +485,11 @@ pub(super) async fn run(
     if let Some(e) = check_counterparty(conn, &ctx.templates, platform, &body).await? {
         return Ok(Step::Answer(Submitted::Invalid(vec![e])));
     }
+    if ctx.db.backend() == Backend::Postgres
+        && let Some(tr) = &body.trade_reference
+    {
+        lock_reference(conn, tr).await?;
+    }
     let found = match ctx.templates.get(&body.template_slug) {
         Some(t) if t.is_multi_party() => multiparty::join(conn, t, platform, &body, now).await?,
         _ => find_counterpart(conn, &ctx.templates, platform, &body, now).await?,
@@ -494,10 +499,19 @@ pub(super) async fn run(
         Err(settled) => return Ok(Step::Answer(Submitted::Settled(settled))),
     };
     let settlement_id = matched.counterpart.as_ref().map(|_| new_id("stl"));
-    if let Some(sid) = &settlement_id
-        && let Err(settled) = claim(conn, platform, &mut matched, sid, now).await?
-    {
-        return Ok(Step::Answer(Submitted::Settled(settled)));
+    if let Some(sid) = &settlement_id {
+        // In a group, a two-party first side read pending in this write transaction is
+        // still pending: its claim joins the group's flush.
+        let claimed = match defer.as_deref_mut() {
+            Some(later) if matched.more.is_empty() && matched.leftovers.is_some() => {
+                later.claim(&matched, sid, now);
+                Ok(())
+            }
+            _ => claim(conn, platform, &mut matched, sid, now).await?,
+        };
+        if let Err(settled) = claimed {
+            return Ok(Step::Answer(Submitted::Settled(settled)));
+        }
     }
     if let Some(sid) = &settlement_id
         && !claim_more(conn, &matched, sid, now).await?
