@@ -28,7 +28,7 @@ pub async fn enqueue(
 ///
 /// One round trip for the events: a multi-row INSERT whose RETURNING reads each row's
 /// platform's enabled endpoints (a correlated subquery; `string_agg` is SQLite 3.44+ and
-/// PostgreSQL). Then one INSERT per delivery.
+/// PostgreSQL). Then one INSERT for all their deliveries.
 pub async fn enqueue_rows(
     conn: &mut AnyConnection,
     rows: &[(&str, &str, &Value)],
@@ -76,6 +76,7 @@ pub async fn enqueue_rows(
         rows.iter().position(|(i, ..)| *i == id)
     };
     returned.sort_by_key(order);
+    let mut deliveries = Vec::new();
     for r in returned {
         let id: String = r.try_get("id")?;
         let platform: String = r.try_get("platform_id")?;
@@ -84,12 +85,51 @@ pub async fn enqueue_rows(
             if ep_id.is_empty() || only_endpoint.is_some_and(|o| o != ep_id) {
                 continue;
             }
-            sqlx::query("INSERT INTO webhook_deliveries (id, event_id, endpoint_id, platform_id, status, attempts, next_attempt_at, locked_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, 0, $6, $6)")
-                .bind(new_id("dlv")).bind(&id).bind(ep_id).bind(&platform).bind(DeliveryStatus::Pending.as_str()).bind(now)
-                .execute(&mut *conn).await?;
+            deliveries.push((
+                new_id("dlv"),
+                id.clone(),
+                ep_id.to_string(),
+                platform.clone(),
+            ));
         }
     }
+    insert_deliveries(conn, &deliveries, now).await?;
     Ok(rows.into_iter().map(|(id, ..)| id).collect())
+}
+
+/// Writes pending deliveries `(id, event, endpoint, platform)`, due at `now`, with one
+/// multi-row INSERT.
+async fn insert_deliveries(
+    conn: &mut AnyConnection,
+    deliveries: &[(String, String, String, String)],
+    now: i64,
+) -> Result<()> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..deliveries.len())
+        .map(|i| {
+            let b = 3 + 4 * i;
+            format!(
+                "(${b}, ${}, ${}, ${}, $1, 0, $2, 0, $2, $2)",
+                b + 1,
+                b + 2,
+                b + 3
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, platform_id, status, attempts, next_attempt_at, locked_until, created_at, updated_at) VALUES {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(DeliveryStatus::Pending.as_str())
+        .bind(now);
+    for (id, event, endpoint, platform) in deliveries {
+        q = q.bind(id).bind(event).bind(endpoint).bind(platform);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Queues a `test.ping` to one endpoint. Returns the event id, or `None` if the
