@@ -15,6 +15,7 @@ both_backends!(
     webhooks_signed_retried_and_rotated,
     restart_loses_nothing,
     shutdown_finishes_the_webhook_attempt_in_flight,
+    every_endpoint_of_every_party_gets_each_event,
 );
 
 async fn webhooks_signed_retried_and_rotated(backend: Backend) {
@@ -313,5 +314,73 @@ async fn shutdown_finishes_the_webhook_attempt_in_flight(backend: Backend) {
         1,
         "the finished attempt was sent again after the restart"
     );
+    env.stop().await;
+}
+
+/// The outbox writes a delivery per event and enabled endpoint (one multi-row INSERT for
+/// a batch of events): with two endpoints on one platform and one on the other, each
+/// endpoint receives every event of the settlement exactly once.
+async fn every_endpoint_of_every_party_gets_each_event(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let mut received = Vec::new();
+    for token in [&a, &a, &b] {
+        let (url, got) = receiver(0).await;
+        let (s, ep) = env
+            .post(token, "/v1/webhook-endpoints", &json!({"url": url}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{ep}");
+        received.push(got);
+    }
+    let (sid, _) = matched_pair(&env, &a, &b, "fan", |_| {}).await;
+    env.wait_state(&a, &sid, "COMPLIANCE_CLEARED").await;
+    let want = [
+        "settlement.state.instructed",
+        "settlement.state.compliance_checking",
+        "settlement.state.compliance_cleared",
+        "settlement.compliance.cleared",
+    ];
+    let events_of = |got: &Received| -> Vec<(String, String)> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| serde_json::from_str::<Value>(body).unwrap())
+            .filter(|v| v["data"]["settlement_id"] == sid.as_str())
+            .map(|v| {
+                (
+                    v["event"].as_str().unwrap().to_string(),
+                    v["id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    for _ in 0..100 {
+        if received.iter().all(|g| events_of(g).len() >= want.len()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut ids_a = Vec::new();
+    for (i, got) in received.iter().enumerate() {
+        let events = events_of(got);
+        let mut names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+        names.sort_unstable();
+        let mut expected = want.to_vec();
+        expected.sort_unstable();
+        assert_eq!(names, expected, "endpoint {i}");
+        let mut ids: Vec<String> = events.into_iter().map(|(_, id)| id).collect();
+        ids.sort();
+        if i < 2 {
+            ids_a.push(ids);
+        } else {
+            // The other platform's events are its own.
+            assert!(ids.iter().all(|id| !ids_a[0].contains(id)), "{ids:?}");
+        }
+    }
+    // Alpha's two endpoints receive the same events (one event, two deliveries).
+    assert_eq!(ids_a[0], ids_a[1]);
     env.stop().await;
 }
