@@ -146,8 +146,9 @@ async fn parties_of(
 
 /// What a second side needs to know of its reference, in one statement (`$1` reference,
 /// `$2` now, `$3` the pending status): how many pending instructions under it have
-/// expired and how many are pending, its first side and its settlement. One statement reads one snapshot, so a
-/// first side seen matched comes with its settlement (one transaction wrote both).
+/// expired and how many are pending, its first side and its settlement. One statement
+/// reads one snapshot, so a first side seen matched comes with its settlement (one
+/// transaction wrote both).
 const REFERENCE: &str = "SELECT (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $3 AND expires_at <= $2) AS stale, (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $3) AS pending, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count FROM (SELECT 1 AS one) q LEFT JOIN instructions f ON f.id = (SELECT id FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1) LEFT JOIN settlements s ON s.trade_reference = $1";
 
 /// The [`REFERENCE`] row of `tr`.

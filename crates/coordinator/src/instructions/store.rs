@@ -138,10 +138,9 @@ pub(super) async fn insert_one(conn: &mut AnyConnection, row: NewRow) -> Result<
 
 /// What a group of submissions ([`super::group`]) writes at its end instead of at once:
 /// the instructions, the claims of the first sides they match, and the settlements
-/// matched without leftovers to close. Every read
-/// a later submission of the group makes is by its own idempotency key or trade
-/// reference, so the group flushes first whenever one names a deferred reference
-/// ([`Deferred::names`]) or repeats a key.
+/// matched without leftovers to close. Every read a later submission of the group makes
+/// is by its own idempotency key or trade reference, so the group flushes first whenever
+/// one names a deferred reference ([`Deferred::names`]) or repeats a key.
 #[derive(Debug, Default)]
 pub(super) struct Deferred {
     /// Instructions to insert.

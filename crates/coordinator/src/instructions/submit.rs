@@ -455,10 +455,10 @@ pub(super) fn after_commit(ctx: &Intake, matched: bool) {
 /// `known` is what the caller already read under the key ([`super::group`] reads a
 /// whole group's keys in one statement); `None`: look it up here.
 ///
-/// `defer`, when given, takes the instruction and a matched settlement without
-/// leftovers to close instead of writing them here: the caller writes them before
-/// committing ([`Deferred::flush`]). A used key then fails that flush instead of
-/// answering [`Step::LostRace`].
+/// `defer`, when given, takes the instruction, the claim of a two-party first side and a
+/// matched settlement without leftovers to close instead of writing them here: the
+/// caller writes them before committing ([`Deferred::flush`]). A used key then fails
+/// that flush instead of answering [`Step::LostRace`].
 pub(super) async fn run(
     conn: &mut AnyConnection,
     ctx: &Intake,
