@@ -124,18 +124,23 @@ async fn store_outcomes(
 /// nothing: the clearances together ([`screening::store_clearances`]), the others one by
 /// one.
 async fn store_all(lc: &Lifecycle, decided: &[(SettlementRow, Result<Outcome>)]) -> Result<()> {
-    let mut tx = lc.db.pool().begin().await?;
+    // The clearances' columns are serialised before the writer is taken.
     let mut clearances = Vec::with_capacity(decided.len());
+    let mut others = Vec::new();
     for (s, o) in decided {
         if let Ok(o) = o {
-            match Clearance::of(s, o) {
+            match Clearance::of(s, o)? {
                 Some(c) => clearances.push(c),
-                None => screening::write_outcome(&mut tx, lc, s, o).await?,
+                None => others.push((s, o)),
             }
         }
     }
+    let mut tx = lc.db.pool().begin().await?;
+    for (s, o) in others {
+        screening::write_outcome(&mut tx, lc, s, o).await?;
+    }
     // The clearances, most of a batch, in a few statements for all.
-    screening::store_clearances(&mut tx, lc, &clearances).await?;
+    screening::store_clearances(&mut tx, lc, clearances).await?;
     let ids: Vec<&str> = decided.iter().map(|(s, _)| s.id.as_str()).collect();
     queue::release(&mut tx, &ids).await?;
     tx.commit().await?;

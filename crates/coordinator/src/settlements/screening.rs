@@ -189,13 +189,16 @@ pub(crate) async fn write_outcome(
     outcome: &Outcome,
 ) -> Result<()> {
     match outcome {
-        Outcome::Clear { .. } => store_clearances(conn, lc, &Clearance::of(s, outcome).into_iter().collect::<Vec<_>>())
-            .await
-            .inspect_err(|e| {
+        Outcome::Clear { .. } => {
+            let clearance = Clearance::of(s, outcome)?;
+            store_clearances(conn, lc, clearance.into_iter().collect())
+                .await
+                .inspect_err(|e| {
                 if matches!(e, Error::TermsConflict { .. }) {
                     tracing::error!(settlement_id = s.id, error = %e, "refused to attest a second term set; settlement not attested");
                 }
-            }),
+            })
+        }
         Outcome::Hold(record) => hold(conn, s, record).await,
         Outcome::RollBack { record, cause } => roll_back(conn, s, record, cause).await,
     }
@@ -328,38 +331,52 @@ async fn refusals(lc: &Lifecycle, s: &SettlementRow, built: &BuiltTerms) -> Resu
     Ok(Some(format!("transfer eligibility refused: {cause}")))
 }
 
-/// A clearance about to be stored: the settlement and its outcome's parts.
+/// A clearance about to be stored: the settlement, its terms and every column that
+/// needs no signature, serialised before the storing transaction begins (only the
+/// reservation and the signatures happen inside it).
 pub(crate) struct Clearance<'a> {
     /// The settlement as read.
-    pub(crate) s: &'a SettlementRow,
-    /// Its compliance record.
-    pub(crate) record: &'a ComplianceRecord,
-    /// Its decision evidence.
-    pub(crate) evidence: &'a DecisionEvidence,
+    s: &'a SettlementRow,
     /// Its built terms.
-    pub(crate) built: &'a BuiltTerms,
+    built: &'a BuiltTerms,
     /// The transition's cause.
-    pub(crate) cause: &'a str,
+    cause: &'a str,
+    /// The on-chain settlement id the terms are reserved under.
+    onchain_id: String,
+    /// [`terms::terms_hash`] of the terms.
+    terms_hash: String,
+    /// The compliance record, decision reference, evidence, terms and deposit secrets.
+    compliance: String,
+    decision_ref: String,
+    evidence: String,
+    terms: String,
+    deposit_secrets: String,
 }
 
 impl<'a> Clearance<'a> {
     /// The clearance of a `Clear` outcome (`None` for the others).
-    pub(crate) fn of(s: &'a SettlementRow, outcome: &'a Outcome) -> Option<Clearance<'a>> {
-        match outcome {
-            Outcome::Clear {
-                record,
-                evidence,
-                built,
-                cause,
-            } => Some(Clearance {
-                s,
-                record,
-                evidence,
-                built,
-                cause,
-            }),
-            Outcome::Hold(_) | Outcome::RollBack { .. } => None,
-        }
+    pub(crate) fn of(s: &'a SettlementRow, outcome: &'a Outcome) -> Result<Option<Clearance<'a>>> {
+        let Outcome::Clear {
+            record,
+            evidence,
+            built,
+            cause,
+        } = outcome
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Clearance {
+            s,
+            built,
+            cause,
+            onchain_id: built.terms.settlementId.to_string(),
+            terms_hash: terms::terms_hash(&built.terms).to_string(),
+            compliance: serde_json::to_string(record)?,
+            decision_ref: evidence.decision_ref.as_str().to_string(),
+            evidence: serde_json::to_string(&evidence.document)?,
+            terms: serde_json::to_string(&terms::terms_json(&built.terms))?,
+            deposit_secrets: serde_json::to_string(&built.secrets)?,
+        }))
     }
 }
 
@@ -429,35 +446,29 @@ async fn reserve_attestations(
 pub(crate) async fn store_clearances(
     conn: &mut AnyConnection,
     lc: &Lifecycle,
-    clearances: &[Clearance<'_>],
+    clearances: Vec<Clearance<'_>>,
 ) -> Result<()> {
     let reservations: Vec<(&SettlementRow, String, String)> = clearances
         .iter()
-        .map(|c| {
-            let hash = terms::terms_hash(&c.built.terms).to_string();
-            (c.s, c.built.terms.settlementId.to_string(), hash)
-        })
+        .map(|c| (c.s, c.onchain_id.clone(), c.terms_hash.clone()))
         .collect();
     reserve_attestations(conn, &reservations).await?;
     let now = now_ms();
     let mut members = Vec::with_capacity(clearances.len());
-    for (c, (_, _, terms_hash)) in clearances.iter().zip(reservations) {
+    for c in clearances {
         let chains = terms::chains_of(&c.built.terms, &lc.escrows);
         let atts = terms::attest(&lc.attester, &c.built.terms, &chains, &c.s.id)?;
         // The clearance columns, the state and both webhook events in the transition's
         // statements.
         let also = Also {
             columns: vec![
-                ("compliance", serde_json::to_string(c.record)?),
-                ("decision_ref", c.evidence.decision_ref.as_str().to_string()),
-                ("evidence", serde_json::to_string(&c.evidence.document)?),
-                (
-                    "terms",
-                    serde_json::to_string(&terms::terms_json(&c.built.terms))?,
-                ),
-                ("terms_hash", terms_hash),
+                ("compliance", c.compliance),
+                ("decision_ref", c.decision_ref),
+                ("evidence", c.evidence),
+                ("terms", c.terms),
+                ("terms_hash", c.terms_hash),
                 ("attestations", serde_json::to_string(&atts)?),
-                ("deposit_secrets", serde_json::to_string(&c.built.secrets)?),
+                ("deposit_secrets", c.deposit_secrets),
             ],
             events: vec![(
                 "settlement.compliance.cleared",
