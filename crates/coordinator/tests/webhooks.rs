@@ -11,6 +11,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
+/// The webhook events of a settlement from its match to its clearance.
+const CLEARED_EVENTS: [&str; 4] = [
+    "settlement.state.instructed",
+    "settlement.state.compliance_checking",
+    "settlement.state.compliance_cleared",
+    "settlement.compliance.cleared",
+];
+
 both_backends!(
     webhooks_signed_retried_and_rotated,
     restart_loses_nothing,
@@ -58,12 +66,7 @@ async fn webhooks_signed_retried_and_rotated(backend: Backend) {
 
     let (sid, _) = matched_pair(&env, &a, &b, "w1", |_| {}).await;
     env.wait_state(&a, &sid, "COMPLIANCE_CLEARED").await;
-    let want = [
-        "settlement.state.instructed",
-        "settlement.state.compliance_checking",
-        "settlement.state.compliance_cleared",
-        "settlement.compliance.cleared",
-    ];
+    let want = CLEARED_EVENTS;
     wait_for(
         || {
             want.iter()
@@ -337,12 +340,7 @@ async fn every_endpoint_of_every_party_gets_each_event(backend: Backend) {
     }
     let (sid, _) = matched_pair(&env, &a, &b, "fan", |_| {}).await;
     env.wait_state(&a, &sid, "COMPLIANCE_CLEARED").await;
-    let want = [
-        "settlement.state.instructed",
-        "settlement.state.compliance_checking",
-        "settlement.state.compliance_cleared",
-        "settlement.compliance.cleared",
-    ];
+    let want = CLEARED_EVENTS;
     let events_of = |got: &Received| -> Vec<(String, String)> {
         got.lock()
             .unwrap()

@@ -188,16 +188,9 @@ pub(crate) async fn append_events(
         );
         rows.push((e, seq, prev_hash, event_hash(&record)?));
     }
-    let values: Vec<String> = (0..rows.len())
-        .map(|i| {
-            let b = 8 * i;
-            let p: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
-            format!("({})", p.join(", "))
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO settlement_events (settlement_id, seq, from_state, to_state, cause, at, prev_hash, hash) VALUES {}",
-        values.join(", ")
+        store::value_rows(rows.len(), 8)
     );
     let mut q = sqlx::query(&sql);
     for (e, seq, prev_hash, hash) in rows {
@@ -473,15 +466,9 @@ async fn insert_parties(
             ));
         }
     }
-    let values: Vec<String> = (0..parties.len())
-        .map(|i| {
-            let p: Vec<String> = (1..=5).map(|k| format!("${}", 5 * i + k)).collect();
-            format!("({})", p.join(", "))
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO settlement_parties (settlement_id, position, role, platform_id, instruction_id) VALUES {}",
-        values.join(", ")
+        store::value_rows(parties.len(), 5)
     );
     let mut q = sqlx::query(&sql);
     for (id, position, role, platform, instruction) in parties {

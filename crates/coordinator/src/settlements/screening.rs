@@ -394,20 +394,9 @@ async fn reserve_attestations(
     }
     // Insert, or on a conflict leave the row as it is (a no-op update) and return it, so
     // the stored hash is what we compare either way.
-    let values: Vec<String> = (0..reservations.len())
-        .map(|i| {
-            format!(
-                "(${}, ${}, ${}, ${})",
-                4 * i + 1,
-                4 * i + 2,
-                4 * i + 3,
-                4 * i + 4
-            )
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES {} ON CONFLICT (onchain_id) DO UPDATE SET onchain_id = attested_terms.onchain_id RETURNING onchain_id, terms_hash",
-        values.join(", ")
+        store::value_rows(reservations.len(), 4)
     );
     let now = now_ms();
     let mut q = sqlx::query(&sql);

@@ -445,8 +445,22 @@ pub async fn instruction_body(
 
 /// `$1, $2, ..., $n`: the parameters of an `IN (...)` list.
 pub(crate) fn placeholders(n: usize) -> String {
-    (1..=n)
+    placeholders_after(0, n)
+}
+
+/// `$o+1, ..., $o+n`.
+fn placeholders_after(o: usize, n: usize) -> String {
+    (o + 1..=o + n)
         .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The VALUES list of a multi-row INSERT: `rows` rows of `width` parameters each,
+/// numbered from `$1` row by row (`($1, $2), ($3, $4)` for 2 rows of 2).
+pub(crate) fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|i| format!("({})", placeholders_after(width * i, width)))
         .collect::<Vec<_>>()
         .join(", ")
 }
