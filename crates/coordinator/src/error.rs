@@ -125,6 +125,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A task's thread (or its runtime) could not be started.
+    #[error("cannot start the {task} thread: {source}")]
+    Thread {
+        /// The task.
+        task: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The library's result type.

@@ -210,7 +210,8 @@ impl Coordinator {
         // SQLite has one writer: submissions share its transactions (group commit).
         let intake = Intake {
             group: (self.db.backend() == lockstep_core::Backend::Sqlite)
-                .then(|| crate::instructions::GroupCommit::spawn(intake.clone())),
+                .then(|| crate::instructions::GroupCommit::spawn(intake.clone()))
+                .transpose()?,
             ..intake
         };
         let webhooks = WebhookWorker::new(
@@ -246,7 +247,15 @@ impl Coordinator {
                 rx.clone(),
             )),
             tokio::spawn(webhooks.run(rx.clone())),
-            tokio::spawn(worker::run(lifecycle, rx.clone())),
+            // Like intake's group commit, on a thread of its own: it holds the writer.
+            lockstep_core::spawn_on_own_thread(
+                "lockstep-settlements",
+                worker::run(lifecycle, rx.clone()),
+            )
+            .map_err(|source| Error::Thread {
+                task: "settlement worker",
+                source,
+            })?,
             tokio::spawn(sweep(
                 self.db.clone(),
                 self.config.expiry_sweep_interval_ms,

@@ -77,6 +77,11 @@ async fn open_pool(
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))
+        // A read connection to a SQLite file cannot go stale (there is no server or
+        // network in between), so it is handed out without a `SELECT 1` round trip first;
+        // sqlx still tests each connection when it comes back. Every API request reads
+        // its token through this pool.
+        .test_before_acquire(!(read_only && backend == Backend::Sqlite))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -266,6 +271,9 @@ mod tests {
             .execute(db.reads())
             .await;
         assert!(write.is_err(), "the read pool accepted a write");
+        // Reads are handed out without a ping; the writer keeps sqlx's default.
+        assert!(!db.reads().options().get_test_before_acquire());
+        assert!(db.pool().options().get_test_before_acquire());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -14,7 +14,8 @@
 //! - [`chains`] — the escrow deployment per chain the coordinator signs for;
 //! - [`metrics`] — the `MetricsSource` trait through which the chain side adds to `/metrics`;
 //! - [`db`] — the shared database handle (each owning crate migrates its own tables);
-//! - [`task`] — the periodic-task helper every worker loop runs on;
+//! - [`task`] — the periodic-task helper every worker loop runs on, and the thread of its
+//!   own the writer's loops run on;
 //! - [`backoff`] — the one retry policy type.
 //!
 //! Data flows one way: instruction → settlement → chain → evidence. `crates/cli` wires the
@@ -54,4 +55,4 @@ pub use registrar::{
     Attestation, ClearedSettlement, ClockError, RegistrationError, SettlementRegistrar,
 };
 pub use state::{SettlementState, TRANSITIONS};
-pub use task::{Gate, Next, Periodic};
+pub use task::{Gate, Next, Periodic, spawn_on_own_thread};

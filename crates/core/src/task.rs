@@ -9,7 +9,8 @@ use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::task::JoinHandle;
 
 /// What a step tells the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,7 @@ pub struct Periodic {
     notify: Option<Arc<Notify>>,
     gate: Option<Arc<dyn Gate>>,
     backoff: Backoff,
+    settle: Duration,
 }
 
 impl std::fmt::Debug for Periodic {
@@ -57,6 +59,7 @@ impl Periodic {
             notify: None,
             gate: None,
             backoff: Backoff::new(interval.saturating_mul(2), interval.saturating_mul(32)),
+            settle: Duration::ZERO,
         }
     }
 
@@ -69,6 +72,14 @@ impl Periodic {
     /// Runs the step only while `gate` is open.
     pub fn gate(mut self, gate: Arc<dyn Gate>) -> Periodic {
         self.gate = Some(gate);
+        self
+    }
+
+    /// After a wake-up, waits `settle` longer before the step, so the wake-ups of a burst
+    /// (one per commit under load) cost one step rather than one each. Steps after
+    /// [`Next::Again`] and after the interval run without it.
+    pub fn settle(mut self, settle: Duration) -> Periodic {
+        self.settle = settle;
         self
     }
 
@@ -134,12 +145,61 @@ impl Periodic {
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let woken = tokio::select! {
             _ = tokio::time::sleep(pause) => false,
-            _ = woken => false,
-            _ = shutdown.wait_for(|v| *v) => true,
+            _ = woken => true,
+            _ = shutdown.wait_for(|v| *v) => return true,
+        };
+        let (Some(notify), true) = (&self.notify, woken && !self.settle.is_zero()) else {
+            return false;
+        };
+        // Wake-ups during the settle time are taken here, so none is left to start
+        // another step at once.
+        let until = tokio::time::Instant::now() + self.settle;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return false,
+                _ = notify.notified() => {}
+                _ = shutdown.wait_for(|v| *v) => return true,
+            }
         }
     }
+}
+
+/// Runs `task` on a thread of its own (named `name`) with a single-threaded runtime, and
+/// returns a handle on the caller's runtime that finishes when `task` does.
+///
+/// For the loops that hold SQLite's one write connection (instruction intake's group
+/// commit and the settlement worker): each statement is a round trip to sqlx's connection
+/// thread, and a task that shares the runtime's workers with the HTTP handlers waits
+/// behind them after every round trip, with the writer held. On a thread of its own it
+/// is woken by the operating system at once (bench/api/README.md, "A thread of its own
+/// for the writer's loops").
+///
+/// Fails only when the runtime or the thread cannot be created. A panic in `task` ends
+/// the thread; the handle then finishes too, after logging it.
+pub fn spawn_on_own_thread<F>(name: &'static str, task: F) -> std::io::Result<JoinHandle<()>>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done, finished) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            runtime.block_on(task);
+            let _ = done.send(());
+        })?;
+    Ok(tokio::spawn(async move {
+        if finished.await.is_err() {
+            tracing::error!(
+                task = name,
+                "the task's thread stopped before the task finished (a panic)"
+            );
+        }
+    }))
 }
 
 #[cfg(test)]
@@ -215,6 +275,41 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn wake_ups_within_the_settle_time_cost_one_step() {
+        let (_tx, rx) = watch::channel(false);
+        let notify = Arc::new(Notify::new());
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let _task = tokio::spawn(
+            Periodic::new("t", Duration::from_secs(60))
+                .notify(notify.clone())
+                .settle(Duration::from_millis(10))
+                .run(rx, move || {
+                    let c = c.clone();
+                    async move {
+                        c.fetch_add(1, Ordering::SeqCst);
+                        Ok::<_, String>(Next::Idle)
+                    }
+                }),
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "the first step runs at once"
+        );
+        for _ in 0..5 {
+            notify.notify_one();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "still settling");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "one step for the burst");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "no wake-up was left over");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn failures_back_off_exponentially() {
         let (_tx, rx) = watch::channel(false);
         let calls = Arc::new(AtomicU32::new(0));
@@ -231,5 +326,47 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+}
+
+#[cfg(test)]
+mod own_thread_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::spawn_on_own_thread;
+    use tokio::sync::oneshot;
+
+    #[tokio::test]
+    async fn the_task_runs_on_its_named_thread_and_the_handle_waits_for_it() {
+        let (tx, rx) = oneshot::channel();
+        let (go, wait) = oneshot::channel::<()>();
+        let handle = spawn_on_own_thread("lockstep-test-own", async move {
+            wait.await.unwrap();
+            // Timers work on the thread's runtime.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            tx.send(std::thread::current().name().map(String::from))
+                .unwrap();
+        })
+        .unwrap();
+        assert!(!handle.is_finished(), "finished before its task ran");
+        go.send(()).unwrap();
+        handle.await.unwrap();
+        assert_eq!(rx.await.unwrap().as_deref(), Some("lockstep-test-own"));
+        assert_ne!(
+            std::thread::current().name(),
+            Some("lockstep-test-own"),
+            "ran on the caller's thread"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_still_finishes_its_handle() {
+        let handle = spawn_on_own_thread("lockstep-test-panic", async {
+            panic!("boom");
+        })
+        .unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), handle)
+            .await
+            .expect("the handle never finished")
+            .unwrap();
     }
 }

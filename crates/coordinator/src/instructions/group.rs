@@ -27,6 +27,9 @@ use tokio::sync::{mpsc, oneshot};
 /// few enough that the worker's transactions wait only briefly for the writer.
 pub const MAX_GROUP: usize = 16;
 
+/// The group task's thread.
+const THREAD: &str = "lockstep-intake";
+
 /// Submissions waiting for the group task; beyond this, submitters wait to queue.
 const QUEUE: usize = 1024;
 
@@ -44,12 +47,19 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the group task over `ctx` (whose own `group` must be `None`). The task ends
-    /// when every handle is dropped.
-    pub fn spawn(ctx: Intake) -> GroupCommit {
+    /// Starts the group task over `ctx` (whose own `group` must be `None`) on a thread of
+    /// its own ([`lockstep_core::spawn_on_own_thread`]: it holds the writer, and there it
+    /// does not wait behind the HTTP handlers after each statement). The task ends when
+    /// every handle is dropped.
+    pub fn spawn(ctx: Intake) -> Result<GroupCommit> {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(group_task(ctx, rx));
-        GroupCommit { jobs }
+        lockstep_core::spawn_on_own_thread(THREAD, group_task(ctx, rx)).map_err(|source| {
+            Error::Thread {
+                task: THREAD,
+                source,
+            }
+        })?;
+        Ok(GroupCommit { jobs })
     }
 
     /// Queues a prepared submission and waits for its answer, given after its commit.

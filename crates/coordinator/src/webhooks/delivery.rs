@@ -331,9 +331,16 @@ impl WebhookWorker {
     /// Runs until `shutdown` turns true; the attempts in flight finish first.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        // On SQLite it is woken after every intake commit that matched (hundreds a second
+        // under load), most of which queue no delivery: a burst costs one look.
+        let settle = match self.db.backend() {
+            Backend::Sqlite => SETTLE,
+            Backend::Postgres => Duration::ZERO,
+        };
         let me = Arc::new(self);
         Periodic::new("webhook-worker", poll)
             .notify(me.wake.clone())
+            .settle(settle)
             .backoff(Backoff::new(poll, poll))
             .run(shutdown, || {
                 let me = me.clone();
@@ -520,6 +527,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// How long the worker lets wake-ups gather on SQLite before it looks for due
+/// deliveries ([`Periodic::settle`]); a delivery is later by at most as much.
+pub const SETTLE: Duration = Duration::from_millis(10);
 
 /// Whether any delivery is due (`$1` status, `$2` now): the claim's own predicate.
 const ANY_DUE: &str = "SELECT id FROM webhook_deliveries WHERE status = $1 AND next_attempt_at <= $2 AND locked_until <= $2 LIMIT 1";
