@@ -1,8 +1,9 @@
 //! The settlement worker's rounds, each over a claimed batch (see [`super::queue`]), so
 //! the pipeline costs a few transactions per batch rather than several per settlement:
 //!
-//! 1. one transaction claims up to [`BATCH`] settlements waiting for screening, moves
-//!    the `INSTRUCTED` ones to `COMPLIANCE_CHECKING` and reads every instruction body;
+//! 1. one transaction claims up to [`BATCH`] settlements waiting for screening and moves
+//!    the `INSTRUCTED` ones to `COMPLIANCE_CHECKING`; their instruction bodies (which
+//!    never change) are then read through the read pool;
 //! 2. screening, decision evidence, terms and the eligibility check run outside any
 //!    transaction;
 //! 3. one transaction stores every outcome, each in its own savepoint, so a settlement
@@ -74,8 +75,11 @@ pub async fn screening_round(lc: &Lifecycle) -> Result<usize> {
             log_failure(&s.id, &e);
         }
     }
-    let mut bodies = store::bodies_of(&mut tx, &started).await?;
     tx.commit().await?;
+    // Instruction bodies never change once written, and these were committed before
+    // their settlement could be claimed: they are read through the read pool, off the
+    // writer.
+    let mut bodies = store::bodies_of(&mut *lc.db.reads().acquire().await?, &started).await?;
     for _ in 0..moved {
         lc.hook.transitioned(SettlementState::ComplianceChecking);
     }
