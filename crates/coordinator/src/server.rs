@@ -247,21 +247,36 @@ impl Coordinator {
                 rx.clone(),
             )),
             tokio::spawn(webhooks.run(rx.clone())),
-            // Like intake's group commit, on a thread of its own: it holds the writer.
-            lockstep_core::spawn_on_own_thread(
-                "lockstep-settlements",
-                worker::run(lifecycle, rx.clone()),
-            )
-            .map_err(|source| Error::Thread {
-                task: "settlement worker",
-                source,
-            })?,
+            self.spawn_settlement_worker(lifecycle, rx.clone())?,
             tokio::spawn(sweep(
                 self.db.clone(),
                 self.config.expiry_sweep_interval_ms,
                 rx.clone(),
             )),
         ])
+    }
+
+    /// The settlement worker. On SQLite it runs, like intake's group commit, on a thread
+    /// of its own (it holds the one writer, [`lockstep_core::spawn_on_own_thread`]); on
+    /// PostgreSQL on the runtime's workers, where its parallel rounds (each with its own
+    /// connection) compute their outcomes side by side.
+    fn spawn_settlement_worker(
+        &self,
+        lifecycle: Arc<Lifecycle>,
+        rx: watch::Receiver<bool>,
+    ) -> Result<JoinHandle<()>> {
+        let run = worker::run(lifecycle, rx);
+        match self.db.backend() {
+            lockstep_core::Backend::Sqlite => {
+                lockstep_core::spawn_on_own_thread("lockstep-settlements", run).map_err(|source| {
+                    Error::Thread {
+                        task: "settlement worker",
+                        source,
+                    }
+                })
+            }
+            lockstep_core::Backend::Postgres => Ok(tokio::spawn(run)),
+        }
     }
 }
 
