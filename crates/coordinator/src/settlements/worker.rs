@@ -49,7 +49,8 @@ pub const GATHER: Duration = Duration::from_millis(10);
 
 /// Screening rounds run side by side: one on SQLite (one connection, one writer), four on
 /// PostgreSQL (their claims are disjoint; one round at a time cannot keep up with the
-/// API's concurrent requests there).
+/// API's concurrent requests there). `bench/api/report.py` (`ROUNDS`) bounds the backlog
+/// it accepts as "keeping pace" by these counts.
 fn parallel_rounds(db: &Db) -> usize {
     match db.backend() {
         Backend::Sqlite => 1,
