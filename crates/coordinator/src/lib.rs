@@ -48,7 +48,8 @@
 //!   opening, the close registered once after maturity (worker round) or by an operator,
 //!   the repo status on the opening.
 //! - [`compliance`]: screening providers; [`auth`], [`admin`]: tokens and platforms;
-//!   [`templates`], [`validate`], [`metrics`], [`config`], [`mod@migrate`].
+//!   [`templates`], [`validate`], [`metrics`], [`config`], [`mod@migrate`]; `sql`: the
+//!   numbered parameter lists every multi-row statement builds (a leaf, private).
 //!
 //! # Tables
 //! The coordinator owns `platforms`, `api_tokens`, `instructions`, `settlements` (with
@@ -84,6 +85,7 @@ pub mod repo;
 mod serve;
 pub mod server;
 pub mod settlements;
+mod sql;
 pub mod templates;
 pub mod terms;
 pub mod trade;

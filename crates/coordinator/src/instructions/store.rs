@@ -93,15 +93,9 @@ pub(super) struct NewRow {
 /// Inserts `rows` with one statement (`created_at` = `updated_at` = `now`). A used
 /// idempotency key fails it with the unique violation of `instructions_idempotency`.
 async fn insert_rows(conn: &mut AnyConnection, rows: &[NewRow]) -> sqlx::Result<()> {
-    let values: Vec<String> = (0..rows.len())
-        .map(|i| {
-            let p: Vec<String> = (1..=15).map(|k| format!("${}", 15 * i + k)).collect();
-            format!("({}, {})", p.join(", "), p[14])
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES {}",
-        values.join(", ")
+        crate::sql::value_rows(rows.len(), 16)
     );
     let mut q = sqlx::query(&sql);
     for r in rows {
@@ -120,6 +114,7 @@ async fn insert_rows(conn: &mut AnyConnection, rows: &[NewRow]) -> sqlx::Result<
             .bind(r.match_failure.as_deref())
             .bind(r.timeout_at)
             .bind(r.expires_at)
+            .bind(r.now)
             .bind(r.now);
     }
     q.execute(&mut *conn).await?;

@@ -190,7 +190,7 @@ pub(crate) async fn append_events(
     }
     let sql = format!(
         "INSERT INTO settlement_events (settlement_id, seq, from_state, to_state, cause, at, prev_hash, hash) VALUES {}",
-        store::value_rows(rows.len(), 8)
+        crate::sql::value_rows(rows.len(), 8)
     );
     let mut q = sqlx::query(&sql);
     for (e, seq, prev_hash, hash) in rows {
@@ -468,7 +468,7 @@ async fn insert_parties(
     }
     let sql = format!(
         "INSERT INTO settlement_parties (settlement_id, position, role, platform_id, instruction_id) VALUES {}",
-        store::value_rows(parties.len(), 5)
+        crate::sql::value_rows(parties.len(), 5)
     );
     let mut q = sqlx::query(&sql);
     for (id, position, role, platform, instruction) in parties {

@@ -4,8 +4,9 @@
 //! lets each take rows the others have not locked). The queries read the partial
 //! indexes of migration 0008, whose predicates they repeat word for word.
 
-use super::store::{COLUMNS, SettlementRow, placeholders};
+use super::store::{COLUMNS, SettlementRow};
 use crate::Result;
+use crate::sql::placeholders;
 use lockstep_core::{Backend, Db, now_ms};
 use sqlx::AnyConnection;
 use std::time::Duration;

@@ -387,7 +387,7 @@ impl<'a> Clearance<'a> {
 /// transaction and is then compared with its row.
 async fn reserve_attestations(
     conn: &mut sqlx::AnyConnection,
-    reservations: &[(&SettlementRow, String, String)],
+    reservations: &[Clearance<'_>],
 ) -> Result<()> {
     if reservations.is_empty() {
         return Ok(());
@@ -396,12 +396,16 @@ async fn reserve_attestations(
     // the stored hash is what we compare either way.
     let sql = format!(
         "INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES {} ON CONFLICT (onchain_id) DO UPDATE SET onchain_id = attested_terms.onchain_id RETURNING onchain_id, terms_hash",
-        store::value_rows(reservations.len(), 4)
+        crate::sql::value_rows(reservations.len(), 4)
     );
     let now = now_ms();
     let mut q = sqlx::query(&sql);
-    for (s, onchain_id, terms_hash) in reservations {
-        q = q.bind(onchain_id).bind(terms_hash).bind(&s.id).bind(now);
+    for c in reservations {
+        q = q
+            .bind(&c.onchain_id)
+            .bind(&c.terms_hash)
+            .bind(&c.s.id)
+            .bind(now);
     }
     let mut attested = std::collections::HashMap::new();
     for row in q.fetch_all(&mut *conn).await? {
@@ -411,15 +415,15 @@ async fn reserve_attestations(
             sqlx::Row::try_get::<String, _>(&row, "terms_hash")?,
         );
     }
-    for (s, onchain_id, terms_hash) in reservations {
-        match attested.get(onchain_id) {
-            Some(a) if a == terms_hash => {}
+    for c in reservations {
+        match attested.get(&c.onchain_id) {
+            Some(a) if *a == c.terms_hash => {}
             a => {
                 return Err(Error::TermsConflict {
-                    settlement_id: s.id.clone(),
-                    onchain_id: onchain_id.clone(),
+                    settlement_id: c.s.id.clone(),
+                    onchain_id: c.onchain_id.clone(),
                     attested: a.cloned().unwrap_or_default(),
-                    refused: terms_hash.clone(),
+                    refused: c.terms_hash.clone(),
                 });
             }
         }
@@ -437,11 +441,7 @@ pub(crate) async fn store_clearances(
     lc: &Lifecycle,
     clearances: Vec<Clearance<'_>>,
 ) -> Result<()> {
-    let reservations: Vec<(&SettlementRow, String, String)> = clearances
-        .iter()
-        .map(|c| (c.s, c.onchain_id.clone(), c.terms_hash.clone()))
-        .collect();
-    reserve_attestations(conn, &reservations).await?;
+    reserve_attestations(conn, &clearances).await?;
     let now = now_ms();
     let mut members = Vec::with_capacity(clearances.len());
     for c in clearances {

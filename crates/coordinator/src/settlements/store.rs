@@ -443,28 +443,6 @@ pub async fn instruction_body(
     r.decode()
 }
 
-/// `$1, $2, ..., $n`: the parameters of an `IN (...)` list.
-pub(crate) fn placeholders(n: usize) -> String {
-    placeholders_after(0, n)
-}
-
-/// `$o+1, ..., $o+n`.
-fn placeholders_after(o: usize, n: usize) -> String {
-    (o + 1..=o + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The VALUES list of a multi-row INSERT: `rows` rows of `width` parameters each,
-/// numbered from `$1` row by row (`($1, $2), ($3, $4)` for 2 rows of 2).
-pub(crate) fn value_rows(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|i| format!("({})", placeholders_after(width * i, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Both instruction bodies (seller, buyer) of each settlement, by settlement id, read in
 /// one query; a settlement whose instructions are missing is left out.
 pub async fn bodies_of(
@@ -485,7 +463,7 @@ pub async fn bodies_of(
         .collect();
     let sql = format!(
         "SELECT id, body, created_at FROM instructions WHERE id IN ({})",
-        placeholders(ids.len())
+        crate::sql::placeholders(ids.len())
     );
     let mut q = sqlx::query_as::<_, BodyRow>(&sql);
     for id in &ids {

@@ -42,22 +42,9 @@ pub async fn enqueue_rows(
         return Ok(Vec::new());
     }
     let now = now_ms();
-    let values: Vec<String> = (0..rows.len())
-        .map(|i| {
-            let b = 2 + 5 * i;
-            format!(
-                "(${}, ${}, ${}, ${}, $1, ${})",
-                b,
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4
-            )
-        })
-        .collect();
     let sql = format!(
-        "INSERT INTO webhook_events (id, platform_id, event_type, payload, created_at, settlement_id) VALUES {} RETURNING id, platform_id, (SELECT string_agg(e.id, ',') FROM webhook_endpoints e WHERE e.platform_id = webhook_events.platform_id AND e.enabled = 1) AS endpoints",
-        values.join(", ")
+        "INSERT INTO webhook_events (id, platform_id, event_type, payload, settlement_id, created_at) VALUES {} RETURNING id, platform_id, (SELECT string_agg(e.id, ',') FROM webhook_endpoints e WHERE e.platform_id = webhook_events.platform_id AND e.enabled = 1) AS endpoints",
+        crate::sql::value_rows_after(1, rows.len(), 5, ", $1")
     );
     let mut q = sqlx::query(&sql).bind(now);
     for (id, platform, event, data) in &rows {
@@ -107,20 +94,9 @@ async fn insert_deliveries(
     if deliveries.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..deliveries.len())
-        .map(|i| {
-            let b = 3 + 4 * i;
-            format!(
-                "(${b}, ${}, ${}, ${}, $1, 0, $2, 0, $2, $2)",
-                b + 1,
-                b + 2,
-                b + 3
-            )
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, platform_id, status, attempts, next_attempt_at, locked_until, created_at, updated_at) VALUES {}",
-        values.join(", ")
+        crate::sql::value_rows_after(2, deliveries.len(), 4, ", $1, 0, $2, 0, $2, $2")
     );
     let mut q = sqlx::query(&sql)
         .bind(DeliveryStatus::Pending.as_str())
