@@ -1,6 +1,164 @@
 //! Parameter lists for statements whose row count varies (`IN (...)` lists and multi-row
 //! INSERTs), numbered `$n` as both backends take them. Every multi-row write builds its
 //! VALUES list here.
+//!
+//! And [`Statement`]s run as one request ([`run_all`]): on SQLite, whose every request is
+//! a hand-off to sqlx's connection thread and back, several statements of a transaction
+//! go as one multi-statement query (docs/coordinator.md, "Several statements per
+//! hand-off"); on PostgreSQL they run one by one.
+
+use futures_util::TryStreamExt;
+use lockstep_core::Backend;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::error::BoxDynError;
+use sqlx::{Any, AnyConnection, Arguments, Either, Encode, Executor, Type};
+
+/// Adds one bound value to a statement's arguments when it runs.
+type Binder<'q> = Box<dyn FnOnce(&mut AnyArguments<'q>) -> Result<(), BoxDynError> + Send + 'q>;
+
+/// One statement and its values, to run alone or with others ([`run_all`]). Its
+/// parameters are numbered from `$1` and its text holds no `$` other than in them (no
+/// string literals with one): [`run_all`] renumbers them when it joins statements.
+pub(crate) struct Statement<'q> {
+    sql: String,
+    binders: Vec<Binder<'q>>,
+}
+
+impl<'q> Statement<'q> {
+    /// A statement with no values bound yet.
+    pub(crate) fn new(sql: String) -> Self {
+        Statement {
+            sql,
+            binders: Vec::new(),
+        }
+    }
+
+    /// Binds the next parameter, as [`sqlx::query::Query::bind`] does.
+    pub(crate) fn bind<T>(mut self, value: T) -> Self
+    where
+        T: 'q + Send + Encode<'q, Any> + Type<Any>,
+    {
+        self.binders.push(Box::new(move |args| args.add(value)));
+        self
+    }
+
+    /// Runs the statement alone on `conn` and returns what it returned.
+    pub(crate) async fn execute(self, conn: &mut AnyConnection) -> sqlx::Result<Done> {
+        let mut args = AnyArguments::default();
+        for bind in self.binders {
+            bind(&mut args).map_err(sqlx::Error::Encode)?;
+        }
+        let mut answered = fetch_done(conn, sqlx::query_with(&self.sql, args)).await?;
+        Ok(answered.pop().unwrap_or_default())
+    }
+}
+
+/// What one statement of a [`run_all`] returned.
+#[derive(Default)]
+pub(crate) struct Done {
+    /// Its rows (`RETURNING` or `SELECT`), in the order the database gave them.
+    pub(crate) rows: Vec<AnyRow>,
+    /// The rows it inserted, updated or deleted.
+    pub(crate) rows_affected: u64,
+}
+
+/// Runs `statements` in order on `conn` (inside the caller's transaction) and returns
+/// what each returned, in order. On SQLite they go as one multi-statement query, one
+/// hand-off to the connection thread for all, their parameters renumbered into one list
+/// (sqlx binds `$n` in every statement of a query from the same list); on PostgreSQL,
+/// which prepares one statement at a time, one by one. The first failing statement fails
+/// the call and the ones after it do not run.
+pub(crate) async fn run_all(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    statements: Vec<Statement<'_>>,
+) -> sqlx::Result<Vec<Done>> {
+    if backend == Backend::Postgres || statements.len() < 2 {
+        return run_each(conn, statements).await;
+    }
+    let n = statements.len();
+    let (sql, args) = joined(statements)?;
+    let done = fetch_done(conn, sqlx::query_with(&sql, args)).await?;
+    if done.len() != n {
+        return Err(sqlx::Error::Protocol(format!(
+            "{n} statements sent as one query, {} answered",
+            done.len()
+        )));
+    }
+    Ok(done)
+}
+
+/// Runs `statements` one by one on `conn`, on either backend (where the caller does not
+/// know which, or needs each answer before the next).
+pub(crate) async fn run_each(
+    conn: &mut AnyConnection,
+    statements: Vec<Statement<'_>>,
+) -> sqlx::Result<Vec<Done>> {
+    let mut done = Vec::with_capacity(statements.len());
+    for st in statements {
+        done.push(st.execute(conn).await?);
+    }
+    Ok(done)
+}
+
+/// The statements as one query text (`;`-separated, parameters renumbered after the ones
+/// before) and one argument list.
+fn joined<'q>(statements: Vec<Statement<'q>>) -> sqlx::Result<(String, AnyArguments<'q>)> {
+    let mut sql = String::new();
+    let mut args = AnyArguments::default();
+    for st in statements {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sql.push_str(&shift_parameters(&st.sql, args.len()));
+        for bind in st.binders {
+            bind(&mut args).map_err(sqlx::Error::Encode)?;
+        }
+    }
+    Ok((sql, args))
+}
+
+/// Runs `query` and splits what comes back at each statement's end.
+async fn fetch_done<'q>(
+    conn: &mut AnyConnection,
+    query: sqlx::query::Query<'q, Any, AnyArguments<'q>>,
+) -> sqlx::Result<Vec<Done>> {
+    let mut done = Vec::new();
+    let mut rows = Vec::new();
+    let mut stream = conn.fetch_many(query);
+    while let Some(item) = stream.try_next().await? {
+        match item {
+            Either::Left(result) => done.push(Done {
+                rows: std::mem::take(&mut rows),
+                rows_affected: result.rows_affected(),
+            }),
+            Either::Right(row) => rows.push(row),
+        }
+    }
+    Ok(done)
+}
+
+/// `sql` with every parameter `$n` renumbered `$n+offset`.
+fn shift_parameters(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push('$');
+        match after[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&after[..digits]),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// `$1, $2, ..., $n`: the parameters of an `IN (...)` list.
 pub(crate) fn placeholders(n: usize) -> String {
@@ -32,8 +190,126 @@ pub(crate) fn value_rows_after(first: usize, rows: usize, width: usize, tail: &s
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use lockstep_core::Db;
+    use sqlx::Row;
+
+    #[test]
+    fn joined_statements_number_their_parameters_after_the_ones_before() {
+        assert_eq!(
+            shift_parameters("UPDATE t SET v = $1 WHERE k IN ($2, $12)", 3),
+            "UPDATE t SET v = $4 WHERE k IN ($5, $15)"
+        );
+        assert_eq!(
+            shift_parameters("SELECT $ || $x, $2", 1),
+            "SELECT $ || $x, $3"
+        );
+        assert_eq!(shift_parameters("SELECT $1", 0), "SELECT $1");
+    }
+
+    /// The script the two tests below run: rows inserted, an update returning its row, an
+    /// update that finds nothing, a read of everything.
+    fn script() -> Vec<Statement<'static>> {
+        vec![
+            Statement::new(format!("INSERT INTO t (k, v) VALUES {}", value_rows(2, 2)))
+                .bind("a")
+                .bind(1_i64)
+                .bind("b")
+                .bind(2_i64),
+            Statement::new("UPDATE t SET v = v + $1 WHERE k = $2 RETURNING k, v".into())
+                .bind(10_i64)
+                .bind("b"),
+            Statement::new("UPDATE t SET v = $1 WHERE k = $2".into())
+                .bind(5_i64)
+                .bind("none"),
+            Statement::new("SELECT k, v FROM t WHERE v >= $1 ORDER BY k".into()).bind(1_i64),
+        ]
+    }
+
+    /// A SQLite file with the table `t (k, v)` the scripts write.
+    async fn table() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT NOT NULL)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    fn pairs(rows: &[AnyRow]) -> Vec<(String, i64)> {
+        rows.iter()
+            .map(|r| (r.get::<String, _>("k"), r.get::<i64, _>("v")))
+            .collect()
+    }
+
+    /// Sent as one query on SQLite or one by one, a script binds each statement's own
+    /// values and answers for each statement, in order.
+    #[tokio::test]
+    async fn statements_sent_as_one_answer_as_they_do_one_by_one() {
+        let (_dir, db) = table().await;
+        let mut conn = db.pool().acquire().await.unwrap();
+        for together in [true, false] {
+            sqlx::query("DELETE FROM t")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            let done = if together {
+                run_all(&mut conn, Backend::Sqlite, script()).await
+            } else {
+                run_each(&mut conn, script()).await
+            }
+            .unwrap();
+            assert_eq!(done.len(), 4, "together: {together}");
+            assert_eq!(done[0].rows_affected, 2);
+            assert!(done[0].rows.is_empty());
+            assert_eq!(done[1].rows_affected, 1);
+            assert_eq!(pairs(&done[1].rows), [("b".to_string(), 12)]);
+            assert_eq!(done[2].rows_affected, 0);
+            assert!(done[2].rows.is_empty());
+            assert_eq!(
+                pairs(&done[3].rows),
+                [("a".to_string(), 1), ("b".to_string(), 12)]
+            );
+        }
+    }
+
+    /// A failing statement fails the whole request with its own error (a unique violation
+    /// stays one), and the statements after it do not run.
+    #[tokio::test]
+    async fn a_failing_statement_stops_the_ones_after_it() {
+        let (_dir, db) = table().await;
+        let mut conn = db.pool().acquire().await.unwrap();
+        let insert = |k: &'static str| {
+            Statement::new("INSERT INTO t (k, v) VALUES ($1, $2)".into())
+                .bind(k)
+                .bind(1_i64)
+        };
+        let e = run_all(
+            &mut conn,
+            Backend::Sqlite,
+            vec![insert("a"), insert("a"), insert("c")],
+        )
+        .await
+        .err()
+        .unwrap();
+        let sqlx::Error::Database(e) = e else {
+            panic!("not a database error: {e}")
+        };
+        assert!(e.is_unique_violation(), "{e}");
+        let keys: Vec<String> = sqlx::query("SELECT k FROM t ORDER BY k")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("k"))
+            .collect();
+        assert_eq!(keys, ["a"]);
+    }
 
     #[test]
     fn lists_are_numbered_row_by_row_after_the_shared_parameters() {

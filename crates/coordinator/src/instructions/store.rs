@@ -4,10 +4,11 @@
 use super::matching::MatchFailure;
 use super::pairing::Matched;
 use crate::settlements::SettlementRow;
-use crate::settlements::machine::{create_all, creation_cause};
+use crate::settlements::machine::{creation, creation_cause};
+use crate::sql::Statement;
 use crate::trade::{InstructionBody, LegInput, Party, Role};
 use crate::{Error, Result, rfc3339};
-use lockstep_core::{Db, InstructionStatus, now_ms};
+use lockstep_core::{Backend, Db, InstructionStatus, now_ms};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 use utoipa::ToSchema;
@@ -93,11 +94,17 @@ pub(super) struct NewRow {
 /// Inserts `rows` with one statement (`created_at` = `updated_at` = `now`). A used
 /// idempotency key fails it with the unique violation of `instructions_idempotency`.
 async fn insert_rows(conn: &mut AnyConnection, rows: &[NewRow]) -> sqlx::Result<()> {
+    insert_statement(rows).execute(conn).await?;
+    Ok(())
+}
+
+/// The INSERT of [`insert_rows`].
+fn insert_statement(rows: &[NewRow]) -> Statement<'_> {
     let sql = format!(
         "INSERT INTO instructions (id, platform_id, idempotency_key, request_hash, response_body, template_slug, role, trade_reference, status, body, settlement_id, match_failure, timeout_at, expires_at, created_at, updated_at) VALUES {}",
         crate::sql::value_rows(rows.len(), 16)
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = Statement::new(sql);
     for r in rows {
         q = q
             .bind(&r.id)
@@ -117,8 +124,7 @@ async fn insert_rows(conn: &mut AnyConnection, rows: &[NewRow]) -> sqlx::Result<
             .bind(r.now)
             .bind(r.now);
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    q
 }
 
 /// Inserts one instruction, reserving its idempotency key; `false` if a concurrent
@@ -136,8 +142,10 @@ pub(super) async fn insert_one(conn: &mut AnyConnection, row: NewRow) -> Result<
 /// matched without leftovers to close. Every read a later submission of the group makes
 /// is by its own idempotency key or trade reference, so the group flushes first whenever
 /// one names a deferred reference ([`Deferred::names`]) or repeats a key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Deferred {
+    /// The backend, which decides how the flush is sent.
+    backend: Backend,
     /// Instructions to insert.
     pub(super) instructions: Vec<NewRow>,
     /// First sides to mark matched: `(id, trade reference, settlement, time)`.
@@ -147,6 +155,16 @@ pub(super) struct Deferred {
 }
 
 impl Deferred {
+    /// Nothing deferred yet, on `backend`.
+    pub(super) fn new(backend: Backend) -> Deferred {
+        Deferred {
+            backend,
+            instructions: Vec::new(),
+            claims: Vec::new(),
+            settlements: Vec::new(),
+        }
+    }
+
     /// Whether anything deferred is under trade reference `tr`.
     pub(super) fn names(&self, tr: &str) -> bool {
         self.instructions.iter().any(|r| r.trade_reference == tr)
@@ -163,55 +181,73 @@ impl Deferred {
         }
     }
 
-    /// Marks every deferred claim matched with one update, which must find each still
-    /// pending.
-    async fn write_claims(&mut self, conn: &mut AnyConnection) -> Result<()> {
-        let claims = std::mem::take(&mut self.claims);
-        let Some((_, first_tr, _, _)) = claims.first() else {
-            return Ok(());
-        };
-        let n = claims.len();
-        let arms = |k: usize| -> String {
-            (0..n)
-                .map(|i| format!(" WHEN ${} THEN ${}", 3 + 3 * i, 3 + 3 * i + k))
-                .collect()
-        };
-        let ids: Vec<String> = (0..n).map(|i| format!("${}", 3 + 3 * i)).collect();
-        let sql = format!(
-            "UPDATE instructions SET status = $1, settlement_id = CASE id{} END, updated_at = CASE id{} END WHERE status = $2 AND id IN ({})",
-            arms(1),
-            arms(2),
-            ids.join(", ")
-        );
-        let mut q = sqlx::query(&sql)
-            .bind(InstructionStatus::Matched.as_str())
-            .bind(InstructionStatus::PendingMatch.as_str());
-        for (id, _, sid, now) in &claims {
-            q = q.bind(id).bind(sid).bind(*now);
-        }
-        let claimed = q.execute(&mut *conn).await?.rows_affected();
-        if usize::try_from(claimed).ok() != Some(n) {
-            return Err(Error::ConcurrentMatch {
-                trade_reference: first_tr.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Writes everything deferred: one INSERT for the instructions (a used key fails it,
-    /// and the group is run again one by one), one UPDATE for the claims, then the
-    /// settlements ([`create_all`]), each with its matching cause.
+    /// Writes everything deferred, on SQLite in one request ([`crate::sql::run_all`]):
+    /// one INSERT for the instructions (a used key fails it, and the group is run again
+    /// one by one), one UPDATE for the claims, which must find each first side still
+    /// pending, then the settlements ([`creation`]), each with its matching cause.
     pub(super) async fn flush(&mut self, conn: &mut AnyConnection) -> Result<()> {
         let instructions = std::mem::take(&mut self.instructions);
-        if !instructions.is_empty() {
-            insert_rows(conn, &instructions).await?;
-        }
-        self.write_claims(conn).await?;
+        let claims = std::mem::take(&mut self.claims);
         let settlements = std::mem::take(&mut self.settlements);
         let batch: Vec<(&SettlementRow, String)> =
             settlements.iter().map(|s| (s, creation_cause(s))).collect();
-        create_all(conn, &batch).await
+        let mut script = Vec::new();
+        if !instructions.is_empty() {
+            script.push(insert_statement(&instructions));
+        }
+        let claimed_at = claims_statement(&claims).map(|st| {
+            script.push(st);
+            script.len() - 1
+        });
+        let created = creation(conn, &batch).await?;
+        let mut events = None;
+        if let Some(c) = created {
+            script.extend(c.statements);
+            events = c.events;
+        }
+        let mut done = crate::sql::run_all(conn, self.backend, script).await?;
+        if let (Some(i), Some((_, first_tr, _, _))) = (claimed_at, claims.first()) {
+            let claimed = done.get(i).map_or(0, |d| d.rows_affected);
+            if usize::try_from(claimed).ok() != Some(claims.len()) {
+                return Err(Error::ConcurrentMatch {
+                    trade_reference: first_tr.clone(),
+                });
+            }
+        }
+        if let Some(events) = events {
+            let returned = done.pop().map(|d| d.rows).unwrap_or_default();
+            events.deliver(conn, returned).await?;
+        }
+        Ok(())
     }
+}
+
+/// The UPDATE that marks every claimed first side `(id, trade reference, settlement,
+/// time)` matched, where it is still pending (`None` for no claims).
+fn claims_statement(claims: &[(String, String, String, i64)]) -> Option<Statement<'_>> {
+    if claims.is_empty() {
+        return None;
+    }
+    let n = claims.len();
+    let arms = |k: usize| -> String {
+        (0..n)
+            .map(|i| format!(" WHEN ${} THEN ${}", 3 + 3 * i, 3 + 3 * i + k))
+            .collect()
+    };
+    let ids: Vec<String> = (0..n).map(|i| format!("${}", 3 + 3 * i)).collect();
+    let sql = format!(
+        "UPDATE instructions SET status = $1, settlement_id = CASE id{} END, updated_at = CASE id{} END WHERE status = $2 AND id IN ({})",
+        arms(1),
+        arms(2),
+        ids.join(", ")
+    );
+    let mut q = Statement::new(sql)
+        .bind(InstructionStatus::Matched.as_str())
+        .bind(InstructionStatus::PendingMatch.as_str());
+    for (id, _, sid, now) in claims {
+        q = q.bind(id).bind(sid).bind(*now);
+    }
+    Some(q)
 }
 
 /// The columns of [`InstructionRow`].

@@ -51,6 +51,7 @@ pub async fn screening_round(lc: &Lifecycle) -> Result<usize> {
         .collect();
     let moved_ids = many::transition_all(
         &mut tx,
+        lc.db.backend(),
         &new,
         SettlementState::ComplianceChecking,
         "screening started",

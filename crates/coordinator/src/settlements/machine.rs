@@ -5,6 +5,7 @@
 
 use super::store::{self, EventView, SettlementRow};
 use crate::metrics::Metrics;
+use crate::sql::Statement;
 use crate::webhooks::outbox;
 use crate::{Error, Result, rfc3339};
 use lockstep_core::{Db, SettlementState, now_ms, onchain_settlement_id};
@@ -168,13 +169,25 @@ pub(crate) async fn append_events(
     conn: &mut AnyConnection,
     events: &[NextEvent<'_>],
 ) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
+    if let Some(statement) = trail_statement(events)? {
+        statement.execute(conn).await?;
     }
-    let mut rows = Vec::with_capacity(events.len());
+    Ok(())
+}
+
+/// The INSERT of [`append_events`] (`None` for no events).
+pub(crate) fn trail_statement<'a>(events: &[NextEvent<'a>]) -> Result<Option<Statement<'a>>> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "INSERT INTO settlement_events (settlement_id, seq, from_state, to_state, cause, at, prev_hash, hash) VALUES {}",
+        crate::sql::value_rows(events.len(), 8)
+    );
+    let mut q = Statement::new(sql);
     for e in events {
         let (seq, prev_hash) = match &e.head {
-            Some((seq, hash)) => (seq + 1, Some(hash.as_str())),
+            Some((seq, hash)) => (seq + 1, Some(hash.clone())),
             None => (1, None),
         };
         let record = event_record(
@@ -184,16 +197,8 @@ pub(crate) async fn append_events(
             e.to,
             e.cause,
             &rfc3339(e.at),
-            prev_hash,
+            prev_hash.as_deref(),
         );
-        rows.push((e, seq, prev_hash, event_hash(&record)?));
-    }
-    let sql = format!(
-        "INSERT INTO settlement_events (settlement_id, seq, from_state, to_state, cause, at, prev_hash, hash) VALUES {}",
-        crate::sql::value_rows(rows.len(), 8)
-    );
-    let mut q = sqlx::query(&sql);
-    for (e, seq, prev_hash, hash) in rows {
         q = q
             .bind(e.settlement_id)
             .bind(seq)
@@ -202,10 +207,9 @@ pub(crate) async fn append_events(
             .bind(e.cause)
             .bind(e.at)
             .bind(prev_hash)
-            .bind(hash);
+            .bind(event_hash(&record)?);
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    Ok(Some(q))
 }
 
 /// The webhook `data` of a settlement event.
@@ -357,10 +361,7 @@ fn new_settlement_values(o: usize) -> String {
 }
 
 /// Binds the 16 values of a new settlement row (see [`new_settlement_values`]).
-fn bind_new_settlement<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    s: &'q SettlementRow,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bind_new_settlement<'q>(q: Statement<'q>, s: &'q SettlementRow) -> Statement<'q> {
     q.bind(&s.id)
         .bind(&s.trade_reference)
         .bind(&s.template_slug)
@@ -390,17 +391,46 @@ pub async fn create_with_cause(
 }
 
 /// Creates every settlement of `batch` in `INSTRUCTED`, each with its first event (the
-/// given cause) and a webhook event per party, inside the caller's transaction: one
-/// INSERT each for the settlements, their parties (positions 0 and 1 are the seller and
-/// buyer columns), their events and their webhook events, plus the `party_count` of a
-/// settlement with more than two parties. The caller runs [`AfterCommit::transitioned`]
-/// for each after committing.
+/// given cause) and a webhook event per party, inside the caller's transaction
+/// ([`creation`], its statements run one by one). The caller runs
+/// [`AfterCommit::transitioned`] for each after committing.
 pub async fn create_all(
     conn: &mut AnyConnection,
     batch: &[(&SettlementRow, String)],
 ) -> Result<()> {
-    if batch.is_empty() {
+    let Some(c) = creation(conn, batch).await? else {
         return Ok(());
+    };
+    let mut done = crate::sql::run_each(conn, c.statements).await?;
+    if let Some(events) = c.events {
+        events
+            .deliver(conn, done.pop().unwrap_or_default().rows)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The writes that create a batch of settlements: its statements, to run in order (the
+/// last one's rows go to [`outbox::Events::deliver`]), and the webhook events whose
+/// deliveries are then written.
+pub(crate) struct Creation<'a> {
+    /// One INSERT each for the settlements, their parties (positions 0 and 1 are the
+    /// seller and buyer columns), their events and their webhook events, plus the
+    /// `party_count` of a settlement with more than two parties.
+    pub(crate) statements: Vec<Statement<'a>>,
+    /// The webhook events the last statement writes (`None`: no party to notify, and no
+    /// such statement).
+    pub(crate) events: Option<outbox::Events<'static>>,
+}
+
+/// The [`Creation`] of `batch` (`None` when it is empty), each settlement's first event
+/// with the given cause.
+pub(crate) async fn creation<'a>(
+    conn: &mut AnyConnection,
+    batch: &'a [(&'a SettlementRow, String)],
+) -> Result<Option<Creation<'a>>> {
+    if batch.is_empty() {
+        return Ok(None);
     }
     let values: Vec<String> = (0..batch.len())
         .map(|i| new_settlement_values(16 * i))
@@ -409,12 +439,12 @@ pub async fn create_all(
         "INSERT INTO settlements ({NEW_SETTLEMENT_COLUMNS}) VALUES {}",
         values.join(", ")
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = Statement::new(sql);
     for (s, _) in batch {
         q = bind_new_settlement(q, s);
     }
-    q.execute(&mut *conn).await?;
-    insert_parties(conn, batch).await?;
+    let mut statements = vec![q];
+    statements.extend(parties_statements(batch));
     let events: Vec<NextEvent<'_>> = batch
         .iter()
         .map(|(s, cause)| NextEvent {
@@ -426,7 +456,7 @@ pub async fn create_all(
             at: s.created_at,
         })
         .collect();
-    append_events(conn, &events).await?;
+    statements.extend(trail_statement(&events)?);
     let event_name = SettlementState::Instructed.event_name();
     let event = event_name.as_str();
     let mut rows = Vec::with_capacity(2 * batch.len());
@@ -438,16 +468,19 @@ pub async fn create_all(
         .iter()
         .flat_map(|(ps, d)| ps.iter().map(move |p| (p.as_str(), event, d)))
         .collect();
-    outbox::enqueue_rows(conn, &rows, None).await?;
-    Ok(())
+    let events = match outbox::events_statement(&rows, None)? {
+        Some((webhooks, events)) => {
+            statements.push(webhooks);
+            Some(events)
+        }
+        None => None,
+    };
+    Ok(Some(Creation { statements, events }))
 }
 
-/// Writes every party of new settlements to `settlement_parties` in one INSERT, and the
-/// `party_count` of those with more than two.
-async fn insert_parties(
-    conn: &mut AnyConnection,
-    batch: &[(&SettlementRow, String)],
-) -> Result<()> {
+/// The INSERT of every party of new settlements to `settlement_parties`, and the UPDATE
+/// of the `party_count` of each with more than two.
+fn parties_statements<'a>(batch: &'a [(&'a SettlementRow, String)]) -> Vec<Statement<'a>> {
     let mut parties = Vec::new();
     for (s, _) in batch {
         let first = [
@@ -470,7 +503,7 @@ async fn insert_parties(
         "INSERT INTO settlement_parties (settlement_id, position, role, platform_id, instruction_id) VALUES {}",
         crate::sql::value_rows(parties.len(), 5)
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = Statement::new(sql);
     for (id, position, role, platform, instruction) in parties {
         q = q
             .bind(id)
@@ -479,15 +512,15 @@ async fn insert_parties(
             .bind(platform)
             .bind(instruction);
     }
-    q.execute(&mut *conn).await?;
+    let mut statements = vec![q];
     for (s, _) in batch.iter().filter(|(s, _)| !s.more_parties.is_empty()) {
-        sqlx::query("UPDATE settlements SET party_count = $1 WHERE id = $2")
-            .bind(i64::try_from(2 + s.more_parties.len()).unwrap_or(i64::MAX))
-            .bind(&s.id)
-            .execute(&mut *conn)
-            .await?;
+        statements.push(
+            Statement::new("UPDATE settlements SET party_count = $1 WHERE id = $2".into())
+                .bind(i64::try_from(2 + s.more_parties.len()).unwrap_or(i64::MAX))
+                .bind(&s.id),
+        );
     }
-    Ok(())
+    statements
 }
 
 /// Applies one transition in its own transaction, then runs the post-commit hook: the

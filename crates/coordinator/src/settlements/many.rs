@@ -6,12 +6,13 @@
 //! state's); only the round trips are shared.
 
 use super::machine::{
-    Also, NextEvent, TRAIL_HEAD_RETURNING, TrailHead, append_events, event_data, trail_head,
+    Also, NextEvent, TRAIL_HEAD_RETURNING, TrailHead, event_data, trail_head, trail_statement,
 };
 use super::store::{self, SettlementRow};
+use crate::sql::{Statement, run_all};
 use crate::webhooks::outbox;
 use crate::{Error, Result};
-use lockstep_core::{SettlementState, now_ms};
+use lockstep_core::{Backend, SettlementState, now_ms};
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ pub struct Member<'a> {
 /// nothing written for it.
 pub async fn transition_all(
     conn: &mut AnyConnection,
+    backend: Backend,
     batch: &[&SettlementRow],
     to: SettlementState,
     cause: &str,
@@ -48,7 +50,7 @@ pub async fn transition_all(
             also: Also::default(),
         })
         .collect();
-    transition_all_with(conn, &members, to).await
+    transition_all_with(conn, backend, &members, to).await
 }
 
 /// [`transition_all`] where each member has its own cause, further columns (set by the
@@ -56,6 +58,7 @@ pub async fn transition_all(
 /// its state event).
 pub async fn transition_all_with(
     conn: &mut AnyConnection,
+    backend: Backend,
     batch: &[Member<'_>],
     to: SettlementState,
 ) -> Result<Vec<String>> {
@@ -90,7 +93,6 @@ pub async fn transition_all_with(
             at: now,
         })
         .collect();
-    append_events(conn, &events).await?;
     let event_name = to.event_name();
     let state_data: Vec<Value> = moved
         .iter()
@@ -109,7 +111,17 @@ pub async fn transition_all_with(
             rows.extend(ps.iter().map(|p| (p.as_str(), e, d)));
         }
     }
-    outbox::enqueue_rows(conn, &rows, None).await?;
+    // The trail events and the webhook events: on SQLite one request.
+    let mut script: Vec<Statement<'_>> = trail_statement(&events)?.into_iter().collect();
+    let webhooks = outbox::events_statement(&rows, None)?.map(|(st, events)| {
+        script.push(st);
+        events
+    });
+    let mut done = run_all(conn, backend, script).await?;
+    if let Some(webhooks) = webhooks {
+        let returned = done.pop().map(|d| d.rows).unwrap_or_default();
+        webhooks.deliver(conn, returned).await?;
+    }
     for m in &moved {
         crate::repo::status::close_moved(conn, m.s, to).await?;
     }

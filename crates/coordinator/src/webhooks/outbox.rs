@@ -3,6 +3,7 @@
 
 use super::delivery::DeliveryStatus;
 use super::endpoints;
+use crate::sql::Statement;
 use crate::{Result, rfc3339};
 use lockstep_core::{Db, new_id, now_ms};
 use serde_json::Value;
@@ -25,29 +26,47 @@ pub async fn enqueue(
 /// Writes one event per `(platform, event type, data)` row, and a delivery per enabled
 /// endpoint of its platform (or only to `only_endpoint`), inside the caller's
 /// transaction. Returns the event ids in the order of `rows`.
-///
-/// One round trip for the events: a multi-row INSERT whose RETURNING reads each row's
-/// platform's enabled endpoints (a correlated subquery; `string_agg` is SQLite 3.44+ and
-/// PostgreSQL). Then one INSERT for all their deliveries.
 pub async fn enqueue_rows(
     conn: &mut AnyConnection,
     rows: &[(&str, &str, &Value)],
     only_endpoint: Option<&str>,
 ) -> Result<Vec<String>> {
-    let rows: Vec<(String, &str, &str, &Value)> = rows
-        .iter()
-        .map(|(p, e, d)| (new_id("msg"), *p, *e, *d))
-        .collect();
-    if rows.is_empty() {
+    let Some((statement, events)) = events_statement(rows, only_endpoint)? else {
         return Ok(Vec::new());
+    };
+    let done = statement.execute(conn).await?;
+    events.deliver(conn, done.rows).await
+}
+
+/// Events written by an [`events_statement`], whose deliveries are still to write.
+#[derive(Debug)]
+pub(crate) struct Events<'a> {
+    /// The event ids, in the order of the rows.
+    ids: Vec<String>,
+    only_endpoint: Option<&'a str>,
+    now: i64,
+}
+
+/// The statement that writes one event per `(platform, event type, data)` row (`None`
+/// for no rows), and what [`Events::deliver`] then needs: one multi-row INSERT whose
+/// RETURNING reads each row's platform's enabled endpoints (a correlated subquery;
+/// `string_agg` is SQLite 3.44+ and PostgreSQL).
+pub(crate) fn events_statement<'q, 'a>(
+    rows: &[(&str, &str, &Value)],
+    only_endpoint: Option<&'a str>,
+) -> Result<Option<(Statement<'q>, Events<'a>)>> {
+    if rows.is_empty() {
+        return Ok(None);
     }
     let now = now_ms();
     let sql = format!(
         "INSERT INTO webhook_events (id, platform_id, event_type, payload, settlement_id, created_at) VALUES {} RETURNING id, platform_id, (SELECT string_agg(e.id, ',') FROM webhook_endpoints e WHERE e.platform_id = webhook_events.platform_id AND e.enabled = 1) AS endpoints",
         crate::sql::value_rows_after(1, rows.len(), 5, ", $1")
     );
-    let mut q = sqlx::query(&sql).bind(now);
-    for (id, platform, event, data) in &rows {
+    let mut q = Statement::new(sql).bind(now);
+    let mut ids = Vec::with_capacity(rows.len());
+    for (platform, event, data) in rows {
+        let id = new_id("msg");
         let payload = serde_json::json!({"id": id, "event": event, "data": data});
         q = q
             .bind(id.clone())
@@ -55,33 +74,50 @@ pub async fn enqueue_rows(
             .bind(event.to_string())
             .bind(serde_json::to_string(&payload)?)
             .bind(data["settlement_id"].as_str().map(str::to_owned));
+        ids.push(id);
     }
-    let mut returned = q.fetch_all(&mut *conn).await?;
-    // RETURNING follows no order: deliveries are written in the events' order.
-    let order = |r: &AnyRow| {
-        let id: String = r.try_get("id").unwrap_or_default();
-        rows.iter().position(|(i, ..)| *i == id)
+    let events = Events {
+        ids,
+        only_endpoint,
+        now,
     };
-    returned.sort_by_key(order);
-    let mut deliveries = Vec::new();
-    for r in returned {
-        let id: String = r.try_get("id")?;
-        let platform: String = r.try_get("platform_id")?;
-        let endpoints: Option<String> = r.try_get("endpoints")?;
-        for ep_id in endpoints.as_deref().unwrap_or("").split(',') {
-            if ep_id.is_empty() || only_endpoint.is_some_and(|o| o != ep_id) {
-                continue;
+    Ok(Some((q, events)))
+}
+
+impl Events<'_> {
+    /// Writes the deliveries of the events from `returned`, the rows their statement
+    /// returned, with one INSERT for all. Returns the event ids in the order of the rows.
+    pub(crate) async fn deliver(
+        self,
+        conn: &mut AnyConnection,
+        mut returned: Vec<AnyRow>,
+    ) -> Result<Vec<String>> {
+        // RETURNING follows no order: deliveries are written in the events' order.
+        let order = |r: &AnyRow| {
+            let id: String = r.try_get("id").unwrap_or_default();
+            self.ids.iter().position(|i| *i == id)
+        };
+        returned.sort_by_key(order);
+        let mut deliveries = Vec::new();
+        for r in returned {
+            let id: String = r.try_get("id")?;
+            let platform: String = r.try_get("platform_id")?;
+            let endpoints: Option<String> = r.try_get("endpoints")?;
+            for ep_id in endpoints.as_deref().unwrap_or("").split(',') {
+                if ep_id.is_empty() || self.only_endpoint.is_some_and(|o| o != ep_id) {
+                    continue;
+                }
+                deliveries.push((
+                    new_id("dlv"),
+                    id.clone(),
+                    ep_id.to_string(),
+                    platform.clone(),
+                ));
             }
-            deliveries.push((
-                new_id("dlv"),
-                id.clone(),
-                ep_id.to_string(),
-                platform.clone(),
-            ));
         }
+        insert_deliveries(conn, &deliveries, self.now).await?;
+        Ok(self.ids)
     }
-    insert_deliveries(conn, &deliveries, now).await?;
-    Ok(rows.into_iter().map(|(id, ..)| id).collect())
 }
 
 /// Writes pending deliveries `(id, event, endpoint, platform)`, due at `now`, with one
