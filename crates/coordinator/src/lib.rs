@@ -49,7 +49,8 @@
 //!   the repo status on the opening.
 //! - [`compliance`]: screening providers; [`auth`], [`admin`]: tokens and platforms;
 //!   [`templates`], [`validate`], [`metrics`], [`config`], [`mod@migrate`]; `sql`: the
-//!   numbered parameter lists every multi-row statement builds (a leaf, private).
+//!   numbered parameter lists every multi-row statement builds, and statements sent
+//!   together (one request on SQLite; a leaf, private).
 //!
 //! # Tables
 //! The coordinator owns `platforms`, `api_tokens`, `instructions`, `settlements` (with
