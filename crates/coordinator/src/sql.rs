@@ -8,10 +8,9 @@
 //! hand-off"); on PostgreSQL they run one by one.
 
 use futures_util::TryStreamExt;
-use lockstep_core::Backend;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::error::BoxDynError;
-use sqlx::{Any, AnyConnection, Arguments, Either, Encode, Executor, Type};
+use sqlx::{Any, AnyConnection, Arguments, Database, Either, Encode, Executor, Sqlite, Type};
 
 /// Adds one bound value to a statement's arguments when it runs.
 type Binder<'q> = Box<dyn FnOnce(&mut AnyArguments<'q>) -> Result<(), BoxDynError> + Send + 'q>;
@@ -45,11 +44,17 @@ impl<'q> Statement<'q> {
     /// Runs the statement alone on `conn` and returns what it returned.
     pub(crate) async fn execute(self, conn: &mut AnyConnection) -> sqlx::Result<Done> {
         let mut args = AnyArguments::default();
-        for bind in self.binders {
-            bind(&mut args).map_err(sqlx::Error::Encode)?;
-        }
-        let mut answered = fetch_done(conn, sqlx::query_with(&self.sql, args)).await?;
+        let sql = self.bind_into(&mut args)?;
+        let mut answered = fetch_done(conn, sqlx::query_with(&sql, args)).await?;
         Ok(answered.pop().unwrap_or_default())
+    }
+
+    /// Appends the statement's values to `args` and returns its text.
+    fn bind_into(self, args: &mut AnyArguments<'q>) -> sqlx::Result<String> {
+        for bind in self.binders {
+            bind(args).map_err(sqlx::Error::Encode)?;
+        }
+        Ok(self.sql)
     }
 }
 
@@ -70,10 +75,9 @@ pub(crate) struct Done {
 /// the call and the ones after it do not run.
 pub(crate) async fn run_all(
     conn: &mut AnyConnection,
-    backend: Backend,
     statements: Vec<Statement<'_>>,
 ) -> sqlx::Result<Vec<Done>> {
-    if backend == Backend::Postgres || statements.len() < 2 {
+    if conn.backend_name() != <Sqlite as Database>::NAME || statements.len() < 2 {
         return run_each(conn, statements).await;
     }
     let n = statements.len();
@@ -88,9 +92,8 @@ pub(crate) async fn run_all(
     Ok(done)
 }
 
-/// Runs `statements` one by one on `conn`, on either backend (where the caller does not
-/// know which, or needs each answer before the next).
-pub(crate) async fn run_each(
+/// Runs `statements` one by one on `conn`.
+async fn run_each(
     conn: &mut AnyConnection,
     statements: Vec<Statement<'_>>,
 ) -> sqlx::Result<Vec<Done>> {
@@ -110,10 +113,8 @@ fn joined<'q>(statements: Vec<Statement<'q>>) -> sqlx::Result<(String, AnyArgume
         if !sql.is_empty() {
             sql.push_str(";\n");
         }
-        sql.push_str(&shift_parameters(&st.sql, args.len()));
-        for bind in st.binders {
-            bind(&mut args).map_err(sqlx::Error::Encode)?;
-        }
+        let offset = args.len();
+        sql.push_str(&shift_parameters(&st.bind_into(&mut args)?, offset));
     }
     Ok((sql, args))
 }
@@ -259,7 +260,7 @@ mod tests {
                 .await
                 .unwrap();
             let done = if together {
-                run_all(&mut conn, Backend::Sqlite, script()).await
+                run_all(&mut conn, script()).await
             } else {
                 run_each(&mut conn, script()).await
             }
@@ -289,14 +290,10 @@ mod tests {
                 .bind(k)
                 .bind(1_i64)
         };
-        let e = run_all(
-            &mut conn,
-            Backend::Sqlite,
-            vec![insert("a"), insert("a"), insert("c")],
-        )
-        .await
-        .err()
-        .unwrap();
+        let e = run_all(&mut conn, vec![insert("a"), insert("a"), insert("c")])
+            .await
+            .err()
+            .unwrap();
         let sqlx::Error::Database(e) = e else {
             panic!("not a database error: {e}")
         };

@@ -140,7 +140,7 @@ async fn together(
     let mut answers = Vec::with_capacity(group.len());
     // The group's writes, put off to one flush before the commit; flushed earlier when a
     // submission's reads must see them (its reference is deferred, or its key repeats).
-    let mut deferred = Deferred::new(ctx.db.backend());
+    let mut deferred = Deferred::default();
     for job in group {
         let p = &job.prepared;
         let known = known.get(&(p.platform.as_str(), p.key.as_str()));

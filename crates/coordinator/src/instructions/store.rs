@@ -7,8 +7,9 @@ use crate::settlements::SettlementRow;
 use crate::settlements::machine::{creation, creation_cause};
 use crate::sql::Statement;
 use crate::trade::{InstructionBody, LegInput, Party, Role};
+use crate::webhooks::outbox;
 use crate::{Error, Result, rfc3339};
-use lockstep_core::{Backend, Db, InstructionStatus, now_ms};
+use lockstep_core::{Db, InstructionStatus, now_ms};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 use utoipa::ToSchema;
@@ -142,10 +143,8 @@ pub(super) async fn insert_one(conn: &mut AnyConnection, row: NewRow) -> Result<
 /// matched without leftovers to close. Every read a later submission of the group makes
 /// is by its own idempotency key or trade reference, so the group flushes first whenever
 /// one names a deferred reference ([`Deferred::names`]) or repeats a key.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Deferred {
-    /// The backend, which decides how the flush is sent.
-    backend: Backend,
     /// Instructions to insert.
     pub(super) instructions: Vec<NewRow>,
     /// First sides to mark matched: `(id, trade reference, settlement, time)`.
@@ -155,16 +154,6 @@ pub(super) struct Deferred {
 }
 
 impl Deferred {
-    /// Nothing deferred yet, on `backend`.
-    pub(super) fn new(backend: Backend) -> Deferred {
-        Deferred {
-            backend,
-            instructions: Vec::new(),
-            claims: Vec::new(),
-            settlements: Vec::new(),
-        }
-    }
-
     /// Whether anything deferred is under trade reference `tr`.
     pub(super) fn names(&self, tr: &str) -> bool {
         self.instructions.iter().any(|r| r.trade_reference == tr)
@@ -181,7 +170,7 @@ impl Deferred {
         }
     }
 
-    /// Writes everything deferred, on SQLite in one request ([`crate::sql::run_all`]):
+    /// Writes everything deferred, on SQLite in one request ([`outbox::run_with_events`]):
     /// one INSERT for the instructions (a used key fails it, and the group is run again
     /// one by one), one UPDATE for the claims, which must find each first side still
     /// pending, then the settlements ([`creation`]), each with its matching cause.
@@ -199,13 +188,12 @@ impl Deferred {
             script.push(st);
             script.len() - 1
         });
-        let created = creation(conn, &batch).await?;
         let mut events = None;
-        if let Some(c) = created {
+        if let Some(c) = creation(conn, &batch).await? {
             script.extend(c.statements);
             events = c.events;
         }
-        let mut done = crate::sql::run_all(conn, self.backend, script).await?;
+        let done = outbox::run_with_events(conn, script, events).await?;
         if let (Some(i), Some((_, first_tr, _, _))) = (claimed_at, claims.first()) {
             let claimed = done.get(i).map_or(0, |d| d.rows_affected);
             if usize::try_from(claimed).ok() != Some(claims.len()) {
@@ -213,10 +201,6 @@ impl Deferred {
                     trade_reference: first_tr.clone(),
                 });
             }
-        }
-        if let Some(events) = events {
-            let returned = done.pop().map(|d| d.rows).unwrap_or_default();
-            events.deliver(conn, returned).await?;
         }
         Ok(())
     }

@@ -51,7 +51,6 @@ pub async fn screening_round(lc: &Lifecycle) -> Result<usize> {
         .collect();
     let moved_ids = many::transition_all(
         &mut tx,
-        lc.db.backend(),
         &new,
         SettlementState::ComplianceChecking,
         "screening started",

@@ -392,20 +392,14 @@ pub async fn create_with_cause(
 
 /// Creates every settlement of `batch` in `INSTRUCTED`, each with its first event (the
 /// given cause) and a webhook event per party, inside the caller's transaction
-/// ([`creation`], its statements run one by one). The caller runs
-/// [`AfterCommit::transitioned`] for each after committing.
+/// ([`creation`]). The caller runs [`AfterCommit::transitioned`] for each after
+/// committing.
 pub async fn create_all(
     conn: &mut AnyConnection,
     batch: &[(&SettlementRow, String)],
 ) -> Result<()> {
-    let Some(c) = creation(conn, batch).await? else {
-        return Ok(());
-    };
-    let mut done = crate::sql::run_each(conn, c.statements).await?;
-    if let Some(events) = c.events {
-        events
-            .deliver(conn, done.pop().unwrap_or_default().rows)
-            .await?;
+    if let Some(c) = creation(conn, batch).await? {
+        outbox::run_with_events(conn, c.statements, c.events).await?;
     }
     Ok(())
 }

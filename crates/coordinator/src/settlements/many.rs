@@ -9,10 +9,10 @@ use super::machine::{
     Also, NextEvent, TRAIL_HEAD_RETURNING, TrailHead, event_data, trail_head, trail_statement,
 };
 use super::store::{self, SettlementRow};
-use crate::sql::{Statement, run_all};
+use crate::sql::Statement;
 use crate::webhooks::outbox;
 use crate::{Error, Result};
-use lockstep_core::{Backend, SettlementState, now_ms};
+use lockstep_core::{SettlementState, now_ms};
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -37,7 +37,6 @@ pub struct Member<'a> {
 /// nothing written for it.
 pub async fn transition_all(
     conn: &mut AnyConnection,
-    backend: Backend,
     batch: &[&SettlementRow],
     to: SettlementState,
     cause: &str,
@@ -50,7 +49,7 @@ pub async fn transition_all(
             also: Also::default(),
         })
         .collect();
-    transition_all_with(conn, backend, &members, to).await
+    transition_all_with(conn, &members, to).await
 }
 
 /// [`transition_all`] where each member has its own cause, further columns (set by the
@@ -58,7 +57,6 @@ pub async fn transition_all(
 /// its state event).
 pub async fn transition_all_with(
     conn: &mut AnyConnection,
-    backend: Backend,
     batch: &[Member<'_>],
     to: SettlementState,
 ) -> Result<Vec<String>> {
@@ -117,11 +115,7 @@ pub async fn transition_all_with(
         script.push(st);
         events
     });
-    let mut done = run_all(conn, backend, script).await?;
-    if let Some(webhooks) = webhooks {
-        let returned = done.pop().map(|d| d.rows).unwrap_or_default();
-        webhooks.deliver(conn, returned).await?;
-    }
+    outbox::run_with_events(conn, script, webhooks).await?;
     for m in &moved {
         crate::repo::status::close_moved(conn, m.s, to).await?;
     }

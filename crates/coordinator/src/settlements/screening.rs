@@ -475,13 +475,8 @@ pub(crate) async fn store_clearances(
             also,
         });
     }
-    let moved = many::transition_all_with(
-        conn,
-        lc.db.backend(),
-        &members,
-        SettlementState::ComplianceCleared,
-    )
-    .await?;
+    let moved =
+        many::transition_all_with(conn, &members, SettlementState::ComplianceCleared).await?;
     match members.iter().find(|m| !moved.contains(&m.s.id)) {
         Some(m) => Err(Error::ConcurrentTransition {
             settlement_id: m.s.id.clone(),

@@ -3,7 +3,7 @@
 
 use super::delivery::DeliveryStatus;
 use super::endpoints;
-use crate::sql::Statement;
+use crate::sql::{Done, Statement};
 use crate::{Result, rfc3339};
 use lockstep_core::{Db, new_id, now_ms};
 use serde_json::Value;
@@ -36,6 +36,22 @@ pub async fn enqueue_rows(
     };
     let done = statement.execute(conn).await?;
     events.deliver(conn, done.rows).await
+}
+
+/// Runs `script` ([`crate::sql::run_all`]), whose last statement is `events`' own when
+/// there are events, then writes their deliveries. Returns what every statement returned
+/// (the events' statement's rows are consumed).
+pub(crate) async fn run_with_events(
+    conn: &mut AnyConnection,
+    script: Vec<Statement<'_>>,
+    events: Option<Events<'_>>,
+) -> Result<Vec<Done>> {
+    let mut done = crate::sql::run_all(conn, script).await?;
+    if let Some(events) = events {
+        let returned = done.last_mut().map(|d| std::mem::take(&mut d.rows));
+        events.deliver(conn, returned.unwrap_or_default()).await?;
+    }
+    Ok(done)
 }
 
 /// Events written by an [`events_statement`], whose deliveries are still to write.
