@@ -18,6 +18,7 @@ import copy
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -135,6 +136,10 @@ def sign_in(page, token):
     page.fill("#token", token)
     page.click("#sign-in-form button[type=submit]")
     expect(page.locator("#nav")).to_be_visible()
+    # Sign-in lands on the list by setting the URL's fragment; the browser commits that
+    # navigation after the page shows the list, and a test navigation started before it
+    # commits is overtaken by it (the next page.goto would land on the list).
+    expect(page).to_have_url(re.compile(r"/dashboard#/settlements$"))
 
 
 def main():
