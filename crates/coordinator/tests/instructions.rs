@@ -17,6 +17,7 @@ both_backends!(
     bad_json_and_bad_fields,
     rate_limit_answers_429_with_retry_after,
     concurrent_mixed_submissions_each_get_their_own_answer,
+    second_sides_together_after_expiry_find_their_first_sides_expired,
 );
 
 async fn every_matching_rule_fails_on_its_own(backend: Backend) {
@@ -544,5 +545,72 @@ async fn a_timed_out_submission_answers_503_and_commits_later() {
     );
     let (_, list) = env.get(&a, "/v1/instructions").await;
     assert_eq!(list["total"], 1, "{list}");
+    env.stop().await;
+}
+
+/// Second sides arriving together after their first sides' time to live: each expires
+/// its first side by its own clock and is not matched, while a first side still live is
+/// matched. On SQLite the test holds the writer while they queue, so most of them run in
+/// one group, whose transaction reads every named reference with its `BEGIN` (before the
+/// submissions' own clocks are read).
+async fn second_sides_together_after_expiry_find_their_first_sides_expired(backend: Backend) {
+    // The sweeper stays out of it: the second sides themselves find the first sides
+    // expired.
+    let Some(env) = Env::start(backend, |c, _| {
+        c.instruction_ttl_secs = 1;
+        c.expiry_sweep_interval_ms = 3_600_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let mut firsts = Vec::new();
+    for i in 0..4 {
+        let (s, f) = env
+            .post(&a, "/v1/instructions", &seller(&format!("old-{i}"), None))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{f}");
+        firsts.push(f);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    let (s, live) = env
+        .post(&a, "/v1/instructions", &seller("live", None))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{live}");
+    firsts.push(live);
+    let seconds: Vec<Value> = firsts
+        .iter()
+        .enumerate()
+        .map(|(i, f)| buyer(&format!("late-{i}"), f["trade_reference"].as_str()))
+        .collect();
+    let writer = match backend {
+        Backend::Sqlite => Some(env.db().pool().acquire().await.unwrap()),
+        Backend::Postgres => None,
+    };
+    let submitted = futures_join_all(seconds.iter().map(|r| env.post(&b, "/v1/instructions", r)));
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(writer);
+    };
+    let (answers, ()) = tokio::join!(submitted, release);
+    for (i, ((s, v), f)) in answers.iter().zip(&firsts).enumerate() {
+        assert_eq!(*s, StatusCode::CREATED, "{v}");
+        let (_, first) = env
+            .get(
+                &a,
+                &format!("/v1/instructions/{}", f["id"].as_str().unwrap()),
+            )
+            .await;
+        if i < 4 {
+            assert_eq!(v["status"], "pending_match", "{v}");
+            assert_eq!(v["match"]["rule"], "no_pending_counterpart", "{v}");
+            assert_eq!(first["status"], "expired", "{first}");
+        } else {
+            assert_eq!(v["status"], "matched", "{v}");
+            assert_eq!(first["status"], "matched", "{first}");
+        }
+    }
     env.stop().await;
 }

@@ -6,7 +6,11 @@
 //! much as the work of a first side. So submissions are queued to one task, which takes
 //! whatever has queued (up to [`MAX_GROUP`]), runs them one after another in **one**
 //! transaction and answers each after the commit. Under light load a group is a single
-//! submission; under heavy load the connection and the commit are shared.
+//! submission; under heavy load the connection and the commit are shared. The
+//! transaction's `BEGIN IMMEDIATE` travels in one request with the reads the group can
+//! make before any submission runs: what is stored under each of its idempotency keys,
+//! and each trade reference it names (the first submission naming a reference uses that
+//! read; any later one reads again).
 //!
 //! Every submission in a group either wrote its instruction (and settlement) or answered
 //! without writing anything but housekeeping ([`super::submit::Step`]). If any one fails
@@ -16,10 +20,14 @@
 //! meanwhile finds its instruction with a replay of the same idempotency key.
 
 use super::intake::Intake;
+use super::pairing::reference_statement;
 use super::store::Deferred;
-use super::submit::{Prepared, Step, Stored, Submitted, after_commit, alone, begin, run};
+use super::submit::{Prepared, Step, Stored, Submitted, after_commit, alone, run};
+use crate::sql::{Done, ScriptedWrite, Statement};
 use crate::{Error, Result};
-use sqlx::{AnyConnection, Row};
+use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Row};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -96,7 +104,7 @@ async fn group_task(ctx: Intake, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// Runs a group in one transaction; if that fails, each submission alone.
-async fn run_group(ctx: &Intake, conn: &mut AnyConnection, group: Vec<Job>) {
+async fn run_group(ctx: &Intake, conn: &mut PoolConnection<Any>, group: Vec<Job>) {
     if group.len() > 1 {
         match together(ctx, conn, &group).await {
             Ok(Some(answers)) => {
@@ -130,37 +138,88 @@ type Answer = (Submitted, Option<bool>);
 
 /// The answers of a group run in one transaction; `Ok(None)` when a submission lost an
 /// insert race and `Err` when one failed (either way everything is rolled back).
+///
+/// The transaction's `BEGIN IMMEDIATE` goes to SQLite in one request with the group's
+/// reads that need nothing but the requests: every key's stored answer and every named
+/// trade reference ([`ScriptedWrite`]).
 async fn together(
+    ctx: &Intake,
+    conn: &mut PoolConnection<Any>,
+    group: &[Job],
+) -> Result<Option<Vec<Answer>>> {
+    let (mut known, keys) = keys_of(group);
+    let mut references: Vec<&str> = Vec::new();
+    for tr in group.iter().filter_map(|j| j.prepared.trade_reference()) {
+        if !references.contains(&tr) {
+            references.push(tr);
+        }
+    }
+    let mut opening: Vec<Statement<'_>> = keys.into_iter().collect();
+    let key_rows = usize::from(!opening.is_empty());
+    opening.extend(references.iter().map(|tr| reference_statement(tr)));
+    let (mut tx, mut done) = ScriptedWrite::begin(conn, opening).await?;
+    let read = done.split_off(key_rows);
+    let rows = done.pop().map(|d| d.rows).unwrap_or_default();
+    let answered = match stored_under(&mut known, rows) {
+        Ok(()) => in_transaction(ctx, tx.conn(), group, &known, &references, read).await,
+        Err(e) => Err(e),
+    };
+    match answered {
+        Ok(Some(answers)) => {
+            tx.commit(Vec::new()).await?;
+            Ok(Some(answers))
+        }
+        Ok(None) => {
+            tx.rollback().await?;
+            Ok(None)
+        }
+        Err(e) => {
+            if let Err(r) = tx.rollback().await {
+                tracing::error!(error = %r, "rolling back an instruction group failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The group's submissions inside its transaction, given what its opening request read:
+/// `known` under the keys and the [`reference_statement`] row of each of `references`.
+async fn in_transaction(
     ctx: &Intake,
     conn: &mut AnyConnection,
     group: &[Job],
+    known: &HashMap<(&str, &str), Known>,
+    references: &[&str],
+    read: Vec<Done>,
 ) -> Result<Option<Vec<Answer>>> {
-    let mut tx = begin(conn, ctx.db.backend()).await?;
-    let known = stored_under(&mut tx, group).await?;
     let mut answers = Vec::with_capacity(group.len());
     // The group's writes, put off to one flush before the commit; flushed earlier when a
     // submission's reads must see them (its reference is deferred, or its key repeats).
     let mut deferred = Deferred::default();
+    for (tr, mut d) in references.iter().zip(read) {
+        if let Some(row) = d.rows.pop() {
+            deferred.references.0.insert((*tr).to_string(), row);
+        }
+    }
     for job in group {
         let p = &job.prepared;
         let known = known.get(&(p.platform.as_str(), p.key.as_str()));
         let repeated = matches!(known, Some(Known::Repeated));
         if repeated || p.trade_reference().is_some_and(|tr| deferred.names(tr)) {
-            deferred.flush(&mut tx).await?;
+            deferred.flush(conn).await?;
         }
         // A key used twice in the group is looked up in turn (the first may write it).
         let k = match known {
             Some(Known::Once(stored)) => Some(stored.as_ref()),
             Some(Known::Repeated) | None => None,
         };
-        answers.push(match run(&mut tx, ctx, p, k, Some(&mut deferred)).await? {
+        answers.push(match run(conn, ctx, p, k, Some(&mut deferred)).await? {
             Step::Answer(a) => (a, None),
             Step::Written { view, matched } => (Submitted::Created(view), Some(matched)),
             Step::LostRace => return Ok(None),
         });
     }
-    deferred.flush(&mut tx).await?;
-    tx.commit().await?;
+    deferred.flush(conn).await?;
     Ok(Some(answers))
 }
 
@@ -173,12 +232,10 @@ enum Known {
     Repeated,
 }
 
-/// Reads what is stored under every key of the group in one statement (the lookups'
-/// unique index, `instructions_idempotency`, serves each OR branch).
-async fn stored_under<'g>(
-    conn: &mut AnyConnection,
-    group: &'g [Job],
-) -> Result<HashMap<(&'g str, &'g str), Known>> {
+/// Every `(platform, key)` of the group, and the one statement that reads what is stored
+/// under the keys that appear once (`None`: none do; the lookups' unique index,
+/// `instructions_idempotency`, serves each OR branch).
+fn keys_of(group: &[Job]) -> (HashMap<(&str, &str), Known>, Option<Statement<'_>>) {
     let mut known: HashMap<(&str, &str), Known> = HashMap::new();
     for job in group {
         let k = (job.prepared.platform.as_str(), job.prepared.key.as_str());
@@ -193,7 +250,7 @@ async fn stored_under<'g>(
         .map(|(k, _)| *k)
         .collect();
     if once.is_empty() {
-        return Ok(known);
+        return (known, None);
     }
     let each: Vec<String> = (0..once.len())
         .map(|i| {
@@ -208,23 +265,32 @@ async fn stored_under<'g>(
         "SELECT platform_id, idempotency_key, request_hash, response_body FROM instructions WHERE {}",
         each.join(" OR ")
     );
-    let mut q = sqlx::query(&sql);
-    for (platform, key) in &once {
-        q = q.bind(*platform).bind(*key);
+    let mut q = Statement::new(sql);
+    for (platform, key) in once {
+        q = q.bind(platform).bind(key);
     }
-    for r in q.fetch_all(&mut *conn).await? {
+    (known, Some(q))
+}
+
+/// Records in `known` what the [`keys_of`] statement returned.
+fn stored_under(known: &mut HashMap<(&str, &str), Known>, rows: Vec<AnyRow>) -> Result<()> {
+    for r in rows {
         let platform: String = r.try_get("platform_id")?;
         let key: String = r.try_get("idempotency_key")?;
         let stored = Stored {
             request_hash: r.try_get("request_hash")?,
             response_body: r.try_get("response_body")?,
         };
-        let Some(k) = once.iter().find(|(p, k)| *p == platform && *k == key) else {
+        let Some(k) = known
+            .keys()
+            .find(|(p, k)| *p == platform && *k == key)
+            .copied()
+        else {
             continue;
         };
-        if let Some(e) = known.get_mut(k) {
+        if let Some(e @ Known::Once(_)) = known.get_mut(&k) {
             *e = Known::Once(Some(stored));
         }
     }
-    Ok(known)
+    Ok(())
 }

@@ -15,6 +15,7 @@
 
 use super::matching::{MatchFailure, check_match};
 use crate::rfc3339;
+use crate::sql::Statement;
 use crate::templates::Templates;
 use crate::trade::InstructionBody;
 use crate::webhooks::outbox;
@@ -145,20 +146,29 @@ async fn parties_of(
 }
 
 /// What a second side needs to know of its reference, in one statement (`$1` reference,
-/// `$2` now, `$3` the pending status): how many pending instructions under it have
-/// expired and how many are pending, its first side and its settlement. One statement
-/// reads one snapshot, so a first side seen matched comes with its settlement (one
-/// transaction wrote both).
-const REFERENCE: &str = "SELECT (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $3 AND expires_at <= $2) AS stale, (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $3) AS pending, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count FROM (SELECT 1 AS one) q LEFT JOIN instructions f ON f.id = (SELECT id FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1) LEFT JOIN settlements s ON s.trade_reference = $1";
+/// `$2` the pending status): the earliest expiry among its pending instructions (at or
+/// before now: some have expired) and how many are pending, its first side and its
+/// settlement. One statement reads one snapshot, so a first side seen matched comes with
+/// its settlement (one transaction wrote both). It does not depend on the time, so a
+/// group can read it at its start for a submission that runs later
+/// ([`reference_statement`]).
+const REFERENCE: &str = "SELECT (SELECT MIN(expires_at) FROM instructions WHERE trade_reference = $1 AND status = $2) AS next_expiry, (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $2) AS pending, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count FROM (SELECT 1 AS one) q LEFT JOIN instructions f ON f.id = (SELECT id FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1) LEFT JOIN settlements s ON s.trade_reference = $1";
+
+/// The [`REFERENCE`] read of `tr`, to run with others ([`crate::sql::run_all`]); its one
+/// row is what [`find_counterpart`] takes as read.
+pub(super) fn reference_statement(tr: &str) -> Statement<'_> {
+    Statement::new(REFERENCE.into())
+        .bind(tr)
+        .bind(InstructionStatus::PendingMatch.as_str())
+}
 
 /// The [`REFERENCE`] row of `tr`.
-async fn read_reference(conn: &mut AnyConnection, tr: &str, now: i64) -> Result<AnyRow> {
-    Ok(sqlx::query(REFERENCE)
-        .bind(tr)
-        .bind(now)
-        .bind(InstructionStatus::PendingMatch.as_str())
-        .fetch_one(conn)
-        .await?)
+async fn read_reference(conn: &mut AnyConnection, tr: &str) -> Result<AnyRow> {
+    let mut done = reference_statement(tr).execute(conn).await?;
+    done.rows.pop().ok_or_else(|| Error::Corrupt {
+        what: "trade reference read",
+        message: "no row".into(),
+    })
 }
 
 /// A trade reference as a second side finds it.
@@ -172,17 +182,25 @@ struct Reference {
 }
 
 /// The state of `tr` after expiring its pending instructions past their expiry
-/// ([`expire_reference`]); one round trip unless something had expired.
+/// ([`expire_reference`]); one round trip unless something had expired, none when
+/// `read` is its [`REFERENCE`] row read earlier in this transaction with nothing under
+/// `tr` written since.
 async fn reference(
     conn: &mut AnyConnection,
     tr: &str,
     platform: &str,
     now: i64,
+    read: Option<AnyRow>,
 ) -> Result<Reference> {
-    let mut r = read_reference(conn, tr, now).await?;
-    if r.try_get::<i64, _>("stale")? > 0 {
+    let mut r = match read {
+        Some(r) => r,
+        None => read_reference(conn, tr).await?,
+    };
+    if r.try_get::<Option<i64>, _>("next_expiry")?
+        .is_some_and(|at| at <= now)
+    {
         expire_reference(conn, tr, now).await?;
-        r = read_reference(conn, tr, now).await?;
+        r = read_reference(conn, tr).await?;
     }
     let first = match r.try_get::<Option<String>, _>("first_id")? {
         Some(id) => {
@@ -252,6 +270,7 @@ pub(super) async fn find_counterpart(
     platform: &str,
     body: &InstructionBody,
     now: i64,
+    read: Option<AnyRow>,
 ) -> Result<std::result::Result<Matched, AlreadySettled>> {
     let Some(tr) = &body.trade_reference else {
         return Ok(Ok(Matched::first()));
@@ -260,7 +279,7 @@ pub(super) async fn find_counterpart(
         first,
         settled,
         pending,
-    } = reference(conn, tr, platform, now).await?;
+    } = reference(conn, tr, platform, now, read).await?;
     match settled {
         Some(Ok(settled)) => return Ok(Err(settled)),
         Some(Err(())) => return Ok(Ok(Matched::nothing_waiting(tr))),

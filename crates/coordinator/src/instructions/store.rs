@@ -11,7 +11,9 @@ use crate::webhooks::outbox;
 use crate::{Error, Result, rfc3339};
 use lockstep_core::{Db, InstructionStatus, now_ms};
 use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// The match outcome shown with an instruction.
@@ -151,6 +153,19 @@ pub(super) struct Deferred {
     claims: Vec<(String, String, String, i64)>,
     /// Settlements to create (after their instructions).
     pub(super) settlements: Vec<SettlementRow>,
+    /// Trade references read at the group's start ([`super::pairing::reference_statement`]),
+    /// each until a submission naming it takes it ([`Deferred::take_reference`]).
+    pub(super) references: References,
+}
+
+/// Trade reference → its row read at a group's start.
+#[derive(Default)]
+pub(super) struct References(pub(super) HashMap<String, AnyRow>);
+
+impl std::fmt::Debug for References {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 impl Deferred {
@@ -159,6 +174,12 @@ impl Deferred {
         self.instructions.iter().any(|r| r.trade_reference == tr)
             || self.claims.iter().any(|(_, t, _, _)| t == tr)
             || self.settlements.iter().any(|s| s.trade_reference == tr)
+    }
+
+    /// The group's earlier read of `tr`, for the first submission that names it; later
+    /// ones read it again (the first may have written under it).
+    pub(super) fn take_reference(&mut self, tr: &str) -> Option<AnyRow> {
+        self.references.0.remove(tr)
     }
 
     /// Defers the claim of `m`'s first side for settlement `sid`: it was read pending in

@@ -404,10 +404,7 @@ pub async fn submit(ctx: &Intake, platform: &str, req: InstructionRequest) -> Re
 /// taken first, waiting up to `busy_timeout` while another process holds it, instead of
 /// reading under a deferred transaction and failing at the first write (a read
 /// transaction cannot wait to become a writer).
-pub(super) async fn begin(
-    conn: &mut AnyConnection,
-    backend: Backend,
-) -> Result<Transaction<'_, Any>> {
+async fn begin(conn: &mut AnyConnection, backend: Backend) -> Result<Transaction<'_, Any>> {
     Ok(match backend {
         Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
         Backend::Postgres => conn.begin().await?,
@@ -490,9 +487,16 @@ pub(super) async fn run(
     {
         lock_reference(conn, tr).await?;
     }
+    // The group's read of the reference, if it made one: only the first submission that
+    // names the reference may use it (it may write under it).
+    let read = body
+        .trade_reference
+        .as_deref()
+        .zip(defer.as_deref_mut())
+        .and_then(|(tr, d)| d.take_reference(tr));
     let found = match ctx.templates.get(&body.template_slug) {
         Some(t) if t.is_multi_party() => multiparty::join(conn, t, platform, &body, now).await?,
-        _ => find_counterpart(conn, &ctx.templates, platform, &body, now).await?,
+        _ => find_counterpart(conn, &ctx.templates, platform, &body, now, read).await?,
     };
     let mut matched = match found {
         Ok(m) => m,

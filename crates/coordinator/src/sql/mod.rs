@@ -5,7 +5,12 @@
 //! And [`Statement`]s run as one request ([`run_all`]): on SQLite, whose every request is
 //! a hand-off to sqlx's connection thread and back, several statements of a transaction
 //! go as one multi-statement query (docs/coordinator.md, "Several statements per
-//! hand-off"); on PostgreSQL they run one by one.
+//! hand-off"); on PostgreSQL they run one by one. A SQLite write transaction can also
+//! carry its `BEGIN` and `COMMIT` in its first and last requests ([`ScriptedWrite`]).
+
+mod write;
+
+pub(crate) use write::ScriptedWrite;
 
 use futures_util::TryStreamExt;
 use sqlx::any::{AnyArguments, AnyRow};
@@ -192,7 +197,7 @@ pub(crate) fn value_rows_after(first: usize, rows: usize, width: usize, tail: &s
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use lockstep_core::Db;
     use sqlx::Row;
@@ -229,17 +234,28 @@ mod tests {
         ]
     }
 
-    /// A SQLite file with the table `t (k, v)` the scripts write.
-    async fn table() -> (tempfile::TempDir, Db) {
+    /// A SQLite file (with the service's settings) holding one table, made by `create`.
+    pub(super) async fn sqlite_with(create: &str) -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
             .await
             .unwrap();
-        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT NOT NULL)")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        sqlx::query(create).execute(db.pool()).await.unwrap();
         (dir, db)
+    }
+
+    /// Fails unless `result` is a unique violation, as the database reported it.
+    pub(super) fn assert_unique_violation<T>(result: sqlx::Result<T>) {
+        match result {
+            Err(sqlx::Error::Database(e)) => assert!(e.is_unique_violation(), "{e}"),
+            Err(e) => panic!("not a database error: {e}"),
+            Ok(_) => panic!("no error"),
+        }
+    }
+
+    /// A SQLite file with the table `t (k, v)` the scripts write.
+    async fn table() -> (tempfile::TempDir, Db) {
+        sqlite_with("CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT NOT NULL)").await
     }
 
     fn pairs(rows: &[AnyRow]) -> Vec<(String, i64)> {
@@ -290,14 +306,9 @@ mod tests {
                 .bind(k)
                 .bind(1_i64)
         };
-        let e = run_all(&mut conn, vec![insert("a"), insert("a"), insert("c")])
-            .await
-            .err()
-            .unwrap();
-        let sqlx::Error::Database(e) = e else {
-            panic!("not a database error: {e}")
-        };
-        assert!(e.is_unique_violation(), "{e}");
+        assert_unique_violation(
+            run_all(&mut conn, vec![insert("a"), insert("a"), insert("c")]).await,
+        );
         let keys: Vec<String> = sqlx::query("SELECT k FROM t ORDER BY k")
             .fetch_all(&mut *conn)
             .await
