@@ -10,7 +10,8 @@
 //! transaction's `BEGIN IMMEDIATE` travels in one request with the reads the group can
 //! make before any submission runs: what is stored under each of its idempotency keys,
 //! and each trade reference it names (the first submission naming a reference uses that
-//! read; any later one reads again).
+//! read; any later one reads again). Both reads have [`MAX_GROUP`] slots whatever the
+//! group's size, so the request's text never changes and SQLite prepares it once.
 //!
 //! Every submission in a group either wrote its instruction (and settlement) or answered
 //! without writing anything but housekeeping ([`super::submit::Step`]). If any one fails
@@ -20,10 +21,10 @@
 //! meanwhile finds its instruction with a replay of the same idempotency key.
 
 use super::intake::Intake;
-use super::pairing::reference_statement;
+use super::pairing::references_statement;
 use super::store::Deferred;
 use super::submit::{Prepared, Step, Stored, Submitted, after_commit, alone, run};
-use crate::sql::{Done, ScriptedWrite, Statement};
+use crate::sql::{ScriptedWrite, Statement};
 use crate::{Error, Result};
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
@@ -154,14 +155,14 @@ async fn together(
             references.push(tr);
         }
     }
-    let mut opening: Vec<Statement<'_>> = keys.into_iter().collect();
-    let key_rows = usize::from(!opening.is_empty());
-    opening.extend(references.iter().map(|tr| reference_statement(tr)));
-    let (mut tx, mut done) = ScriptedWrite::begin(conn, opening).await?;
-    let read = done.split_off(key_rows);
-    let rows = done.pop().map(|d| d.rows).unwrap_or_default();
+    // One text whatever the group holds (unused slots are NULL): prepared once.
+    let opening = vec![keys, references_statement(&references, MAX_GROUP)];
+    let (mut tx, done) = ScriptedWrite::begin(conn, opening).await?;
+    let mut done = done.into_iter();
+    let rows = done.next().map(|d| d.rows).unwrap_or_default();
+    let read = done.next().map(|d| d.rows).unwrap_or_default();
     let answered = match stored_under(&mut known, rows) {
-        Ok(()) => in_transaction(ctx, tx.conn(), group, &known, &references, read).await,
+        Ok(()) => in_transaction(ctx, tx.conn(), group, &known, read).await,
         Err(e) => Err(e),
     };
     match answered {
@@ -183,23 +184,21 @@ async fn together(
 }
 
 /// The group's submissions inside its transaction, given what its opening request read:
-/// `known` under the keys and the [`reference_statement`] row of each of `references`.
+/// `known` under the keys and the [`references_statement`] row of each named reference.
 async fn in_transaction(
     ctx: &Intake,
     conn: &mut AnyConnection,
     group: &[Job],
     known: &HashMap<(&str, &str), Known>,
-    references: &[&str],
-    read: Vec<Done>,
+    read: Vec<AnyRow>,
 ) -> Result<Option<Vec<Answer>>> {
     let mut answers = Vec::with_capacity(group.len());
     // The group's writes, put off to one flush before the commit; flushed earlier when a
     // submission's reads must see them (its reference is deferred, or its key repeats).
     let mut deferred = Deferred::default();
-    for (tr, mut d) in references.iter().zip(read) {
-        if let Some(row) = d.rows.pop() {
-            deferred.references.0.insert((*tr).to_string(), row);
-        }
+    for row in read {
+        let tr: String = row.try_get("tr")?;
+        deferred.references.0.insert(tr, row);
     }
     for job in group {
         let p = &job.prepared;
@@ -233,9 +232,10 @@ enum Known {
 }
 
 /// Every `(platform, key)` of the group, and the one statement that reads what is stored
-/// under the keys that appear once (`None`: none do; the lookups' unique index,
-/// `instructions_idempotency`, serves each OR branch).
-fn keys_of(group: &[Job]) -> (HashMap<(&str, &str), Known>, Option<Statement<'_>>) {
+/// under the keys that appear once (the lookups' unique index, `instructions_idempotency`,
+/// serves each OR branch). Its text is the same for every group: [`MAX_GROUP`] branches,
+/// those not needed bound to NULL (which matches nothing).
+fn keys_of(group: &[Job]) -> (HashMap<(&str, &str), Known>, Statement<'_>) {
     let mut known: HashMap<(&str, &str), Known> = HashMap::new();
     for job in group {
         let k = (job.prepared.platform.as_str(), job.prepared.key.as_str());
@@ -249,10 +249,7 @@ fn keys_of(group: &[Job]) -> (HashMap<(&str, &str), Known>, Option<Statement<'_>
         .filter(|(_, v)| matches!(v, Known::Once(_)))
         .map(|(k, _)| *k)
         .collect();
-    if once.is_empty() {
-        return (known, None);
-    }
-    let each: Vec<String> = (0..once.len())
+    let each: Vec<String> = (0..MAX_GROUP)
         .map(|i| {
             format!(
                 "(platform_id = ${} AND idempotency_key = ${})",
@@ -266,10 +263,11 @@ fn keys_of(group: &[Job]) -> (HashMap<(&str, &str), Known>, Option<Statement<'_>
         each.join(" OR ")
     );
     let mut q = Statement::new(sql);
-    for (platform, key) in once {
+    for i in 0..MAX_GROUP {
+        let (platform, key) = once.get(i).copied().unzip();
         q = q.bind(platform).bind(key);
     }
-    (known, Some(q))
+    (known, q)
 }
 
 /// Records in `known` what the [`keys_of`] statement returned.

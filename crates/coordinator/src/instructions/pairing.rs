@@ -24,6 +24,7 @@ use lockstep_core::InstructionStatus;
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::sync::LazyLock;
 
 /// The one answer for a reference that is unknown, bound to another platform, not
 /// waiting, or settled without the submitter: nothing tells them apart.
@@ -145,30 +146,53 @@ async fn parties_of(
     })))
 }
 
-/// What a second side needs to know of its reference, in one statement (`$1` reference,
-/// `$2` the pending status): the earliest expiry among its pending instructions (at or
-/// before now: some have expired) and how many are pending, its first side and its
-/// settlement. One statement reads one snapshot, so a first side seen matched comes with
-/// its settlement (one transaction wrote both). It does not depend on the time, so a
-/// group can read it at its start for a submission that runs later
-/// ([`reference_statement`]).
-const REFERENCE: &str = "SELECT (SELECT MIN(expires_at) FROM instructions WHERE trade_reference = $1 AND status = $2) AS next_expiry, (SELECT COUNT(*) FROM instructions WHERE trade_reference = $1 AND status = $2) AS pending, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count FROM (SELECT 1 AS one) q LEFT JOIN instructions f ON f.id = (SELECT id FROM instructions WHERE trade_reference = $1 ORDER BY created_at, id LIMIT 1) LEFT JOIN settlements s ON s.trade_reference = $1";
+/// What a second side needs to know of its reference `tr` (an SQL expression), with
+/// `pending` the pending status's parameter, as the columns and the joins of a SELECT:
+/// the earliest expiry among its pending instructions (at or before now: some have
+/// expired) and how many are pending, its first side and its settlement. One statement
+/// reads one snapshot, so a first side seen matched comes with its settlement (one
+/// transaction wrote both). It does not depend on the time, so a group can read it at
+/// its start for a submission that runs later ([`references_statement`]).
+fn reference_read(tr: &str, pending: &str) -> (String, String) {
+    (
+        format!(
+            "(SELECT MIN(expires_at) FROM instructions WHERE trade_reference = {tr} AND status = {pending}) AS next_expiry, (SELECT COUNT(*) FROM instructions WHERE trade_reference = {tr} AND status = {pending}) AS pending, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count"
+        ),
+        format!(
+            "LEFT JOIN instructions f ON f.id = (SELECT id FROM instructions WHERE trade_reference = {tr} ORDER BY created_at, id LIMIT 1) LEFT JOIN settlements s ON s.trade_reference = {tr}"
+        ),
+    )
+}
 
-/// The [`REFERENCE`] read of `tr`, to run with others ([`crate::sql::run_all`]); its one
-/// row is what [`find_counterpart`] takes as read.
-pub(super) fn reference_statement(tr: &str) -> Statement<'_> {
-    Statement::new(REFERENCE.into())
-        .bind(tr)
-        .bind(InstructionStatus::PendingMatch.as_str())
+/// The [`reference_read`] of one reference (`$1` reference, `$2` the pending status).
+static REFERENCE: LazyLock<String> = LazyLock::new(|| {
+    let (columns, joins) = reference_read("$1", "$2");
+    format!("SELECT {columns} FROM (SELECT 1 AS one) q {joins}")
+});
+
+/// The [`reference_read`] of up to `slots` references in one statement, one row each
+/// (with its reference as `tr`). Its text depends only on `slots` (unused ones are bound
+/// to NULL), so SQLite prepares it once; `references` beyond `slots` are not read.
+pub(super) fn references_statement<'q>(references: &[&'q str], slots: usize) -> Statement<'q> {
+    let (columns, joins) = reference_read("r.tr", "$1");
+    let sql = format!(
+        "WITH r(tr) AS (VALUES {}) SELECT r.tr AS tr, {columns} FROM r {joins} WHERE r.tr IS NOT NULL",
+        crate::sql::value_rows_after(1, slots, 1, "")
+    );
+    let mut q = Statement::new(sql).bind(InstructionStatus::PendingMatch.as_str());
+    for i in 0..slots {
+        q = q.bind(references.get(i).copied());
+    }
+    q
 }
 
 /// The [`REFERENCE`] row of `tr`.
 async fn read_reference(conn: &mut AnyConnection, tr: &str) -> Result<AnyRow> {
-    let mut done = reference_statement(tr).execute(conn).await?;
-    done.rows.pop().ok_or_else(|| Error::Corrupt {
-        what: "trade reference read",
-        message: "no row".into(),
-    })
+    Ok(sqlx::query(&REFERENCE)
+        .bind(tr)
+        .bind(InstructionStatus::PendingMatch.as_str())
+        .fetch_one(conn)
+        .await?)
 }
 
 /// A trade reference as a second side finds it.

@@ -153,7 +153,7 @@ pub(super) struct Deferred {
     claims: Vec<(String, String, String, i64)>,
     /// Settlements to create (after their instructions).
     pub(super) settlements: Vec<SettlementRow>,
-    /// Trade references read at the group's start ([`super::pairing::reference_statement`]),
+    /// Trade references read at the group's start ([`super::pairing::references_statement`]),
     /// each until a submission naming it takes it ([`Deferred::take_reference`]).
     pub(super) references: References,
 }
