@@ -21,15 +21,17 @@
 //! meanwhile finds its instruction with a replay of the same idempotency key.
 
 use super::intake::Intake;
-use super::pairing::references_statement;
+use super::pairing::reference_read;
 use super::store::Deferred;
 use super::submit::{Prepared, Step, Stored, Submitted, after_commit, alone, run};
 use crate::sql::{ScriptedWrite, Statement};
 use crate::{Error, Result};
+use lockstep_core::InstructionStatus;
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Row};
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most submissions one transaction takes: enough to share the commit under load,
@@ -156,7 +158,12 @@ async fn together(
         }
     }
     // One text whatever the group holds (unused slots are NULL): prepared once.
-    let opening = vec![keys, references_statement(&references, MAX_GROUP)];
+    let mut read_references =
+        Statement::new(REFERENCES_READ.as_str()).bind(InstructionStatus::PendingMatch.as_str());
+    for i in 0..MAX_GROUP {
+        read_references = read_references.bind(references.get(i).copied());
+    }
+    let opening = vec![keys, read_references];
     let (mut tx, done) = ScriptedWrite::begin(conn, opening).await?;
     let mut done = done.into_iter();
     let rows = done.next().map(|d| d.rows).unwrap_or_default();
@@ -184,7 +191,7 @@ async fn together(
 }
 
 /// The group's submissions inside its transaction, given what its opening request read:
-/// `known` under the keys and the [`references_statement`] row of each named reference.
+/// `known` under the keys and the [`REFERENCES_READ`] row of each named reference.
 async fn in_transaction(
     ctx: &Intake,
     conn: &mut AnyConnection,
@@ -195,11 +202,7 @@ async fn in_transaction(
     let mut answers = Vec::with_capacity(group.len());
     // The group's writes, put off to one flush before the commit; flushed earlier when a
     // submission's reads must see them (its reference is deferred, or its key repeats).
-    let mut deferred = Deferred::default();
-    for row in read {
-        let tr: String = row.try_get("tr")?;
-        deferred.references.0.insert(tr, row);
-    }
+    let mut deferred = Deferred::with_references(read)?;
     for job in group {
         let p = &job.prepared;
         let known = known.get(&(p.platform.as_str(), p.key.as_str()));
@@ -231,6 +234,35 @@ enum Known {
     Repeated,
 }
 
+/// The read of what is stored under up to [`MAX_GROUP`] `(platform, key)` pairs (`$1`,
+/// `$2` the first); the lookups' unique index, `instructions_idempotency`, serves each OR
+/// branch.
+static KEYS_READ: LazyLock<String> = LazyLock::new(|| {
+    let each: Vec<String> = (0..MAX_GROUP)
+        .map(|i| {
+            format!(
+                "(platform_id = ${} AND idempotency_key = ${})",
+                2 * i + 1,
+                2 * i + 2
+            )
+        })
+        .collect();
+    format!(
+        "SELECT platform_id, idempotency_key, request_hash, response_body FROM instructions WHERE {}",
+        each.join(" OR ")
+    )
+});
+
+/// The [`reference_read`] of up to [`MAX_GROUP`] trade references (`$2`, ...; `$1` the
+/// pending status), one row each, with its reference as `tr`.
+static REFERENCES_READ: LazyLock<String> = LazyLock::new(|| {
+    let (columns, joins) = reference_read("r.tr", "$1");
+    format!(
+        "WITH r(tr) AS (VALUES {}) SELECT r.tr AS tr, {columns} FROM r {joins} WHERE r.tr IS NOT NULL",
+        crate::sql::value_rows_after(1, MAX_GROUP, 1, "")
+    )
+});
+
 /// Every `(platform, key)` of the group, and the one statement that reads what is stored
 /// under the keys that appear once (the lookups' unique index, `instructions_idempotency`,
 /// serves each OR branch). Its text is the same for every group: [`MAX_GROUP`] branches,
@@ -249,20 +281,7 @@ fn keys_of(group: &[Job]) -> (HashMap<(&str, &str), Known>, Statement<'_>) {
         .filter(|(_, v)| matches!(v, Known::Once(_)))
         .map(|(k, _)| *k)
         .collect();
-    let each: Vec<String> = (0..MAX_GROUP)
-        .map(|i| {
-            format!(
-                "(platform_id = ${} AND idempotency_key = ${})",
-                2 * i + 1,
-                2 * i + 2
-            )
-        })
-        .collect();
-    let sql = format!(
-        "SELECT platform_id, idempotency_key, request_hash, response_body FROM instructions WHERE {}",
-        each.join(" OR ")
-    );
-    let mut q = Statement::new(sql);
+    let mut q = Statement::new(KEYS_READ.as_str());
     for i in 0..MAX_GROUP {
         let (platform, key) = once.get(i).copied().unzip();
         q = q.bind(platform).bind(key);

@@ -15,7 +15,6 @@
 
 use super::matching::{MatchFailure, check_match};
 use crate::rfc3339;
-use crate::sql::Statement;
 use crate::templates::Templates;
 use crate::trade::InstructionBody;
 use crate::webhooks::outbox;
@@ -152,8 +151,9 @@ async fn parties_of(
 /// expired) and how many are pending, its first side and its settlement. One statement
 /// reads one snapshot, so a first side seen matched comes with its settlement (one
 /// transaction wrote both). It does not depend on the time, so a group can read it at
-/// its start for a submission that runs later ([`references_statement`]).
-fn reference_read(tr: &str, pending: &str) -> (String, String) {
+/// its start for a submission that runs later (`super::group`, which reads all of its
+/// references in one statement).
+pub(super) fn reference_read(tr: &str, pending: &str) -> (String, String) {
     (
         format!(
             "(SELECT MIN(expires_at) FROM instructions WHERE trade_reference = {tr} AND status = {pending}) AS next_expiry, (SELECT COUNT(*) FROM instructions WHERE trade_reference = {tr} AND status = {pending}) AS pending, f.id AS first_id, f.platform_id AS first_platform, f.status AS first_status, f.body AS first_body, s.id AS settlement_id, s.seller_platform_id, s.buyer_platform_id, s.party_count"
@@ -169,22 +169,6 @@ static REFERENCE: LazyLock<String> = LazyLock::new(|| {
     let (columns, joins) = reference_read("$1", "$2");
     format!("SELECT {columns} FROM (SELECT 1 AS one) q {joins}")
 });
-
-/// The [`reference_read`] of up to `slots` references in one statement, one row each
-/// (with its reference as `tr`). Its text depends only on `slots` (unused ones are bound
-/// to NULL), so SQLite prepares it once; `references` beyond `slots` are not read.
-pub(super) fn references_statement<'q>(references: &[&'q str], slots: usize) -> Statement<'q> {
-    let (columns, joins) = reference_read("r.tr", "$1");
-    let sql = format!(
-        "WITH r(tr) AS (VALUES {}) SELECT r.tr AS tr, {columns} FROM r {joins} WHERE r.tr IS NOT NULL",
-        crate::sql::value_rows_after(1, slots, 1, "")
-    );
-    let mut q = Statement::new(sql).bind(InstructionStatus::PendingMatch.as_str());
-    for i in 0..slots {
-        q = q.bind(references.get(i).copied());
-    }
-    q
-}
 
 /// The [`REFERENCE`] row of `tr`.
 async fn read_reference(conn: &mut AnyConnection, tr: &str) -> Result<AnyRow> {

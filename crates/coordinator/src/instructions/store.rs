@@ -153,14 +153,14 @@ pub(super) struct Deferred {
     claims: Vec<(String, String, String, i64)>,
     /// Settlements to create (after their instructions).
     pub(super) settlements: Vec<SettlementRow>,
-    /// Trade references read at the group's start ([`super::pairing::references_statement`]),
+    /// Trade references read at the group's start ([`super::pairing::reference_read`]),
     /// each until a submission naming it takes it ([`Deferred::take_reference`]).
-    pub(super) references: References,
+    references: References,
 }
 
 /// Trade reference → its row read at a group's start.
 #[derive(Default)]
-pub(super) struct References(pub(super) HashMap<String, AnyRow>);
+struct References(HashMap<String, AnyRow>);
 
 impl std::fmt::Debug for References {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,6 +174,19 @@ impl Deferred {
         self.instructions.iter().any(|r| r.trade_reference == tr)
             || self.claims.iter().any(|(_, t, _, _)| t == tr)
             || self.settlements.iter().any(|s| s.trade_reference == tr)
+    }
+
+    /// Nothing deferred yet; `read` the rows of the group's read of its trade references,
+    /// each with its reference as `tr`.
+    pub(super) fn with_references(read: Vec<AnyRow>) -> Result<Deferred> {
+        let mut references = HashMap::with_capacity(read.len());
+        for row in read {
+            references.insert(row.try_get("tr")?, row);
+        }
+        Ok(Deferred {
+            references: References(references),
+            ..Deferred::default()
+        })
     }
 
     /// The group's earlier read of `tr`, for the first submission that names it; later

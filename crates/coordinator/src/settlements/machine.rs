@@ -509,7 +509,7 @@ fn parties_statements<'a>(batch: &'a [(&'a SettlementRow, String)]) -> Vec<State
     let mut statements = vec![q];
     for (s, _) in batch.iter().filter(|(s, _)| !s.more_parties.is_empty()) {
         statements.push(
-            Statement::new("UPDATE settlements SET party_count = $1 WHERE id = $2".into())
+            Statement::new("UPDATE settlements SET party_count = $1 WHERE id = $2")
                 .bind(i64::try_from(2 + s.more_parties.len()).unwrap_or(i64::MAX))
                 .bind(&s.id),
         );

@@ -16,6 +16,7 @@ use futures_util::TryStreamExt;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::error::BoxDynError;
 use sqlx::{Any, AnyConnection, Arguments, Database, Either, Encode, Executor, Sqlite, Type};
+use std::borrow::Cow;
 
 /// Adds one bound value to a statement's arguments when it runs.
 type Binder<'q> = Box<dyn FnOnce(&mut AnyArguments<'q>) -> Result<(), BoxDynError> + Send + 'q>;
@@ -24,15 +25,16 @@ type Binder<'q> = Box<dyn FnOnce(&mut AnyArguments<'q>) -> Result<(), BoxDynErro
 /// parameters are numbered from `$1` and its text holds no `$` other than in them (no
 /// string literals with one): [`run_all`] renumbers them when it joins statements.
 pub(crate) struct Statement<'q> {
-    sql: String,
+    sql: Cow<'q, str>,
     binders: Vec<Binder<'q>>,
 }
 
 impl<'q> Statement<'q> {
-    /// A statement with no values bound yet.
-    pub(crate) fn new(sql: String) -> Self {
+    /// A statement with no values bound yet: its text built for it, or a fixed one
+    /// borrowed (not copied).
+    pub(crate) fn new(sql: impl Into<Cow<'q, str>>) -> Self {
         Statement {
-            sql,
+            sql: sql.into(),
             binders: Vec::new(),
         }
     }
@@ -55,7 +57,7 @@ impl<'q> Statement<'q> {
     }
 
     /// Appends the statement's values to `args` and returns its text.
-    fn bind_into(self, args: &mut AnyArguments<'q>) -> sqlx::Result<String> {
+    fn bind_into(self, args: &mut AnyArguments<'q>) -> sqlx::Result<Cow<'q, str>> {
         for bind in self.binders {
             bind(args).map_err(sqlx::Error::Encode)?;
         }
@@ -224,13 +226,13 @@ pub(crate) mod tests {
                 .bind(1_i64)
                 .bind("b")
                 .bind(2_i64),
-            Statement::new("UPDATE t SET v = v + $1 WHERE k = $2 RETURNING k, v".into())
+            Statement::new("UPDATE t SET v = v + $1 WHERE k = $2 RETURNING k, v")
                 .bind(10_i64)
                 .bind("b"),
-            Statement::new("UPDATE t SET v = $1 WHERE k = $2".into())
+            Statement::new("UPDATE t SET v = $1 WHERE k = $2")
                 .bind(5_i64)
                 .bind("none"),
-            Statement::new("SELECT k, v FROM t WHERE v >= $1 ORDER BY k".into()).bind(1_i64),
+            Statement::new("SELECT k, v FROM t WHERE v >= $1 ORDER BY k").bind(1_i64),
         ]
     }
 
@@ -302,7 +304,7 @@ pub(crate) mod tests {
         let (_dir, db) = table().await;
         let mut conn = db.pool().acquire().await.unwrap();
         let insert = |k: &'static str| {
-            Statement::new("INSERT INTO t (k, v) VALUES ($1, $2)".into())
+            Statement::new("INSERT INTO t (k, v) VALUES ($1, $2)")
                 .bind(k)
                 .bind(1_i64)
         };

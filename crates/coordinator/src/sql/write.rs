@@ -36,7 +36,7 @@ impl<'c> ScriptedWrite<'c> {
             ));
         }
         let mut script = Vec::with_capacity(statements.len() + 1);
-        script.push(Statement::new("BEGIN IMMEDIATE".into()));
+        script.push(Statement::new("BEGIN IMMEDIATE"));
         script.extend(statements);
         let mut tx = ScriptedWrite { conn, open: true };
         match run_all(tx.conn(), script).await {
@@ -64,7 +64,7 @@ impl<'c> ScriptedWrite<'c> {
         statements: Vec<Statement<'_>>,
     ) -> sqlx::Result<Vec<Done>> {
         let mut script = statements;
-        script.push(Statement::new("COMMIT".into()));
+        script.push(Statement::new("COMMIT"));
         match run_all(self.conn(), script).await {
             Ok(mut done) => {
                 self.open = false;
@@ -128,11 +128,11 @@ mod tests {
     }
 
     fn insert(k: &'static str) -> Statement<'static> {
-        Statement::new("INSERT INTO t (k) VALUES ($1)".into()).bind(k)
+        Statement::new("INSERT INTO t (k) VALUES ($1)").bind(k)
     }
 
     fn count(k: &'static str) -> Statement<'static> {
-        Statement::new("SELECT COUNT(*) AS n FROM t WHERE k = $1".into()).bind(k)
+        Statement::new("SELECT COUNT(*) AS n FROM t WHERE k = $1").bind(k)
     }
 
     async fn keys(db: &Db) -> Vec<String> {
@@ -192,7 +192,7 @@ mod tests {
     async fn a_failing_first_request_or_a_rollback_leaves_nothing_open() {
         let (_dir, db) = table().await;
         let mut conn = db.pool().acquire().await.unwrap();
-        let bad = Statement::new("SELECT nope FROM t".into());
+        let bad = Statement::new("SELECT nope FROM t");
         assert!(ScriptedWrite::begin(&mut conn, vec![bad]).await.is_err());
         let (mut tx, _) = ScriptedWrite::begin(&mut conn, vec![insert("a")])
             .await
