@@ -169,6 +169,8 @@ async fn update_all(
         });
     }
     let sql = update_all_sql(batch.len(), &columns);
+    // Inside the caller's transaction, rolled back on any error.
+    let sql = crate::sql::or_fail_on(conn, &sql);
     let mut q = sqlx::query(&sql)
         .bind(to.as_str())
         .bind(now)

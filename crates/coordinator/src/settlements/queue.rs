@@ -63,7 +63,8 @@ fn millis(d: Duration) -> i64 {
 }
 
 /// Leases up to `n` unleased settlements of `queue`, oldest first, for [`LEASE`], inside
-/// the caller's transaction, and returns them.
+/// the caller's transaction (rolled back on any error: on SQLite the claim runs
+/// [`crate::sql::or_fail`]), and returns them.
 pub async fn claim(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -71,7 +72,9 @@ pub async fn claim(
     n: i64,
 ) -> Result<Vec<SettlementRow>> {
     let now = now_ms();
-    let mut rows: Vec<SettlementRow> = sqlx::query_as(&queue.claim_sql(backend))
+    let sql = queue.claim_sql(backend);
+    let sql = crate::sql::or_fail_on(conn, &sql);
+    let mut rows: Vec<SettlementRow> = sqlx::query_as(&sql)
         .bind(now + millis(LEASE))
         .bind(now)
         .bind(n)

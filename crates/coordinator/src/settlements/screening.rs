@@ -398,6 +398,8 @@ async fn reserve_attestations(
         "INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES {} ON CONFLICT (onchain_id) DO UPDATE SET onchain_id = attested_terms.onchain_id RETURNING onchain_id, terms_hash",
         crate::sql::value_rows(reservations.len(), 4)
     );
+    // Inside the clearing transaction, rolled back on any error.
+    let sql = crate::sql::or_fail_on(conn, &sql);
     let now = now_ms();
     let mut q = sqlx::query(&sql);
     for c in reservations {

@@ -80,11 +80,23 @@ pub(crate) struct Done {
 /// (sqlx binds `$n` in every statement of a query from the same list); on PostgreSQL,
 /// which prepares one statement at a time, one by one. The first failing statement fails
 /// the call and the ones after it do not run.
+///
+/// On SQLite every write runs [`or_fail`]: a failing statement leaves its own earlier
+/// rows in place, so the caller must roll back its transaction (or savepoint) on any
+/// error, as every caller does.
 pub(crate) async fn run_all(
     conn: &mut AnyConnection,
-    statements: Vec<Statement<'_>>,
+    mut statements: Vec<Statement<'_>>,
 ) -> sqlx::Result<Vec<Done>> {
-    if conn.backend_name() != <Sqlite as Database>::NAME || statements.len() < 2 {
+    if !is_sqlite(conn) {
+        return run_each(conn, statements).await;
+    }
+    for st in &mut statements {
+        if let Cow::Owned(text) = or_fail(&st.sql) {
+            st.sql = Cow::Owned(text);
+        }
+    }
+    if statements.len() < 2 {
         return run_each(conn, statements).await;
     }
     let n = statements.len();
@@ -146,6 +158,44 @@ async fn fetch_done<'q>(
     Ok(done)
 }
 
+/// Whether `conn` is a SQLite connection.
+pub(crate) fn is_sqlite(conn: &AnyConnection) -> bool {
+    conn.backend_name() == <Sqlite as Database>::NAME
+}
+
+/// A SQLite write's text as `INSERT OR FAIL` / `UPDATE OR FAIL` (anything else as it is),
+/// for writes inside a transaction that is rolled back on any error.
+///
+/// Under SQLite's default conflict resolution (`ABORT`) a failing statement undoes its
+/// own earlier rows, so inside a transaction SQLite keeps a statement journal for every
+/// write that touches more than one row (a multi-row VALUES list, an UPDATE of several
+/// rows, a row and its index entries by REPLACE): a copy of each page the statement
+/// changes that the transaction had before it. Under `FAIL` the statement stops at the
+/// failing row and keeps what it wrote before, which needs no journal; a caller that
+/// rolls back the whole transaction (or savepoint) on any error sees no difference. The
+/// error is the same (a unique violation stays one) and the transaction stays open for
+/// that rollback. Measured at 8 clients: statement journals took about 4 % of the
+/// server's CPU (bench/api/README.md, "Statement journals").
+pub(crate) fn or_fail(sql: &str) -> Cow<'_, str> {
+    if let Some(rest) = sql.strip_prefix("INSERT INTO ") {
+        return Cow::Owned(format!("INSERT OR FAIL INTO {rest}"));
+    }
+    if let Some(rest) = sql.strip_prefix("UPDATE ") {
+        return Cow::Owned(format!("UPDATE OR FAIL {rest}"));
+    }
+    Cow::Borrowed(sql)
+}
+
+/// [`or_fail`] on a SQLite connection, `sql` as it is on PostgreSQL (which has no
+/// statement journals and no such clause).
+pub(crate) fn or_fail_on<'a>(conn: &AnyConnection, sql: &'a str) -> Cow<'a, str> {
+    if is_sqlite(conn) {
+        or_fail(sql)
+    } else {
+        Cow::Borrowed(sql)
+    }
+}
+
 /// `sql` with every parameter `$n` renumbered `$n+offset`.
 fn shift_parameters(sql: &str, offset: usize) -> String {
     if offset == 0 {
@@ -202,7 +252,7 @@ pub(crate) fn value_rows_after(first: usize, rows: usize, width: usize, tail: &s
 pub(crate) mod tests {
     use super::*;
     use lockstep_core::Db;
-    use sqlx::Row;
+    use sqlx::{Connection, Row};
 
     #[test]
     fn joined_statements_number_their_parameters_after_the_ones_before() {
@@ -319,6 +369,71 @@ pub(crate) mod tests {
             .map(|r| r.get("k"))
             .collect();
         assert_eq!(keys, ["a"]);
+    }
+
+    #[test]
+    fn writes_run_or_fail_and_nothing_else_changes() {
+        assert_eq!(
+            or_fail("INSERT INTO t (k, v) VALUES ($1, $2)"),
+            "INSERT OR FAIL INTO t (k, v) VALUES ($1, $2)"
+        );
+        assert_eq!(
+            or_fail("UPDATE t SET v = $1 WHERE k IN ($2, $3)"),
+            "UPDATE OR FAIL t SET v = $1 WHERE k IN ($2, $3)"
+        );
+        for kept in [
+            "SELECT k FROM t WHERE k = 'UPDATE '",
+            "DELETE FROM t",
+            "BEGIN IMMEDIATE",
+            "WITH r(k) AS (VALUES ($1)) SELECT k FROM r",
+        ] {
+            assert!(
+                matches!(or_fail(kept), Cow::Borrowed(s) if s == kept),
+                "{kept}"
+            );
+        }
+    }
+
+    /// Inside a transaction, a multi-row write that fails part way (run OR FAIL, so it
+    /// keeps the rows before the failing one) still fails with its own error and leaves the
+    /// transaction open, and the rollback takes every row of it away.
+    #[tokio::test]
+    async fn a_failing_multi_row_write_is_undone_by_the_rollback() {
+        let (_dir, db) = table().await;
+        let mut conn = db.pool().acquire().await.unwrap();
+        sqlx::query("INSERT INTO t (k, v) VALUES ('b', 0)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        let ok = Statement::new("UPDATE t SET v = $1 WHERE k = $2")
+            .bind(1_i64)
+            .bind("b");
+        let rows = Statement::new("INSERT INTO t (k, v) VALUES ($1, $2), ($3, $4), ($5, $6)")
+            .bind("a")
+            .bind(1_i64)
+            .bind("b")
+            .bind(2_i64)
+            .bind("c")
+            .bind(3_i64);
+        assert_unique_violation(run_all(&mut tx, vec![ok, rows]).await);
+        // Under FAIL the row before the failing one is still there, until the rollback.
+        let in_tx: Vec<String> = sqlx::query("SELECT k FROM t ORDER BY k")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("k"))
+            .collect();
+        assert_eq!(in_tx, ["a", "b"]);
+        tx.rollback().await.unwrap();
+        let after: Vec<(String, i64)> = pairs(
+            &sqlx::query("SELECT k, v FROM t ORDER BY k")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(after, [("b".to_string(), 0)]);
     }
 
     #[test]
