@@ -310,6 +310,17 @@ pub(crate) mod tests {
         sqlite_with("CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT NOT NULL)").await
     }
 
+    /// The keys in `t`, in order.
+    async fn keys(conn: &mut AnyConnection) -> Vec<String> {
+        sqlx::query("SELECT k FROM t ORDER BY k")
+            .fetch_all(conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("k"))
+            .collect()
+    }
+
     fn pairs(rows: &[AnyRow]) -> Vec<(String, i64)> {
         rows.iter()
             .map(|r| (r.get::<String, _>("k"), r.get::<i64, _>("v")))
@@ -361,14 +372,7 @@ pub(crate) mod tests {
         assert_unique_violation(
             run_all(&mut conn, vec![insert("a"), insert("a"), insert("c")]).await,
         );
-        let keys: Vec<String> = sqlx::query("SELECT k FROM t ORDER BY k")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get("k"))
-            .collect();
-        assert_eq!(keys, ["a"]);
+        assert_eq!(keys(&mut conn).await, ["a"]);
     }
 
     #[test]
@@ -418,14 +422,7 @@ pub(crate) mod tests {
             .bind(3_i64);
         assert_unique_violation(run_all(&mut tx, vec![ok, rows]).await);
         // Under FAIL the row before the failing one is still there, until the rollback.
-        let in_tx: Vec<String> = sqlx::query("SELECT k FROM t ORDER BY k")
-            .fetch_all(&mut *tx)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get("k"))
-            .collect();
-        assert_eq!(in_tx, ["a", "b"]);
+        assert_eq!(keys(&mut tx).await, ["a", "b"]);
         tx.rollback().await.unwrap();
         let after: Vec<(String, i64)> = pairs(
             &sqlx::query("SELECT k, v FROM t ORDER BY k")
