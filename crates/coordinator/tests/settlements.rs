@@ -21,7 +21,59 @@ both_backends!(
     http_screening_provider,
     operations_endpoints,
     registrar_seam_and_chain_driven_states,
+    a_cleared_batch_ends_its_leases,
 );
+
+/// A screening round that clears several settlements at once ends each one's work lease
+/// in the clearing update itself, so the registrar round can claim them at once instead
+/// of after the lease (30 s).
+async fn a_cleared_batch_ends_its_leases(backend: Backend) {
+    let Some(env) = Env::start(backend, |_, _| {}).await else {
+        return;
+    };
+    let (_, a) = env.platform("Alpha").await;
+    let (_, b) = env.platform("Beta").await;
+    let mut seconds = Vec::new();
+    for i in 0..4 {
+        let (s, first) = env
+            .post(
+                &a,
+                "/v1/instructions",
+                &seller(&format!("s-lease-{i}"), None),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        seconds.push(buyer(
+            &format!("b-lease-{i}"),
+            first["trade_reference"].as_str(),
+        ));
+    }
+    // On SQLite, the writer is held while the second sides queue: they match in one
+    // commit, and the worker's next round claims and clears the four together.
+    let writer = match backend {
+        Backend::Sqlite => Some(env.db().pool().acquire().await.unwrap()),
+        Backend::Postgres => None,
+    };
+    let submitted = futures_join_all(seconds.iter().map(|r| env.post(&b, "/v1/instructions", r)));
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(writer);
+    };
+    let (answers, ()) = tokio::join!(submitted, release);
+    for (s, v) in &answers {
+        assert_eq!(*s, StatusCode::CREATED, "{v}");
+        let sid = v["settlement_id"].as_str().unwrap();
+        env.wait_state(&a, sid, "COMPLIANCE_CLEARED").await;
+    }
+    let leased: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, worker_lease_until FROM settlements WHERE worker_lease_until <> 0",
+    )
+    .fetch_all(env.db().pool())
+    .await
+    .unwrap();
+    assert!(leased.is_empty(), "cleared but still leased: {leased:?}");
+    env.stop().await;
+}
 
 async fn full_two_platform_flow(backend: Backend) {
     let Some(env) = Env::start(backend, |c, dir| {
