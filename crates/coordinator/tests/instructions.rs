@@ -585,16 +585,7 @@ async fn second_sides_together_after_expiry_find_their_first_sides_expired(backe
         .enumerate()
         .map(|(i, f)| buyer(&format!("late-{i}"), f["trade_reference"].as_str()))
         .collect();
-    let writer = match backend {
-        Backend::Sqlite => Some(env.db().pool().acquire().await.unwrap()),
-        Backend::Postgres => None,
-    };
-    let submitted = futures_join_all(seconds.iter().map(|r| env.post(&b, "/v1/instructions", r)));
-    let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        drop(writer);
-    };
-    let (answers, ()) = tokio::join!(submitted, release);
+    let answers = env.post_as_one_group(backend, &b, &seconds).await;
     for (i, ((s, v), f)) in answers.iter().zip(&firsts).enumerate() {
         assert_eq!(*s, StatusCode::CREATED, "{v}");
         let (_, first) = env

@@ -25,8 +25,8 @@ both_backends!(
 );
 
 /// A screening round that clears several settlements at once ends each one's work lease
-/// in the clearing update itself, so the registrar round can claim them at once instead
-/// of after the lease (30 s).
+/// in the transaction that stores them, so the registrar round can claim them at once
+/// instead of after the lease (30 s).
 async fn a_cleared_batch_ends_its_leases(backend: Backend) {
     let Some(env) = Env::start(backend, |_, _| {}).await else {
         return;
@@ -48,19 +48,9 @@ async fn a_cleared_batch_ends_its_leases(backend: Backend) {
             first["trade_reference"].as_str(),
         ));
     }
-    // On SQLite, the writer is held while the second sides queue: they match in one
-    // commit, and the worker's next round claims and clears the four together.
-    let writer = match backend {
-        Backend::Sqlite => Some(env.db().pool().acquire().await.unwrap()),
-        Backend::Postgres => None,
-    };
-    let submitted = futures_join_all(seconds.iter().map(|r| env.post(&b, "/v1/instructions", r)));
-    let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        drop(writer);
-    };
-    let (answers, ()) = tokio::join!(submitted, release);
-    for (s, v) in &answers {
+    // On SQLite the four match in one commit, and the worker's next round claims and
+    // clears them together.
+    for (s, v) in &env.post_as_one_group(backend, &b, &seconds).await {
         assert_eq!(*s, StatusCode::CREATED, "{v}");
         let sid = v["settlement_id"].as_str().unwrap();
         env.wait_state(&a, sid, "COMPLIANCE_CLEARED").await;

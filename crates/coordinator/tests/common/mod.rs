@@ -269,6 +269,31 @@ impl Env {
     }
 
     /// Polls a settlement until it is in `state` (10 s at most).
+    /// Posts `instructions` concurrently; on SQLite while the writer is held for 300 ms,
+    /// so they all queue for the intake and are taken as one group (one transaction, one
+    /// commit). Answers in the order given.
+    pub async fn post_as_one_group(
+        &self,
+        backend: Backend,
+        token: &str,
+        instructions: &[Value],
+    ) -> Vec<(StatusCode, Value)> {
+        let writer = match backend {
+            Backend::Sqlite => Some(self.db().pool().acquire().await.unwrap()),
+            Backend::Postgres => None,
+        };
+        let submitted = futures_join_all(
+            instructions
+                .iter()
+                .map(|r| self.post(token, "/v1/instructions", r)),
+        );
+        let release = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            drop(writer);
+        };
+        tokio::join!(submitted, release).0
+    }
+
     pub async fn wait_state(&self, token: &str, id: &str, state: &str) -> Value {
         let mut last = Value::Null;
         for _ in 0..200 {
