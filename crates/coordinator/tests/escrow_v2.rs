@@ -321,18 +321,7 @@ async fn a_term_set_conflict_holds_back_only_its_own_settlement(backend: Backend
     };
     let (_, a) = env.platform("Alpha").await;
     let (_, b) = env.platform("Beta").await;
-    let mut refs = Vec::new();
-    for i in 0..3 {
-        let (s, first) = env
-            .post(
-                &a,
-                "/v1/instructions",
-                &seller(&format!("s-batch-{i}"), None),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{first}");
-        refs.push(first["trade_reference"].as_str().unwrap().to_string());
-    }
+    let refs = env.first_sides(&a, "batch", 3).await;
     let taken = lockstep_core::onchain_settlement_id(&refs[1]).to_string();
     sqlx::query("INSERT INTO attested_terms (onchain_id, terms_hash, settlement_id, attested_at) VALUES ($1, 'sha256:another', 'stl_elsewhere', 1)")
         .bind(&taken)

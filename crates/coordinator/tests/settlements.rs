@@ -33,21 +33,9 @@ async fn a_cleared_batch_ends_its_leases(backend: Backend) {
     };
     let (_, a) = env.platform("Alpha").await;
     let (_, b) = env.platform("Beta").await;
-    let mut seconds = Vec::new();
-    for i in 0..4 {
-        let (s, first) = env
-            .post(
-                &a,
-                "/v1/instructions",
-                &seller(&format!("s-lease-{i}"), None),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{first}");
-        seconds.push(buyer(
-            &format!("b-lease-{i}"),
-            first["trade_reference"].as_str(),
-        ));
-    }
+    let seconds: Vec<Value> = (env.first_sides(&a, "lease", 4).await.iter().enumerate())
+        .map(|(i, tr)| buyer(&format!("b-lease-{i}"), Some(tr)))
+        .collect();
     // On SQLite the four match in one commit, and the worker's next round claims and
     // clears them together.
     for (s, v) in &env.post_as_one_group(backend, &b, &seconds).await {

@@ -3,9 +3,9 @@
 //! the transaction's first reads, and `COMMIT` in one request with its last writes
 //! (docs/coordinator.md, "Several statements per hand-off").
 
-use super::{Done, Statement, run_all};
+use super::{Done, Statement, is_sqlite, run_all};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Database, Sqlite};
+use sqlx::{Any, AnyConnection};
 
 /// A write transaction on a pooled SQLite connection, begun by the first request
 /// ([`ScriptedWrite::begin`]) and ended by the last ([`ScriptedWrite::commit`]) or by
@@ -30,7 +30,7 @@ impl<'c> ScriptedWrite<'c> {
         conn: &'c mut PoolConnection<Any>,
         statements: Vec<Statement<'_>>,
     ) -> sqlx::Result<(ScriptedWrite<'c>, Vec<Done>)> {
-        if conn.backend_name() != <Sqlite as Database>::NAME {
+        if !is_sqlite(conn) {
             return Err(sqlx::Error::Configuration(
                 "a scripted write transaction is SQLite's (BEGIN IMMEDIATE)".into(),
             ));

@@ -268,7 +268,24 @@ impl Env {
             .await
     }
 
-    /// Polls a settlement until it is in `state` (10 s at most).
+    /// Posts `n` seller first sides (keys `s-{tag}-{i}`, no trade reference) and returns
+    /// the trade reference each was given.
+    pub async fn first_sides(&self, token: &str, tag: &str, n: usize) -> Vec<String> {
+        let mut refs = Vec::with_capacity(n);
+        for i in 0..n {
+            let (s, first) = self
+                .post(
+                    token,
+                    "/v1/instructions",
+                    &seller(&format!("s-{tag}-{i}"), None),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{first}");
+            refs.push(first["trade_reference"].as_str().unwrap().to_string());
+        }
+        refs
+    }
+
     /// Posts `instructions` concurrently; on SQLite while the writer is held for 300 ms,
     /// so they all queue for the intake and are taken as one group (one transaction, one
     /// commit). Answers in the order given.
@@ -294,6 +311,7 @@ impl Env {
         tokio::join!(submitted, release).0
     }
 
+    /// Polls a settlement until it is in `state` (10 s at most).
     pub async fn wait_state(&self, token: &str, id: &str, state: &str) -> Value {
         let mut last = Value::Null;
         for _ in 0..200 {
